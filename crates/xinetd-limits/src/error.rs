@@ -1,0 +1,32 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `xinetd-limits`.
+///
+/// Limit decisions themselves never fail: a refused request is a [`Refusal`](crate::Refusal),
+/// not an error. Errors are about bad input values and the load-average reader.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitsError {
+    /// `max_load` must be a finite number greater than zero (xinetd rejects `max_load = 0`
+    /// with `error parsing max_load argument`, F-131).
+    #[error("max_load must be a finite number greater than 0, got {0}")]
+    InvalidMaxLoad(f64),
+    /// The load-average file could not be read.
+    #[error("cannot read load average from {path}: {source}")]
+    LoadAverageIo {
+        /// The file that was read (normally `/proc/loadavg`).
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The load-average file did not start with a number.
+    #[error("cannot parse load average from {path}: {content:?}")]
+    LoadAverageParse {
+        /// The file that was read.
+        path: PathBuf,
+        /// What the file contained (first line, truncated to 64 bytes).
+        content: String,
+    },
+}
