@@ -1,0 +1,670 @@
+//! The only code of the project that runs between process creation and `execve`.
+//!
+//! The child is created with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`, as glibc's
+//! `posix_spawn` and Rust's `std::process::Command` do: it borrows the parent's memory and the
+//! calling thread sleeps until the child has called `execve` (or exited). That avoids copying
+//! the daemon's page tables (the cost of `fork` grows with the daemon's RSS,
+//! ../shared/spec/peers.md §2c) and lets the child report a failure by writing into a
+//! [`Report`] in the parent's memory, like glibc's `posix_spawn` does, instead of through an
+//! extra pipe: no descriptor, no extra system call on the fast path, and room for the
+//! warnings of the steps xinetd ignores.
+//!
+//! Because the memory is shared, the child must never allocate, take a lock, unwind or touch
+//! anything but the prepared [`Plan`] and its own stack. It therefore only issues raw system
+//! calls (through libc's thin wrappers or `syscall(2)`): in particular `setgid`, `setgroups`
+//! and `setuid` are called with `syscall(SYS_…)`, because glibc's wrappers broadcast the change
+//! to every thread of the *calling process*, which here would be the daemon's threads.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::mem::MaybeUninit;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr;
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{geteuid, Pid};
+
+use crate::rlimits::Rlimit;
+use crate::{SetupStep, SetupWarning, SpawnError, SpawnSpec};
+
+/// The socket a server gets on fds 0, 1 and 2, and the peer it is for (F-414, F-410).
+#[derive(Debug, Clone, Copy)]
+pub struct Connection<'fd> {
+    fd: BorrowedFd<'fd>,
+    remote_host: Option<IpAddr>,
+}
+
+impl<'fd> Connection<'fd> {
+    /// The descriptor the server receives on fds 0, 1 and 2: the accepted socket for a stream
+    /// `wait = no` service; the listening socket (stream) or the unconnected socket with the
+    /// datagram still queued (dgram) for `wait = yes` (F-414). The daemon keeps ownership and
+    /// closes its copy after [`spawn`] returns (F-400).
+    pub fn new(fd: BorrowedFd<'fd>) -> Connection<'fd> {
+        Connection {
+            fd,
+            remote_host: None,
+        }
+    }
+
+    /// Sets `REMOTE_HOST` to the numeric peer address (F-410), replacing any `REMOTE_HOST` of
+    /// the spec's environment. An IPv4-mapped IPv6 peer prints as `::ffff:a.b.c.d`, as xinetd
+    /// 2.3.15.3 shows it on a dual-stack socket (F-001).
+    pub fn remote_host(mut self, peer: IpAddr) -> Connection<'fd> {
+        self.remote_host = Some(peer);
+        self
+    }
+}
+
+/// A running server process, leader of its own session and process group (F-412).
+///
+/// Dropping it neither kills nor reaps the process: the daemon reaps every child with
+/// `waitpid(-1, WNOHANG)` on `SIGCHLD` (F-416).
+#[derive(Debug)]
+#[must_use = "the daemon must remember the pid to account for the server and reap it"]
+pub struct Child {
+    pid: Pid,
+    warnings: Vec<SetupWarning>,
+}
+
+impl Child {
+    /// The server's pid (also its session and process-group id).
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Set-up steps that failed but, as in xinetd, did not stop the server (`nice`, the
+    /// rlimits, `setsid`); the daemon should log them.
+    pub fn warnings(&self) -> &[SetupWarning] {
+        &self.warnings
+    }
+
+    /// Sends `signal` to the server's whole process group (e.g. `SIGKILL` on a per-connection
+    /// timeout), reaching the helpers it started too.
+    pub fn kill_process_group(&self, signal: Signal) -> Result<(), Errno> {
+        killpg(self.pid, signal)
+    }
+
+    /// Blocks until this server exits and reaps it. For simple callers and tests; the daemon
+    /// reaps with `waitpid(-1)` instead.
+    pub fn wait(self) -> Result<WaitStatus, Errno> {
+        wait_for(self.pid)
+    }
+}
+
+fn wait_for(pid: Pid) -> Result<WaitStatus, Errno> {
+    loop {
+        match waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+const MAX_WARNINGS: usize = 8;
+
+/// What the child writes back into the parent's memory before it execs or exits.
+#[repr(C)]
+struct Report {
+    fatal_step: u8,
+    fatal_errno: i32,
+    n_warnings: usize,
+    warnings: [(u8, i32); MAX_WARNINGS],
+}
+
+/// Everything the child needs, as raw pointers and numbers prepared by the parent.
+struct Plan {
+    program: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    conn_fd: c_int,
+    clear_nonblocking: bool,
+    force_proc_fd_fallback: bool,
+    chroot: *const c_char,
+    set_group_ids: bool,
+    gid: libc::gid_t,
+    groups: *const libc::gid_t,
+    n_groups: usize,
+    uid: Option<libc::uid_t>,
+    umask: Option<libc::mode_t>,
+    nice: Option<c_int>,
+    nofile: u64,
+    rlimits: [Option<u64>; 5],
+    report: *mut Report,
+}
+
+/// Size of the child's stack; the child code needs a few KiB (a 2 KiB getdents buffer plus
+/// thin libc wrappers), debug builds included.
+const STACK_SIZE: usize = 64 * 1024;
+
+/// An mmap'ed stack with a guard page at its low end, unmapped on drop.
+struct ChildStack {
+    base: *mut c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    fn new() -> Result<ChildStack, SpawnError> {
+        let page = 4096;
+        let len = STACK_SIZE + page;
+        // SAFETY: an anonymous private mapping with no address hint has no preconditions; the
+        // result is checked against MAP_FAILED.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(SpawnError::Stack(Errno::last()));
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: `base` is the start of the page-aligned mapping of `len > page` bytes made
+        // above; protecting its first page turns an overflow into a fault in the child instead
+        // of a silent write into the parent's memory.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(SpawnError::Stack(Errno::last()));
+        }
+        Ok(stack)
+    }
+
+    fn top(&self) -> *mut c_void {
+        // The stack grows down on every Linux target we build for; the top is 16-aligned
+        // because the mapping is page-aligned and `len` a multiple of the page size.
+        self.base.cast::<u8>().wrapping_add(self.len).cast()
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; the child no longer uses it
+        // because CLONE_VFORK returns only after the child exec'ed or exited.
+        unsafe {
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
+/// Starts the server described by `spec` on `conn`, performing xinetd's child set-up sequence
+/// (F-411, F-412) and `execve`.
+///
+/// In the child, in this order: every signal back to its default disposition and an empty
+/// signal mask; `conn` onto fds 0, 1 and 2 (made blocking unless disabled); every other
+/// descriptor closed with `close_range(3, ~0, 0)`; `chroot(dir)` + `chdir("/")` if set; if
+/// `user` or `group` is set and the daemon is root: `setgid`, then `setgroups` (the
+/// `groups = yes` list, else empty); if `user` is set: `setuid` (attempted even when not
+/// root, as xinetd does); `umask`; `nice`; `RLIMIT_NOFILE` (F-012) then `rlimit_as`, `_cpu`,
+/// `_data`, `_rss`, `_stack`; `setsid`; `execve(server, argv, env + REMOTE_HOST)`.
+///
+/// Returns once the child has exec'ed. A failure of any fatal step (everything except
+/// `nice`, the rlimits and `setsid`, which xinetd ignores and which show up in
+/// [`Child::warnings`]) is returned as [`SpawnError::Setup`] or [`SpawnError::ExecFailed`]
+/// naming the step and errno; that child has already been reaped.
+///
+/// Call it from one thread at a time per process only if you rely on `waitpid(-1)` elsewhere
+/// not racing with the reaping of a failed child; otherwise it is thread-safe.
+pub fn spawn(spec: &SpawnSpec, conn: Connection<'_>) -> Result<Child, SpawnError> {
+    spawn_impl(spec, conn, false)
+}
+
+/// [`spawn`] with the `/proc/self/fd` fallback of the descriptor clean-up forced, so tests
+/// can exercise the path taken on kernels older than 5.9 (no `close_range`).
+#[doc(hidden)]
+pub fn spawn_with_proc_fd_fallback(
+    spec: &SpawnSpec,
+    conn: Connection<'_>,
+) -> Result<Child, SpawnError> {
+    spawn_impl(spec, conn, true)
+}
+
+fn spawn_impl(
+    spec: &SpawnSpec,
+    conn: Connection<'_>,
+    force_proc_fd_fallback: bool,
+) -> Result<Child, SpawnError> {
+    // Everything that allocates happens here, before the child exists.
+    let remote_host = conn.remote_host.map(|ip| {
+        CString::new(format!("REMOTE_HOST={ip}"))
+            .expect("a formatted IP address contains no NUL byte")
+    });
+    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + 2);
+    for entry in &spec.env {
+        if remote_host.is_some() && entry.as_bytes().starts_with(b"REMOTE_HOST=") {
+            continue;
+        }
+        envp.push(entry.as_ptr());
+    }
+    if let Some(entry) = &remote_host {
+        envp.push(entry.as_ptr());
+    }
+    envp.push(ptr::null());
+    let mut argv: Vec<*const c_char> = Vec::with_capacity(spec.argv.len() + 1);
+    argv.extend(spec.argv.iter().map(|a| a.as_ptr()));
+    argv.push(ptr::null());
+
+    let mut report = Report {
+        fatal_step: 0,
+        fatal_errno: 0,
+        n_warnings: 0,
+        warnings: [(0, 0); MAX_WARNINGS],
+    };
+    let wants_ids = spec.uid.is_some() || spec.gid.is_some();
+    let plan = Plan {
+        program: spec.program.as_ptr(),
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        conn_fd: conn.fd.as_raw_fd(),
+        clear_nonblocking: spec.clear_nonblocking,
+        force_proc_fd_fallback,
+        chroot: spec.chroot.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
+        // F-411: group changes only when xinetd is root.
+        set_group_ids: wants_ids && geteuid().is_root(),
+        gid: spec.gid.or(spec.uid).unwrap_or(0),
+        groups: spec.groups.as_ptr(),
+        n_groups: spec.groups.len(),
+        uid: spec.uid,
+        umask: spec.umask,
+        nice: spec.nice,
+        nofile: spec.nofile,
+        rlimits: spec.rlimits,
+        report: &mut report,
+    };
+    let stack = ChildStack::new()?;
+
+    // Block every signal across clone so no handler of the daemon ever runs on the child's
+    // stack with the shared memory; the child resets dispositions, then unblocks.
+    let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises `all`; pthread_sigmask only reads `all` and writes `old`,
+    // both valid sigset_t storage on this stack.
+    let masked = unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr())
+    };
+    if masked != 0 {
+        return Err(SpawnError::Fork(Errno::from_raw(masked)));
+    }
+    // SAFETY: `child_main` only reads `plan` (and what it points to: `spec`, `argv`, `envp`,
+    // `remote_host`, all alive until this function returns) and writes `report`; CLONE_VFORK
+    // suspends this thread until the child has exec'ed or exited, so nothing here is freed or
+    // moved while the child uses it, and the child runs on its own `stack`.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            ptr::addr_of!(plan).cast_mut().cast(),
+        )
+    };
+    let clone_errno = Errno::last();
+    // SAFETY: restores the mask saved above (initialised by the successful pthread_sigmask).
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut());
+    }
+    drop(stack);
+    if pid < 0 {
+        return Err(SpawnError::Fork(clone_errno));
+    }
+    let pid = Pid::from_raw(pid);
+    // SAFETY: the child is done with the shared memory (CLONE_VFORK); a volatile read makes
+    // sure the compiler does not reuse values it read before the clone.
+    let report = unsafe { ptr::read_volatile(ptr::addr_of!(report)) };
+    let warnings = report
+        .warnings
+        .iter()
+        .take(report.n_warnings.min(MAX_WARNINGS))
+        .filter_map(|&(step, errno)| {
+            SetupStep::from_code(step).map(|step| SetupWarning {
+                step,
+                errno: Errno::from_raw(errno),
+            })
+        })
+        .collect();
+    if let Some(step) = SetupStep::from_code(report.fatal_step) {
+        // The child has exited (_exit) or is about to; reap it so it never shows up as an
+        // unknown child of the daemon.
+        let _ = wait_for(pid);
+        let errno = Errno::from_raw(report.fatal_errno);
+        return Err(if step == SetupStep::Exec {
+            SpawnError::ExecFailed {
+                program: spec.program_path.clone(),
+                errno,
+                pid: pid.as_raw(),
+            }
+        } else {
+            SpawnError::Setup {
+                step,
+                errno,
+                pid: pid.as_raw(),
+            }
+        });
+    }
+    Ok(Child { pid, warnings })
+}
+
+/// Exit status of a child whose set-up failed; never observed by the daemon because
+/// [`spawn`] reaps such a child itself.
+const SETUP_FAILED_STATUS: c_int = 127;
+
+extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Plan` of `spawn_impl`, alive and unmoved while this thread of
+    // execution runs (the parent is suspended by CLONE_VFORK).
+    let plan = unsafe { &*arg.cast::<Plan>() };
+    let (step, errno) = run_child(plan);
+    // SAFETY: the report is only written here and in `warn`, by this child, while the parent
+    // is suspended.
+    unsafe {
+        ptr::write_volatile(ptr::addr_of_mut!((*plan.report).fatal_errno), errno);
+        ptr::write_volatile(ptr::addr_of_mut!((*plan.report).fatal_step), step.code());
+        libc::_exit(SETUP_FAILED_STATUS)
+    }
+}
+
+fn errno() -> c_int {
+    Errno::last_raw()
+}
+
+/// Records a failure xinetd ignores.
+fn warn(plan: &Plan, step: SetupStep) {
+    let e = errno();
+    // SAFETY: see `child_main`; the index is bounds-checked against MAX_WARNINGS by `get_mut`.
+    unsafe {
+        let report = &mut *plan.report;
+        if let Some(slot) = report.warnings.get_mut(report.n_warnings) {
+            ptr::write_volatile(slot, (step.code(), e));
+            ptr::write_volatile(&mut report.n_warnings, report.n_warnings.saturating_add(1));
+        }
+    }
+}
+
+/// The child's set-up; returns only on failure, with the failed step and errno.
+/// No allocation, no panic, no lock: only system calls on prepared data.
+fn run_child(plan: &Plan) -> (SetupStep, c_int) {
+    macro_rules! check {
+        ($step:expr, $call:expr) => {
+            if $call < 0 {
+                return ($step, errno());
+            }
+        };
+    }
+
+    // F-411: default dispositions for every signal (ignored ones stay ignored across exec
+    // otherwise), then unblock all (the parent blocked them across clone).
+    // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask and no flags.
+    let dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    for sig in 1..65 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `dfl` is a valid sigaction; invalid signal numbers (glibc's internal ones)
+        // just return EINVAL, which is fine to ignore.
+        unsafe {
+            libc::sigaction(sig, &dfl, ptr::null_mut());
+        }
+    }
+    let empty: u64 = 0;
+    // SAFETY: rt_sigprocmask reads an 8-byte kernel sigset, the size passed.
+    check!(SetupStep::Signals, unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            ptr::null_mut::<u64>(),
+            8usize,
+        )
+    });
+
+    // F-412/F-414: the socket on 0, 1 and 2. A socket that already sits on 0..2 is first
+    // moved up, so the dup2 loop never closes it before copying it.
+    let mut fd = plan.conn_fd;
+    if fd < 3 {
+        // SAFETY: fcntl on a descriptor number, no memory involved.
+        fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        check!(SetupStep::Dup, fd);
+    }
+    for target in 0..3 {
+        // SAFETY: dup2 on descriptor numbers; it clears FD_CLOEXEC on the target.
+        check!(SetupStep::Dup, unsafe { libc::dup2(fd, target) });
+    }
+    if plan.clear_nonblocking {
+        // SAFETY: fcntl on descriptor 0, no memory involved.
+        let flags = unsafe { libc::fcntl(0, libc::F_GETFL) };
+        check!(SetupStep::ClearNonblock, flags);
+        if flags & libc::O_NONBLOCK != 0 {
+            // SAFETY: as above.
+            check!(SetupStep::ClearNonblock, unsafe {
+                libc::fcntl(0, libc::F_SETFL, flags & !libc::O_NONBLOCK)
+            });
+        }
+    }
+    // Hygiene: the daemon creates every descriptor close-on-exec; this is the defence in
+    // depth that guarantees the server gets exactly 0, 1 and 2 — in O(open fds), never a
+    // close() loop up to RLIMIT_NOFILE. Done before chroot, because the fallback needs /proc.
+    if let Err(e) = close_fds_from_3(plan.force_proc_fd_fallback) {
+        return (SetupStep::CloseFds, e);
+    }
+
+    // Extension `chroot = DIR`: while still privileged, then chdir so no directory outside
+    // the jail stays reachable through the cwd.
+    if !plan.chroot.is_null() {
+        // SAFETY: `chroot` points to a NUL-terminated path owned by the spec.
+        check!(SetupStep::Chroot, unsafe { libc::chroot(plan.chroot) });
+        // SAFETY: a static NUL-terminated path.
+        check!(SetupStep::Chdir, unsafe { libc::chdir(c"/".as_ptr()) });
+    }
+
+    // F-411 credentials: raw system calls (see the module docs).
+    if plan.set_group_ids {
+        // SAFETY: setgid takes a number.
+        check!(SetupStep::Setgid, unsafe {
+            libc::syscall(libc::SYS_setgid, plan.gid)
+        });
+        // SAFETY: `groups` points to `n_groups` gids owned by the spec (dangling but unread
+        // when the length is 0, which clears the list as setgroups(0, NULL) does).
+        check!(SetupStep::Setgroups, unsafe {
+            libc::syscall(libc::SYS_setgroups, plan.n_groups, plan.groups)
+        });
+    }
+    if let Some(uid) = plan.uid {
+        // SAFETY: setuid takes a number.
+        check!(SetupStep::Setuid, unsafe {
+            libc::syscall(libc::SYS_setuid, uid)
+        });
+    }
+    if let Some(mask) = plan.umask {
+        // SAFETY: umask takes a number and cannot fail.
+        unsafe {
+            libc::umask(mask);
+        }
+    }
+    if let Some(increment) = plan.nice {
+        // nice(): relative to the current value; failure ignored as xinetd does (F-110).
+        // SAFETY: getpriority/setpriority take numbers; the raw getpriority returns 20 - nice.
+        unsafe {
+            let raw = libc::syscall(libc::SYS_getpriority, libc::PRIO_PROCESS, 0);
+            if raw < 0 {
+                warn(plan, SetupStep::Nice);
+            } else {
+                let current = 20 - raw as c_int;
+                let wanted = current.saturating_add(increment).clamp(-20, 19);
+                if libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, wanted) < 0 {
+                    warn(plan, SetupStep::Nice);
+                }
+            }
+        }
+    }
+
+    // F-012 then F-133/F-134: soft = hard; failures ignored as xinetd's `(void) setrlimit`.
+    set_rlimit(
+        plan,
+        libc::RLIMIT_NOFILE,
+        plan.nofile,
+        SetupStep::RlimitFiles,
+    );
+    for which in Rlimit::ALL {
+        if let Some(Some(value)) = plan.rlimits.get(which.index()) {
+            let (resource, step) = match which {
+                Rlimit::As => (libc::RLIMIT_AS, SetupStep::RlimitAs),
+                Rlimit::Cpu => (libc::RLIMIT_CPU, SetupStep::RlimitCpu),
+                Rlimit::Data => (libc::RLIMIT_DATA, SetupStep::RlimitData),
+                Rlimit::Rss => (libc::RLIMIT_RSS, SetupStep::RlimitRss),
+                Rlimit::Stack => (libc::RLIMIT_STACK, SetupStep::RlimitStack),
+            };
+            set_rlimit(plan, resource, *value, step);
+        }
+    }
+
+    // F-412: a session leader without a controlling tty, and the leader of a process group
+    // the daemon can kill as a whole.
+    // SAFETY: setsid has no arguments.
+    if unsafe { libc::setsid() } < 0 {
+        warn(plan, SetupStep::Setsid);
+    }
+
+    // SAFETY: program, argv and envp are NUL-terminated strings / NULL-terminated arrays
+    // prepared by the parent and alive until it resumes.
+    unsafe {
+        libc::execve(plan.program, plan.argv, plan.envp);
+    }
+    (SetupStep::Exec, errno())
+}
+
+fn set_rlimit(plan: &Plan, resource: libc::__rlimit_resource_t, value: u64, step: SetupStep) {
+    let limit = libc::rlimit {
+        rlim_cur: value,
+        rlim_max: value,
+    };
+    // SAFETY: setrlimit reads the rlimit on this stack.
+    if unsafe { libc::setrlimit(resource, &limit) } < 0 {
+        warn(plan, step);
+    }
+}
+
+/// Closes every descriptor >= 3: `close_range` (Linux >= 5.9), else a scan of
+/// `/proc/self/fd` with raw `getdents64` into a stack buffer (no allocation).
+fn close_fds_from_3(force_fallback: bool) -> Result<(), c_int> {
+    if !force_fallback {
+        // SAFETY: close_range takes numbers.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = errno();
+        if e != libc::ENOSYS && e != libc::EINVAL {
+            return Err(e);
+        }
+    }
+    close_fds_by_proc_scan()
+}
+
+#[repr(C, align(8))]
+struct DirentBuf([u8; 2048]);
+
+fn close_fds_by_proc_scan() -> Result<(), c_int> {
+    // SAFETY: a static NUL-terminated path.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/fd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        return Err(errno());
+    }
+    let mut buf = DirentBuf([0; 2048]);
+    // /proc/self/fd lists descriptors in numeric order and its offsets are descriptor
+    // numbers, so closing entries already returned does not make the scan skip others;
+    // a second pass confirms nothing is left.
+    for _pass in 0..4 {
+        let mut closed_any = false;
+        loop {
+            // SAFETY: getdents64 writes at most `len` bytes into `buf`.
+            let n = unsafe {
+                libc::syscall(libc::SYS_getdents64, dir, buf.0.as_mut_ptr(), buf.0.len())
+            };
+            if n < 0 {
+                let e = errno();
+                // SAFETY: closes our own directory descriptor.
+                unsafe { libc::close(dir) };
+                return Err(e);
+            }
+            if n == 0 {
+                break;
+            }
+            let mut off = 0usize;
+            let end = n as usize;
+            while off < end {
+                // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
+                let reclen = match buf.0.get(off + 16..off + 18) {
+                    Some(b) => u16::from_ne_bytes([b[0], b[1]]) as usize,
+                    None => break,
+                };
+                if reclen == 0 {
+                    break;
+                }
+                let name = buf.0.get(off + 19..(off + reclen).min(end)).unwrap_or(&[]);
+                if let Some(fd) = parse_fd(name) {
+                    if fd >= 3 && fd != dir {
+                        // SAFETY: closing a descriptor number of this (child) process.
+                        unsafe { libc::close(fd) };
+                        closed_any = true;
+                    }
+                }
+                off += reclen;
+            }
+        }
+        if !closed_any {
+            break;
+        }
+        // SAFETY: rewinds our own directory descriptor.
+        unsafe { libc::lseek(dir, 0, libc::SEEK_SET) };
+    }
+    // SAFETY: closes our own directory descriptor.
+    unsafe { libc::close(dir) };
+    Ok(())
+}
+
+/// The decimal number at the start of a NUL-terminated directory entry name.
+fn parse_fd(name: &[u8]) -> Option<c_int> {
+    let mut value: c_int = 0;
+    let mut digits = 0;
+    for &b in name {
+        if b == 0 {
+            break;
+        }
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add((b - b'0') as c_int)?;
+        digits += 1;
+    }
+    (digits > 0).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_fd_reads_decimal_names() {
+        assert_eq!(parse_fd(b"17\0\0\0"), Some(17));
+        assert_eq!(parse_fd(b".\0"), None);
+        assert_eq!(parse_fd(b"..\0"), None);
+        assert_eq!(parse_fd(b"\0"), None);
+        assert_eq!(parse_fd(b"99999999999\0"), None);
+    }
+
+    #[test]
+    fn step_codes_round_trip() {
+        for code in 1..=18u8 {
+            let step = SetupStep::from_code(code).unwrap();
+            assert_eq!(step.code(), code);
+        }
+        assert_eq!(SetupStep::from_code(0), None);
+    }
+}

@@ -1,0 +1,287 @@
+//! [`SpawnSpec`]: everything about a server that does not change per connection, prepared as
+//! C strings and plain numbers once, at configuration time.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::credentials::Credentials;
+use crate::environment::Environment;
+use crate::rlimits::{default_nofile, Rlimit, RlimitValue};
+use crate::{server_argv, SpawnError};
+
+/// A fully prepared server description: the input of [`spawn`](crate::spawn).
+///
+/// Build it with [`SpawnSpec::builder`] when the configuration is loaded (or reloaded) and
+/// keep it with the service; spawning then only adds the per-connection `REMOTE_HOST`.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub(crate) program_path: PathBuf,
+    pub(crate) program: CString,
+    pub(crate) argv: Vec<CString>,
+    pub(crate) env: Vec<CString>,
+    pub(crate) uid: Option<libc::uid_t>,
+    pub(crate) gid: Option<libc::gid_t>,
+    pub(crate) groups: Vec<libc::gid_t>,
+    pub(crate) umask: Option<libc::mode_t>,
+    pub(crate) nice: Option<libc::c_int>,
+    pub(crate) rlimits: [Option<u64>; 5],
+    pub(crate) nofile: u64,
+    pub(crate) chroot: Option<CString>,
+    pub(crate) clear_nonblocking: bool,
+}
+
+impl SpawnSpec {
+    /// Starts a spec for the server program `server` (F-111). With [`chroot`]
+    /// (SpawnSpecBuilder::chroot) the path is looked up inside the new root.
+    pub fn builder(server: impl Into<PathBuf>) -> SpawnSpecBuilder {
+        SpawnSpecBuilder {
+            program: server.into(),
+            argv: None,
+            environment: Environment::new(),
+            credentials: Credentials::inherit(),
+            umask: None,
+            nice: None,
+            rlimits: [None; 5],
+            rlimit_files: None,
+            chroot: None,
+            clear_nonblocking: true,
+        }
+    }
+
+    /// The server path given to `execve`.
+    pub fn program(&self) -> &Path {
+        &self.program_path
+    }
+
+    /// The argv given to `execve`.
+    pub fn argv(&self) -> impl Iterator<Item = &OsStr> {
+        self.argv.iter().map(|c| OsStr::from_bytes(c.as_bytes()))
+    }
+
+    /// The RLIMIT_NOFILE (soft = hard) the server gets (F-012).
+    pub fn rlimit_files(&self) -> u64 {
+        self.nofile
+    }
+}
+
+/// Builder for [`SpawnSpec`]; every setting maps to one xinetd attribute.
+#[derive(Debug, Clone)]
+pub struct SpawnSpecBuilder {
+    program: PathBuf,
+    argv: Option<Vec<OsString>>,
+    environment: Environment,
+    credentials: Credentials,
+    umask: Option<u32>,
+    nice: Option<i32>,
+    rlimits: [Option<RlimitValue>; 5],
+    rlimit_files: Option<RlimitValue>,
+    chroot: Option<PathBuf>,
+    clear_nonblocking: bool,
+}
+
+impl SpawnSpecBuilder {
+    /// The complete argv (see [`server_argv`] for `server_args` and `NAMEINARGS`, F-413).
+    /// Default: `[basename(server)]`.
+    pub fn argv<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.argv = Some(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The environment (see [`Environment::for_service`], F-410). Default: empty.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// `user`, `group`, `groups` (F-106..F-108). Default: inherit the daemon's identity.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// `umask` (F-138), applied after the credentials; only the permission bits are used.
+    pub fn umask(mut self, umask: u32) -> Self {
+        self.umask = Some(umask & 0o777);
+        self
+    }
+
+    /// `nice` (F-110): an increment passed to `nice()` after the credentials, whose failure
+    /// (a negative value for a non-root user) is ignored as in xinetd.
+    pub fn nice(mut self, increment: i32) -> Self {
+        self.nice = Some(increment);
+        self
+    }
+
+    /// `rlimit_as`/`_cpu`/`_data`/`_rss`/`_stack` (F-133, F-134): soft = hard = `value`.
+    /// `Limit(0)` means "not set", as in xinetd.
+    pub fn rlimit(mut self, which: Rlimit, value: RlimitValue) -> Self {
+        if let Some(slot) = self.rlimits.get_mut(which.index()) {
+            *slot = (value != RlimitValue::Limit(0)).then_some(value);
+        }
+        self
+    }
+
+    /// `rlimit_files` (F-135): soft = hard = `value`. When not set, the server gets the
+    /// daemon's hard limit (4096 if infinite) as both soft and hard limit (F-012).
+    pub fn rlimit_files(mut self, value: RlimitValue) -> Self {
+        self.rlimit_files = (value != RlimitValue::Limit(0)).then_some(value);
+        self
+    }
+
+    /// `chroot = DIR` (extension; real xinetd needs `server = /usr/sbin/chroot`): the child
+    /// chroots before dropping privileges, then `chdir("/")`; the server path and everything
+    /// the server opens are then resolved inside `dir`.
+    pub fn chroot(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.chroot = Some(dir.into());
+        self
+    }
+
+    /// Whether the child clears `O_NONBLOCK` on the socket it hands to the server (default:
+    /// yes). Servers expect the blocking sockets xinetd gives them. The flag belongs to the
+    /// open file description, so for a `wait = yes` service the daemon's listening socket
+    /// becomes blocking too; it must set `O_NONBLOCK` again (or use `MSG_DONTWAIT`) when it
+    /// resumes polling that socket after the server exits.
+    pub fn clear_nonblocking(mut self, clear: bool) -> Self {
+        self.clear_nonblocking = clear;
+        self
+    }
+
+    /// Converts everything to C strings and numbers; fails on NUL bytes and when the argv
+    /// would be empty.
+    pub fn build(self) -> Result<SpawnSpec, SpawnError> {
+        let argv = match self.argv {
+            Some(argv) => argv,
+            None => server_argv::<&str>(&self.program, &[], false)?,
+        };
+        if argv.is_empty() {
+            return Err(SpawnError::EmptyArgv);
+        }
+        let program = c_string("server", self.program.clone().into_os_string())?;
+        let argv = argv
+            .into_iter()
+            .map(|a| c_string("server argument", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = self
+            .environment
+            .iter()
+            .map(|(k, v)| {
+                let mut entry = k.to_os_string();
+                entry.push("=");
+                entry.push(v);
+                c_string("environment entry", entry)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let chroot = self
+            .chroot
+            .map(|dir| c_string("chroot directory", dir.into_os_string()))
+            .transpose()?;
+        let mut rlimits = [None; 5];
+        for which in Rlimit::ALL {
+            if let (Some(slot), Some(value)) = (
+                rlimits.get_mut(which.index()),
+                self.rlimits.get(which.index()).copied().flatten(),
+            ) {
+                *slot = Some(value.raw());
+            }
+        }
+        let nofile = match self.rlimit_files {
+            Some(value) => value.raw(),
+            None => default_nofile(),
+        };
+        Ok(SpawnSpec {
+            program_path: self.program,
+            program,
+            argv,
+            env,
+            uid: self.credentials.uid().map(|u| u.as_raw()),
+            gid: self.credentials.gid().map(|g| g.as_raw()),
+            groups: self
+                .credentials
+                .supplementary()
+                .iter()
+                .map(|g| g.as_raw())
+                .collect(),
+            umask: self.umask.map(|m| m as libc::mode_t),
+            nice: self.nice,
+            rlimits,
+            nofile,
+            chroot,
+            clear_nonblocking: self.clear_nonblocking,
+        })
+    }
+}
+
+fn c_string(what: &'static str, value: OsString) -> Result<CString, SpawnError> {
+    CString::new(value.into_vec()).map_err(|e| SpawnError::NulByte {
+        what,
+        value: String::from_utf8_lossy(&e.into_vec()).into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_argv_is_the_basename() {
+        let spec = SpawnSpec::builder("/bin/true").build().unwrap();
+        assert_eq!(spec.argv().collect::<Vec<_>>(), ["true"]);
+        assert_eq!(spec.program(), Path::new("/bin/true"));
+    }
+
+    #[test]
+    fn nul_bytes_are_rejected() {
+        let r = SpawnSpec::builder("/bin/true").argv(["a\0b"]).build();
+        assert!(matches!(
+            r,
+            Err(SpawnError::NulByte {
+                what: "server argument",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn zero_limits_mean_not_set_and_nofile_defaults() {
+        let spec = SpawnSpec::builder("/bin/true")
+            .rlimit(Rlimit::Cpu, RlimitValue::Limit(0))
+            .rlimit(Rlimit::As, RlimitValue::Limit(1 << 26))
+            .rlimit(Rlimit::Stack, RlimitValue::Unlimited)
+            .build()
+            .unwrap();
+        assert_eq!(spec.rlimits[Rlimit::Cpu.index()], None);
+        assert_eq!(spec.rlimits[Rlimit::As.index()], Some(1 << 26));
+        assert_eq!(
+            spec.rlimits[Rlimit::Stack.index()],
+            Some(libc::RLIM_INFINITY)
+        );
+        assert_eq!(spec.rlimit_files(), default_nofile());
+        let spec = SpawnSpec::builder("/bin/true")
+            .rlimit_files(RlimitValue::Limit(64))
+            .build()
+            .unwrap();
+        assert_eq!(spec.rlimit_files(), 64);
+    }
+
+    #[test]
+    fn empty_argv_is_rejected() {
+        let r = SpawnSpec::builder("/bin/true")
+            .argv(Vec::<String>::new())
+            .build();
+        assert!(matches!(r, Err(SpawnError::EmptyArgv)));
+    }
+
+    #[test]
+    fn umask_keeps_permission_bits() {
+        let spec = SpawnSpec::builder("/bin/true")
+            .umask(0o4077)
+            .build()
+            .unwrap();
+        assert_eq!(spec.umask, Some(0o077));
+    }
+}
