@@ -1,35 +1,142 @@
 //! The `xinetd` binary: command line, then the daemon or `-check`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod check;
+mod cli;
+mod daemon;
+mod dlog;
+mod internal;
+mod listen;
+mod logsink;
+mod policy;
+mod service;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Default configuration file, as xinetd(8).
-const DEFAULT_CONFIG: &str = "/etc/xinetd.conf";
+use cli::{Command, Options};
+use dlog::{Level, ProgramLog};
 
 fn main() -> ExitCode {
-    let mut config = PathBuf::from(DEFAULT_CONFIG);
-    let mut check_mode = false;
-    let mut json = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-f" => match args.next() {
-                Some(path) => config = PathBuf::from(path),
-                None => {
-                    eprintln!("xinetd: option -f needs a file name");
-                    return ExitCode::from(1);
-                }
-            },
-            "-check" => check_mode = true,
-            "-json" => json = true,
-            other => eprintln!("xinetd: unknown option {other} ignored"),
+    match cli::parse(std::env::args().skip(1)) {
+        Command::Version => {
+            // F-808: the version line goes to stderr, exit 0.
+            eprintln!("{} {}", cli::VERSION, cli::COMPILED_OPTIONS);
+            ExitCode::SUCCESS
+        }
+        Command::Usage(why) => {
+            eprintln!("xinetd: {why}");
+            eprintln!("{}", cli::USAGE);
+            ExitCode::from(1)
+        }
+        Command::Run(opts) if opts.check => ExitCode::from(check::run(&opts.config, opts.json)),
+        Command::Run(opts) => ExitCode::from(run(opts)),
+    }
+}
+
+/// Start-up sequence of F-820, then the event loop. Returns the exit status.
+fn run(mut opts: Options) -> u8 {
+    for u in &opts.unknown {
+        // xinetd ignores unknown options silently; we say so and go on (issue 7).
+        eprintln!("xinetd: unknown option {u} ignored");
+    }
+    for n in &opts.notices {
+        eprintln!("{n}");
+    }
+    // Reloads re-read the file after chdir("/") (F-820); resolve it now so a relative -f
+    // keeps naming the same file (xinetd would look for it under /, F-981).
+    if let Ok(abs) = std::path::absolute(&opts.config) {
+        opts.config = abs;
+    }
+    let mut log = match open_program_log(&opts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("xinetd: msg_init failed: {e}");
+            return 1;
+        }
+    };
+    // F-820: the umask servers inherit is the start-up umask OR 022.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    nix::sys::stat::umask(old | nix::sys::stat::Mode::from_bits_truncate(0o022));
+    if !opts.foreground() {
+        // F-820: fork into the background; the parent exits 0 at once, the child starts a
+        // new session with 0-2 on /dev/null.
+        if let Err(e) = nix::unistd::daemon(true, false) {
+            log.msg(Level::Error, &format!("fork failed: {e}"));
+            return 1;
         }
     }
-    if check_mode {
-        return ExitCode::from(check::run(&config, json));
+    write_pidfile(&opts, &mut log);
+    let mut policy = policy::Policy::new(&opts);
+    let services = match policy.reload(&opts, &mut log) {
+        Ok(s) => s,
+        Err(()) => {
+            log.critical("init_services", "couldn't get configuration. Exiting...");
+            policy.remove_pidfile(&opts);
+            return 1;
+        }
+    };
+    let mut d = match daemon::Daemon::new(opts.clone(), log, policy, services) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("xinetd: cannot set up the event loop: {e}");
+            return 1;
+        }
+    };
+    let _ = std::env::set_current_dir("/");
+    let n = d.available();
+    d.log().msg(
+        Level::Notice,
+        &format!(
+            "{} started with {} options compiled in.",
+            cli::VERSION,
+            cli::COMPILED_OPTIONS
+        ),
+    );
+    if n == 0 && !opts.stayalive {
+        d.log().critical("init_services", "no services. Exiting...");
+        if let Some(p) = &opts.pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+        return 1;
     }
-    eprintln!("xinetd: the daemon is not built yet; use -check");
-    ExitCode::from(1)
+    d.log().msg(
+        Level::Notice,
+        &format!(
+            "Started working: {n} available service{}",
+            if n == 1 { "" } else { "s" }
+        ),
+    );
+    d.run().0
+}
+
+fn open_program_log(opts: &Options) -> std::io::Result<ProgramLog> {
+    let sink = match &opts.log {
+        Some(cli::ProgramLog::File(p)) if !opts.debug => logsink::Sink::file(p)?,
+        _ => logsink::Sink::Stderr,
+    };
+    Ok(ProgramLog::new(sink))
+}
+
+/// F-803: unlink, create exclusively with mode 0644, write `<pid>\n`; failures are only
+/// logged at DEBUG, as xinetd does.
+fn write_pidfile(opts: &Options, log: &mut ProgramLog) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(path) = &opts.pidfile else {
+        return;
+    };
+    let _ = std::fs::remove_file(path);
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .and_then(|mut f| writeln!(f, "{}", std::process::id()));
+    if let Err(e) = r {
+        log.msg(
+            Level::Debug,
+            &format!("couldn't write pidfile {}: {e}", path.display()),
+        );
+    }
 }

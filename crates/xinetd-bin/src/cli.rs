@@ -1,0 +1,233 @@
+//! The command line of xinetd(8) (spec §9.1, F-800..F-811), plus `-check`/`-json`.
+//!
+//! Options are exact single-dash words, as in xinetd. Unlike xinetd, an unknown option is
+//! *reported* on stderr before start-up continues (xinetd ignores it silently; Debian's init
+//! script passes the non-existent `-inetd_ipv6`, F-983, so start-up must continue).
+
+use std::path::PathBuf;
+
+/// Default configuration file, as xinetd(8).
+pub const DEFAULT_CONFIG: &str = "/etc/xinetd.conf";
+
+/// The version text xinetd prints for `-version` and in its start-up notice (F-009, F-010).
+/// We are built with load-average support (`max_load`) and without libwrap.
+pub const VERSION: &str = "2.3.15.3";
+
+/// Compiled-in options, in xinetd's order and spelling (F-010).
+pub const COMPILED_OPTIONS: &str = "loadavg";
+
+/// xinetd's usage text (spec §9.1), printed on stderr before exit status 1.
+pub const USAGE: &str = "Usage: xinetd [-d] [-f config_file] [-filelog filename] \
+[-syslog facility] [-reuse] [-limit proc_limit] [-pidfile filename] [-logprocs limit] \
+[-shutdownprocs limit] [-cc interval]";
+
+/// Where the daemon's own messages go (F-700, F-802).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramLog {
+    /// syslog with this facility name (default `daemon`).
+    Syslog(String),
+    /// `-filelog FILE`: append to the file.
+    File(PathBuf),
+}
+
+/// What `xinetd ARGS` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `-d`: debug mode, foreground, messages on the terminal (F-800).
+    pub debug: bool,
+    /// `-f FILE` (F-801).
+    pub config: PathBuf,
+    /// `-filelog` / `-syslog` (F-802); `None` = syslog facility `daemon`.
+    pub log: Option<ProgramLog>,
+    /// `-pidfile FILE` (F-803).
+    pub pidfile: Option<PathBuf>,
+    /// `-dontfork` (F-804); implies `stayalive`.
+    pub dontfork: bool,
+    /// `-stayalive` (F-805).
+    pub stayalive: bool,
+    /// `-limit N` (F-806); 0 = no limit.
+    pub limit: u32,
+    /// `-logprocs N` (F-807), default 15.
+    pub logprocs: u32,
+    /// `-inetd_compat` (F-809).
+    pub inetd_compat: bool,
+    /// `-cc N` (F-810): consistency check interval in seconds.
+    pub cc: Option<u32>,
+    /// `-check` (issue 2).
+    pub check: bool,
+    /// `-json` with `-check`.
+    pub json: bool,
+    /// Unknown options seen (reported, then ignored).
+    pub unknown: Vec<String>,
+    /// Notices for stderr that do not stop start-up (e.g. `-shutdownprocs`, F-811).
+    pub notices: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            debug: false,
+            config: PathBuf::from(DEFAULT_CONFIG),
+            log: None,
+            pidfile: None,
+            dontfork: false,
+            stayalive: false,
+            limit: 0,
+            logprocs: 15,
+            inetd_compat: false,
+            cc: None,
+            check: false,
+            json: false,
+            unknown: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+}
+
+/// What the command line asks for besides running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run (daemon or `-check`) with these options.
+    Run(Options),
+    /// `-version`: print the version line on stderr, exit 0 (F-808).
+    Version,
+    /// Bad command line: print [`USAGE`] on stderr, exit 1. The string says what was wrong
+    /// (xinetd prints only the usage; we add the reason on the line before).
+    Usage(String),
+}
+
+impl Options {
+    /// True when the daemon stays in the foreground (`-d` or `-dontfork`, F-800, F-804).
+    pub fn foreground(&self) -> bool {
+        self.debug || self.dontfork
+    }
+}
+
+/// Why parsing stopped early.
+enum Stop {
+    Version,
+    Usage(String),
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
+    let mut o = Options::default();
+    let mut args = args.into_iter();
+    let mut saw_syslog = false;
+    let mut saw_filelog = false;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> Result<String, Stop> {
+            args.next()
+                .ok_or_else(|| Stop::Usage(format!("option {name} needs an argument")))
+        };
+        let number = |name: &str, v: String| -> Result<u32, Stop> {
+            v.parse::<u32>()
+                .map_err(|_| Stop::Usage(format!("option {name}: bad number '{v}'")))
+        };
+        let step: Result<(), Stop> = (|| {
+            match arg.as_str() {
+                "-d" => o.debug = true,
+                "-f" => o.config = PathBuf::from(value("-f")?),
+                "-filelog" => {
+                    saw_filelog = true;
+                    o.log = Some(ProgramLog::File(PathBuf::from(value("-filelog")?)));
+                }
+                "-syslog" => {
+                    saw_syslog = true;
+                    o.log = Some(ProgramLog::Syslog(value("-syslog")?));
+                }
+                "-reuse" => {} // F-811: accepted, no effect.
+                "-limit" => o.limit = number("-limit", value("-limit")?)?,
+                "-pidfile" => o.pidfile = Some(PathBuf::from(value("-pidfile")?)),
+                "-logprocs" => o.logprocs = number("-logprocs", value("-logprocs")?)?,
+                "-shutdownprocs" => {
+                    number("-shutdownprocs", value("-shutdownprocs")?)?;
+                    o.notices
+                        .push("The shutdownprocs option has been deprecated.".to_string());
+                }
+                "-cc" => o.cc = Some(number("-cc", value("-cc")?)?),
+                "-dontfork" => {
+                    o.dontfork = true;
+                    o.stayalive = true;
+                }
+                "-stayalive" => o.stayalive = true,
+                "-inetd_compat" => o.inetd_compat = true,
+                "-version" => return Err(Stop::Version),
+                "-check" => o.check = true,
+                "-json" => o.json = true,
+                "-" => return Err(Stop::Usage("'-' is not an option".to_string())),
+                other if other.starts_with('-') => o.unknown.push(other.to_string()),
+                other => return Err(Stop::Usage(format!("unexpected argument '{other}'"))),
+            }
+            Ok(())
+        })();
+        match step {
+            Ok(()) => {}
+            Err(Stop::Version) => return Command::Version,
+            Err(Stop::Usage(e)) => return Command::Usage(e),
+        }
+        if saw_syslog && saw_filelog {
+            return Command::Usage("-syslog and -filelog cannot be used together".to_string());
+        }
+    }
+    Command::Run(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Command {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_match_xinetd() {
+        let Command::Run(o) = p(&[]) else {
+            panic!("no args must run")
+        };
+        assert_eq!(o.config, PathBuf::from("/etc/xinetd.conf"));
+        assert_eq!(o.logprocs, 15);
+        assert!(!o.foreground());
+    }
+
+    #[test]
+    fn dontfork_implies_stayalive() {
+        let Command::Run(o) = p(&["-dontfork", "-f", "x.conf", "-filelog", "l"]) else {
+            panic!("valid line")
+        };
+        assert!(o.stayalive && o.foreground());
+        assert_eq!(o.log, Some(ProgramLog::File("l".into())));
+    }
+
+    #[test]
+    fn unknown_options_are_collected_and_startup_continues() {
+        let Command::Run(o) = p(&["-inetd_ipv6", "-f", "c"]) else {
+            panic!("unknown options do not stop start-up")
+        };
+        assert_eq!(o.unknown, vec!["-inetd_ipv6".to_string()]);
+        assert_eq!(o.config, PathBuf::from("c"));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for bad in [
+            &["-f"][..],
+            &["-limit", "x"],
+            &["-"],
+            &["foo"],
+            &["-syslog", "daemon", "-filelog", "f"],
+        ] {
+            assert!(matches!(p(bad), Command::Usage(_)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn version_and_numbers() {
+        assert_eq!(p(&["-f", "c", "-version"]), Command::Version);
+        let Command::Run(o) = p(&["-limit", "7", "-cc", "30", "-logprocs", "3"]) else {
+            panic!("valid")
+        };
+        assert_eq!((o.limit, o.cc, o.logprocs), (7, Some(30), 3));
+    }
+}

@@ -1,0 +1,364 @@
+//! xinetd's internal services (spec §6, F-500..F-521): the exact bytes, and the per-connection
+//! state machines the event loop drives with non-blocking I/O.
+//!
+//! xinetd forks a process for stream echo, discard and chargen; we serve every builtin inside
+//! the event loop (no fork), which is what makes internal echo several times faster. The bytes
+//! on the wire are the same; the log-visible differences are listed in `docs/compat.md`.
+
+use std::io::{self, Read, Write};
+
+/// The builtins xinetd 2.3.15 knows (F-530: `servers`, `services`, `xadmin` are gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// RFC 862.
+    Echo,
+    /// RFC 863.
+    Discard,
+    /// RFC 867, in xinetd's own text format (F-504).
+    Daytime,
+    /// RFC 868 (F-506).
+    Time,
+    /// RFC 864 (F-508, F-520).
+    Chargen,
+}
+
+impl Builtin {
+    /// The builtin named by a service name, case-insensitively (F-023, F-060).
+    pub fn by_name(name: &str) -> Option<Builtin> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "echo" => Builtin::Echo,
+            "discard" => Builtin::Discard,
+            "daytime" => Builtin::Daytime,
+            "time" => Builtin::Time,
+            "chargen" => Builtin::Chargen,
+            _ => return None,
+        })
+    }
+
+    /// True for the stream builtins xinetd forks for (F-500, F-502, F-508): they hold the
+    /// connection open, so they count for `instances`/`per_source` and get an EXIT line.
+    pub fn holds_connection(self) -> bool {
+        matches!(self, Builtin::Echo | Builtin::Discard | Builtin::Chargen)
+    }
+}
+
+/// English upper-case month abbreviations used by xinetd's daytime (F-504).
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// The daytime line: `DD MON YYYY HH:MM:SS ZONE\r\n` in local time (F-504).
+pub fn daytime_text(now: &jiff::Zoned) -> String {
+    let zone = now
+        .time_zone()
+        .to_offset_info(now.timestamp())
+        .abbreviation()
+        .to_string();
+    let month = MONTHS
+        .get(usize::from(now.month().unsigned_abs()).wrapping_sub(1))
+        .copied()
+        .unwrap_or("???");
+    format!(
+        "{:02} {} {} {:02}:{:02}:{:02} {}\r\n",
+        now.day(),
+        month,
+        now.year(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        zone
+    )
+}
+
+/// Seconds between 1900-01-01 and 1970-01-01 (RFC 868).
+const EPOCH_1900: i64 = 2_208_988_800;
+
+/// The 4 time bytes: seconds since 1900, big-endian, modulo 2^32 (F-506).
+pub fn time_bytes(unix_secs: i64) -> [u8; 4] {
+    // Truncation to 32 bits is the protocol (the field wraps in 2036).
+    let v = (unix_secs + EPOCH_1900).rem_euclid(1 << 32) as u32;
+    v.to_be_bytes()
+}
+
+/// Characters of one chargen line (F-508).
+const LINE_CHARS: usize = 72;
+/// The ring: `!` (0x21) to `}` (0x7D), 93 characters; space and `~` never appear (F-520).
+const RING_LEN: usize = 93;
+/// Line starts run 0..=94 and then wrap (a period of 95 lines, F-520).
+const LINE_STARTS: usize = 95;
+/// A dgram chargen reply is 1024 bytes: 13 full lines and one of 60 characters (F-509).
+pub const CHARGEN_DGRAM_LEN: usize = 1024;
+
+/// The chargen ring position. xinetd keeps one process-global position that only dgram
+/// requests advance; a stream connection starts from its current value (F-521).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChargenRing {
+    pos: usize,
+}
+
+impl ChargenRing {
+    /// Writes the line starting at `start` (72 characters + CRLF, or fewer characters).
+    fn line(start: usize, chars: usize, out: &mut Vec<u8>) {
+        out.extend((0..chars).map(|i| b'!' + ((start + i) % RING_LEN) as u8));
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends the next full stream line and advances.
+    pub fn next_line(&mut self, out: &mut Vec<u8>) {
+        Self::line(self.pos, LINE_CHARS, out);
+        self.pos = (self.pos + 1) % LINE_STARTS;
+    }
+
+    /// One dgram reply (1024 bytes); advances the ring by 14 lines (F-509, F-521).
+    pub fn datagram(&mut self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(CHARGEN_DGRAM_LEN);
+        for _ in 0..13 {
+            self.next_line(&mut out);
+        }
+        let rest = CHARGEN_DGRAM_LEN - out.len() - 2;
+        Self::line(self.pos, rest, &mut out);
+        self.pos = (self.pos + 1) % LINE_STARTS;
+        out
+    }
+}
+
+/// Largest read of stream echo (F-500 reads up to 1024 bytes at a time; a bigger buffer only
+/// saves syscalls, the bytes are the same).
+const STREAM_BUF: usize = 16 * 1024;
+
+/// What the loop should do with an inline connection after driving it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Wait for readiness again.
+    Continue,
+    /// The exchange is over: close the connection.
+    Done,
+}
+
+/// State of one inline stream connection (echo, discard, chargen).
+#[derive(Debug)]
+pub struct StreamState {
+    builtin: Builtin,
+    /// Bytes waiting to be written back (echo) or the current chargen lines.
+    pending: Vec<u8>,
+    written: usize,
+    read_closed: bool,
+    ring: ChargenRing,
+}
+
+impl StreamState {
+    /// A new connection of `builtin`; chargen starts from `ring` (F-521).
+    pub fn new(builtin: Builtin, ring: ChargenRing) -> StreamState {
+        StreamState {
+            builtin,
+            pending: Vec::new(),
+            written: 0,
+            read_closed: builtin == Builtin::Chargen,
+            ring,
+        }
+    }
+
+    /// True while the state has bytes it could not write yet.
+    pub fn wants_write(&self) -> bool {
+        self.builtin == Builtin::Chargen || self.written < self.pending.len()
+    }
+
+    /// Drives the connection as far as it goes without blocking.
+    pub fn drive<S: Read + Write>(&mut self, sock: &mut S) -> Progress {
+        match self.builtin {
+            Builtin::Echo => self.drive_echo(sock),
+            Builtin::Discard => self.drive_discard(sock),
+            Builtin::Chargen => self.drive_chargen(sock),
+            // daytime/time are written at accept time and never become StreamState.
+            Builtin::Daytime | Builtin::Time => Progress::Done,
+        }
+    }
+
+    /// Writes what is pending; `Ok(true)` when everything went out.
+    fn flush<S: Write>(&mut self, sock: &mut S) -> io::Result<bool> {
+        while self.written < self.pending.len() {
+            match sock.write(&self.pending[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pending.clear();
+        self.written = 0;
+        Ok(true)
+    }
+
+    fn drive_echo<S: Read + Write>(&mut self, sock: &mut S) -> Progress {
+        let mut buf = [0u8; STREAM_BUF];
+        // Bounded: a fast client cannot keep one connection in this loop forever.
+        for _ in 0..64 {
+            match self.flush(sock) {
+                Ok(true) => {}
+                Ok(false) => return Progress::Continue,
+                Err(_) => return Progress::Done,
+            }
+            if self.read_closed {
+                return Progress::Done;
+            }
+            match sock.read(&mut buf) {
+                Ok(0) => self.read_closed = true,
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Progress::Done,
+            }
+        }
+        Progress::Continue
+    }
+
+    fn drive_discard<S: Read>(&mut self, sock: &mut S) -> Progress {
+        let mut buf = [0u8; STREAM_BUF];
+        for _ in 0..64 {
+            match sock.read(&mut buf) {
+                Ok(0) => return Progress::Done,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Progress::Done,
+            }
+        }
+        Progress::Continue
+    }
+
+    fn drive_chargen<S: Write>(&mut self, sock: &mut S) -> Progress {
+        // Writes until the socket is full; a write error (peer gone) ends it (F-508).
+        for _ in 0..64 {
+            match self.flush(sock) {
+                Ok(true) => {}
+                Ok(false) => return Progress::Continue,
+                Err(_) => return Progress::Done,
+            }
+            for _ in 0..64 {
+                self.ring.next_line(&mut self.pending);
+            }
+        }
+        Progress::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_is_seconds_since_1900_big_endian() {
+        assert_eq!(time_bytes(0), 2_208_988_800u32.to_be_bytes());
+        // 2036-02-07T06:28:16Z wraps to 0.
+        assert_eq!(time_bytes(4_294_967_296 - EPOCH_1900), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn daytime_layout() {
+        let z: jiff::Zoned = "2026-11-06T21:01:46[UTC]".parse().expect("valid");
+        assert_eq!(daytime_text(&z), "06 NOV 2026 21:01:46 UTC\r\n");
+    }
+
+    #[test]
+    fn chargen_first_line_and_period() {
+        let mut ring = ChargenRing::default();
+        let mut out = Vec::new();
+        ring.next_line(&mut out);
+        assert_eq!(
+            &out[..],
+            &b"!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n"[..]
+        );
+        for _ in 1..95 {
+            out.clear();
+            ring.next_line(&mut out);
+        }
+        // Line 94 starts at ring position 94 = '"', then the period restarts at '!'.
+        assert_eq!(out[0], b'"');
+        out.clear();
+        ring.next_line(&mut out);
+        assert_eq!(out[0], b'!');
+        assert!(!out.contains(&b' ') && !out.contains(&b'~'));
+    }
+
+    #[test]
+    fn chargen_datagrams_are_1024_bytes_and_advance_14_lines() {
+        let mut ring = ChargenRing::default();
+        let a = ring.datagram();
+        let b = ring.datagram();
+        let c = ring.datagram();
+        assert_eq!((a.len(), b.len()), (1024, 1024));
+        assert_eq!((a[0], b[0], c[0]), (b'!', b'/', b'='));
+        assert_eq!(&a[1022..], b"\r\n");
+        assert_eq!(a.iter().filter(|&&x| x == b'\n').count(), 14);
+    }
+
+    /// A socket double: reads from `input` (then WouldBlock or EOF), writes up to `room`.
+    struct Fake {
+        input: Vec<u8>,
+        eof: bool,
+        out: Vec<u8>,
+        room: usize,
+    }
+    impl Read for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.input.is_empty() {
+                return if self.eof {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = buf.len().min(self.input.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input.drain(..n);
+            Ok(n)
+        }
+    }
+    impl Write for Fake {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.room - self.out.len());
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn echo_survives_backpressure_and_ends_at_eof() {
+        let mut s = StreamState::new(Builtin::Echo, ChargenRing::default());
+        let mut f = Fake {
+            input: b"hello world".to_vec(),
+            eof: true,
+            out: Vec::new(),
+            room: 5,
+        };
+        assert_eq!(s.drive(&mut f), Progress::Continue);
+        assert_eq!(f.out, b"hello");
+        f.room = 100;
+        assert_eq!(s.drive(&mut f), Progress::Done);
+        assert_eq!(f.out, b"hello world");
+    }
+
+    #[test]
+    fn chargen_stream_starts_at_ring_position() {
+        let mut ring = ChargenRing::default();
+        ring.datagram();
+        let mut s = StreamState::new(Builtin::Chargen, ring);
+        let mut f = Fake {
+            input: Vec::new(),
+            eof: false,
+            out: Vec::new(),
+            room: 74 * 3,
+        };
+        assert_eq!(s.drive(&mut f), Progress::Continue);
+        assert_eq!(f.out.len(), 74 * 3);
+        assert_eq!(f.out[0], b'/');
+        assert_eq!(f.out[74], b'0');
+    }
+}

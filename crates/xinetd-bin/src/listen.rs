@@ -1,0 +1,128 @@
+//! Listening sockets as xinetd creates them (F-001, F-136, F-144, F-145, F-148, F-149, F-820),
+//! plus `bind_device` (SO_BINDTODEVICE), the interface binding xinetd lacks (F-974).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+/// xinetd's listen backlog (F-820).
+const BACKLOG: i32 = 64;
+
+/// Address family choice of a service (F-001, F-148).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `flags = IPv4`, or an IPv4 `bind`.
+    V4,
+    /// `flags = IPv6`, an IPv6 `bind`, or neither (2.3.15.3's dual-stack default, F-001).
+    V6,
+}
+
+/// Everything needed to open one listening socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// Stream (TCP) or dgram (UDP).
+    pub stream: bool,
+    /// `bind`/`interface` address, if any (F-125).
+    pub bind: Option<IpAddr>,
+    /// Family when `bind` is absent.
+    pub family: Family,
+    /// Port (F-123).
+    pub port: u16,
+    /// `v6only` set in the service: `Some(true)` sets IPV6_V6ONLY, otherwise it is cleared so
+    /// the socket is dual-stack whatever the kernel default (F-136; see docs/compat.md for
+    /// `v6only = no`).
+    pub v6only: Option<bool>,
+    /// `flags = KEEPALIVE` (F-145).
+    pub keepalive: bool,
+    /// `flags = NODELAY` (F-144).
+    pub nodelay: bool,
+    /// `bind_device = IFNAME` (extension): SO_BINDTODEVICE.
+    pub bind_device: Option<String>,
+}
+
+impl ListenSpec {
+    /// The address the socket binds.
+    pub fn address(&self) -> SocketAddr {
+        let ip = self.bind.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        });
+        SocketAddr::new(ip, self.port)
+    }
+}
+
+/// An open listening socket.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listening socket.
+    Tcp(mio::net::TcpListener),
+    /// A UDP socket.
+    Udp(mio::net::UdpSocket),
+}
+
+impl Listener {
+    /// The raw descriptor (for the state dump and for `wait = yes` servers).
+    pub fn raw_fd(&self) -> RawFd {
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Udp(u) => u.as_raw_fd(),
+        }
+    }
+
+    /// The bound address (the real port when the config said 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr(),
+            Listener::Udp(u) => u.local_addr(),
+        }
+    }
+}
+
+/// Opens, configures and binds one listening socket: close-on-exec (socket2 creates sockets
+/// with SOCK_CLOEXEC), non-blocking, `SO_REUSEADDR` always (F-149).
+pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
+    let addr = spec.address();
+    let domain = Domain::for_address(addr);
+    let (ty, proto) = if spec.stream {
+        (Type::STREAM, Protocol::TCP)
+    } else {
+        (Type::DGRAM, Protocol::UDP)
+    };
+    let sock = Socket::new(domain, ty, Some(proto))?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(spec.v6only == Some(true))?;
+    }
+    if let Some(dev) = &spec.bind_device {
+        sock.bind_device(Some(dev.as_bytes()))?;
+    }
+    if spec.stream {
+        if spec.keepalive {
+            sock.set_keepalive(true)?;
+        }
+        if spec.nodelay {
+            sock.set_nodelay(true)?;
+        }
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&SockAddr::from(addr))?;
+    if spec.stream {
+        sock.listen(BACKLOG)?;
+        Ok(Listener::Tcp(mio::net::TcpListener::from_std(sock.into())))
+    } else {
+        Ok(Listener::Udp(mio::net::UdpSocket::from_std(sock.into())))
+    }
+}
+
+/// Sets or clears O_NONBLOCK on a descriptor we hand to a server: servers expect blocking
+/// sockets (xinetd's listening and accepted sockets are blocking, F-414).
+pub fn set_blocking(fd: &impl std::os::fd::AsFd, blocking: bool) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    let mut flags = OFlag::from_bits_truncate(flags);
+    flags.set(OFlag::O_NONBLOCK, !blocking);
+    fcntl(fd, FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
+    Ok(())
+}
