@@ -1,5 +1,110 @@
-//! Access control decisions of xinetd (only_from, no_access, access_times), sans-I/O.
+//! xinetd's access control as a library: `only_from`, `no_access`, host names, `.domain`
+//! suffixes and `access_times`, decided without doing any I/O.
 //!
-//! Skeleton: the implementation lands with its issue.
+//! The library is *sans-I/O*, in the style of rustls: you give it the rules (parsed from the
+//! raw values of a configuration), the client's address, the current local time and whatever
+//! name lookups you have already done, and it answers with a [`Decision`]. It never reads the
+//! clock and never blocks on DNS during a decision: when a host-name or `.domain` rule could
+//! change the outcome it answers [`Decision::NeedsLookup`], you run the lookup where blocking
+//! is acceptable (a worker thread, a forked child), and you ask again.
+//!
+//! # Embedding it
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use xinetd_acl::{
+//!     AccessList, AccessPolicy, AccessTimes, Decision, Denial, LocalTime, Resolved,
+//!     StaticResolver,
+//! };
+//!
+//! // Any `Resolver` works; `SystemResolver` uses the C library with a deadline.
+//! let resolver = StaticResolver::new()
+//!     .reverse("192.168.1.7".parse()?, "pc7.lab.example.com");
+//!
+//! // defaults { no_access = 0.0.0.0/0 }, service { only_from = 192.168.1.0/24 .example.com
+//! // access_times = 7:00-12:30 13:30-21:00 }
+//! let (only_from, warnings) =
+//!     AccessList::from_values(["192.168.1.0/24", ".example.com"], &resolver)?;
+//! assert!(warnings.is_empty());
+//! let (no_access, _) = AccessList::from_values(["0.0.0.0/0"], &resolver)?;
+//! let times = AccessTimes::parse(["7:00-12:30", "13:30-21:00"])?;
+//! let policy = AccessPolicy::new(Some(only_from), Some(no_access), Some(times));
+//!
+//! let morning = LocalTime::new(9, 15).expect("valid time");
+//! let peer: IpAddr = "192.168.1.7".parse()?;
+//!
+//! // The /24 beats 0.0.0.0/0 without any lookup: allowed.
+//! assert!(policy.decide(peer, morning, &Resolved::none()).is_allowed());
+//!
+//! // A client outside the /24 may still match `.example.com`: a lookup is needed.
+//! let outsider: IpAddr = "10.1.2.3".parse()?;
+//! let Decision::NeedsLookup(request) = policy.decide(outsider, morning, &Resolved::none())
+//! else { panic!("expected a lookup request") };
+//! let resolved = request.perform(&resolver); // do this off your event loop
+//! match policy.decide(outsider, morning, &resolved) {
+//!     // No name: 0.0.0.0/0 in no_access wins.
+//!     Decision::Deny(denial) => assert_eq!(denial.fail_reason().as_str(), "address"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//!
+//! // Outside access_times: refused with xinetd's reason word `time`.
+//! let lunch = LocalTime::new(13, 0).expect("valid time");
+//! let Decision::Deny(d) = policy.decide(peer, lunch, &Resolved::none()) else { panic!() };
+//! assert!(matches!(d, Denial::OutsideAccessTimes { .. }));
+//! assert_eq!(d.fail_reason().to_string(), "time");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The rules
+//!
+//! * **Address forms** ([`parse_value`], F-200..F-209): dotted IPv4 with trailing-zero
+//!   wildcards (`128.138.0.0` is a /16) and glibc's short forms (`127.1`); `0.0.0.0` matches
+//!   every IPv4 client; `addr/bits` for IPv4 and IPv6; factorized `128.138.{12,71}`; IPv6
+//!   addresses (exact); host names (must resolve when the configuration is read); `.domain`
+//!   suffixes; network names from /etc/networks. Values that fit no form are
+//!   [warnings](AclWarning) (`failed to parse X`, the value is dropped); malformed factorized
+//!   values and commas are [errors](AclError) that disable the service, as in xinetd.
+//! * **Decision** ([`AccessPolicy`]): no lists → allow; an empty `only_from` → deny; a client
+//!   matched by one list gets that list's verdict; matched by both → the **more specific**
+//!   match wins ([`Specificity`]: exact address or host name > longer prefix > shorter prefix
+//!   > `.domain`); an exact tie → deny, with xinetd's `only_from list and no_access list match
+//!   equally the address` line. IPv4 rules apply to IPv4-mapped IPv6 clients.
+//! * **access_times** ([`AccessTimes`]): `H:MM-H:MM` intervals, bounds included, validated as
+//!   xinetd does (`24:00` and intervals across midnight are rejected, with a hint).
+//!
+//! Where we differ from xinetd 2.3.15.3 on purpose (the more-specific rule, `::1/128`, host
+//! names matched by their configured addresses too, ...) is listed in the project's
+//! `docs/compat.md`, each item with the test that asserts it.
+//!
+//! # Performance
+//!
+//! Lookups cost the same for any list length: networks live in one prefix trie per family
+//! ([`prefix_trie`], longest-prefix match), names in hash maps. Criterion benchmark
+//! `benches/lookup.rs` (`cargo bench -p xinetd-acl`), one IPv4 `only_from`/`no_access`
+//! decision on the project's 2-core CI machine, against a linear scan over the same entries:
+//!
+//! | CIDR entries | `AccessPolicy::decide` (trie) | linear scan |
+//! |-------------:|------------------------------:|------------:|
+//! | 10           | see docs/performance.md       |             |
+//!
+//! # Errors
+//!
+//! [`AclError`] and [`AclWarning`] carry the offending value and give the exact lines xinetd
+//! logs ([`XinetdMessage`]); [`ResolveError`] is what a [`Resolver`] reports (kept separate
+//! because it is about the network at run time, not about the configuration).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod access_list;
+mod access_times;
+mod address;
+mod error;
+mod policy;
+mod resolver;
+
+pub use access_list::{AccessList, Match, MatchedBy, Specificity};
+pub use access_times::{AccessTimes, LocalTime, TimeInterval};
+pub use address::{inet_aton, parse_value, Entry, EntryKind, EntryTarget, ParsedValue};
+pub use error::{AclError, AclWarning, Level, XinetdMessage};
+pub use policy::{AccessPolicy, Allowed, Decision, Denial, FailReason, LookupRequest, Resolved};
+pub use resolver::{parse_networks, ResolveError, Resolver, StaticResolver, SystemResolver};
