@@ -1,0 +1,454 @@
+//! Service log records (F-720..F-726): `START`, `EXIT`, `FAIL`, `USERID`, `NOID`, `TRAFFIC`,
+//! with xinetd's field order and the gating by `log_on_success` / `log_on_failure`.
+//!
+//! Everything here is pure formatting: the daemon supplies plain values and writes the
+//! returned [`Record`] to the service's destination ([`ServiceLog`](crate::ServiceLog)).
+
+use std::fmt::{self, Write as _};
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::SystemTime;
+
+use crate::ident::IdentFailure;
+use crate::LogError;
+
+/// xinetd formats service records into a 1024-byte buffer (`LOGBUF_SIZE`), so a record is at
+/// most 1023 bytes; longer ones (a long identd reply) are cut there.
+pub const MAX_RECORD_LEN: usize = 1023;
+
+/// The `log_on_success` flag set (F-117).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LogOnSuccess {
+    /// `PID`: `pid=` in START and EXIT.
+    pub pid: bool,
+    /// `HOST`: `from=` in START.
+    pub host: bool,
+    /// `USERID`: RFC 1413 lookup and `USERID:` record (stream `wait = no` services).
+    pub userid: bool,
+    /// `EXIT`: EXIT record with `status=`/`signal=`.
+    pub exit: bool,
+    /// `DURATION`: EXIT record with `duration=`.
+    pub duration: bool,
+    /// `TRAFFIC`: `TRAFFIC:` record of redirected services.
+    pub traffic: bool,
+}
+
+impl LogOnSuccess {
+    /// Parse the attribute's words (case-insensitive), e.g. `["PID", "HOST"]`.
+    pub fn from_words<'a>(words: impl IntoIterator<Item = &'a str>) -> Result<Self, LogError> {
+        let mut f = LogOnSuccess::default();
+        for w in words {
+            match w.to_ascii_uppercase().as_str() {
+                "PID" => f.pid = true,
+                "HOST" => f.host = true,
+                "USERID" => f.userid = true,
+                "EXIT" => f.exit = true,
+                "DURATION" => f.duration = true,
+                "TRAFFIC" => f.traffic = true,
+                _ => return Err(LogError::UnknownFlag(w.to_owned())),
+            }
+        }
+        Ok(f)
+    }
+
+    /// No flag at all: no START record (F-720).
+    pub fn is_empty(&self) -> bool {
+        *self == LogOnSuccess::default()
+    }
+
+    /// EXIT records are written when `EXIT` or `DURATION` is set (F-723).
+    pub fn logs_exit(&self) -> bool {
+        self.exit || self.duration
+    }
+}
+
+/// The `log_on_failure` flag set (F-118).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LogOnFailure {
+    /// `HOST`: `from=` in FAIL.
+    pub host: bool,
+    /// `USERID`: ident lookup for parent-side refusals (F-741).
+    pub userid: bool,
+    /// `ATTEMPT`: FAIL records with nothing else (implied by the others).
+    pub attempt: bool,
+}
+
+impl LogOnFailure {
+    /// Parse the attribute's words (case-insensitive), e.g. `["HOST", "ATTEMPT"]`.
+    pub fn from_words<'a>(words: impl IntoIterator<Item = &'a str>) -> Result<Self, LogError> {
+        let mut f = LogOnFailure::default();
+        for w in words {
+            match w.to_ascii_uppercase().as_str() {
+                "HOST" => f.host = true,
+                "USERID" => f.userid = true,
+                "ATTEMPT" => f.attempt = true,
+                _ => return Err(LogError::UnknownFlag(w.to_owned())),
+            }
+        }
+        Ok(f)
+    }
+
+    /// No flag at all: no FAIL record (F-721).
+    pub fn is_empty(&self) -> bool {
+        *self == LogOnFailure::default()
+    }
+}
+
+/// The peer address as xinetd prints it in `from=` and `NOID:` (F-726).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// A numeric address. Pass the address of the socket as accepted: on a dual-stack
+    /// (IPv6) service an IPv4 client is `::ffff:a.b.c.d` and is printed that way.
+    Addr(IpAddr),
+    /// tcp `wait = yes` services have no peer address: `<no address>` (F-963).
+    NoAddress,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Addr(IpAddr::V4(a)) => write!(f, "{a}"),
+            Peer::Addr(IpAddr::V6(a)) => write_ipv6(f, a),
+            Peer::NoAddress => f.write_str("<no address>"),
+        }
+    }
+}
+
+impl From<IpAddr> for Peer {
+    fn from(a: IpAddr) -> Peer {
+        Peer::Addr(a)
+    }
+}
+
+/// IPv6 text as glibc's `getnameinfo(NI_NUMERICHOST)` prints it. Rust's `Display` agrees
+/// (RFC 5952, `::ffff:a.b.c.d` for mapped addresses) except for the deprecated
+/// IPv4-compatible form `::a.b.c.d`, which glibc still prints in dotted form.
+fn write_ipv6(f: &mut fmt::Formatter<'_>, a: &Ipv6Addr) -> fmt::Result {
+    let s = a.segments();
+    if s[..6].iter().all(|&w| w == 0) && s[6] != 0 {
+        let o = a.octets();
+        return write!(f, "::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+    }
+    write!(f, "{a}")
+}
+
+/// Which process a START/EXIT record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Server {
+    /// A forked server (external, redirect or forking internal service) with its pid.
+    Forked(u32),
+    /// An internal service handled inside the event loop: START says `pid=0` and there is
+    /// never an EXIT record (F-720, F-723).
+    Inline,
+}
+
+impl Server {
+    fn pid(self) -> u32 {
+        match self {
+            Server::Forked(pid) => pid,
+            Server::Inline => 0,
+        }
+    }
+}
+
+/// How a forked server ended (F-723).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitStatus {
+    /// Normal exit: `status=<n>`.
+    Exited(i32),
+    /// Killed by a signal: `signal=<n>`.
+    Signaled(i32),
+}
+
+/// Why a request was refused: the words of `FAIL: <id> <reason>` (F-721, xinetd's
+/// `access_explain` table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailReason {
+    /// `address` (only_from / no_access / sensor).
+    Address,
+    /// `time` (access_times).
+    Time,
+    /// `fork` (fork failed).
+    Fork,
+    /// `service_limit` (instances).
+    ServiceLimit,
+    /// `per_source_limit`.
+    PerSourceLimit,
+    /// `process_limit` (-limit).
+    ProcessLimit,
+    /// `libwrap`.
+    Libwrap,
+    /// `load` (max_load).
+    Load,
+    /// `connections per second` (cps).
+    Cps,
+}
+
+impl FailReason {
+    /// The exact word(s) xinetd logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::Address => "address",
+            FailReason::Time => "time",
+            FailReason::Fork => "fork",
+            FailReason::ServiceLimit => "service_limit",
+            FailReason::PerSourceLimit => "per_source_limit",
+            FailReason::ProcessLimit => "process_limit",
+            FailReason::Libwrap => "libwrap",
+            FailReason::Load => "load",
+            FailReason::Cps => "connections per second",
+        }
+    }
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a service record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// `START:`
+    Start,
+    /// `EXIT:`
+    Exit,
+    /// `FAIL:`
+    Fail,
+    /// `USERID:`
+    Userid,
+    /// `NOID:`
+    Noid,
+    /// `TRAFFIC:`
+    Traffic,
+}
+
+impl RecordKind {
+    /// xinetd counts START, EXIT and FAIL lines against a FILE log's size limits; USERID,
+    /// NOID and TRAFFIC go through `svc_logprint`, which writes with `XLOG_NO_SIZECHECK`.
+    pub fn counts_toward_limits(self) -> bool {
+        matches!(
+            self,
+            RecordKind::Start | RecordKind::Exit | RecordKind::Fail
+        )
+    }
+}
+
+/// One formatted service record, without timestamp or newline (destinations add those).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    kind: RecordKind,
+    text: String,
+}
+
+impl Record {
+    fn new(kind: RecordKind, mut text: String) -> Record {
+        if text.len() > MAX_RECORD_LEN {
+            let mut cut = MAX_RECORD_LEN;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        Record { kind, text }
+    }
+
+    /// The kind of record.
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    /// The line text, e.g. `START: echo pid=0 from=127.0.0.1`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// What a service logs: its id and flag sets. Methods return `None` when the flags say
+/// the record is not written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceRecords {
+    /// The service id (F-100), printed in every record.
+    pub id: String,
+    /// `log_on_success`.
+    pub on_success: LogOnSuccess,
+    /// `log_on_failure`.
+    pub on_failure: LogOnFailure,
+}
+
+impl ServiceRecords {
+    /// A service's record formatter.
+    pub fn new(id: impl Into<String>, on_success: LogOnSuccess, on_failure: LogOnFailure) -> Self {
+        ServiceRecords {
+            id: id.into(),
+            on_success,
+            on_failure,
+        }
+    }
+
+    /// `START: <id>[ pid=<pid>][ from=<addr>]` (F-720) — any `log_on_success` flag enables it.
+    pub fn start(&self, server: Server, peer: Peer) -> Option<Record> {
+        if self.on_success.is_empty() {
+            return None;
+        }
+        let mut s = format!("START: {}", self.id);
+        if self.on_success.pid {
+            let _ = write!(s, " pid={}", server.pid());
+        }
+        if self.on_success.host {
+            let _ = write!(s, " from={peer}");
+        }
+        Some(Record::new(RecordKind::Start, s))
+    }
+
+    /// `EXIT: <id>[ status=<n>| signal=<n>][ pid=<pid>][ duration=<secs>(sec)]` (F-723),
+    /// with `EXIT` or `DURATION` in `log_on_success`. Never for [`Server::Inline`].
+    /// `duration_secs` is whole seconds since the fork, see [`elapsed_secs`].
+    pub fn exit(&self, server: Server, status: ExitStatus, duration_secs: i64) -> Option<Record> {
+        let Server::Forked(pid) = server else {
+            return None;
+        };
+        if !self.on_success.logs_exit() {
+            return None;
+        }
+        let mut s = format!("EXIT: {}", self.id);
+        if self.on_success.exit {
+            let _ = match status {
+                ExitStatus::Exited(n) => write!(s, " status={n}"),
+                ExitStatus::Signaled(n) => write!(s, " signal={n}"),
+            };
+        }
+        if self.on_success.pid {
+            let _ = write!(s, " pid={pid}");
+        }
+        if self.on_success.duration {
+            let _ = write!(s, " duration={duration_secs}(sec)");
+        }
+        Some(Record::new(RecordKind::Exit, s))
+    }
+
+    /// `FAIL: <id> <reason>[ from=<addr>]` (F-721) — any `log_on_failure` flag enables it.
+    pub fn fail(&self, reason: FailReason, peer: Peer) -> Option<Record> {
+        if self.on_failure.is_empty() {
+            return None;
+        }
+        let mut s = format!("FAIL: {} {}", self.id, reason.as_str());
+        if self.on_failure.host {
+            let _ = write!(s, " from={peer}");
+        }
+        Some(Record::new(RecordKind::Fail, s))
+    }
+
+    /// `USERID: <id> <text>` (F-724), `text` being the identd reply after `USERID :`
+    /// ([`IdentReply::text`](crate::IdentReply::text)). xinetd writes it whenever a lookup
+    /// succeeded; whether to look up at all is [`LogOnSuccess::userid`] /
+    /// [`LogOnFailure::userid`].
+    pub fn userid(&self, text: &str) -> Record {
+        Record::new(RecordKind::Userid, format!("USERID: {} {}", self.id, text))
+    }
+
+    /// `NOID: <id> <addr> <reason>` (F-724): an `IDONLY` service refusing a client whose
+    /// identity could not be established.
+    pub fn noid(&self, peer: Peer, failure: &IdentFailure) -> Record {
+        Record::new(
+            RecordKind::Noid,
+            format!("NOID: {} {} {}", self.id, peer, failure.reason()),
+        )
+    }
+
+    /// `TRAFFIC: <id> in=<n>(bytes) out=<m>(bytes)` (F-725), with `TRAFFIC` in
+    /// `log_on_success` (redirect services).
+    pub fn traffic(&self, bytes_in: u64, bytes_out: u64) -> Option<Record> {
+        if !self.on_success.traffic {
+            return None;
+        }
+        Some(Record::new(
+            RecordKind::Traffic,
+            format!(
+                "TRAFFIC: {} in={bytes_in}(bytes) out={bytes_out}(bytes)",
+                self.id
+            ),
+        ))
+    }
+}
+
+/// Whole seconds between a server's start and its end as xinetd computes `duration=`:
+/// the difference of the two `time()` values (each truncated to the second).
+pub fn elapsed_secs(started: SystemTime, ended: SystemTime) -> i64 {
+    fn secs(t: SystemTime) -> i64 {
+        match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => {
+                // Before 1970: time() rounds toward negative infinity.
+                let d = e.duration();
+                let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                if d.subsec_nanos() > 0 {
+                    -whole - 1
+                } else {
+                    -whole
+                }
+            }
+        }
+    }
+    secs(ended).saturating_sub(secs(started))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    #[test]
+    fn peer_text_matches_getnameinfo() {
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().expect("addr");
+        assert_eq!(Peer::Addr(mapped).to_string(), "::ffff:127.0.0.1");
+        assert_eq!(
+            Peer::Addr(Ipv4Addr::LOCALHOST.into()).to_string(),
+            "127.0.0.1"
+        );
+        assert_eq!(Peer::Addr("::1".parse().expect("addr")).to_string(), "::1");
+        assert_eq!(
+            Peer::Addr("::7f00:1".parse().expect("addr")).to_string(),
+            "::127.0.0.1"
+        );
+        assert_eq!(
+            Peer::Addr("2001:db8::1".parse().expect("addr")).to_string(),
+            "2001:db8::1"
+        );
+        assert_eq!(Peer::NoAddress.to_string(), "<no address>");
+    }
+
+    #[test]
+    fn long_records_are_cut_like_xinetd() {
+        let r = ServiceRecords::new("svc", LogOnSuccess::default(), LogOnFailure::default());
+        let rec = r.userid(&"x".repeat(2000));
+        assert_eq!(rec.as_str().len(), MAX_RECORD_LEN);
+        assert!(rec.as_str().starts_with("USERID: svc xxx"));
+    }
+
+    #[test]
+    fn elapsed_truncates_each_end() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_millis(10_900);
+        let t1 = SystemTime::UNIX_EPOCH + Duration::from_millis(11_100);
+        assert_eq!(elapsed_secs(t0, t1), 1);
+        assert_eq!(elapsed_secs(t0, t0 + Duration::from_millis(50)), 0);
+    }
+
+    #[test]
+    fn flag_words_parse_case_insensitively() {
+        let s = LogOnSuccess::from_words(["pid", "Host", "EXIT"]).expect("valid");
+        assert!(s.pid && s.host && s.exit && !s.duration);
+        assert!(LogOnSuccess::from_words(["RECORD"]).is_err());
+        let f = LogOnFailure::from_words(["attempt"]).expect("valid");
+        assert!(f.attempt && !f.is_empty());
+        assert!(LogOnFailure::from_words(["PID"]).is_err());
+    }
+}
