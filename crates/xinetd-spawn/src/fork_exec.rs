@@ -394,19 +394,10 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
     }
 
     // F-411: default dispositions for every signal (ignored ones stay ignored across exec
-    // otherwise), then unblock all (the parent blocked them across clone).
-    // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask and no flags.
-    let dfl: libc::sigaction = unsafe { std::mem::zeroed() };
-    for sig in 1..65 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: `dfl` is a valid sigaction; invalid signal numbers (glibc's internal ones)
-        // just return EINVAL, which is fine to ignore.
-        unsafe {
-            libc::sigaction(sig, &dfl, ptr::null_mut());
-        }
-    }
+    // otherwise), then unblock all (the parent blocked them across clone). Raw
+    // rt_sigaction, because glibc's sigaction refuses its internal signals 32 and 33, which
+    // would then stay ignored in the server if the daemon inherited them ignored.
+    reset_signal_dispositions();
     let empty: u64 = 0;
     // SAFETY: rt_sigprocmask reads an 8-byte kernel sigset, the size passed.
     check!(SetupStep::Signals, unsafe {
@@ -532,6 +523,58 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         libc::execve(plan.program, plan.argv, plan.envp);
     }
     (SetupStep::Exec, errno())
+}
+
+/// The kernel's `struct sigaction` on x86_64 and aarch64 (both define SA_RESTORER, so the
+/// restorer field is present); only SIG_DFL with no flags is ever passed.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn reset_signal_dispositions() {
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads a kernel sigaction of the size of its 8-byte mask; no
+        // old action is requested. Errors (none expected) leave the disposition as it was.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            );
+        }
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn reset_signal_dispositions() {
+    // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask and no flags.
+    let dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `dfl` is a valid sigaction; glibc refuses its internal signals (EINVAL).
+        unsafe {
+            libc::sigaction(sig, &dfl, ptr::null_mut());
+        }
+    }
 }
 
 fn set_rlimit(plan: &Plan, resource: libc::__rlimit_resource_t, value: u64, step: SetupStep) {
