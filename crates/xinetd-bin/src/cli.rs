@@ -53,6 +53,8 @@ pub struct Options {
     pub inetd_compat: bool,
     /// `-cc N` (F-810): consistency check interval in seconds.
     pub cc: Option<u32>,
+    /// `-dumpfile FILE` (extension): where SIGUSR1 writes (default `/var/run/xinetd.dump`).
+    pub dumpfile: Option<PathBuf>,
     /// `-check` (issue 2).
     pub check: bool,
     /// `-json` with `-check`.
@@ -76,6 +78,7 @@ impl Default for Options {
             logprocs: 15,
             inetd_compat: false,
             cc: None,
+            dumpfile: None,
             check: false,
             json: false,
             unknown: Vec::new(),
@@ -151,6 +154,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                     o.stayalive = true;
                 }
                 "-stayalive" => o.stayalive = true,
+                "-dumpfile" => o.dumpfile = Some(PathBuf::from(value("-dumpfile")?)),
                 "-inetd_compat" => o.inetd_compat = true,
                 "-version" => return Err(Stop::Version),
                 "-check" => o.check = true,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
@@ -12,13 +12,15 @@ use signal_hook::consts::signal::{
     SIGABRT, SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
 };
 use signal_hook_mio::v1_0::Signals;
+use xinetd_limits::ServiceKey;
 
 use crate::cli::Options;
 use crate::dlog::{Level, ProgramLog};
 use crate::internal::{self, Builtin, ChargenRing, Progress, StreamState};
 use crate::listen::{self, Listener};
-use crate::policy::{Admission, Policy};
+use crate::policy::{Admission, Lookups, Policy, Refusal, Verdict};
 use crate::service::{Server, Service};
+use crate::slog::Served;
 
 /// Token of the signal pipe.
 const SIGNALS: Token = Token(0);
@@ -29,6 +31,10 @@ const FIRST_TOKEN: usize = 16;
 /// Connections accepted (or datagrams answered) per readiness event before the loop looks at
 /// the other sockets: a flood on one service cannot starve the rest.
 const BUDGET: usize = 64;
+/// Longest a request waits for a name lookup before it is refused.
+const LOOKUP_WAIT: Duration = Duration::from_secs(10);
+/// Requests parked for name lookups at most (a flood of unresolvable peers cannot grow it).
+const MAX_PARKED: usize = 1024;
 /// Largest datagram the dgram builtins read (F-501).
 const DGRAM_MAX: usize = 2048;
 
@@ -39,6 +45,8 @@ pub struct Exit(pub u8);
 /// One active service and its socket.
 struct Active {
     svc: Service,
+    /// The service in xinetd-limits.
+    lkey: ServiceKey,
     /// `None` while deactivated by cps (F-311) or when activation failed.
     listener: Option<Listener>,
     token: Token,
@@ -46,6 +54,14 @@ struct Active {
     suspended: bool,
     /// Running servers and inline held connections of this service.
     running: u32,
+    /// Closed by cps until this time (F-311).
+    paused: bool,
+}
+
+/// A request waiting for a name lookup (only_from/no_access with host names or domains).
+enum Parked {
+    Stream(mio::net::TcpStream, SocketAddr),
+    Datagram(Vec<u8>, SocketAddr),
 }
 
 /// Who owns a token.
@@ -58,9 +74,9 @@ enum Owner {
 /// An inline stream connection (echo, discard, chargen).
 struct Conn {
     key: u64,
+    svc: Service,
     stream: mio::net::TcpStream,
     state: StreamState,
-    peer: SocketAddr,
     started: Instant,
     deadline: Option<Instant>,
     admission: Admission,
@@ -69,7 +85,7 @@ struct Conn {
 /// A running external server.
 struct Child {
     key: u64,
-    id: String,
+    svc: Service,
     started: Instant,
     deadline: Option<Instant>,
     /// Limit tokens released when the child is reaped.
@@ -92,8 +108,10 @@ pub struct Daemon {
     children: HashMap<i32, Child>,
     ring: ChargenRing,
     signals: Signals,
-    /// cps re-activation times (F-311).
-    reactivate: Vec<(Instant, u64)>,
+    /// Requests waiting for the resolver thread.
+    parked: HashMap<u64, (u64, Parked, Instant)>,
+    next_lookup: u64,
+    lookups: Lookups,
     /// Listeners whose budget ran out: serve them again before blocking.
     again: Vec<Token>,
     next_cc: Option<Instant>,
@@ -109,6 +127,8 @@ impl Daemon {
         services: Vec<Service>,
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
+        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let lookups = Lookups::start(waker, Duration::from_secs(5))?;
         let mut signals = Signals::new([
             SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGQUIT, SIGINT, SIGABRT, SIGCHLD,
         ])?;
@@ -131,7 +151,9 @@ impl Daemon {
             children: HashMap::new(),
             ring: ChargenRing::default(),
             signals,
-            reactivate: Vec::new(),
+            parked: HashMap::new(),
+            next_lookup: 1,
+            lookups,
             again: Vec::new(),
             next_cc,
             exit: None,
@@ -166,12 +188,15 @@ impl Daemon {
         let key = self.next_key;
         self.next_key += 1;
         let token = self.token();
+        let lkey = self.policy.register(&svc);
         let mut a = Active {
             svc,
+            lkey,
             listener: None,
             token,
             suspended: false,
             running: 0,
+            paused: false,
         };
         let ok = self.activate(&mut a);
         self.owners.insert(token, Owner::Listener(key));
@@ -261,7 +286,7 @@ impl Daemon {
             for token in ready {
                 match token {
                     SIGNALS => self.on_signals(),
-                    WAKER => self.policy_wakeup(),
+                    WAKER => self.on_lookups(),
                     t => match self.owners.get(&t).copied() {
                         Some(Owner::Listener(key)) => self.on_listener(key),
                         Some(Owner::Conn) => self.on_conn(t),
@@ -276,8 +301,13 @@ impl Daemon {
     fn next_deadline(&self) -> Option<Instant> {
         let conns = self.conns.values().filter_map(|c| c.deadline);
         let kids = self.children.values().filter_map(|c| c.deadline);
-        let re = self.reactivate.iter().map(|(t, _)| *t);
-        conns.chain(kids).chain(re).chain(self.next_cc).min()
+        let parked = self.parked.values().map(|(_, _, t)| *t + LOOKUP_WAIT);
+        conns
+            .chain(kids)
+            .chain(parked)
+            .chain(self.policy.next_deadline())
+            .chain(self.next_cc)
+            .min()
     }
 
     // ---- signals (F-840..F-849) ----
@@ -316,10 +346,10 @@ impl Daemon {
         self.exit = Some(Exit(0));
     }
 
+    /// Signals every running server's process group (each server is a session leader).
     fn kill_all_servers(&mut self, sig: nix::sys::signal::Signal) {
-        let pids: Vec<i32> = self.children.keys().copied().collect();
-        for pid in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        for pid in self.children.keys() {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), sig);
         }
     }
 
@@ -341,15 +371,19 @@ impl Daemon {
                     .msg(Level::Notice, &format!("unknown child process {pid} died"));
                 continue;
             };
-            let duration = child.started.elapsed();
             if let Some(a) = self.services.get_mut(&child.key) {
                 a.running = a.running.saturating_sub(1);
-                self.policy.log_exit(&a.svc, pid, status, signal, duration);
-            } else {
-                self.policy
-                    .log_exit_removed(&child.id, pid, status, signal, duration);
             }
-            self.policy.release(child.admission);
+            self.policy.log_exit(
+                &child.svc,
+                Served::Process(pid),
+                status,
+                signal,
+                child.started.elapsed(),
+                &mut self.log,
+            );
+            // Dropping the permit gives instances/per_source/-limit back.
+            drop(child.admission);
             if child.wait {
                 self.resume(child.key);
             }
@@ -366,26 +400,27 @@ impl Daemon {
         }
         a.suspended = false;
         let token = a.token;
-        if let Some(l) = a.listener.as_mut() {
-            let _ = listen::set_blocking(&l_fd(l), false);
-            let r = match l {
-                Listener::Tcp(t) => self.poll.registry().register(t, token, Interest::READABLE),
-                Listener::Udp(u) => {
-                    let mut buf = [0u8; DGRAM_MAX];
-                    for _ in 0..10_000 {
-                        if u.recv_from(&mut buf).is_err() {
-                            break;
-                        }
+        let id = a.svc.id.clone();
+        let Some(l) = a.listener.as_mut() else {
+            return;
+        };
+        // The server was given a blocking socket (same open file description).
+        let _ = listen::set_blocking(&l_fd(l), false);
+        let r = match l {
+            Listener::Tcp(t) => self.poll.registry().register(t, token, Interest::READABLE),
+            Listener::Udp(u) => {
+                let mut buf = [0u8; DGRAM_MAX];
+                for _ in 0..10_000 {
+                    if u.recv_from(&mut buf).is_err() {
+                        break;
                     }
-                    self.poll.registry().register(u, token, Interest::READABLE)
                 }
-            };
-            if let Err(e) = r {
-                self.log.msg(
-                    Level::Error,
-                    &format!("resume {}: {}", a.svc.id, errno_text(&e)),
-                );
+                self.poll.registry().register(u, token, Interest::READABLE)
             }
+        };
+        if let Err(e) = r {
+            self.log
+                .msg(Level::Error, &format!("resume {id}: {}", errno_text(&e)));
         }
     }
 
@@ -398,16 +433,16 @@ impl Daemon {
         if a.suspended || a.listener.is_none() {
             return;
         }
-        let stream = a.svc.listen.stream;
-        let wait = a.svc.wait;
         let token = a.token;
-        let more = match (stream, wait) {
-            (_, true) if matches!(a.svc.server, Server::External(_)) => {
-                self.start_wait_server(key);
-                false
-            }
-            (true, _) => self.accept_some(key),
-            (false, _) => self.datagrams(key),
+        let more = if a.svc.server == Server::External && (a.svc.wait || !a.svc.listen.stream) {
+            // wait = yes, and dgram external services (xinetd's dgram wait = no is a busy
+            // loop, F-964; we run them like wait = yes, docs/compat.md).
+            self.start_wait_server(key);
+            false
+        } else if a.svc.listen.stream {
+            self.accept_some(key)
+        } else {
+            self.datagrams(key)
         };
         if more {
             self.again.push(token);
@@ -431,8 +466,10 @@ impl Daemon {
                     let id = a.svc.id.clone();
                     match e.raw_os_error() {
                         Some(libc_errno::EMFILE) | Some(libc_errno::ENFILE) => {
-                            // F-312: same path as cps, with its own reason.
-                            self.deactivate(key, "no available descriptors");
+                            // F-312: same path as cps, with its own message.
+                            let (_, msg) = self.policy.descriptors_exhausted(&a.lkey);
+                            self.log.msg(Level::Error, &msg);
+                            self.pause(key);
                         }
                         _ => self.log.msg(
                             Level::Error,
@@ -442,95 +479,201 @@ impl Daemon {
                     return false;
                 }
             }
-            if self.services.get(&key).is_some_and(|a| a.suspended) {
+            if self
+                .services
+                .get(&key)
+                .is_none_or(|a| a.suspended || a.listener.is_none())
+            {
                 return false;
             }
         }
         true
     }
 
-    /// One accepted stream connection of a `wait = no` service.
+    /// One accepted stream connection of a `wait = no` service: the checks, then serve.
     fn serve_stream(&mut self, key: u64, mut stream: mio::net::TcpStream, peer: SocketAddr) {
         let Some(a) = self.services.get(&key) else {
             return;
         };
         let svc = a.svc.clone();
-        let admission = match self.policy.admit(&svc, Some(peer), Instant::now()) {
-            Ok(adm) => adm,
-            Err(refusal) => {
-                self.policy.refused(&svc, peer, &refusal, Some(&mut stream));
-                if refusal.deactivate_cps {
-                    self.deactivate(key, "cps");
-                }
-                return;
-            }
-        };
-        match &svc.server {
+        match self.policy.admit(&svc, &a.lkey, Some(peer), Instant::now()) {
+            Verdict::Admit(adm) => self.run_stream(key, &svc, stream, peer, adm),
+            Verdict::Refuse(r) => self.refuse(key, &svc, Some(peer), &r, Some(&mut stream)),
+            Verdict::Lookup(req) => self.park(key, Parked::Stream(stream, peer), req),
+        }
+    }
+
+    /// Serves an admitted stream connection.
+    fn run_stream(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        mut stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        self.send_banner(svc, &mut stream);
+        match svc.server {
             Server::Internal(b) => {
-                self.policy.log_start(&svc, 0, Some(peer));
+                self.policy
+                    .log_start(svc, served_inline(b), Some(peer), &mut self.log);
                 match b {
                     Builtin::Daytime => {
                         let now = jiff::Zoned::now();
                         let _ = stream.write_all(internal::daytime_text(&now).as_bytes());
-                        self.policy.release(admission);
                     }
                     Builtin::Time => {
                         let _ = stream
                             .write_all(&internal::time_bytes(jiff::Timestamp::now().as_second()));
-                        self.policy.release(admission);
                     }
-                    b => {
-                        if *b == Builtin::Chargen {
-                            let _ = stream.shutdown(std::net::Shutdown::Read);
-                        }
-                        let token = self.token();
-                        let mut conn = Conn {
-                            key,
-                            stream,
-                            state: StreamState::new(*b, self.ring),
-                            peer,
-                            started: Instant::now(),
-                            deadline: svc.timeout.map(|t| Instant::now() + t),
-                            admission,
-                        };
-                        // Try at once: most echo requests are already in the socket.
-                        if conn.state.drive(&mut conn.stream) == Progress::Done {
-                            self.finish_conn(conn);
-                            return;
-                        }
-                        let interest = if conn.state.wants_write() {
-                            Interest::READABLE | Interest::WRITABLE
-                        } else {
-                            Interest::READABLE
-                        };
-                        if self
-                            .poll
-                            .registry()
-                            .register(&mut conn.stream, token, interest)
-                            .is_err()
-                        {
-                            self.finish_conn(conn);
-                            return;
-                        }
-                        if let Some(a) = self.services.get_mut(&key) {
-                            a.running += 1;
-                        }
-                        self.owners.insert(token, Owner::Conn);
-                        self.conns.insert(token, conn);
-                    }
+                    b => self.start_conn(key, svc, b, stream, peer, admission),
                 }
             }
-            Server::Sensor => {
-                // Never reached: the policy refuses every SENSOR client.
-                self.policy.release(admission);
-            }
-            Server::External(_) => {
+            // The policy refuses every SENSOR client before this point.
+            Server::Sensor => {}
+            Server::External => {
                 let fd: OwnedFd = stream.into();
-                if let Err(e) = listen::set_blocking(&fd, true) {
-                    self.log
-                        .msg(Level::Error, &format!("fcntl: {}", errno_text(&e)));
+                self.spawn(key, svc, &fd, Some(peer), admission, false);
+                // Our copy of the connection closes here (F-400).
+            }
+        }
+    }
+
+    /// `banner` is written on every accepted connection before the server runs (F-126).
+    fn send_banner(&mut self, svc: &Service, stream: &mut mio::net::TcpStream) {
+        if let Some(b) = svc.rt.conf.banner.as_ref() {
+            if let Ok(text) = std::fs::read(&b.value) {
+                let _ = stream.write_all(&text);
+            }
+        }
+    }
+
+    /// Registers an inline echo/discard/chargen connection.
+    fn start_conn(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        b: Builtin,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        if b == Builtin::Chargen {
+            // F-508: chargen shuts down its read side first.
+            let _ = stream.shutdown(std::net::Shutdown::Read);
+        }
+        let token = self.token();
+        let mut conn = Conn {
+            key,
+            svc: svc.clone(),
+            stream,
+            state: StreamState::new(b, self.ring),
+            started: Instant::now(),
+            deadline: svc.timeout.map(|t| Instant::now() + t),
+            admission,
+        };
+        if let Some(a) = self.services.get_mut(&key) {
+            a.running += 1;
+        }
+        // Try at once: most echo requests are already in the socket.
+        if conn.state.drive(&mut conn.stream) == Progress::Done {
+            self.finish_conn(conn);
+            return;
+        }
+        let interest = if conn.state.wants_write() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut conn.stream, token, interest)
+        {
+            self.log.msg(
+                Level::Error,
+                &format!("service {}: poll: {} (peer {peer})", svc.id, errno_text(&e)),
+            );
+            self.finish_conn(conn);
+            return;
+        }
+        self.owners.insert(token, Owner::Conn);
+        self.conns.insert(token, conn);
+    }
+
+    /// Logs a refusal, writes `banner_fail`, and pauses the service on a cps trip.
+    fn refuse(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        peer: Option<SocketAddr>,
+        r: &Refusal,
+        stream: Option<&mut mio::net::TcpStream>,
+    ) {
+        self.policy.refused(svc, peer, r, stream, &mut self.log);
+        if r.deactivate_until.is_some() {
+            self.pause(key);
+        }
+    }
+
+    /// Parks a request until the resolver thread answers.
+    fn park(&mut self, key: u64, p: Parked, req: xinetd_acl::LookupRequest) {
+        if self.parked.len() >= MAX_PARKED {
+            let (peer, stream) = match p {
+                Parked::Stream(s, peer) => (peer, Some(s)),
+                Parked::Datagram(_, peer) => (peer, None),
+            };
+            if let Some(svc) = self.services.get(&key).map(|a| a.svc.clone()) {
+                self.log.msg(
+                    Level::Error,
+                    &format!(
+                        "service {}: too many pending name lookups; refusing {}",
+                        svc.id,
+                        peer.ip()
+                    ),
+                );
+                let mut stream = stream;
+                self.refuse(key, &svc, Some(peer), &address_refusal(), stream.as_mut());
+            }
+            return;
+        }
+        let id = self.next_lookup;
+        self.next_lookup += 1;
+        if self.lookups.ask(id, req) {
+            self.parked.insert(id, (key, p, Instant::now()));
+        }
+    }
+
+    /// Name lookups answered: finish the checks of the parked requests.
+    fn on_lookups(&mut self) {
+        for (id, resolved) in self.lookups.answers() {
+            let Some((key, p, _)) = self.parked.remove(&id) else {
+                continue;
+            };
+            let Some(a) = self.services.get(&key) else {
+                continue;
+            };
+            let svc = a.svc.clone();
+            let peer = match &p {
+                Parked::Stream(_, peer) | Parked::Datagram(_, peer) => *peer,
+            };
+            let verdict =
+                self.policy
+                    .admit_resolved(&svc, &a.lkey, peer, &resolved, Instant::now());
+            match (verdict, p) {
+                (Verdict::Admit(adm), Parked::Stream(s, peer)) => {
+                    self.run_stream(key, &svc, s, peer, adm)
                 }
-                self.spawn(key, &svc, fd, Some(peer), admission, false);
+                (Verdict::Admit(adm), Parked::Datagram(data, peer)) => {
+                    self.run_datagram(key, &svc, &data, peer, adm)
+                }
+                (Verdict::Refuse(r), Parked::Stream(mut s, peer)) => {
+                    self.refuse(key, &svc, Some(peer), &r, Some(&mut s))
+                }
+                (Verdict::Refuse(r), Parked::Datagram(_, peer)) => {
+                    self.refuse(key, &svc, Some(peer), &r, None)
+                }
+                (Verdict::Lookup(_), _) => {}
             }
         }
     }
@@ -545,14 +688,28 @@ impl Daemon {
         let Some(l) = a.listener.as_mut() else {
             return;
         };
-        // xinetd has no peer address for tcp wait = yes (F-726 `<no address>`); for udp we
-        // could peek, but xinetd does not either.
-        let admission = match self.policy.admit(&svc, None, Instant::now()) {
-            Ok(adm) => adm,
-            Err(refusal) => {
-                self.policy.refused_nopeer(&svc, &refusal);
-                // Drop what triggered the request so the loop does not spin (xinetd drains
-                // a dgram socket after a refusal, F-402).
+        // xinetd checks tcp wait = yes services against an empty address (F-213/F-963: with
+        // only_from nothing is ever served). We check the real peer of the first queued
+        // datagram for udp, and no address for tcp (the server accepts, not us).
+        let peer = match l {
+            Listener::Udp(u) => {
+                let mut b = [0u8; 1];
+                u.peek_from(&mut b).ok().map(|(_, p)| p)
+            }
+            Listener::Tcp(_) => None,
+        };
+        let verdict = self.policy.admit(&svc, &a.lkey, peer, Instant::now());
+        let admission = match verdict {
+            Verdict::Admit(adm) => adm,
+            other => {
+                let r = match other {
+                    Verdict::Refuse(r) => r,
+                    // Name rules on wait = yes services would need the loop to hold the
+                    // socket; refuse instead of blocking (docs/compat.md).
+                    _ => address_refusal(),
+                };
+                // Drop what triggered the request so the loop does not spin (xinetd drains a
+                // dgram socket after a refusal, F-402).
                 match l {
                     Listener::Udp(u) => {
                         let mut buf = [0u8; DGRAM_MAX];
@@ -562,18 +719,7 @@ impl Daemon {
                         let _ = t.accept();
                     }
                 }
-                if refusal.deactivate_cps {
-                    self.deactivate(key, "cps");
-                }
-                return;
-            }
-        };
-        let dup = match l_fd(l).try_clone_to_owned() {
-            Ok(fd) => fd,
-            Err(e) => {
-                self.log
-                    .msg(Level::Error, &format!("dup: {}", errno_text(&e)));
-                self.policy.release(admission);
+                self.refuse(key, &svc, peer, &r, None);
                 return;
             }
         };
@@ -581,28 +727,40 @@ impl Daemon {
             Listener::Tcp(t) => self.poll.registry().deregister(t),
             Listener::Udp(u) => self.poll.registry().deregister(u),
         };
-        let _ = r;
+        if let Err(e) = r {
+            self.log
+                .msg(Level::Error, &format!("deregister: {}", errno_text(&e)));
+        }
         a.suspended = true;
-        // The server gets a blocking socket; the flag lives in the shared file description.
-        let _ = listen::set_blocking(&dup, true);
-        if !self.spawn(key, &svc, dup, None, admission, true) {
+        let fd = match l_fd(l).try_clone_to_owned() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.log
+                    .msg(Level::Error, &format!("dup: {}", errno_text(&e)));
+                self.resume(key);
+                return;
+            }
+        };
+        if !self.spawn(key, &svc, &fd, peer, admission, true) {
+            drop(fd);
             self.resume(key);
         }
     }
 
-    /// Forks the external server; logs START or the failure. True when it runs.
+    /// Starts the external server; logs START or the failure. True when it runs.
     fn spawn(
         &mut self,
         key: u64,
         svc: &Service,
-        fd: OwnedFd,
+        fd: &OwnedFd,
         peer: Option<SocketAddr>,
         admission: Admission,
         wait: bool,
     ) -> bool {
         match self.policy.spawn(svc, fd, peer) {
             Ok(pid) => {
-                self.policy.log_start(svc, pid, peer);
+                self.policy
+                    .log_start(svc, Served::Process(pid), peer, &mut self.log);
                 if let Some(a) = self.services.get_mut(&key) {
                     a.running += 1;
                 }
@@ -610,7 +768,7 @@ impl Daemon {
                     pid,
                     Child {
                         key,
-                        id: svc.id.clone(),
+                        svc: svc.clone(),
                         started: Instant::now(),
                         deadline: svc.timeout.map(|t| Instant::now() + t),
                         admission,
@@ -619,10 +777,25 @@ impl Daemon {
                 );
                 true
             }
-            Err(msg) => {
+            Err((Some(pid), msg)) => {
+                // F-415: the child ran (START), failed before exec, and exited (EXIT
+                // status=0 in xinetd, whose child _exit(0)s).
+                self.policy
+                    .log_start(svc, Served::Process(pid), peer, &mut self.log);
                 self.log.msg(Level::Error, &msg);
-                self.policy.log_fail(svc, "fork", peer);
-                self.policy.release(admission);
+                self.policy.log_exit(
+                    svc,
+                    Served::Process(pid),
+                    Some(0),
+                    None,
+                    Duration::ZERO,
+                    &mut self.log,
+                );
+                false
+            }
+            Err((None, msg)) => {
+                self.log.msg(Level::Error, &msg);
+                self.policy.log_fail(svc, "fork", peer, &mut self.log);
                 false
             }
         }
@@ -641,43 +814,55 @@ impl Daemon {
             let (n, peer) = match u.recv_from(&mut buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // ICMP errors from earlier replies surface here; they are not fatal.
+                // EINTR, and ICMP errors of earlier replies: not fatal, keep reading.
                 Err(_) => continue,
             };
             let svc = a.svc.clone();
-            let admission = match self.policy.admit(&svc, Some(peer), Instant::now()) {
-                Ok(adm) => adm,
-                Err(refusal) => {
-                    self.policy.refused(&svc, peer, &refusal, None);
-                    if refusal.deactivate_cps {
-                        self.deactivate(key, "cps");
-                        return false;
-                    }
-                    continue;
-                }
-            };
-            self.policy.log_start(&svc, 0, Some(peer));
-            let reply: Option<Vec<u8>> = match svc.server {
-                Server::Internal(Builtin::Echo) => Some(buf[..n].to_vec()),
-                Server::Internal(Builtin::Daytime) => {
-                    Some(internal::daytime_text(&jiff::Zoned::now()).into_bytes())
-                }
-                Server::Internal(Builtin::Time) => {
-                    Some(internal::time_bytes(jiff::Timestamp::now().as_second()).to_vec())
-                }
-                Server::Internal(Builtin::Chargen) => Some(self.ring.datagram()),
-                _ => None,
-            };
-            if let (Some(reply), Some(a)) = (reply, self.services.get_mut(&key)) {
-                if let Some(Listener::Udp(u)) = a.listener.as_mut() {
-                    // A full send buffer drops the reply, as UDP does anyway.
-                    let _ = u.send_to(&reply, peer);
+            match self.policy.admit(&svc, &a.lkey, Some(peer), Instant::now()) {
+                Verdict::Admit(adm) => self.run_datagram(key, &svc, &buf[..n], peer, adm),
+                Verdict::Refuse(r) => self.refuse(key, &svc, Some(peer), &r, None),
+                Verdict::Lookup(req) => {
+                    self.park(key, Parked::Datagram(buf[..n].to_vec(), peer), req)
                 }
             }
-            self.policy.release(admission);
+            if self.services.get(&key).is_none_or(|a| a.listener.is_none()) {
+                return false;
+            }
         }
         true
+    }
+
+    /// Answers one admitted datagram (F-501..F-509).
+    fn run_datagram(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        data: &[u8],
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        self.policy
+            .log_start(svc, Served::Inline, Some(peer), &mut self.log);
+        let reply: Option<Vec<u8>> = match svc.server {
+            Server::Internal(Builtin::Echo) => Some(data.to_vec()),
+            Server::Internal(Builtin::Daytime) => {
+                Some(internal::daytime_text(&jiff::Zoned::now()).into_bytes())
+            }
+            Server::Internal(Builtin::Time) => {
+                Some(internal::time_bytes(jiff::Timestamp::now().as_second()).to_vec())
+            }
+            Server::Internal(Builtin::Chargen) => Some(self.ring.datagram()),
+            _ => None,
+        };
+        if let Some(reply) = reply {
+            if let Some(Some(Listener::Udp(u))) =
+                self.services.get_mut(&key).map(|a| a.listener.as_mut())
+            {
+                // A full send buffer drops the reply, as UDP does anyway.
+                let _ = u.send_to(&reply, peer);
+            }
+        }
+        drop(admission);
     }
 
     // ---- inline connections ----
@@ -699,10 +884,17 @@ impl Daemon {
                 } else {
                     Interest::READABLE
                 };
-                let _ = self
+                if self
                     .poll
                     .registry()
-                    .reregister(&mut conn.stream, token, interest);
+                    .reregister(&mut conn.stream, token, interest)
+                    .is_err()
+                {
+                    if let Some(conn) = self.conns.remove(&token) {
+                        self.owners.remove(&token);
+                        self.finish_conn(conn);
+                    }
+                }
             }
         }
     }
@@ -712,11 +904,16 @@ impl Daemon {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if let Some(a) = self.services.get_mut(&conn.key) {
             a.running = a.running.saturating_sub(1);
-            self.policy
-                .log_exit(&a.svc, 0, Some(0), None, conn.started.elapsed());
         }
-        let _ = conn.peer;
-        self.policy.release(conn.admission);
+        self.policy.log_exit(
+            &conn.svc,
+            Served::Held,
+            Some(0),
+            None,
+            conn.started.elapsed(),
+            &mut self.log,
+        );
+        drop(conn.admission);
     }
 
     // ---- timers ----
@@ -733,9 +930,10 @@ impl Daemon {
         for pid in expired {
             if let Some(c) = self.children.get_mut(&pid) {
                 c.deadline = None;
+                let id = c.svc.id.clone();
                 self.log.msg(
                     Level::Notice,
-                    &format!("service {}: timeout, killing server {pid}", c.id),
+                    &format!("service {id}: timeout reached, killing server {pid}"),
                 );
             }
             // The server called setsid(), so its pid is its process group (F-412).
@@ -756,24 +954,52 @@ impl Daemon {
                 self.finish_conn(c);
             }
         }
-        let due: Vec<u64> = self
-            .reactivate
+        let stale: Vec<u64> = self
+            .parked
             .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, k)| *k)
+            .filter(|(_, (_, _, t))| *t + LOOKUP_WAIT <= now)
+            .map(|(id, _)| *id)
             .collect();
-        self.reactivate.retain(|(t, _)| *t > now);
-        for key in due {
-            if let Some(mut a) = self.services.remove(&key) {
-                let id = a.svc.id.clone();
-                if self.activate(&mut a) {
-                    self.log
-                        .msg(Level::Error, &format!("Activating service {id}"));
-                } else {
-                    self.log
-                        .msg(Level::Error, &format!("Error activating service {id}"));
+        for id in stale {
+            if let Some((key, p, _)) = self.parked.remove(&id) {
+                if let Some(svc) = self.services.get(&key).map(|a| a.svc.clone()) {
+                    match p {
+                        Parked::Stream(mut s, peer) => {
+                            self.refuse(key, &svc, Some(peer), &address_refusal(), Some(&mut s))
+                        }
+                        Parked::Datagram(_, peer) => {
+                            self.refuse(key, &svc, Some(peer), &address_refusal(), None)
+                        }
+                    }
                 }
-                self.services.insert(key, a);
+            }
+        }
+        if self.policy.next_deadline().is_some_and(|t| t <= now) {
+            let (ids, msgs) = self.policy.tick(now);
+            for (lvl, m) in msgs {
+                self.log.msg(lvl, &m);
+            }
+            for id in ids {
+                let key = self
+                    .services
+                    .iter()
+                    .find(|(_, a)| a.paused && a.svc.id == id)
+                    .map(|(k, _)| *k);
+                let Some(key) = key else {
+                    continue;
+                };
+                if let Some(mut a) = self.services.remove(&key) {
+                    a.paused = false;
+                    // F-311: re-create and re-bind the socket.
+                    if self.activate(&mut a) {
+                        self.log
+                            .msg(Level::Error, &format!("Activating service {id}"));
+                    } else {
+                        self.log
+                            .msg(Level::Error, &format!("Error activating service {id}"));
+                    }
+                    self.services.insert(key, a);
+                }
             }
         }
         if self.next_cc.is_some_and(|t| t <= now) {
@@ -782,8 +1008,9 @@ impl Daemon {
         }
     }
 
-    /// Closes the socket of a service for its cps wait time (F-311, F-312).
-    fn deactivate(&mut self, key: u64, why: &str) {
+    /// Closes the socket of a service until xinetd-limits re-activates it (F-311, F-312);
+    /// clients get connection refused meanwhile, as with xinetd.
+    fn pause(&mut self, key: u64) {
         let Some(a) = self.services.get_mut(&key) else {
             return;
         };
@@ -793,30 +1020,21 @@ impl Daemon {
                 Listener::Udp(u) => self.poll.registry().deregister(u),
             };
         }
-        let wait = u64::from(a.svc.cps.1);
-        let id = a.svc.id.clone();
-        let _ = why;
-        self.log.msg(
-            Level::Error,
-            &format!(
-                "Deactivating service {id} due to excessive incoming connections.  Restarting in {wait} seconds."
-            ),
-        );
-        self.reactivate
-            .push((Instant::now() + Duration::from_secs(wait), key));
+        a.paused = true;
     }
-
-    fn policy_wakeup(&mut self) {}
 
     // ---- reload (F-860..F-864) ----
 
     fn reconfigure(&mut self) {
+        // F-713: reopen the program log (rotation); service logs are reopened because the
+        // new configuration opens them again.
+        self.log.reopen();
         self.log.msg(Level::Notice, "Starting reconfiguration");
-        let new = match self.policy.reload(&self.opts, &mut self.log) {
+        let new = match crate::config::load(&self.opts, &mut self.log, self.policy.startup_env()) {
             Ok(s) => s,
             Err(()) => {
-                // Unlike xinetd (F-037/F-970), a config that fails to load leaves the running
-                // configuration untouched (docs/compat.md).
+                // Unlike xinetd (F-037/F-970, which exits on a bad defaults block), a config
+                // that fails to load leaves the running configuration untouched.
                 self.log.msg(Level::Warning, "reconfiguration failed");
                 return;
             }
@@ -824,7 +1042,6 @@ impl Daemon {
         self.log.msg(Level::Notice, "Swapping defaults");
         let mut kept = 0usize;
         let mut added = 0usize;
-        let mut dropped = 0usize;
         let mut matched: Vec<u64> = Vec::new();
         for svc in new {
             let old = self
@@ -832,38 +1049,42 @@ impl Daemon {
                 .iter()
                 .find(|(k, a)| !matched.contains(k) && a.svc.same_shape(&svc))
                 .map(|(k, _)| *k);
-            match old {
-                Some(key) => {
-                    matched.push(key);
-                    kept += 1;
-                    self.log
-                        .msg(Level::Notice, &format!("readjusting service {}", svc.id));
-                    let Some(mut a) = self.services.remove(&key) else {
-                        continue;
+            let Some(key) = old else {
+                added += 1;
+                matched.push(self.next_key);
+                self.add_service(svc);
+                continue;
+            };
+            matched.push(key);
+            kept += 1;
+            self.log
+                .msg(Level::Notice, &format!("readjusting service {}", svc.id));
+            let Some(mut a) = self.services.remove(&key) else {
+                continue;
+            };
+            self.policy.update(&a.lkey, &svc);
+            if a.svc.needs_rebind(&svc) {
+                // F-863: bind address or family changed: kill its servers, re-bind.
+                let old = a.svc.clone();
+                self.services.insert(key, a);
+                self.kill_servers_of(key, &old);
+                let Some(mut a) = self.services.remove(&key) else {
+                    continue;
+                };
+                if let Some(mut l) = a.listener.take() {
+                    let _ = match &mut l {
+                        Listener::Tcp(t) => self.poll.registry().deregister(t),
+                        Listener::Udp(u) => self.poll.registry().deregister(u),
                     };
-                    if a.svc.needs_rebind(&svc) {
-                        // F-863: bind address or family changed: kill servers, re-bind.
-                        self.kill_servers_of(key, &a.svc);
-                        if let Some(mut l) = a.listener.take() {
-                            let _ = match &mut l {
-                                Listener::Tcp(t) => self.poll.registry().deregister(t),
-                                Listener::Udp(u) => self.poll.registry().deregister(u),
-                            };
-                        }
-                        a.svc = svc;
-                        a.suspended = false;
-                        self.activate(&mut a);
-                    } else {
-                        a.svc = svc;
-                    }
-                    self.services.insert(key, a);
                 }
-                None => {
-                    added += 1;
-                    let key = self.next_key;
-                    self.add_service(svc);
-                    matched.push(key);
-                }
+                a.svc = svc;
+                a.suspended = false;
+                a.paused = false;
+                self.activate(&mut a);
+                self.services.insert(key, a);
+            } else {
+                a.svc = svc;
+                self.services.insert(key, a);
             }
         }
         let removed: Vec<u64> = self
@@ -872,10 +1093,13 @@ impl Daemon {
             .copied()
             .filter(|k| !matched.contains(k))
             .collect();
+        let dropped = removed.len();
         for key in removed {
-            dropped += 1;
+            let Some(svc) = self.services.get(&key).map(|a| a.svc.clone()) else {
+                continue;
+            };
+            self.kill_servers_of(key, &svc);
             if let Some(mut a) = self.services.remove(&key) {
-                self.kill_servers_of(key, &a.svc);
                 if let Some(mut l) = a.listener.take() {
                     let _ = match &mut l {
                         Listener::Tcp(t) => self.poll.registry().deregister(t),
@@ -883,8 +1107,9 @@ impl Daemon {
                     };
                 }
                 self.owners.remove(&a.token);
+                self.policy.unregister(a.lkey);
                 self.log
-                    .msg(Level::Notice, &format!("service {} deactivated", a.svc.id));
+                    .msg(Level::Notice, &format!("service {} deactivated", svc.id));
             }
         }
         self.log.msg(
@@ -893,14 +1118,14 @@ impl Daemon {
         );
         if self.available() == 0 && !self.opts.stayalive {
             self.log
-                .msg(Level::Critical, "No available services. Exiting");
+                .critical("init_services", "No available services. Exiting");
             self.policy.remove_pidfile(&self.opts);
             self.exit = Some(Exit(1));
         }
     }
 
     /// Kills the running servers of a service being removed or restarted (F-862): SIGKILL to
-    /// external servers, and inline connections are closed.
+    /// external servers; inline connections are closed.
     fn kill_servers_of(&mut self, key: u64, svc: &Service) {
         let pids: Vec<i32> = self
             .children
@@ -917,6 +1142,10 @@ impl Daemon {
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
+            // A killed wait = yes server must not resume a socket that is being replaced.
+            if let Some(c) = self.children.get_mut(&pid) {
+                c.wait = false;
+            }
         }
         let toks: Vec<Token> = self
             .conns
@@ -935,7 +1164,7 @@ impl Daemon {
     // ---- dump and consistency (F-844, F-850) ----
 
     fn dump(&mut self) {
-        let path = self.policy.dump_path(&self.opts);
+        let path = self.policy.dump_path();
         let mut out = String::new();
         out.push_str(&format!("INTERNAL STATE DUMP: {}\n", crate::cli::VERSION));
         out.push_str(&format!("Current time: {}\n\n", ctime_now()));
@@ -951,9 +1180,30 @@ impl Daemon {
             } else {
                 "Active"
             };
+            let c = &a.svc.rt.conf;
             out.push_str(&format!("Service = {}\n", a.svc.name));
             out.push_str(&format!("\tState = {state}\n"));
-            out.push_str(&self.policy.describe(&a.svc));
+            out.push_str(&format!("\tid = {}\n", a.svc.id));
+            out.push_str(&format!(
+                "\tsocket_type = {}\n",
+                c.socket_type.value.as_str()
+            ));
+            out.push_str(&format!(
+                "\tProtocol (name,number) = ({},{})\n",
+                c.protocol.value.name, c.protocol.value.number
+            ));
+            out.push_str(&format!("\tport = {}\n", a.svc.listen.port));
+            out.push_str(&format!(
+                "\twait = {}\n",
+                if a.svc.wait { "yes" } else { "no" }
+            ));
+            match a.svc.listen.bind {
+                Some(b) => out.push_str(&format!("\tBind = {b}\n")),
+                None => out.push_str("\tBind = All addresses.\n"),
+            }
+            if let Some(s) = &c.server {
+                out.push_str(&format!("\tServer = {}\n", s.value));
+            }
             out.push_str(&format!("running servers = {}\n", a.running));
             out.push_str("retry servers = 0\n");
             out.push_str(&format!(
@@ -967,7 +1217,7 @@ impl Daemon {
         pids.sort();
         for p in pids {
             let c = &self.children[p];
-            out.push_str(&format!("{} server\n", c.id));
+            out.push_str(&format!("{} server\n", c.svc.id));
             out.push_str(&format!("pid = {p}\n"));
             out.push_str(&format!(
                 "running for {} seconds\n",
@@ -978,7 +1228,7 @@ impl Daemon {
         out.push_str(&format!("active_services = {}\n", self.available()));
         out.push_str(&format!("available_services = {}\n", self.services.len()));
         out.push_str(&format!("running_servers = {}\n", self.children.len()));
-        out.push_str(&format!("inline_connections = {}\n", self.conns.len()));
+        out.push_str(&format!("inline connections = {}\n", self.conns.len()));
         out.push_str(&format!("process_limit = {}\n", self.opts.limit));
         out.push_str(&format!("config_file = {}\n", self.opts.config.display()));
         out.push_str("END OF DUMP\n\n");
@@ -999,51 +1249,27 @@ impl Daemon {
         }
     }
 
-    /// SIGABRT / `-cc` (F-844, F-810): checks the loop's bookkeeping.
+    /// SIGABRT / `-cc` (F-844, F-810): checks the loop's bookkeeping against the limits.
     fn consistency_check(&mut self, always_report: bool) {
         let mut errors = Vec::new();
-        for a in self.services.values() {
-            let held = self
-                .children
-                .values()
-                .filter(|c| {
-                    self.services
-                        .get(&c.key)
-                        .is_some_and(|x| x.token == a.token)
-                })
-                .count()
-                + self
-                    .conns
-                    .values()
-                    .filter(|c| {
-                        self.services
-                            .get(&c.key)
-                            .is_some_and(|x| x.token == a.token)
-                    })
-                    .count();
+        for (key, a) in &self.services {
+            let held = self.children.values().filter(|c| c.key == *key).count()
+                + self.conns.values().filter(|c| c.key == *key).count();
             if held != a.running as usize {
                 errors.push(format!(
                     "service {}: running count {} but {held} servers found",
                     a.svc.id, a.running
                 ));
             }
-            if a.suspended
-                && !self.children.values().any(|c| {
-                    c.wait
-                        && self
-                            .services
-                            .get(&c.key)
-                            .is_some_and(|x| x.token == a.token)
-                })
-            {
-                errors.push(format!("service {} suspended without a server", a.svc.id));
+            let permits = self.policy.running(&a.lkey) as usize;
+            if permits != held {
+                errors.push(format!(
+                    "service {}: {permits} limit permits but {held} servers",
+                    a.svc.id
+                ));
             }
-        }
-        for c in self.children.values() {
-            if !self.services.contains_key(&c.key)
-                && self.services.values().all(|a| a.svc.id != c.id)
-            {
-                // A server of a removed service, killed at reload: waiting for SIGCHLD.
+            if a.suspended && !self.children.values().any(|c| c.wait && c.key == *key) {
+                errors.push(format!("service {} suspended without a server", a.svc.id));
             }
         }
         if errors.is_empty() {
@@ -1059,6 +1285,24 @@ impl Daemon {
                 &format!("Consistency check detected {} errors", errors.len()),
             );
         }
+    }
+}
+
+/// How an inline builtin shows in the log: held stream connections get EXIT lines.
+fn served_inline(b: Builtin) -> Served {
+    if b.holds_connection() {
+        Served::Held
+    } else {
+        Served::Inline
+    }
+}
+
+/// A refusal for the address check without a log line of its own.
+fn address_refusal() -> Refusal {
+    Refusal {
+        reason: "address",
+        messages: Vec::new(),
+        deactivate_until: None,
     }
 }
 
@@ -1097,9 +1341,4 @@ mod libc_errno {
 /// Signals we send.
 mod libc_signal {
     pub use nix::sys::signal::Signal::SIGTERM;
-}
-
-#[allow(dead_code)]
-fn _fd_is_used(fd: &OwnedFd) -> i32 {
-    fd.as_raw_fd()
 }

@@ -1,5 +1,7 @@
-//! The daemon's own log (F-700..F-705): one small facade the event loop calls with a level and
-//! xinetd's message text; the destination and line layout come from xinetd-log.
+//! The daemon's own log (F-700..F-705): a thin facade over xinetd-log's [`DaemonLog`] so the
+//! event loop calls it with a level and xinetd's message text.
+
+use xinetd_log::{DaemonLog, WriteReport};
 
 /// Message levels the daemon uses (xinetd's LOG_* words, F-702).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,27 +20,58 @@ pub enum Level {
     Debug,
 }
 
-/// The daemon log sink.
+impl Level {
+    fn lib(self) -> xinetd_log::Level {
+        match self {
+            Level::Critical => xinetd_log::Level::Crit,
+            Level::Error => xinetd_log::Level::Err,
+            Level::Warning => xinetd_log::Level::Warning,
+            Level::Notice => xinetd_log::Level::Notice,
+            Level::Info => xinetd_log::Level::Info,
+            Level::Debug => xinetd_log::Level::Debug,
+        }
+    }
+}
+
+/// The daemon log.
 pub struct ProgramLog {
-    sink: crate::logsink::Sink,
+    inner: DaemonLog,
 }
 
 impl ProgramLog {
-    /// Wraps an opened sink.
-    pub fn new(sink: crate::logsink::Sink) -> ProgramLog {
-        ProgramLog { sink }
+    /// Wraps an opened destination.
+    pub fn new(inner: DaemonLog) -> ProgramLog {
+        ProgramLog { inner }
     }
 
-    /// Writes one message. CRITICAL messages carry `PID {function} ` before the text (F-702);
-    /// `function` is xinetd's C function name where log watchers could see it.
+    /// Writes one message. CRITICAL messages should go through [`ProgramLog::critical`],
+    /// which names xinetd's C function for the `PID {function} ` prefix (F-702).
     pub fn msg(&mut self, level: Level, text: &str) {
-        self.sink.write(level, text);
+        let r = self.inner.log(level.lib(), "main", text);
+        self.report(r);
     }
 
     /// A CRITICAL message with xinetd's `PID {function} ` prefix (F-702).
     pub fn critical(&mut self, function: &str, text: &str) {
-        let pid = std::process::id();
-        self.sink
-            .write(Level::Critical, &format!("{pid} {{{function}}} {text}"));
+        let r = self.inner.log(xinetd_log::Level::Crit, function, text);
+        self.report(r);
+    }
+
+    /// Writes what a service log or the program log itself reported (e.g. a FILE log that
+    /// exceeded its hard limit). A failing program log is reported on stderr once.
+    pub fn report(&mut self, r: WriteReport) {
+        for d in r.diagnostics {
+            let again = self.inner.report(&d);
+            if !again.diagnostics.is_empty() {
+                eprintln!("xinetd: {}", d.text);
+            }
+        }
+    }
+
+    /// Reopens a `-filelog` file (SIGHUP, for log rotation, F-713).
+    pub fn reopen(&mut self) {
+        if let Err(e) = self.inner.reopen() {
+            eprintln!("xinetd: cannot reopen the log: {e}");
+        }
     }
 }

@@ -23,18 +23,6 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// The builtin named by a service name, case-insensitively (F-023, F-060).
-    pub fn by_name(name: &str) -> Option<Builtin> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "echo" => Builtin::Echo,
-            "discard" => Builtin::Discard,
-            "daytime" => Builtin::Daytime,
-            "time" => Builtin::Time,
-            "chargen" => Builtin::Chargen,
-            _ => return None,
-        })
-    }
-
     /// True for the stream builtins xinetd forks for (F-500, F-502, F-508): they hold the
     /// connection open, so they count for `instances`/`per_source` and get an EXIT line.
     pub fn holds_connection(self) -> bool {

@@ -2,15 +2,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod adapt;
 mod check;
 mod cli;
+mod config;
 mod daemon;
 mod dlog;
 mod internal;
 mod listen;
-mod logsink;
 mod policy;
 mod service;
+mod slog;
 
 use std::process::ExitCode;
 
@@ -68,7 +70,7 @@ fn run(mut opts: Options) -> u8 {
     }
     write_pidfile(&opts, &mut log);
     let mut policy = policy::Policy::new(&opts);
-    let services = match policy.reload(&opts, &mut log) {
+    let services = match config::load(&opts, &mut log, policy.startup_env()) {
         Ok(s) => s,
         Err(()) => {
             log.critical("init_services", "couldn't get configuration. Exiting...");
@@ -110,12 +112,35 @@ fn run(mut opts: Options) -> u8 {
     d.run().0
 }
 
-fn open_program_log(opts: &Options) -> std::io::Result<ProgramLog> {
-    let sink = match &opts.log {
-        Some(cli::ProgramLog::File(p)) if !opts.debug => logsink::Sink::file(p)?,
-        _ => logsink::Sink::Stderr,
+fn open_program_log(opts: &Options) -> Result<ProgramLog, String> {
+    use xinetd_log::{DaemonLog, Facility, StderrStyle};
+    let log = if opts.debug {
+        // -d: the debug layout on stderr (xinetd writes it to /dev/tty, F-703).
+        DaemonLog::stderr(StderrStyle::Debug)
+    } else {
+        match &opts.log {
+            Some(cli::ProgramLog::File(p)) => {
+                DaemonLog::file(p).map_err(|_| "can't open log file".to_string())?
+            }
+            Some(cli::ProgramLog::Syslog(f)) => match f.parse::<Facility>() {
+                Ok(fac) => DaemonLog::syslog(fac),
+                Err(_) => {
+                    let mut l = DaemonLog::syslog(Facility::Daemon);
+                    let _ = l.log(
+                        xinetd_log::Level::Err,
+                        "main",
+                        &format!("Bad syslog facility: {f}"),
+                    );
+                    l
+                }
+            },
+            // Foreground without a destination: stderr in the -filelog layout (for
+            // containers); in the background xinetd's default, syslog `daemon`.
+            None if opts.dontfork => DaemonLog::stderr(StderrStyle::FileLog),
+            None => DaemonLog::syslog(Facility::Daemon),
+        }
     };
-    Ok(ProgramLog::new(sink))
+    Ok(ProgramLog::new(log))
 }
 
 /// F-803: unlink, create exclusively with mode 0644, write `<pid>\n`; failures are only

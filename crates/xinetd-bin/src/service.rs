@@ -1,35 +1,41 @@
 //! The daemon's runtime view of one service: what the event loop needs to listen, check,
 //! serve and log. Built from the xinetd-conf model by [`crate::adapt`].
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::internal::Builtin;
 use crate::listen::ListenSpec;
+use crate::slog::ServiceLog;
 
 /// What serves a request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
     /// A builtin run inside the event loop (spec §6).
     Internal(Builtin),
     /// SENSOR: every client is banned and nothing is served (F-240).
     Sensor,
-    /// An external program.
-    External(External),
+    /// An external program ([`Runtime::spawn`]).
+    External,
 }
 
-/// An external server (F-412, F-413).
-#[derive(Debug, Clone, PartialEq)]
-pub struct External {
-    /// `server` path.
-    pub path: PathBuf,
-    /// argv (already built with or without NAMEINARGS, F-413).
-    pub argv: Vec<String>,
+/// The parts of a service built once per (re)load and shared by its requests.
+pub struct Runtime {
+    /// The conf model entry.
+    pub conf: xinetd_conf::Service,
+    /// only_from / no_access / access_times.
+    pub access: xinetd_acl::AccessPolicy,
+    /// The external server, ready to spawn.
+    pub spawn: Option<xinetd_spawn::SpawnSpec>,
+    /// The limits of this service (given to xinetd-limits).
+    pub limits: xinetd_limits::ServiceLimits,
+    /// The service log (`log_type`, `log_on_success`, `log_on_failure`).
+    pub log: RefCell<ServiceLog>,
 }
 
-/// One configured service, ready for the event loop.
-#[derive(Debug, Clone)]
+/// One configured service, ready for the event loop. Cheap to clone.
+#[derive(Clone)]
 pub struct Service {
     /// `id` (defaults to the name, F-100).
     pub id: String,
@@ -43,24 +49,17 @@ pub struct Service {
     pub server: Server,
     /// `timeout = SECONDS` extension: the server's process group is killed after this long.
     pub timeout: Option<Duration>,
-    /// `cps = RATE WAIT` (F-130); rate 0 disables.
-    pub cps: (u32, u32),
+    /// Built per load.
+    pub rt: Rc<Runtime>,
 }
 
 impl Service {
-    /// The listening address as the start-up log line shows it.
-    pub fn where_(&self) -> String {
-        let proto = if self.listen.stream { "tcp" } else { "udp" };
-        format!("{proto} {}", self.listen.address())
-    }
-
     /// True when the service has the same "shape" as `other` for reload matching (F-861):
     /// same id, internal-ness, wait, protocol and port. Bind address or family changes are
     /// handled as a restart of a kept service (F-863).
     pub fn same_shape(&self, other: &Service) -> bool {
         self.id.eq_ignore_ascii_case(&other.id)
-            && matches!(self.server, Server::External(_))
-                == matches!(other.server, Server::External(_))
+            && (self.server == Server::External) == (other.server == Server::External)
             && self.wait == other.wait
             && self.listen.stream == other.listen.stream
             && self.listen.port == other.listen.port
@@ -69,11 +68,5 @@ impl Service {
     /// True when a kept service must close and re-bind its socket (F-863).
     pub fn needs_rebind(&self, other: &Service) -> bool {
         self.listen != other.listen
-    }
-
-    /// The bind address, if any.
-    #[allow(dead_code)]
-    pub fn bind(&self) -> Option<IpAddr> {
-        self.listen.bind
     }
 }

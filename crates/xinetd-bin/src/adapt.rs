@@ -1,0 +1,307 @@
+//! Converts the xinetd-conf model into the inputs of the other libraries (the libraries do
+//! not depend on each other; the binary composes them, see docs/ARCHITECTURE.md).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use xinetd_conf as conf;
+use xinetd_conf::{ServiceFlag, SocketType};
+
+use crate::internal::Builtin;
+use crate::listen::{Family, ListenSpec};
+use crate::service::{Runtime, Server, Service};
+use crate::slog::ServiceLog;
+
+/// Builds the runtime service; `Err` is the message to log (the service is skipped).
+pub fn service(
+    c: &conf::Service,
+    startup_env: &xinetd_spawn::Environment,
+    resolver: &dyn xinetd_acl::Resolver,
+) -> Result<Service, String> {
+    let id = c.id.value.clone();
+    let name = c.name.value.clone();
+    let stream = match c.socket_type.value {
+        SocketType::Stream => true,
+        SocketType::Dgram => false,
+        other => {
+            return Err(format!(
+                "service {id}: socket_type {} is not supported by xinetd-rs",
+                other.as_str()
+            ))
+        }
+    };
+    if c.has_type(conf::ServiceType::Rpc) {
+        return Err(format!(
+            "service {id}: RPC services are not supported by xinetd-rs"
+        ));
+    }
+    if c.redirect.is_some() {
+        return Err(format!(
+            "service {id}: redirect is not supported by xinetd-rs yet"
+        ));
+    }
+    let Some(port) = c.port.as_ref().map(|p| p.value) else {
+        return Err(format!("service {id}: no port"));
+    };
+    let listen = ListenSpec {
+        stream,
+        bind: c.bind.as_ref().map(|b| b.value.address),
+        family: match c.family {
+            conf::AddressFamily::Ipv4 => Family::V4,
+            conf::AddressFamily::Ipv6 => Family::V6,
+        },
+        port,
+        v6only: c.v6only.as_ref().map(|v| v.value),
+        keepalive: c.has_flag(ServiceFlag::KeepAlive),
+        nodelay: c.has_flag(ServiceFlag::NoDelay),
+        bind_device: c.bind_device.as_ref().map(|d| d.value.clone()),
+    };
+    let sensor = c.has_flag(ServiceFlag::Sensor);
+    let server = match c.builtin {
+        _ if sensor => Server::Sensor,
+        Some(conf::Builtin::Sensor) => Server::Sensor,
+        Some(conf::Builtin::Echo) => Server::Internal(Builtin::Echo),
+        Some(conf::Builtin::Discard) => Server::Internal(Builtin::Discard),
+        Some(conf::Builtin::Daytime) => Server::Internal(Builtin::Daytime),
+        Some(conf::Builtin::Time) => Server::Internal(Builtin::Time),
+        Some(conf::Builtin::Chargen) => Server::Internal(Builtin::Chargen),
+        Some(conf::Builtin::Tcpmux) => {
+            return Err(format!(
+                "service {id}: tcpmux is not supported by xinetd-rs yet"
+            ))
+        }
+        None => Server::External,
+    };
+    let spawn = if server == Server::External {
+        Some(spawn_spec(c)?.build_with(startup_env)?)
+    } else {
+        None
+    };
+    let access = access_policy(c, resolver)?;
+    let limits = service_limits(c, sensor);
+    let log = service_log(c)?;
+    Ok(Service {
+        id,
+        name,
+        listen,
+        wait: c.wait.value,
+        server,
+        timeout: c
+            .timeout
+            .as_ref()
+            .filter(|t| t.value > 0)
+            .map(|t| Duration::from_secs(t.value.into())),
+        rt: Rc::new(Runtime {
+            conf: c.clone(),
+            access,
+            spawn,
+            limits,
+            log: RefCell::new(log),
+        }),
+    })
+}
+
+/// What a spawn spec needs besides the start-up environment.
+struct SpawnParts<'a> {
+    c: &'a conf::Service,
+    server: String,
+}
+
+fn spawn_spec(c: &conf::Service) -> Result<SpawnParts<'_>, String> {
+    let Some(server) = c.server.as_ref().map(|s| s.value.clone()) else {
+        return Err(format!("service {}: no server", c.id.value));
+    };
+    Ok(SpawnParts { c, server })
+}
+
+impl SpawnParts<'_> {
+    fn build_with(
+        self,
+        startup: &xinetd_spawn::Environment,
+    ) -> Result<xinetd_spawn::SpawnSpec, String> {
+        use xinetd_spawn::{Rlimit, RlimitValue};
+        let c = self.c;
+        let id = &c.id.value;
+        let err = |e: xinetd_spawn::SpawnError| format!("service {id}: {e}");
+        let args: Vec<String> = c
+            .server_args
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default();
+        let argv = xinetd_spawn::server_argv(
+            self.server.as_ref(),
+            &args,
+            c.has_flag(ServiceFlag::NameInArgs),
+        )
+        .map_err(err)?;
+        let env_words: Vec<String> = c
+            .env
+            .as_ref()
+            .map(|e| {
+                e.value
+                    .iter()
+                    .map(|v| format!("{}={}", v.name, v.value))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let passenv = c.passenv.as_ref().map(|p| p.value.clone());
+        let env = xinetd_spawn::Environment::for_service(startup, passenv.as_deref(), &env_words)
+            .map_err(err)?;
+        let creds = xinetd_spawn::Credentials::resolve(
+            c.user.as_ref().map(|u| u.value.text.as_str()),
+            c.group.as_ref().map(|g| g.value.text.as_str()),
+            c.groups.value,
+        )
+        .map_err(err)?;
+        let mut b = xinetd_spawn::SpawnSpec::builder(&self.server)
+            .argv(argv)
+            .environment(env.environment)
+            .credentials(creds);
+        if let Some(u) = &c.umask {
+            b = b.umask(u.value);
+        }
+        if let Some(n) = &c.nice {
+            b = b.nice(n.value);
+        }
+        let value = |r: &conf::Rlimit| match r {
+            conf::Rlimit::Unlimited => RlimitValue::Unlimited,
+            conf::Rlimit::Value(n) => RlimitValue::Limit(*n),
+        };
+        let limits = [
+            (Rlimit::As, &c.rlimits.address_space),
+            (Rlimit::Cpu, &c.rlimits.cpu),
+            (Rlimit::Data, &c.rlimits.data),
+            (Rlimit::Rss, &c.rlimits.rss),
+            (Rlimit::Stack, &c.rlimits.stack),
+        ];
+        for (which, v) in limits {
+            // xinetd treats 0 as "not set" (F-133).
+            if let Some(v) = v.as_ref().filter(|v| v.value != conf::Rlimit::Value(0)) {
+                b = b.rlimit(which, value(&v.value));
+            }
+        }
+        if let Some(v) = c.rlimits.files.as_ref() {
+            b = b.rlimit_files(value(&v.value));
+        }
+        if let Some(dir) = &c.chroot {
+            b = b.chroot(&dir.value);
+        }
+        b.build().map_err(err)
+    }
+}
+
+/// only_from / no_access / access_times as an xinetd-acl policy. Host names are resolved
+/// here, at load time, as xinetd does at parse time (F-205).
+fn access_policy(
+    c: &conf::Service,
+    resolver: &dyn xinetd_acl::Resolver,
+) -> Result<xinetd_acl::AccessPolicy, String> {
+    let id = &c.id.value;
+    let list = |l: &Option<conf::Spanned<conf::AddressList>>| -> Result<Option<xinetd_acl::AccessList>, String> {
+        let Some(l) = l else {
+            return Ok(None);
+        };
+        let words = l
+            .value
+            .iter()
+            .filter(|e| e.form != conf::AddressForm::Unparsed)
+            .map(|e| e.text.as_str());
+        let (list, _warnings) = xinetd_acl::AccessList::from_values(words, resolver)
+            .map_err(|e| format!("service {id}: {}", e.text()))?;
+        Ok(Some(list))
+    };
+    let only_from = list(&c.only_from)?;
+    let no_access = list(&c.no_access)?;
+    let times = match &c.access_times {
+        None => None,
+        Some(t) => {
+            let texts: Vec<String> = t
+                .value
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}:{:02}-{}:{:02}",
+                        i.start_minute / 60,
+                        i.start_minute % 60,
+                        i.end_minute / 60,
+                        i.end_minute % 60
+                    )
+                })
+                .collect();
+            Some(
+                xinetd_acl::AccessTimes::parse(texts.iter().map(String::as_str))
+                    .map_err(|e| format!("service {id}: {}", e.text()))?,
+            )
+        }
+    };
+    Ok(xinetd_acl::AccessPolicy::new(only_from, no_access, times))
+}
+
+/// instances / per_source / cps / max_load / SENSOR for xinetd-limits.
+fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimits {
+    let limit = |l: &conf::Limit| match l {
+        conf::Limit::Unlimited => None,
+        conf::Limit::Max(n) => Some(*n),
+    };
+    let mut l = xinetd_limits::ServiceLimits::new(c.id.value.clone());
+    l.instances = limit(&c.instances.value);
+    l.per_source = limit(&c.per_source.value);
+    l.cps = xinetd_limits::Cps::new(c.cps.value.rate, c.cps.value.wait_secs);
+    l.max_load = c
+        .max_load
+        .as_ref()
+        .and_then(|m| xinetd_limits::MaxLoad::new(m.value).ok());
+    if sensor {
+        l.sensor = Some(match c.deny_time.value {
+            conf::DenyTime::Never => xinetd_limits::DenyTime::Never,
+            conf::DenyTime::Forever => xinetd_limits::DenyTime::Forever,
+            conf::DenyTime::Minutes(m) => {
+                match u32::try_from(m).ok().and_then(std::num::NonZeroU32::new) {
+                    Some(n) => xinetd_limits::DenyTime::Minutes(n),
+                    None if m < 0 => xinetd_limits::DenyTime::Forever,
+                    None => xinetd_limits::DenyTime::Never,
+                }
+            }
+        });
+    }
+    l
+}
+
+/// The service log from `log_type`, `log_on_success`, `log_on_failure` (F-710..F-726).
+fn service_log(c: &conf::Service) -> Result<ServiceLog, String> {
+    use xinetd_log::{FileLimits, FileLog, LogOnFailure, LogOnSuccess, ServiceRecords, SyslogLog};
+    let id = &c.id.value;
+    let err = |e: xinetd_log::LogError| format!("service {id}: {e}");
+    let on_success =
+        LogOnSuccess::from_words(c.log_on_success.value.iter().map(|f| f.as_str())).map_err(err)?;
+    let on_failure =
+        LogOnFailure::from_words(c.log_on_failure.value.iter().map(|f| f.as_str())).map_err(err)?;
+    let records = ServiceRecords::new(id.clone(), on_success, on_failure);
+    let dest = match c.log_type.as_ref().map(|l| &l.value) {
+        None => None,
+        Some(conf::LogType::File {
+            path,
+            soft_limit,
+            hard_limit,
+            ..
+        }) => {
+            let limits = match soft_limit {
+                Some(soft) => Some(FileLimits::new(*soft, *hard_limit).map_err(err)?),
+                None => None,
+            };
+            let (file, _diags) = FileLog::open(path, id.clone(), limits).map_err(err)?;
+            Some(xinetd_log::ServiceLog::File(file))
+        }
+        Some(conf::LogType::Syslog { facility, level }) => {
+            let facility: xinetd_log::Facility = facility.as_str().parse().map_err(err)?;
+            let level: xinetd_log::Level = level.as_str().parse().map_err(err)?;
+            Some(xinetd_log::ServiceLog::Syslog(SyslogLog::new(
+                facility,
+                level,
+                id.clone(),
+            )))
+        }
+    };
+    Ok(ServiceLog::new(records, dest))
+}

@@ -1,0 +1,73 @@
+//! Loading the configuration through xinetd-conf and logging its diagnostics in xinetd's
+//! words (with ` [file=F] [line=N]` for parse-time messages, F-704).
+
+use std::time::Duration;
+
+use xinetd_conf::{Diagnostic, LoadError, XinetdLevel};
+
+use crate::cli::Options;
+use crate::dlog::{Level, ProgramLog};
+use crate::service::Service;
+
+/// Reads `opts.config` (and its includes) and builds the runtime services. `Err` when the
+/// file cannot be used at all (unreadable, fatal `defaults` error); the messages are logged.
+pub fn load(
+    opts: &Options,
+    log: &mut ProgramLog,
+    startup_env: &xinetd_spawn::Environment,
+) -> Result<Vec<Service>, ()> {
+    let mut env = xinetd_conf::Environment::system();
+    env.debug = opts.debug;
+    let loaded = match xinetd_conf::load(&opts.config, &env) {
+        Ok(l) => l,
+        Err(e) => {
+            let diags = match &e {
+                LoadError::Unreadable { diagnostics, .. } => diagnostics.as_slice(),
+                LoadError::FatalDefaults { diagnostics } => diagnostics.as_slice(),
+                _ => &[],
+            };
+            log_diagnostics(log, diags);
+            if let LoadError::FatalDefaults { .. } = e {
+                log.msg(
+                    Level::Critical,
+                    "A fatal error was encountered while parsing the default section. xinetd will exit.",
+                );
+            }
+            return Err(());
+        }
+    };
+    log_diagnostics(log, &loaded.diagnostics);
+    if opts.inetd_compat {
+        log.msg(
+            Level::Warning,
+            "-inetd_compat: /etc/inetd.conf is not read by xinetd-rs yet",
+        );
+    }
+    // Host names in only_from/no_access are resolved now, as xinetd does at parse time.
+    let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(5));
+    let mut out = Vec::new();
+    for c in loaded.config.listening_services() {
+        match crate::adapt::service(c, startup_env, &resolver) {
+            Ok(s) => out.push(s),
+            Err(msg) => log.msg(Level::Error, &format!("{msg} - DISABLING")),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes xinetd's lines for every diagnostic.
+fn log_diagnostics(log: &mut ProgramLog, diags: &[Diagnostic]) {
+    for d in diags {
+        for m in &d.xinetd {
+            let text = m.render();
+            match m.level {
+                XinetdLevel::Critical => log.critical(m.function, &text),
+                XinetdLevel::Error => log.msg(Level::Error, &text),
+                XinetdLevel::Warning => log.msg(Level::Warning, &text),
+                XinetdLevel::Notice => log.msg(Level::Notice, &text),
+                XinetdLevel::Info => log.msg(Level::Info, &text),
+                XinetdLevel::Debug => log.msg(Level::Debug, &text),
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Service log lines (START / EXIT / FAIL, F-720..F-726) through xinetd-log.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use xinetd_log::{ExitStatus, FailReason, Peer, Record, ServiceRecords, WriteReport};
+
+/// How a request was served, for the `pid=` field and EXIT gating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// An external server with this pid.
+    Process(i32),
+    /// An inline one-shot builtin (daytime, time, dgram builtins): `pid=0`, no EXIT (F-720).
+    Inline,
+    /// An inline stream builtin that holds the connection (echo, discard, chargen): xinetd
+    /// forks for these and logs EXIT; we log `pid=0` and EXIT when the connection closes.
+    Held,
+}
+
+/// The log of one service: xinetd-log's record formatter and destination.
+pub struct ServiceLog {
+    records: ServiceRecords,
+    dest: Option<xinetd_log::ServiceLog>,
+}
+
+impl ServiceLog {
+    /// A service log writing `records` to `dest` (`None`: the service does not log).
+    pub fn new(records: ServiceRecords, dest: Option<xinetd_log::ServiceLog>) -> ServiceLog {
+        ServiceLog { records, dest }
+    }
+
+    fn write(&mut self, r: Option<Record>) -> Option<WriteReport> {
+        let (Some(r), Some(d)) = (r, self.dest.as_mut()) else {
+            return None;
+        };
+        Some(d.write(&r))
+    }
+
+    /// START (F-720).
+    pub fn start(&mut self, served: Served, peer: Option<SocketAddr>) -> Option<WriteReport> {
+        let r = self.records.start(server(served), peer_of(peer));
+        self.write(r)
+    }
+
+    /// EXIT (F-723).
+    pub fn exit(
+        &mut self,
+        served: Served,
+        status: Option<i32>,
+        signal: Option<i32>,
+        d: Duration,
+    ) -> Option<WriteReport> {
+        let st = match (status, signal) {
+            (_, Some(s)) => ExitStatus::Signaled(s),
+            (Some(s), None) => ExitStatus::Exited(s),
+            (None, None) => ExitStatus::Exited(0),
+        };
+        let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let r = self.records.exit(server(served), st, secs);
+        self.write(r)
+    }
+
+    /// FAIL (F-721).
+    pub fn fail(&mut self, reason: &str, peer: Option<SocketAddr>) -> Option<WriteReport> {
+        let reason = match reason {
+            "address" => FailReason::Address,
+            "time" => FailReason::Time,
+            "fork" => FailReason::Fork,
+            "service_limit" => FailReason::ServiceLimit,
+            "per_source_limit" => FailReason::PerSourceLimit,
+            "process_limit" => FailReason::ProcessLimit,
+            "load" => FailReason::Load,
+            _ => FailReason::Cps,
+        };
+        let r = self.records.fail(reason, peer_of(peer));
+        self.write(r)
+    }
+}
+
+fn server(s: Served) -> xinetd_log::Server {
+    match s {
+        Served::Process(pid) => xinetd_log::Server::Forked(pid.unsigned_abs()),
+        Served::Held => xinetd_log::Server::Forked(0),
+        Served::Inline => xinetd_log::Server::Inline,
+    }
+}
+
+fn peer_of(p: Option<SocketAddr>) -> Peer {
+    match p {
+        Some(p) => Peer::Addr(p.ip()),
+        None => Peer::NoAddress,
+    }
+}
