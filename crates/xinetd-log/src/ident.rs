@@ -136,7 +136,19 @@ impl IdentFailure {
 
     /// The ERROR xinetd writes to its program log while looking up, if any. `peer` is the
     /// client whose identd was asked.
+    ///
+    /// xinetd prints this address from `getpeername()` of the accepted socket, which it has
+    /// switched to AF_INET with `IPV6_ADDRFORM` (F-148): an IPv4 client of a dual-stack
+    /// service is `127.0.0.1` here although `from=` and `NOID:` say `::ffff:127.0.0.1`
+    /// (observed on the real binary).
     pub fn diagnostic(&self, peer: Peer) -> Option<Diagnostic> {
+        let peer = match peer {
+            Peer::Addr(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                Some(v4) => Peer::Addr(IpAddr::V4(v4)),
+                None => peer,
+            },
+            other => other,
+        };
         let (kind, func, text) = match self {
             IdentFailure::NoServer | IdentFailure::Timeout => return None,
             IdentFailure::SystemError(text) => (

@@ -90,6 +90,74 @@ fn reproduces_a_real_xinetd_file_log() {
     assert_eq!(got, expected);
 }
 
+/// A successful and two failed USERID exchanges with the real xinetd (an identd on
+/// 127.0.0.1:113 answering `UNIX : alice`, then `ERROR : NO-USER` and garbage to an
+/// `IDONLY` service).
+#[test]
+fn reproduces_real_userid_and_noid_lines() {
+    use xinetd_log::{IdentFailure, IdentQuery, IdentTimeout};
+    let ext = svc(
+        "ext",
+        &["PID", "HOST", "EXIT", "DURATION", "USERID"],
+        &["HOST"],
+    );
+    let ext4 = svc("ext4", &["PID", "HOST", "EXIT", "USERID"], &["HOST"]);
+    let mapped = addr("::ffff:127.0.0.1");
+    let now = std::time::Instant::now();
+
+    let mut q = IdentQuery::new(38080, 17022, IdentTimeout::for_success(false), now);
+    assert_eq!(q.request(), b"38080,17022\r\n");
+    let reply = q
+        .receive(b"38080,17022 : USERID : UNIX : alice\r\n")
+        .expect("complete");
+    let o = ext.ident_before_start(mapped, &reply, false);
+    assert!(o.admit);
+    assert_eq!(
+        text(ext.start(Server::Forked(2856), mapped)).as_deref(),
+        Some("START: ext pid=2856 from=::ffff:127.0.0.1")
+    );
+    assert_eq!(text(o.record).as_deref(), Some("USERID: ext UNIX : alice"));
+    assert_eq!(
+        text(ext.exit(Server::Forked(2856), ExitStatus::Exited(3), 0)).as_deref(),
+        Some("EXIT: ext status=3 pid=2856 duration=0(sec)")
+    );
+
+    for (port, answer, diag) in [
+        (
+            59352,
+            &b"59352,17023 : ERROR : NO-USER\r\n"[..],
+            "Bad line received from identity server at 127.0.0.1: 59352,17023 : ERROR : NO-USER",
+        ),
+        (
+            59366,
+            b"USERID garbage\r\n",
+            "Bad line received from identity server at 127.0.0.1: USERID garbage",
+        ),
+    ] {
+        let mut q = IdentQuery::new(port, 17023, IdentTimeout::for_success(true), now);
+        let result = q.receive(answer).expect("complete");
+        assert!(matches!(result, Err(IdentFailure::BadResponse { .. })));
+        let o = ext4.ident_before_start(mapped, &result, true);
+        assert!(!o.admit);
+        assert_eq!(
+            text(o.record).as_deref(),
+            Some("NOID: ext4 ::ffff:127.0.0.1 bad response")
+        );
+        assert_eq!(
+            o.diagnostics
+                .iter()
+                .map(|d| d.text.as_str())
+                .collect::<Vec<_>>(),
+            [diag]
+        );
+        // The refused child exits 0; EXIT without DURATION.
+        assert_eq!(
+            text(ext4.exit(Server::Forked(2866), ExitStatus::Exited(0), 0)).as_deref(),
+            Some("EXIT: ext4 status=0 pid=2866")
+        );
+    }
+}
+
 #[test]
 fn start_gating_and_field_order() {
     let peer = addr("::ffff:127.0.0.1");
