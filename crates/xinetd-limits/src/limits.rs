@@ -1,6 +1,7 @@
 //! The per-daemon accounting: [`Limits`], its [`Permit`]s and [`Refusal`]s.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
@@ -100,8 +101,9 @@ pub struct Refusal {
     /// A program-log line xinetd writes with this refusal (`refused connect from %s due to
     /// excessive load`, the sensor's `Adding %s to the global_no_access list ...`).
     pub log: Option<LogMessage>,
-    /// For a cps trip: close the listening socket until the given time.
-    pub deactivation: Option<Deactivation>,
+    /// For a cps trip: close the listening socket until the given time (boxed: trips are rare
+    /// and this keeps `Result<Permit, Refusal>` small).
+    pub deactivation: Option<Box<Deactivation>>,
 }
 
 impl Refusal {
@@ -325,11 +327,10 @@ impl State {
         };
         service.running = service.running.saturating_sub(1);
         if let Some(peer) = peer {
-            let key = canonical(peer);
-            if let Some(count) = service.per_source.get_mut(&key) {
-                *count -= 1;
-                if *count == 0 {
-                    service.per_source.remove(&key);
+            if let Entry::Occupied(mut count) = service.per_source.entry(canonical(peer)) {
+                *count.get_mut() -= 1;
+                if *count.get() == 0 {
+                    count.remove();
                     crate::shrink_map(&mut service.per_source);
                 }
             }
@@ -547,7 +548,7 @@ impl Limits {
             return Err(Refusal {
                 reason: Reason::Cps,
                 log: None,
-                deactivation: Some(deactivation),
+                deactivation: Some(Box::new(deactivation)),
             });
         }
         if let Some(max_load) = service.limits.max_load {
@@ -577,9 +578,13 @@ impl Limits {
         {
             return Err(Refusal::plain(Reason::ServiceLimit));
         }
-        let source = request.peer.map(canonical);
-        if let (Some(max), Some(source)) = (service.limits.per_source, source) {
-            let count = service.per_source.get(&source).copied().unwrap_or(0);
+        // One hash of the source for both the check and the count.
+        let source = request.peer.map(|p| service.per_source.entry(canonical(p)));
+        if let (Some(max), Some(source)) = (service.limits.per_source, &source) {
+            let count = match source {
+                Entry::Occupied(count) => *count.get(),
+                Entry::Vacant(_) => 0,
+            };
             if count >= max {
                 return Err(Refusal::plain(Reason::PerSourceLimit));
             }
@@ -593,7 +598,7 @@ impl Limits {
 
         service.running += 1;
         if let Some(source) = source {
-            *service.per_source.entry(source).or_insert(0) += 1;
+            *source.or_insert(0) += 1;
         }
         state.running_total += 1;
         Ok(Permit {
