@@ -9,8 +9,10 @@
 //! writes with it, and for a cps trip the [`Deactivation`] to perform (close the listening
 //! socket until a given time). The permit is held while the server runs; dropping it gives
 //! the counts back, so they cannot leak. [`Limits::check_address`] is the SENSOR part of the
-//! later address check. [`Limits::tick`] and [`Limits::next_deadline`] drive the timers (cps
-//! re-activation, deny-list scrub).
+//! later address check, and [`Limits::report_dgram_address_failure`] xinetd's once-a-minute
+//! logging of repeated dgram address failures (F-314). [`Limits::tick`] and
+//! [`Limits::next_deadline`] drive the timers (cps re-activation, deny-list scrub).
+//! [`Limits::ident_lookup`] hands out the `-logprocs` slots for USERID-on-failure lookups.
 //!
 //! Nothing here reads a clock, a file or a socket: time is an [`Instant`](std::time::Instant)
 //! argument and the load average comes from a [`LoadSource`] — [`ProcLoadAvg`] for the real

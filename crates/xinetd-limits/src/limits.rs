@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -240,6 +240,8 @@ struct ServiceState {
     suspended_until: Option<Instant>,
     /// Removed from the configuration but permits are still live (F-862).
     retired: bool,
+    /// Source and whole second of the last logged dgram `address` failure (F-314).
+    last_dgram_failure: Option<(IpAddr, u16, u64)>,
 }
 
 #[derive(Debug)]
@@ -458,6 +460,7 @@ impl Limits {
             cps: CpsCounter::default(),
             suspended_until: None,
             retired: false,
+            last_dgram_failure: None,
         };
         let id = if let Some(slot) = state.free_slots.pop() {
             let entry = &mut state.slots[slot as usize];
@@ -644,6 +647,42 @@ impl Limits {
             return Err(Refusal::plain(Reason::Address));
         }
         Ok(())
+    }
+
+    /// Whether to write the `FAIL: <id> address` line for a refused request on a **dgram**
+    /// service (F-314). Clients of datagram services retry before timing out, so xinetd logs
+    /// an address failure from the same (IP, port) as the previous logged one only once per
+    /// 60 seconds; the window starts at the logged failure and is not moved by suppressed
+    /// ones. Other reasons and stream services are always logged; `banner_fail` is unaffected.
+    ///
+    /// # Panics
+    /// If `key` was issued by another `Limits`.
+    pub fn report_dgram_address_failure(
+        &mut self,
+        key: &ServiceKey,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> bool {
+        /// xinetd's `DGRAM_IGNORE_TIME`, seconds.
+        const DGRAM_IGNORE_TIME: u64 = 60;
+        let mut guard = self.state.borrow_mut();
+        let state = &mut *guard;
+        let now_secs = now.saturating_duration_since(state.epoch).as_secs();
+        let service = state.service_mut(key.id).expect(FOREIGN_KEY);
+        match &mut service.last_dgram_failure {
+            Some((ip, port, at)) if *ip == peer.ip() && *port == peer.port() => {
+                if now_secs.saturating_sub(*at) <= DGRAM_IGNORE_TIME {
+                    false
+                } else {
+                    *at = now_secs;
+                    true
+                }
+            }
+            last => {
+                *last = Some((peer.ip(), peer.port(), now_secs));
+                true
+            }
+        }
     }
 
     /// Whether `peer` is on the global deny list.

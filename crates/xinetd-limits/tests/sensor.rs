@@ -252,3 +252,27 @@ fn sensor_services_pass_admit_like_any_inline_service() {
     let permit = l.admit(&trap, Request::new(Some(ip("10.0.0.1")), t), &mut idle());
     assert!(permit.is_ok());
 }
+
+#[test]
+fn dgram_address_failures_from_one_source_are_logged_once_a_minute() {
+    // F-314: same (IP, port) within 60 s of the last *logged* failure is not logged again.
+    let (mut l, t) = limits(GlobalLimits::default());
+    let udp = l.add_service(service("tftp"));
+    let other = l.add_service(service("ntalk"));
+    let a: std::net::SocketAddr = "10.0.0.1:4000".parse().expect("addr");
+    let a_other_port: std::net::SocketAddr = "10.0.0.1:4001".parse().expect("addr");
+    let log = |l: &mut Limits, key: &ServiceKey, peer, s| {
+        l.report_dgram_address_failure(key, peer, t + secs(s))
+    };
+    assert!(log(&mut l, &udp, a, 0));
+    assert!(!log(&mut l, &udp, a, 30));
+    assert!(!log(&mut l, &udp, a, 60));
+    assert!(log(&mut l, &udp, a, 61), "61 s after the logged failure");
+    assert!(!log(&mut l, &udp, a, 100), "window restarted at 61");
+    // Per service.
+    assert!(log(&mut l, &other, a, 100));
+    // Another port is another client; it replaces the remembered one.
+    assert!(log(&mut l, &udp, a_other_port, 101));
+    assert!(log(&mut l, &udp, a, 102));
+    assert!(!log(&mut l, &udp, a, 103));
+}
