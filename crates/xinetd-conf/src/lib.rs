@@ -1,5 +1,80 @@
-//! Parser, typed model, validator and printer for xinetd.conf.
+//! Parser, typed model, validator and printer for xinetd.conf, the configuration language of
+//! the xinetd super-server (as xinetd 2.3.15.3 reads it).
 //!
-//! Skeleton: the implementation lands with its issue.
+//! * [`load`] / [`load_bytes`] read a file and everything it includes, merge `defaults`,
+//!   validate every service against the [`Environment`] (users, groups, /etc/services,
+//!   /etc/protocols, /etc/rpc, server executables) and return a [`Loaded`]: the accepted
+//!   [`Service`]s, every [`Diagnostic`] (ours, plus the exact line xinetd would log), and the
+//!   services that were dropped. A bad value in `defaults` is fatal like in xinetd
+//!   ([`LoadError::FatalDefaults`]) unless [`Environment::debug`] is set (xinetd's `-d`).
+//! * [`parse_document`] is the parse-only layer (no file system, no databases).
+//! * [`print`] writes a model back as canonical text; loading that text gives the same model.
+//!
+//! The outcome (which services survive) is xinetd's, quirks included: `#` starts a comment
+//! only at the beginning of a line, a stray line swallows the next service, CRLF breaks
+//! values, `disable = yes` stops reading the entry. Two deliberate differences are listed in
+//! `docs/compat.md`: lines longer than xinetd's 8 KiB buffer are read whole, and services
+//! disabled by a parse error stay disabled even when `enabled` lists them. Three extension
+//! attributes exist: `chroot`, `timeout` and `bind_device`.
+//!
+//! The grammar (`grammar.pest`) classifies each physical line the way xinetd's reader asks
+//! about it; values are then read by hand-written functions that copy the C library's
+//! acceptance rules (strtol, strtoull, sscanf, inet_aton), which a grammar would only
+//! approximate.
+//!
+//! # Example: parse a file, list services with their ports
+//!
+//! ```
+//! use xinetd_conf::{load_bytes, Environment};
+//!
+//! let text = "\
+//! service echo
+//! {
+//! \ttype        = INTERNAL UNLISTED
+//! \tsocket_type = stream
+//! \tport        = 7007
+//! \twait        = no
+//! }
+//! service daytime
+//! {
+//! \ttype        = INTERNAL UNLISTED
+//! \tprotocol    = udp
+//! \tport        = 1313
+//! \twait        = yes
+//! }
+//! ";
+//! let loaded = load_bytes(text.as_bytes(), "example.conf", &Environment::isolated())?;
+//! let listing: Vec<String> = loaded
+//!     .config
+//!     .services
+//!     .iter()
+//!     .map(|s| format!("{} {}/{}", s.id.value, s.protocol.value.name, s.port.as_ref().map_or(0, |p| p.value)))
+//!     .collect();
+//! assert_eq!(listing, ["echo tcp/7007", "daytime udp/1313"]);
+//! assert!(loaded.diagnostics.is_empty());
+//! # Ok::<(), xinetd_conf::LoadError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod attrs;
+mod diagnostic;
+mod env;
+mod load;
+mod model;
+mod print;
+mod syntax;
+mod values;
+
+pub use diagnostic::{Diagnostic, Severity, XinetdLevel, XinetdMessage};
+pub use env::{
+    parse_group, parse_hosts, parse_numbered, parse_passwd, parse_services, Environment,
+    GroupEntry, HostResolver, NumberedEntry, PasswdEntry, ServerCheck, ServicesEntry,
+};
+pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
+pub use model::*;
+pub use print::{print, print_service};
+pub use syntax::{
+    parse_document, AttrLine, Document, Entry, EntryEnd, EntryKind, Item, Op, Skip, XINETD_BUFFER,
+};
+pub use values::{classify_address, AddressOutcome};

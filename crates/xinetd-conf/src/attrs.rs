@@ -1,0 +1,207 @@
+//! The attribute tables: names, value counts, which are cumulative, which are allowed in
+//! `defaults` (parse.c's service_attributes / default_attributes, F-032..F-041, §2).
+
+/// Every attribute xinetd-rs knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Attr {
+    SocketType,
+    Protocol,
+    Wait,
+    User,
+    Group,
+    Server,
+    ServerArgs,
+    Instances,
+    LogOnSuccess,
+    LogOnFailure,
+    LogType,
+    OnlyFrom,
+    NoAccess,
+    AccessTimes,
+    Type,
+    RpcVersion,
+    RpcNumber,
+    Id,
+    Env,
+    Port,
+    Passenv,
+    Flags,
+    Nice,
+    Redirect,
+    Banner,
+    Bind,
+    PerSource,
+    Groups,
+    BannerSuccess,
+    BannerFail,
+    Cps,
+    Disable,
+    MaxLoad,
+    RlimitAs,
+    RlimitCpu,
+    RlimitData,
+    RlimitFiles,
+    RlimitRss,
+    RlimitStack,
+    V6only,
+    DenyTime,
+    Umask,
+    Libwrap,
+    Enabled,
+    Disabled,
+    Chroot,
+    Timeout,
+    BindDevice,
+}
+
+/// How many values an attribute takes (parse.c's a_nvalues).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Exactly n (a mismatch is a warning and the line is ignored, F-035).
+    Exactly(usize),
+    /// Zero or more, `=` only.
+    Any,
+    /// Zero or more, `=`, `+=`, `-=` (cumulative, F-038).
+    Cumulative,
+}
+
+/// (name, attr, count) of service attributes; `interface` is `bind`.
+pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
+    ("socket_type", Attr::SocketType, Count::Exactly(1)),
+    ("protocol", Attr::Protocol, Count::Exactly(1)),
+    ("wait", Attr::Wait, Count::Exactly(1)),
+    ("user", Attr::User, Count::Exactly(1)),
+    ("group", Attr::Group, Count::Exactly(1)),
+    ("server", Attr::Server, Count::Exactly(1)),
+    ("server_args", Attr::ServerArgs, Count::Any),
+    ("instances", Attr::Instances, Count::Exactly(1)),
+    ("log_on_success", Attr::LogOnSuccess, Count::Cumulative),
+    ("log_on_failure", Attr::LogOnFailure, Count::Cumulative),
+    ("log_type", Attr::LogType, Count::Any),
+    ("only_from", Attr::OnlyFrom, Count::Cumulative),
+    ("no_access", Attr::NoAccess, Count::Cumulative),
+    ("access_times", Attr::AccessTimes, Count::Any),
+    ("type", Attr::Type, Count::Any),
+    ("rpc_version", Attr::RpcVersion, Count::Exactly(1)),
+    ("rpc_number", Attr::RpcNumber, Count::Exactly(1)),
+    ("id", Attr::Id, Count::Exactly(1)),
+    ("env", Attr::Env, Count::Cumulative),
+    ("port", Attr::Port, Count::Exactly(1)),
+    ("passenv", Attr::Passenv, Count::Cumulative),
+    ("flags", Attr::Flags, Count::Any),
+    ("nice", Attr::Nice, Count::Exactly(1)),
+    ("redirect", Attr::Redirect, Count::Exactly(2)),
+    ("banner", Attr::Banner, Count::Exactly(1)),
+    ("bind", Attr::Bind, Count::Exactly(1)),
+    ("interface", Attr::Bind, Count::Exactly(1)),
+    ("per_source", Attr::PerSource, Count::Exactly(1)),
+    ("groups", Attr::Groups, Count::Exactly(1)),
+    ("banner_success", Attr::BannerSuccess, Count::Exactly(1)),
+    ("banner_fail", Attr::BannerFail, Count::Exactly(1)),
+    ("cps", Attr::Cps, Count::Exactly(2)),
+    ("disable", Attr::Disable, Count::Exactly(1)),
+    ("max_load", Attr::MaxLoad, Count::Exactly(1)),
+    ("rlimit_as", Attr::RlimitAs, Count::Exactly(1)),
+    ("rlimit_cpu", Attr::RlimitCpu, Count::Exactly(1)),
+    ("rlimit_data", Attr::RlimitData, Count::Exactly(1)),
+    ("rlimit_files", Attr::RlimitFiles, Count::Exactly(1)),
+    ("rlimit_rss", Attr::RlimitRss, Count::Exactly(1)),
+    ("rlimit_stack", Attr::RlimitStack, Count::Exactly(1)),
+    ("v6only", Attr::V6only, Count::Exactly(1)),
+    ("deny_time", Attr::DenyTime, Count::Exactly(1)),
+    ("umask", Attr::Umask, Count::Exactly(1)),
+    ("libwrap", Attr::Libwrap, Count::Exactly(1)),
+    // Extensions (docs/compat.md): real xinetd warns `bad service attribute` for these.
+    ("chroot", Attr::Chroot, Count::Exactly(1)),
+    ("timeout", Attr::Timeout, Count::Exactly(1)),
+    ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+];
+
+/// (name, attr, count) of attributes allowed in `defaults` (F-041).
+pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
+    ("log_type", Attr::LogType, Count::Cumulative),
+    ("log_on_success", Attr::LogOnSuccess, Count::Cumulative),
+    ("log_on_failure", Attr::LogOnFailure, Count::Cumulative),
+    ("disabled", Attr::Disabled, Count::Cumulative),
+    ("no_access", Attr::NoAccess, Count::Cumulative),
+    ("only_from", Attr::OnlyFrom, Count::Cumulative),
+    ("instances", Attr::Instances, Count::Exactly(1)),
+    ("passenv", Attr::Passenv, Count::Cumulative),
+    ("banner", Attr::Banner, Count::Exactly(1)),
+    ("bind", Attr::Bind, Count::Exactly(1)),
+    ("interface", Attr::Bind, Count::Exactly(1)),
+    ("per_source", Attr::PerSource, Count::Exactly(1)),
+    ("groups", Attr::Groups, Count::Exactly(1)),
+    ("banner_success", Attr::BannerSuccess, Count::Exactly(1)),
+    ("banner_fail", Attr::BannerFail, Count::Exactly(1)),
+    ("cps", Attr::Cps, Count::Exactly(2)),
+    ("enabled", Attr::Enabled, Count::Cumulative),
+    ("max_load", Attr::MaxLoad, Count::Exactly(1)),
+    ("v6only", Attr::V6only, Count::Exactly(1)),
+    ("umask", Attr::Umask, Count::Exactly(1)),
+];
+
+/// Extension attributes (not in xinetd 2.3.15.3).
+pub fn is_extension(a: Attr) -> bool {
+    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice)
+}
+
+/// Looks `name` up case-insensitively (F-023).
+pub fn lookup(
+    table: &'static [(&'static str, Attr, Count)],
+    name: &str,
+) -> Option<(&'static str, Attr, Count)> {
+    table
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// The closest known attribute name, for "did you mean" hints.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let mut best: Option<(usize, &'static str)> = None;
+    for (n, _, _) in SERVICE_ATTRS.iter().chain(DEFAULTS_ATTRS) {
+        let d = edit_distance(&lower, n);
+        if d <= 2 && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, n));
+        }
+    }
+    best.map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert_eq!(
+            lookup(SERVICE_ATTRS, "Socket_Type").map(|x| x.1),
+            Some(Attr::SocketType)
+        );
+        assert_eq!(
+            lookup(SERVICE_ATTRS, "interface").map(|x| x.1),
+            Some(Attr::Bind)
+        );
+        assert!(lookup(DEFAULTS_ATTRS, "user").is_none());
+        assert_eq!(suggest("onlyfrom"), Some("only_from"));
+        assert_eq!(suggest("zzzzzzzz"), None);
+    }
+}

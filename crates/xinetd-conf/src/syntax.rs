@@ -1,0 +1,578 @@
+//! The parse-only layer: bytes → entries of attribute lines, with xinetd's exact
+//! entry-finding and error-recovery rules (F-020..F-031, F-040, F-044), and no file-system
+//! access. [`parse_document`] is what the fuzz target drives.
+
+use std::sync::Arc;
+
+use pest::Parser;
+
+use crate::diagnostic::{diag, Diagnostic, Severity, XinetdLevel};
+use crate::model::Span;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct LineParser;
+
+/// The size of xinetd's read buffer; longer lines are cut by xinetd (see [`Document`]).
+pub const XINETD_BUFFER: usize = 8192;
+
+/// An assignment operator (F-030).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `=`
+    Set,
+    /// `+=`
+    Add,
+    /// `-=`
+    Remove,
+}
+
+impl Op {
+    /// The operator text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Set => "=",
+            Op::Add => "+=",
+            Op::Remove => "-=",
+        }
+    }
+}
+
+/// One `name op values` line inside an entry.
+#[derive(Debug, Clone)]
+pub struct AttrLine {
+    /// The attribute name as written (case preserved).
+    pub name: String,
+    /// Where the name starts.
+    pub span: Span,
+    /// The operator.
+    pub op: Op,
+    /// The values, split on blanks, each with its span.
+    pub values: Vec<(String, Span)>,
+}
+
+/// What kind of entry a header introduced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// `service NAME`.
+    Service(String),
+    /// `defaults`.
+    Defaults,
+}
+
+/// How xinetd's skip_entry() ended: at a lone `}` or at end of file.
+#[derive(Debug, Clone, Default)]
+pub struct Skip {
+    /// `service NAME` lines passed over while skipping (entries xinetd silently loses).
+    pub swallowed: Vec<(String, Span)>,
+    /// `Some(line)` when end of file was reached (xinetd warns `missing } in last service
+    /// entry`).
+    pub eof_line: Option<u32>,
+}
+
+/// How an entry's attribute lines ended.
+#[derive(Debug, Clone)]
+pub enum EntryEnd {
+    /// A lone `}` line.
+    Closed,
+    /// A line that is not an attribute line; xinetd drops the entry and skips to the next
+    /// lone `}` (F-031).
+    BadLine {
+        /// The syntax error.
+        error: Diagnostic,
+        /// The skip that followed.
+        skip: Skip,
+    },
+    /// End of file inside the entry (F-028).
+    Eof {
+        /// Last line number.
+        line: u32,
+    },
+}
+
+/// A `service` or `defaults` block whose `{` was found.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Service or defaults.
+    pub kind: EntryKind,
+    /// The header line.
+    pub header: Span,
+    /// Attribute lines in order.
+    pub lines: Vec<AttrLine>,
+    /// How it ended.
+    pub end: EntryEnd,
+}
+
+/// A top-level item of a file.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A `service` or `defaults` entry.
+    Entry(Entry),
+    /// `include PATH` (F-042).
+    Include(String, Span),
+    /// `includedir DIR` (F-043).
+    IncludeDir(String, Span),
+    /// A header xinetd rejected (stray line, missing `{`, missing name) and the skip after it.
+    Rejected {
+        /// The error.
+        error: Diagnostic,
+        /// A service header that was rejected, if this was one (`service NAME` without `{`).
+        service: Option<(String, Span)>,
+        /// The skip.
+        skip: Skip,
+    },
+}
+
+/// One parsed file: items in order and line-level notes (long lines, NUL bytes).
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file name used in spans.
+    pub file: Arc<str>,
+    /// Items in file order.
+    pub items: Vec<Item>,
+    /// Notes about the raw text, reported once per file.
+    pub notes: Vec<Diagnostic>,
+}
+
+struct RawLine {
+    text: String,
+    number: u32,
+}
+
+struct Reader {
+    lines: Vec<RawLine>,
+    pos: usize,
+    file: Arc<str>,
+}
+
+impl Reader {
+    fn span(&self, line: u32, column: usize) -> Span {
+        Span {
+            file: self.file.clone(),
+            line,
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// xinetd's next_line(): the next line that is neither blank nor a comment.
+    fn next_line(&mut self) -> Option<usize> {
+        while self.pos < self.lines.len() {
+            let i = self.pos;
+            self.pos += 1;
+            if !matches_rule(Rule::ignorable, &self.lines[i].text) {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    fn last_line_number(&self) -> u32 {
+        self.lines.last().map(|l| l.number).unwrap_or(0)
+    }
+
+    /// xinetd's skip_entry(): to the next lone `}` or end of file.
+    fn skip_entry(&mut self) -> Skip {
+        let mut skip = Skip::default();
+        loop {
+            let Some(i) = self.next_line() else {
+                skip.eof_line = Some(self.last_line_number());
+                return skip;
+            };
+            let text = &self.lines[i].text;
+            if matches_rule(Rule::lone_close, text) {
+                return skip;
+            }
+            let words = split_words(text);
+            if words.len() >= 2 && words[0].1.eq_ignore_ascii_case("service") {
+                let (col, name) = words[1];
+                skip.swallowed
+                    .push((name.to_string(), self.span(self.lines[i].number, col)));
+            }
+        }
+    }
+}
+
+fn matches_rule(rule: Rule, text: &str) -> bool {
+    LineParser::parse(rule, text).is_ok()
+}
+
+/// Splits on spaces and tabs (xinetd's str_parse with " \t"), with byte offsets.
+fn split_words(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let Ok(pairs) = LineParser::parse(Rule::words, text) else {
+        return out;
+    };
+    for pair in pairs.flatten() {
+        if pair.as_rule() == Rule::word {
+            out.push((pair.as_span().start(), pair.as_str()));
+        }
+    }
+    out
+}
+
+/// Result of parsing one attribute line.
+enum AttrParse {
+    Ok(AttrLine),
+    Err(Diagnostic),
+}
+
+fn parse_attr_line(reader: &Reader, idx: usize) -> AttrParse {
+    let line = &reader.lines[idx];
+    let number = line.number;
+    let err = |col: usize, msg: String, xtext: String, hint: Option<&str>| {
+        let mut d = diag(&reader.span(number, col), Severity::Error, msg).xparse(
+            XinetdLevel::Error,
+            "get_attr_op",
+            xtext,
+        );
+        if let Some(h) = hint {
+            d = d.hint(h);
+        }
+        AttrParse::Err(d)
+    };
+    let pairs = match LineParser::parse(Rule::attribute, &line.text) {
+        Ok(p) => p,
+        // The grammar accepts every non-ignorable line; keep a safe answer anyway.
+        Err(_) => {
+            return err(
+                0,
+                "unreadable attribute line".into(),
+                "Bad operator for attribute: ".into(),
+                None,
+            )
+        }
+    };
+    let mut name = String::new();
+    let mut name_col = 0;
+    let mut op = Op::Set;
+    let mut values = Vec::new();
+    for pair in pairs.flatten() {
+        match pair.as_rule() {
+            Rule::attr_name => {
+                name = pair.as_str().to_string();
+                name_col = pair.as_span().start();
+            }
+            Rule::operator => {
+                op = match pair.as_str() {
+                    "+=" => Op::Add,
+                    "-=" => Op::Remove,
+                    _ => Op::Set,
+                }
+            }
+            Rule::value => values.push((
+                pair.as_str().to_string(),
+                reader.span(number, pair.as_span().start()),
+            )),
+            Rule::glued_operator => {
+                return err(
+                    name_col,
+                    format!("attribute '{name}' needs a space before the operator"),
+                    format!("Attribute {name} needs a space before operator"),
+                    Some("write `name = value`; xinetd drops the whole entry for this line"),
+                )
+            }
+            Rule::nothing_after => {
+                return err(
+                    name_col,
+                    format!("attribute '{name}' has no operator and no value"),
+                    format!("Nothing after attribute: {name}"),
+                    Some("xinetd drops the whole entry for this line and skips to the next line holding only '}'"),
+                )
+            }
+            Rule::bad_operator => {
+                let hint = if name == "}" || name == "{" {
+                    "a brace line may hold nothing else (not even a comment); xinetd drops the entry and skips to the next line holding only '}'"
+                } else {
+                    "the operator must be '=', '+=' or '-='; xinetd drops the whole entry and skips to the next line holding only '}'"
+                };
+                return err(
+                    name_col,
+                    format!("bad operator after attribute '{name}'"),
+                    format!("Bad operator for attribute: {name}"),
+                    Some(hint),
+                );
+            }
+            _ => {}
+        }
+    }
+    AttrParse::Ok(AttrLine {
+        name,
+        span: reader.span(number, name_col),
+        op,
+        values,
+    })
+}
+
+/// Splits raw bytes into lines the way xinetd's reader sees them, with notes for the quirks
+/// we handle differently or that surprise (NUL bytes, overlong lines, BOM).
+fn split_lines(bytes: &[u8], file: &Arc<str>, notes: &mut Vec<Diagnostic>) -> Vec<RawLine> {
+    let mut lines = Vec::new();
+    let mut start = 0usize;
+    let mut number = 0u32;
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| start + p)
+            .unwrap_or(bytes.len());
+        number += 1;
+        let mut raw = &bytes[start..end];
+        let span = |column: usize| Span {
+            file: file.clone(),
+            line: number,
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
+        };
+        // xinetd cuts a line starting at offset s at 8192*(floor(s/8192)+2) (measured, see the
+        // corpus ORACLE.md); we read it whole and say so (docs/compat.md).
+        let cut_at = XINETD_BUFFER * (start / XINETD_BUFFER + 2);
+        if end > cut_at {
+            notes.push(
+                diag(
+                    &span(0),
+                    Severity::Warning,
+                    format!(
+                        "line is {} bytes long; xinetd 2.3.15.3 cuts it after {} bytes and parses the rest as a new line",
+                        raw.len(),
+                        cut_at - start - 1
+                    ),
+                )
+                .hint("xinetd-rs reads the line whole (deliberate difference, docs/compat.md); split long lists with '+=' to stay compatible"),
+            );
+        }
+        if let Some(nul) = raw.iter().position(|&b| b == 0) {
+            notes.push(
+                diag(&span(nul), Severity::Warning, "NUL byte in line")
+                    .hint("xinetd (and xinetd-rs) ignore the rest of the line after a NUL byte"),
+            );
+            raw = &raw[..nul];
+        }
+        if start == 0 && raw.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            notes.push(
+                diag(&span(0), Severity::Warning, "file starts with a UTF-8 byte order mark")
+                    .hint("xinetd treats the BOM as part of the first word, so the first line is a stray line; remove the BOM"),
+            );
+        }
+        lines.push(RawLine {
+            text: String::from_utf8_lossy(raw).into_owned(),
+            number,
+        });
+        start = end + 1;
+    }
+    lines
+}
+
+/// Parses one file's bytes into entries, without touching the file system.
+pub fn parse_document(bytes: &[u8], file: &str) -> Document {
+    let file: Arc<str> = Arc::from(file);
+    let mut notes = Vec::new();
+    let lines = split_lines(bytes, &file, &mut notes);
+    let mut r = Reader {
+        lines,
+        pos: 0,
+        file: file.clone(),
+    };
+    let mut items = Vec::new();
+    while let Some(i) = r.next_line() {
+        let number = r.lines[i].number;
+        let text = r.lines[i].text.clone();
+        let words = split_words(&text);
+        let Some(&(col0, first)) = words.first() else {
+            continue;
+        };
+        let kw = first.to_ascii_lowercase();
+        let head_span = r.span(number, col0);
+        let kind = match kw.as_str() {
+            "service" | "include" | "includedir" => {
+                let Some(&(col1, second)) = words.get(1) else {
+                    let error = diag(
+                        &head_span,
+                        Severity::Error,
+                        format!("'{first}' needs a name"),
+                    )
+                    .hint("xinetd then skips to the next line holding only '}', losing whatever lies between")
+                    .xparse(XinetdLevel::Error, "find_next_entry", "service name missing");
+                    let skip = r.skip_entry();
+                    items.push(Item::Rejected {
+                        error,
+                        service: None,
+                        skip,
+                    });
+                    continue;
+                };
+                match kw.as_str() {
+                    "include" => {
+                        items.push(Item::Include(second.to_string(), r.span(number, col1)));
+                        continue;
+                    }
+                    "includedir" => {
+                        items.push(Item::IncludeDir(second.to_string(), r.span(number, col1)));
+                        continue;
+                    }
+                    _ => EntryKind::Service(second.to_string()),
+                }
+            }
+            "defaults" => EntryKind::Defaults,
+            _ => {
+                let mut error = diag(
+                    &head_span,
+                    Severity::Error,
+                    format!("expected 'service', 'defaults', 'include' or 'includedir', found '{first}'"),
+                )
+                .xparse(XinetdLevel::Error, "find_next_entry", "missing service keyword");
+                error = if first.starts_with('\u{feff}') || first.starts_with('\u{fffd}') {
+                    error.hint("the line starts with a byte order mark or invalid UTF-8; xinetd skips to the next line holding only '}'")
+                } else {
+                    error.hint("xinetd skips from here to the next line holding only '}', which silently swallows the following service (F-025)")
+                };
+                let skip = r.skip_entry();
+                items.push(Item::Rejected {
+                    error,
+                    service: None,
+                    skip,
+                });
+                continue;
+            }
+        };
+        // The next non-comment line must hold only '{' (F-026).
+        let open = r.next_line();
+        let opened = open.is_some_and(|j| matches_rule(Rule::lone_open, &r.lines[j].text));
+        if !opened {
+            let (line, col) = match open {
+                Some(j) => (r.lines[j].number, 0),
+                None => (r.last_line_number(), 0),
+            };
+            let shown = match &kind {
+                EntryKind::Service(n) => n.clone(),
+                EntryKind::Defaults => "(null)".to_string(),
+            };
+            let error = diag(
+                &r.span(line, col),
+                Severity::Error,
+                format!("expected a line holding only '{{' after '{}'", text.trim()),
+            )
+            .hint("put '{' alone on the line after the header (no comment, no attribute); xinetd drops this entry")
+            .xparse(
+                XinetdLevel::Error,
+                "find_next_entry",
+                format!("Service {shown}: missing '{{'"),
+            );
+            let service = match kind {
+                EntryKind::Service(n) => Some((n, head_span)),
+                EntryKind::Defaults => None,
+            };
+            let skip = r.skip_entry();
+            items.push(Item::Rejected {
+                error,
+                service,
+                skip,
+            });
+            continue;
+        }
+        // Attribute lines up to the lone '}' (F-027, F-028).
+        let mut lines = Vec::new();
+        let end = loop {
+            let Some(j) = r.next_line() else {
+                break EntryEnd::Eof {
+                    line: r.last_line_number(),
+                };
+            };
+            if matches_rule(Rule::lone_close, &r.lines[j].text) {
+                break EntryEnd::Closed;
+            }
+            match parse_attr_line(&r, j) {
+                AttrParse::Ok(l) => lines.push(l),
+                AttrParse::Err(error) => {
+                    let skip = r.skip_entry();
+                    break EntryEnd::BadLine { error, skip };
+                }
+            }
+        };
+        items.push(Item::Entry(Entry {
+            kind,
+            header: head_span,
+            lines,
+            end,
+        }));
+    }
+    Document { file, items, notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(doc: &Document) -> Vec<&Entry> {
+        doc.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Entry(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn basic_entry() {
+        let doc = parse_document(
+            b"# c\nservice echo\n{\n\tid = x\n\tserver_args += a  b\t# c\n}\n",
+            "f",
+        );
+        let e = entries(&doc);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].kind, EntryKind::Service("echo".into()));
+        assert_eq!(e[0].lines[1].op, Op::Add);
+        let vals: Vec<_> = e[0].lines[1].values.iter().map(|v| v.0.as_str()).collect();
+        assert_eq!(vals, ["a", "b", "#", "c"]);
+        assert_eq!(e[0].lines[1].values[0].1.line, 5);
+        assert_eq!(e[0].lines[0].span.column, 2);
+    }
+
+    #[test]
+    fn crlf_sticks_to_values_but_not_braces() {
+        let doc = parse_document(b"service echo\r\n{\r\nwait = no\r\n}\r\n", "f");
+        let e = entries(&doc);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].lines[0].values[0].0, "no\r");
+        assert!(matches!(e[0].end, EntryEnd::Closed));
+    }
+
+    #[test]
+    fn operator_errors() {
+        for (line, text) in [
+            ("wait=no", "Attribute wait needs a space before operator"),
+            (
+                "log_on_success+= PID",
+                "Attribute log_on_success+ needs a space before operator",
+            ),
+            ("wait", "Nothing after attribute: wait"),
+            ("wait   ", "Nothing after attribute: wait"),
+            ("wait := no", "Bad operator for attribute: wait"),
+            ("} # x", "Bad operator for attribute: }"),
+        ] {
+            let src = format!("service a\n{{\n{line}\n}}\nservice b\n{{\n}}\n");
+            let doc = parse_document(src.as_bytes(), "f");
+            let e = entries(&doc);
+            match &e[0].end {
+                EntryEnd::BadLine { error, .. } => assert_eq!(error.xinetd[0].text, text),
+                other => panic!("{line}: {other:?}"),
+            }
+            assert_eq!(e.len(), 2, "{line}");
+        }
+    }
+
+    #[test]
+    fn stray_line_swallows_next_service() {
+        let doc = parse_document(b"junk\nservice a\n{\n}\nservice b\n{\n}\n", "f");
+        assert!(matches!(&doc.items[0], Item::Rejected { skip, .. } if skip.swallowed.len() == 1));
+        assert_eq!(entries(&doc).len(), 1);
+    }
+
+    #[test]
+    fn nul_truncates_and_last_line_without_newline() {
+        let doc = parse_document(b"service a\n{\nwait = n\0o\n}", "f");
+        let e = entries(&doc);
+        assert_eq!(e[0].lines[0].values[0].0, "n");
+        assert!(matches!(e[0].end, EntryEnd::Closed));
+        assert_eq!(doc.notes.len(), 1);
+    }
+}
