@@ -435,6 +435,15 @@ mod tests {
     }
 
     #[test]
+    fn remove_compares_networks_not_written_addresses() {
+        // docs/compat.md: xinetd compares the address as written, so `-= 10.0.0.0/8` would
+        // leave `10.1.2.3/8` in place; both mean the same network, and we remove it.
+        let mut l = list(&["10.1.2.3/8"]);
+        l.remove("10.0.0.0/8", &StaticResolver::new()).unwrap();
+        assert!(l.is_empty());
+    }
+
+    #[test]
     fn domains_match_case_insensitively_by_suffix() {
         let l = list(&[".Example.COM", ".b.example.com"]);
         let m = l.name_match("a.b.EXAMPLE.com").unwrap();

@@ -18,34 +18,34 @@
 //! };
 //!
 //! // Any `Resolver` works; `SystemResolver` uses the C library with a deadline.
-//! let resolver = StaticResolver::new()
-//!     .reverse("192.168.1.7".parse()?, "pc7.lab.example.com");
+//! let resolver = StaticResolver::new().reverse("10.1.2.3".parse()?, "pc7.lab.example.com");
 //!
-//! // defaults { no_access = 0.0.0.0/0 }, service { only_from = 192.168.1.0/24 .example.com
-//! // access_times = 7:00-12:30 13:30-21:00 }
+//! // only_from    = 192.168.1.0/24 .example.com
+//! // no_access    = 192.168.1.66
+//! // access_times = 7:00-12:30 13:30-21:00
 //! let (only_from, warnings) =
 //!     AccessList::from_values(["192.168.1.0/24", ".example.com"], &resolver)?;
 //! assert!(warnings.is_empty());
-//! let (no_access, _) = AccessList::from_values(["0.0.0.0/0"], &resolver)?;
+//! let (no_access, _) = AccessList::from_values(["192.168.1.66"], &resolver)?;
 //! let times = AccessTimes::parse(["7:00-12:30", "13:30-21:00"])?;
 //! let policy = AccessPolicy::new(Some(only_from), Some(no_access), Some(times));
-//!
 //! let morning = LocalTime::new(9, 15).expect("valid time");
-//! let peer: IpAddr = "192.168.1.7".parse()?;
 //!
-//! // The /24 beats 0.0.0.0/0 without any lookup: allowed.
+//! // Inside the /24: allowed, without any lookup.
+//! let peer: IpAddr = "192.168.1.7".parse()?;
 //! assert!(policy.decide(peer, morning, &Resolved::none()).is_allowed());
 //!
-//! // A client outside the /24 may still match `.example.com`: a lookup is needed.
+//! // The exact no_access entry is more specific than the /24: refused, `FAIL: id address`.
+//! let Decision::Deny(denial) = policy.decide("192.168.1.66".parse()?, morning, &Resolved::none())
+//! else { panic!("expected a refusal") };
+//! assert_eq!(denial.fail_reason().as_str(), "address");
+//!
+//! // Outside the /24 the client may still be in `.example.com`: a lookup is needed.
 //! let outsider: IpAddr = "10.1.2.3".parse()?;
 //! let Decision::NeedsLookup(request) = policy.decide(outsider, morning, &Resolved::none())
 //! else { panic!("expected a lookup request") };
-//! let resolved = request.perform(&resolver); // do this off your event loop
-//! match policy.decide(outsider, morning, &resolved) {
-//!     // No name: 0.0.0.0/0 in no_access wins.
-//!     Decision::Deny(denial) => assert_eq!(denial.fail_reason().as_str(), "address"),
-//!     other => panic!("unexpected {other:?}"),
-//! }
+//! let resolved = request.perform(&resolver); // blocks: do this off your event loop
+//! assert!(policy.decide(outsider, morning, &resolved).is_allowed());
 //!
 //! // Outside access_times: refused with xinetd's reason word `time`.
 //! let lunch = LocalTime::new(13, 0).expect("valid time");

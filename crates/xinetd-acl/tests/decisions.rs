@@ -1,6 +1,8 @@
 //! Table-driven decisions: every access-control example of the seed article, of
 //! xinetd.conf(5) and of the spec (F-200..F-221).
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use std::net::IpAddr;
 
 use xinetd_acl::{
@@ -59,7 +61,7 @@ fn resolver() -> StaticResolver {
         )
         .host("charly.example.com", ["192.168.1.1".parse().unwrap()])
         .network("loopback", 127)
-        .network("lab", 0xC0A8_05)
+        .network("lab", 0x00C0_A805)
 }
 
 fn table() -> Vec<Case> {

@@ -2,6 +2,8 @@
 //! independently with plain integer arithmetic, on random lists and clients (IPv4, native IPv6
 //! and IPv4-mapped IPv6), and so does the whole decision.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
