@@ -206,8 +206,11 @@ impl Drop for ChildStack {
 /// [`Child::warnings`]) is returned as [`SpawnError::Setup`] or [`SpawnError::ExecFailed`]
 /// naming the step and errno; that child has already been reaped.
 ///
-/// Call it from one thread at a time per process only if you rely on `waitpid(-1)` elsewhere
-/// not racing with the reaping of a failed child; otherwise it is thread-safe.
+/// Thread-safe, and the calling thread sleeps only until the child has exec'ed (about the
+/// cost of loading the server image, not its run time). One caveat for reaping: a failed child
+/// is reaped here with `waitpid(pid)`; a daemon that reaps with `waitpid(-1)` *on another
+/// thread at the same time* could collect it first and see an unknown pid. A single-threaded
+/// event loop that reaps on `SIGCHLD` (xinetd's model) never races with this.
 pub fn spawn(spec: &SpawnSpec, conn: Connection<'_>) -> Result<Child, SpawnError> {
     spawn_impl(spec, conn, false)
 }
