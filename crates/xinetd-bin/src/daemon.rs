@@ -327,13 +327,11 @@ impl Daemon {
                     self.quit();
                 }
                 SIGQUIT => self.quit(),
-                SIGINT => {
-                    // F-846: ignored unless -d.
-                    if self.opts.debug {
-                        self.log.msg(Level::Warning, "Exiting...");
-                        self.policy.remove_pidfile(&self.opts);
-                        self.exit = Some(Exit(1));
-                    }
+                // F-846: SIGINT ends a -d run (status 1) and is ignored otherwise.
+                SIGINT if self.opts.debug => {
+                    self.log.msg(Level::Warning, "Exiting...");
+                    self.policy.remove_pidfile(&self.opts);
+                    self.exit = Some(Exit(1));
                 }
                 _ => {}
             }

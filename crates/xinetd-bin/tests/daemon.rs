@@ -466,3 +466,36 @@ fn a_flood_of_clients_does_not_kill_the_daemon() {
     let mut d = d;
     assert!(d.child.try_wait().expect("try_wait").is_none());
 }
+
+#[test]
+fn domain_rules_are_decided_after_an_off_loop_name_lookup() {
+    // `.domain` entries need the peer's reverse name: the daemon asks its resolver thread
+    // and finishes the checks when the answer arrives (127.0.0.1 is `localhost` here).
+    let (echo, daytime) = (free_port(), free_port());
+    let conf = [
+        internal(
+            "echo",
+            "echo",
+            "stream",
+            echo,
+            "\tno_access = .example.invalid\n",
+        ),
+        internal(
+            "daytime",
+            "daytime",
+            "stream",
+            daytime,
+            "\tonly_from = .example.invalid\n",
+        ),
+    ]
+    .concat();
+    let d = Daemon::start(&conf);
+    assert_eq!(
+        exchange(echo, b"allowed after lookup"),
+        b"allowed after lookup"
+    );
+    assert_eq!(read_all(&mut connect(daytime)), b"");
+    d.wait_file(5, "svc.log", "FAIL: daytime address from=127.0.0.1");
+    // The loop kept serving meanwhile and afterwards.
+    assert_eq!(exchange(echo, b"again"), b"again");
+}
