@@ -7,7 +7,7 @@
 //! lower-cased name (one probe per label of the client's name).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -89,6 +89,9 @@ pub struct AccessList {
     v6: PrefixMap<Ipv6Net, Ids>,
     hosts: HashMap<String, Ids>,
     domains: HashMap<String, Ids>,
+    /// How many distinct domain keys have each label count: the specificities a reverse
+    /// lookup could add, kept up to date so a decision does not walk every domain.
+    domain_labels: BTreeMap<u8, usize>,
 }
 
 impl AccessList {
@@ -255,9 +258,9 @@ impl AccessList {
     /// The specificities a name match could have: what a reverse lookup might add.
     pub(crate) fn name_specificities(&self) -> BTreeSet<Specificity> {
         let mut out: BTreeSet<Specificity> = self
-            .domains
+            .domain_labels
             .keys()
-            .map(|d| Specificity::Domain { labels: labels(d) })
+            .map(|&labels| Specificity::Domain { labels })
             .collect();
         if !self.hosts.is_empty() {
             out.insert(Specificity::Exact);
@@ -298,10 +301,11 @@ impl AccessList {
                 }
             }
             EntryTarget::Domain { suffix } => {
-                self.domains
-                    .entry(suffix.to_ascii_lowercase())
-                    .or_default()
-                    .push(id);
+                let key = suffix.to_ascii_lowercase();
+                if !self.domains.contains_key(&key) {
+                    *self.domain_labels.entry(labels(&key)).or_default() += 1;
+                }
+                self.domains.entry(key).or_default().push(id);
             }
         }
         self.entries.push(Some(Arc::new(entry)));
@@ -329,7 +333,17 @@ impl AccessList {
                 }
             }
             EntryTarget::Domain { suffix } => {
-                unindex(&mut self.domains, &suffix.to_ascii_lowercase(), id);
+                let key = suffix.to_ascii_lowercase();
+                unindex(&mut self.domains, &key, id);
+                if !self.domains.contains_key(&key) {
+                    let n = labels(&key);
+                    if let Some(count) = self.domain_labels.get_mut(&n) {
+                        *count -= 1;
+                        if *count == 0 {
+                            self.domain_labels.remove(&n);
+                        }
+                    }
+                }
             }
         }
     }

@@ -231,3 +231,74 @@ proptest! {
         }
     }
 }
+
+/// Values with names: networks, host names (resolving to addresses) and `.domain` suffixes.
+fn named_value() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "10.0.0.0/8",
+        "10.1.0.0/16",
+        "10.1.1.1",
+        "0.0.0.0/0",
+        "::/0",
+        "host1",
+        "host2",
+        ".a.com",
+        ".b.a.com",
+        ".c.com",
+        ".A.COM",
+    ])
+}
+
+fn named_peer() -> impl Strategy<Value = IpAddr> {
+    prop::sample::select(vec![
+        IpAddr::from([10, 1, 1, 1]),
+        IpAddr::from([10, 1, 2, 3]),
+        IpAddr::from([10, 2, 0, 1]),
+        IpAddr::from([11, 0, 0, 1]),
+        "::ffff:10.1.1.1".parse().unwrap(),
+        "2001:db8::1".parse().unwrap(),
+    ])
+}
+
+const REVERSE_NAMES: [Option<&str>; 6] = [
+    None,
+    Some("host1"),
+    Some("HOST2"),
+    Some("x.b.a.com"),
+    Some("y.c.com"),
+    Some("z.org"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// When `decide` does not ask for a lookup, no reverse name could have changed the verdict.
+    #[test]
+    fn skipped_lookups_never_change_the_verdict(
+        only_from in prop::option::of(prop::collection::vec(named_value(), 0..5)),
+        no_access in prop::option::of(prop::collection::vec(named_value(), 0..5)),
+        peer in named_peer(),
+    ) {
+        let r = StaticResolver::new()
+            .host("host1", [IpAddr::from([10, 9, 9, 9])])
+            .host("host2", ["2001:db8::2".parse().unwrap()]);
+        let build = |v: &Vec<&str>| AccessList::from_values(v.iter().copied(), &r).unwrap().0;
+        let policy = AccessPolicy::new(only_from.as_ref().map(build), no_access.as_ref().map(build), None);
+        let first = policy.check_address(peer, &Resolved::none());
+        for name in REVERSE_NAMES {
+            let resolved = match name {
+                Some(n) => Resolved::with_reverse_name(n),
+                None => Resolved::reverse_failed(),
+            };
+            let with_name = policy.check_address(peer, &resolved);
+            prop_assert!(!matches!(with_name, Decision::NeedsLookup(_)));
+            if !matches!(first, Decision::NeedsLookup(_)) {
+                prop_assert_eq!(
+                    first.is_allowed(),
+                    with_name.is_allowed(),
+                    "peer {} name {:?}: {:?} vs {:?}", peer, name, first, with_name
+                );
+            }
+        }
+    }
+}
