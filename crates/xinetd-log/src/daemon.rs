@@ -169,24 +169,20 @@ impl DaemonLog {
         self.stamps.refresh(&self.clock);
         let pid = std::process::id();
         let mut report = WriteReport::new(Outcome::Written);
-        if self.failure.is_failing() {
-            // Try the line first; if it goes through, say what was lost before it.
-            self.format_into(level, func, text, pid);
+        if let Some(notice) = self.failure.pending_resumption(IDENT) {
+            // First say, in the log itself, how many lines were lost; if that goes through
+            // the destination works again.
+            self.format_into(notice.level, Some("msg"), &notice.text, pid);
             match self.send() {
                 Ok(()) => {
-                    if let Some(d) = self.failure.succeeded(IDENT) {
-                        self.format_into(d.level, Some("msg"), &d.text, pid);
-                        // Best effort: the destination just worked.
-                        let _ = self.send();
-                        report.diagnostics.push(d);
-                    }
+                    report.diagnostics.extend(self.failure.succeeded(IDENT));
                 }
                 Err(e) => {
                     report.outcome = Outcome::DroppedError;
                     report.diagnostics.extend(self.failure.failed(IDENT, &e));
+                    return report;
                 }
             }
-            return report;
         }
         self.format_into(level, func, text, pid);
         if let Err(e) = self.send() {

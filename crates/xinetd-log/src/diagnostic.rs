@@ -161,15 +161,12 @@ impl FailureState {
         }
         self.failing = false;
         let lost = std::mem::take(&mut self.lost);
-        Some(Diagnostic::new(
-            DiagnosticKind::Resumed,
-            Level::Notice,
-            "log_in_error",
-            format!(
-                "{log_id} log writable again; {lost} line{} lost",
-                if lost == 1 { " was" } else { "s were" }
-            ),
-        ))
+        Some(resumed(log_id, lost))
+    }
+
+    /// The diagnostic [`FailureState::succeeded`] would return now (while failing).
+    pub(crate) fn pending_resumption(&self, log_id: &str) -> Option<Diagnostic> {
+        self.failing.then(|| resumed(log_id, self.lost))
     }
 
     pub(crate) fn is_failing(&self) -> bool {
@@ -179,6 +176,18 @@ impl FailureState {
     pub(crate) fn lost_total(&self) -> u64 {
         self.lost_total
     }
+}
+
+fn resumed(log_id: &str, lost: u64) -> Diagnostic {
+    Diagnostic::new(
+        DiagnosticKind::Resumed,
+        Level::Notice,
+        "log_in_error",
+        format!(
+            "{log_id} log writable again; {lost} line{} lost",
+            if lost == 1 { " was" } else { "s were" }
+        ),
+    )
 }
 
 #[cfg(test)]

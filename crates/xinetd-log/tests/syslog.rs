@@ -240,3 +240,37 @@ fn stalled_syslog_never_blocks() {
         ["svc log writable again; 5 lines were lost"]
     );
 }
+
+/// The daemon's own log: a failure is reported once to the caller; when syslog is back the
+/// log itself first gets a NOTICE counting the lost lines, then the line.
+#[test]
+fn daemon_log_reports_its_own_gap_in_the_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log");
+    let mut log = DaemonLog::syslog_at(Facility::Daemon, &path);
+    let r = log.log(Level::Notice, "main", "lost one");
+    assert_eq!(r.outcome, Outcome::DroppedError);
+    assert_eq!(
+        r.diagnostics.iter().map(|d| d.kind).collect::<Vec<_>>(),
+        [DiagnosticKind::WriteFailed]
+    );
+    assert!(log
+        .log(Level::Notice, "main", "lost two")
+        .diagnostics
+        .is_empty());
+    let server = bind(&path);
+    let r = log.log(Level::Warning, "quit_program", "Exiting...");
+    assert!(r.written());
+    assert_eq!(
+        r.diagnostics.iter().map(|d| d.kind).collect::<Vec<_>>(),
+        [DiagnosticKind::Resumed]
+    );
+    let (pri, _, _, text) = parse_rfc3164(&recv(&server));
+    assert_eq!(
+        (pri, text.as_str()),
+        (29, "xinetd log writable again; 2 lines were lost")
+    );
+    let (pri, _, _, text) = parse_rfc3164(&recv(&server));
+    assert_eq!((pri, text.as_str()), (28, "Exiting..."));
+    assert_eq!(log.lost_to_errors(), 2);
+}
