@@ -95,6 +95,15 @@
 //! `docs/performance.md` for the conditions. For ten entries the scan is faster, and both are
 //! negligible next to a `fork`.)
 //!
+//! # Dependencies
+//!
+//! `ipnet` and `prefix-trie` (the project's chosen crates) for networks and longest-prefix
+//! match; `thiserror` for the error types; `dns-lookup` for [`SystemResolver`]'s reverse lookups:
+//! the standard library resolves names forward (`ToSocketAddrs`) but has no `getnameinfo`, and
+//! this crate forbids `unsafe`, so a small, widely used wrapper of the C call xinetd itself
+//! makes (`getnameinfo(NI_NAMEREQD)`) is the right tool. Nothing here knows about the event loop
+//! or the configuration parser: the daemon passes the raw attribute values.
+//!
 //! # Errors
 //!
 //! [`AclError`] and [`AclWarning`] carry the offending value and give the exact lines xinetd
