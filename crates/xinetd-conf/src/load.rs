@@ -134,6 +134,9 @@ struct Draft {
     specified: HashSet<Attr>,
     disabled: bool,
     disabled_by_entry: bool,
+    /// A value failed to parse (xinetd's SC_DISABLE from identify_attribute); unlike
+    /// `disabled`, `disable = no` and `enabled` do not clear it (docs/compat.md).
+    error: Option<Span>,
     id: Option<Spanned<String>>,
     socket_type: Option<Spanned<SocketType>>,
     protocol: Option<Spanned<Protocol>>,
@@ -187,6 +190,7 @@ impl Draft {
             specified: HashSet::new(),
             disabled: false,
             disabled_by_entry: false,
+            error: None,
             id: None,
             socket_type: None,
             protocol: None,
@@ -342,7 +346,7 @@ impl Loader<'_> {
                     EntryKind::Defaults => {
                         if found_defaults {
                             self.sink.push(
-                                diag(&e.header, Severity::Error, "second 'defaults' entry in this file is ignored")
+                                diag(&e.open, Severity::Error, "second 'defaults' entry in this file is ignored")
                                     .hint("only one defaults entry per file is honoured; merge them (included files may carry their own)")
                                     .xparse(
                                         XinetdLevel::Error,
@@ -859,6 +863,9 @@ impl Loader<'_> {
                     );
                     self.sink.push(dg);
                     d.disabled = true;
+                    if d.error.is_none() {
+                        d.error = Some(line.span.clone());
+                    }
                     Ok(())
                 } else if self.env.debug {
                     dg.message = format!("{} (in defaults; not fatal in debug mode)", dg.message);
@@ -928,10 +935,9 @@ impl Loader<'_> {
             }
             Attr::Disable => {
                 let v = yes_no(first, "svcdisable_parser", "Bad value")?;
-                if v {
-                    d.disabled = true;
-                    d.disabled_by_entry = true;
-                }
+                // `no` is SC_ENABLE: it also clears a disable caused by an earlier error.
+                d.disabled = v;
+                d.disabled_by_entry = v;
             }
             Attr::User => {
                 if first.bytes().all(|c| c.is_ascii_digit()) {
@@ -1368,7 +1374,7 @@ impl Loader<'_> {
                 let v = values::parse_c_int(first, 8)
                     .filter(|v| (0..=0o777).contains(v))
                     .ok_or_else(|| {
-                        fail("umask_parser", "umask argument is invalid.").message(format!(
+                        fail("umask_parser", "umask argument is invalid.\n").message(format!(
                             "umask '{first}' is not an octal number from 0 to 777"
                         ))
                     })?;
@@ -1494,18 +1500,26 @@ impl Loader<'_> {
         let enabled: Option<Vec<String>> = defaults.enabled.as_ref().map(|s| s.value.clone());
         let disabled: Option<Vec<String>> = defaults.disabled_ids.as_ref().map(|s| s.value.clone());
         let mut survivors = Vec::new();
-        for d in drafts {
-            let in_list = |l: &Option<Vec<String>>| {
+        for mut d in drafts {
+            let in_list = |l: &Option<Vec<String>>, id: &str| {
                 l.as_ref()
-                    .is_some_and(|l| l.iter().any(|x| x.eq_ignore_ascii_case(d.id())))
+                    .is_some_and(|l| l.iter().any(|x| x.eq_ignore_ascii_case(id)))
             };
+            // The `enabled` filter disables every service, then enables the listed ones
+            // (which also re-enables services disabled by an error; we drop those later).
+            let mut filtered_out = false;
+            if enabled.is_some() {
+                let listed = in_list(&enabled, d.id());
+                filtered_out = !listed;
+                d.disabled = !listed;
+            }
             let reason = if d.disabled {
-                // Documented behaviour, not the binary's: xinetd's `enabled` filter re-enables
-                // services disabled by a parse error (docs/compat.md); we keep them dropped.
-                Some(DropReason::Error)
-            } else if enabled.is_some() && !in_list(&enabled) {
-                Some(DropReason::NotEnabled)
-            } else if in_list(&disabled) {
+                Some(if d.error.is_some() && !filtered_out {
+                    DropReason::Error
+                } else {
+                    DropReason::NotEnabled
+                })
+            } else if in_list(&disabled, d.id()) {
                 Some(DropReason::DisabledByDefaults)
             } else {
                 None
@@ -1547,7 +1561,20 @@ impl Loader<'_> {
         }
         let mut accepted: Vec<Draft> = Vec::new();
         for mut d in survivors {
-            let ok = self.service_fill(&mut d, &defaults) && self.check_entry(&mut d, &accepted);
+            let mut ok =
+                self.service_fill(&mut d, &defaults) && self.check_entry(&mut d, &accepted);
+            if ok {
+                if let Some(at) = &d.error {
+                    // xinetd 2.3.15.3 would run this half-configured service: `disable = no`
+                    // or `enabled` cleared the disable its parse error set (docs/compat.md).
+                    self.sink.push(
+                        diag(&d.header, Severity::Error, format!("service '{}' stays disabled because of the error at line {}", d.id(), at.line))
+                            .hint("xinetd 2.3.15.3 would start it without the bad attribute, because `disable = no` or `enabled` re-enabled it; xinetd-rs follows the documented rule that a bad value disables the service")
+                            .service(Some(d.id())),
+                    );
+                    ok = false;
+                }
+            }
             if ok {
                 self.clear_identity_userid(&mut d);
                 accepted.push(d);
