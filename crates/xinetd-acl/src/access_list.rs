@@ -103,7 +103,9 @@ impl AccessList {
     /// Build a list from the values of one `only_from = ...` / `no_access = ...` line.
     ///
     /// Returns the warnings to log (values xinetd drops with `failed to parse`, and our
-    /// diagnostics); an [`AclError`] means xinetd would disable the service.
+    /// diagnostics); an [`AclError`] means xinetd would disable the service. xinetd logs the
+    /// warnings of the values before a bad one too; to reproduce its log exactly, call
+    /// [`add`](Self::add) value by value instead and log as you go.
     pub fn from_values<'a>(
         values: impl IntoIterator<Item = &'a str>,
         resolver: &dyn Resolver,

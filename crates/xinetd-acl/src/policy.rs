@@ -60,6 +60,9 @@ impl fmt::Display for FailReason {
 }
 
 /// What the caller has found out about the client so far, beyond its address.
+///
+/// A `Resolved` describes one client: build a new one (starting from [`Resolved::none`]) for
+/// every connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
     reverse: Option<ReverseName>,
@@ -146,6 +149,24 @@ pub enum Allowed {
         /// The less specific `no_access` entry.
         no_access: Match,
     },
+}
+
+impl fmt::Display for Allowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Allowed::NoLists => f.write_str("no only_from or no_access list"),
+            Allowed::NotInNoAccess => f.write_str("not in no_access"),
+            Allowed::OnlyFrom(m) => write!(f, "matches only_from entry {}", m.entry.source),
+            Allowed::OnlyFromMoreSpecific {
+                only_from,
+                no_access,
+            } => write!(
+                f,
+                "only_from entry {} is more specific than no_access entry {}",
+                only_from.entry.source, no_access.entry.source
+            ),
+        }
+    }
 }
 
 /// Why a client is refused.
@@ -315,6 +336,11 @@ impl AccessPolicy {
     }
 
     /// The `only_from` / `no_access` check alone (xinetd's child-side check, F-215).
+    ///
+    /// For a tcp `wait = yes` service the daemon never sees the client's address; xinetd then
+    /// checks an empty address and refuses everything when `only_from` is set (F-213, F-963),
+    /// while xinetd.conf(5) says no address control is done. Following the documentation, call
+    /// only [`check_time`](Self::check_time) for such services.
     ///
     /// Asks for a reverse lookup only when a list has host-name or `.domain` entries **and**
     /// the answer could change whether the client is allowed; otherwise it decides on the
