@@ -57,6 +57,7 @@ enum Target {
 #[derive(Debug)]
 pub struct DaemonLog {
     target: Target,
+    ident: String,
     failure: FailureState,
     clock: LocalClock,
     stamps: Stamps,
@@ -67,6 +68,7 @@ impl DaemonLog {
     fn with_target(target: Target) -> DaemonLog {
         DaemonLog {
             target,
+            ident: IDENT.to_owned(),
             failure: FailureState::default(),
             clock: LocalClock::system(),
             stamps: Stamps::default(),
@@ -114,6 +116,14 @@ impl DaemonLog {
     /// Standard error, in the given style.
     pub fn stderr(style: StderrStyle) -> DaemonLog {
         DaemonLog::with_target(Target::Stderr(style))
+    }
+
+    /// The program name in `name[PID]:` and the syslog ident. xinetd uses the last path
+    /// component of its `argv[0]` (so `xinetd` normally, [`IDENT`]); a daemon started
+    /// under another name passes that.
+    pub fn with_ident(mut self, ident: impl Into<String>) -> DaemonLog {
+        self.ident = ident.into();
+        self
     }
 
     /// Use another clock.
@@ -169,17 +179,21 @@ impl DaemonLog {
         self.stamps.refresh(&self.clock);
         let pid = std::process::id();
         let mut report = WriteReport::new(Outcome::Written);
-        if let Some(notice) = self.failure.pending_resumption(IDENT) {
+        if let Some(notice) = self.failure.pending_resumption(&self.ident) {
             // First say, in the log itself, how many lines were lost; if that goes through
             // the destination works again.
             self.format_into(notice.level, Some("msg"), &notice.text, pid);
             match self.send() {
                 Ok(()) => {
-                    report.diagnostics.extend(self.failure.succeeded(IDENT));
+                    report
+                        .diagnostics
+                        .extend(self.failure.succeeded(&self.ident));
                 }
                 Err(e) => {
                     report.outcome = Outcome::DroppedError;
-                    report.diagnostics.extend(self.failure.failed(IDENT, &e));
+                    report
+                        .diagnostics
+                        .extend(self.failure.failed(&self.ident, &e));
                     return report;
                 }
             }
@@ -187,7 +201,9 @@ impl DaemonLog {
         self.format_into(level, func, text, pid);
         if let Err(e) = self.send() {
             report.outcome = Outcome::DroppedError;
-            report.diagnostics.extend(self.failure.failed(IDENT, &e));
+            report
+                .diagnostics
+                .extend(self.failure.failed(&self.ident, &e));
         }
         report
     }
@@ -249,16 +265,21 @@ impl DaemonLog {
         self.buf.clear();
         match header {
             Header::Syslog(pri) => {
-                let _ = write!(self.buf, "<{pri}>{} {IDENT}[{pid}]: ", self.stamps.syslog());
+                let _ = write!(
+                    self.buf,
+                    "<{pri}>{} {}[{pid}]: ",
+                    self.stamps.syslog(),
+                    self.ident
+                );
             }
             Header::FileLog => {
-                let _ = write!(self.buf, "{} {IDENT}[{pid}]: ", self.stamps.file());
+                let _ = write!(self.buf, "{} {}[{pid}]: ", self.stamps.file(), self.ident);
             }
             Header::Debug => {
                 let _ = write!(self.buf, "{}: ", self.stamps.file());
             }
             Header::Bare => {
-                let _ = write!(self.buf, "{IDENT}[{pid}]: ");
+                let _ = write!(self.buf, "{}[{pid}]: ", self.ident);
             }
         }
         self.buf.extend_from_slice(body.as_bytes());

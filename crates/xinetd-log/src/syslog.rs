@@ -17,7 +17,8 @@
 //! timestamps correct (jiff) and the socket non-blocking.
 
 use std::io;
-use std::os::unix::net::UnixDatagram;
+use std::io::Write as _;
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ use crate::{Facility, Level, LogError};
 /// The system log socket syslog(3) writes to.
 pub const DEFAULT_SYSLOG_PATH: &str = "/dev/log";
 
-/// The ident xinetd passes to openlog(3).
+/// The ident xinetd passes to openlog(3) and prints in `-filelog` lines: its program name,
+/// the last component of `argv[0]`, normally `xinetd`.
 pub const IDENT: &str = "xinetd";
 
 /// How long one datagram may wait for room in the syslog daemon's receive queue while
@@ -38,16 +40,17 @@ pub const IDENT: &str = "xinetd";
 /// wait at all until one succeeds again.
 pub const SEND_WAIT: Duration = Duration::from_millis(50);
 
-/// Format one RFC 3164 message as glibc's syslog(3) does.
+/// Format one RFC 3164 message as glibc's syslog(3) does with `openlog(ident, LOG_PID, ..)`:
+/// `<PRI>stamp ident[pid]: text`.
 pub fn format_rfc3164(
     out: &mut Vec<u8>,
     facility: Facility,
     level: Level,
     stamp: &str,
+    ident: &str,
     pid: u32,
     text: &str,
 ) {
-    use std::io::Write as _;
     out.clear();
     // Writing into a Vec cannot fail.
     let _ = write!(
@@ -55,7 +58,7 @@ pub fn format_rfc3164(
         "<{}>{} {}[{}]: {}",
         priority(facility, level),
         stamp,
-        IDENT,
+        ident,
         pid,
         text
     );
@@ -63,68 +66,117 @@ pub fn format_rfc3164(
 
 /// A connection to the system log socket: connected lazily, reconnected when syslogd
 /// went away (restart, socket recreated), never blocking for more than [`SEND_WAIT`].
+/// Like glibc, it falls back to a stream socket when the path is one (`EPROTOTYPE`); there
+/// each message is followed by a NUL byte, as syslog(3) sends it.
 #[derive(Debug)]
 pub(crate) struct SyslogSocket {
     path: PathBuf,
-    sock: Option<UnixDatagram>,
+    conn: Option<Conn>,
     /// Sends are non-blocking after a failure, bounded by SEND_WAIT otherwise.
     impatient: bool,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Datagram(UnixDatagram),
+    Stream(UnixStream),
+}
+
+impl Conn {
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Conn::Datagram(s) => s.set_nonblocking(on),
+            Conn::Stream(s) => s.set_nonblocking(on),
+        }
+    }
 }
 
 impl SyslogSocket {
     pub(crate) fn new(path: PathBuf) -> SyslogSocket {
         SyslogSocket {
             path,
-            sock: None,
+            conn: None,
             impatient: false,
         }
     }
 
     fn connect(&mut self) -> io::Result<()> {
         let sock = UnixDatagram::unbound()?;
-        sock.connect(&self.path)?;
-        sock.set_write_timeout(Some(SEND_WAIT))?;
-        sock.set_nonblocking(self.impatient)?;
-        self.sock = Some(sock);
+        let conn = match sock.connect(&self.path) {
+            Ok(()) => {
+                sock.set_write_timeout(Some(SEND_WAIT))?;
+                Conn::Datagram(sock)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+                let stream = UnixStream::connect(&self.path)?;
+                stream.set_write_timeout(Some(SEND_WAIT))?;
+                Conn::Stream(stream)
+            }
+            Err(e) => return Err(e),
+        };
+        conn.set_nonblocking(self.impatient)?;
+        self.conn = Some(conn);
         Ok(())
     }
 
     fn set_impatient(&mut self, impatient: bool) {
         if self.impatient != impatient {
             self.impatient = impatient;
-            if let Some(s) = &self.sock {
-                if s.set_nonblocking(impatient).is_err() {
-                    self.sock = None;
+            if let Some(c) = &self.conn {
+                if c.set_nonblocking(impatient).is_err() {
+                    self.conn = None;
                 }
             }
         }
     }
 
-    /// Send one datagram; on success `Ok`, otherwise the error of the last attempt.
+    /// Send one message; on success `Ok`, otherwise the error of the last attempt.
     pub(crate) fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         let result = self.try_send(msg);
         self.set_impatient(result.is_err());
         result
     }
 
+    fn send_once(&mut self, msg: &[u8]) -> io::Result<()> {
+        match &mut self.conn {
+            None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+            Some(Conn::Datagram(s)) => s.send(msg).map(|_| ()),
+            Some(Conn::Stream(s)) => {
+                let mut framed = Vec::with_capacity(msg.len() + 1);
+                framed.extend_from_slice(msg);
+                framed.push(0);
+                let mut done = 0;
+                while done < framed.len() {
+                    match s.write(&framed[done..]) {
+                        Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                        Ok(n) => done += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            if done > 0 {
+                                // Half a message is on the stream: start a fresh connection
+                                // so the next message is framed correctly.
+                                self.conn = None;
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn try_send(&mut self, msg: &[u8]) -> io::Result<()> {
-        if self.sock.is_none() {
+        if self.conn.is_none() {
             self.connect()?;
         }
-        let first = match &self.sock {
-            Some(s) => s.send(msg).map(|_| ()),
-            None => return Err(io::Error::from(io::ErrorKind::NotConnected)),
-        };
-        match first {
+        match self.send_once(msg) {
             Ok(()) => Ok(()),
             Err(e) if peer_gone(&e) => {
                 // syslogd restarted: the old socket is dead, a new one may be there.
-                self.sock = None;
+                self.conn = None;
                 self.connect()?;
-                match &self.sock {
-                    Some(s) => s.send(msg).map(|_| ()),
-                    None => Err(e),
-                }
+                self.send_once(msg)
             }
             Err(e) => Err(e),
         }
@@ -149,6 +201,7 @@ fn peer_gone(e: &io::Error) -> bool {
 /// A service's syslog destination: `log_type = SYSLOG facility [level]`.
 #[derive(Debug)]
 pub struct SyslogLog {
+    ident: String,
     facility: Facility,
     level: Level,
     log_id: String,
@@ -174,6 +227,7 @@ impl SyslogLog {
         path: impl AsRef<Path>,
     ) -> SyslogLog {
         SyslogLog {
+            ident: IDENT.to_owned(),
             facility,
             level,
             log_id: log_id.into(),
@@ -183,6 +237,12 @@ impl SyslogLog {
             stamps: Stamps::default(),
             buf: Vec::with_capacity(256),
         }
+    }
+
+    /// The syslog ident (xinetd: the last component of `argv[0]`, normally [`IDENT`]).
+    pub fn with_ident(mut self, ident: impl Into<String>) -> SyslogLog {
+        self.ident = ident.into();
+        self
     }
 
     /// Use another clock for the header timestamp.
@@ -211,6 +271,7 @@ impl SyslogLog {
             self.facility,
             self.level,
             self.stamps.syslog(),
+            &self.ident,
             std::process::id(),
             text,
         );
@@ -267,6 +328,7 @@ mod tests {
             Facility::Authpriv,
             Level::Warning,
             "Nov 26 23:09:29",
+            IDENT,
             11122,
             "START: echo pid=11165 from=127.0.0.1",
         );

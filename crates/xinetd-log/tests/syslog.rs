@@ -274,3 +274,47 @@ fn daemon_log_reports_its_own_gap_in_the_log() {
     assert_eq!((pri, text.as_str()), (28, "Exiting..."));
     assert_eq!(log.lost_to_errors(), 2);
 }
+
+/// Like glibc, a stream-type log socket works too: each message followed by a NUL byte.
+#[test]
+fn stream_syslog_socket_gets_nul_terminated_messages() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log");
+    let listener = UnixListener::bind(&path).expect("bind stream socket");
+    let mut log = SyslogLog::with_socket_path(Facility::Auth, Level::Notice, "svc", &path);
+    assert!(log.write_text("one").written());
+    assert!(log.write_text("two").written());
+    let (mut conn, _) = listener.accept().expect("accept");
+    conn.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while got.iter().filter(|&&b| b == 0).count() < 2 {
+        let n = conn.read(&mut buf).expect("read");
+        assert!(n > 0, "stream closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(got).expect("utf-8");
+    let msgs: Vec<&str> = text.split_terminator('\0').collect();
+    assert_eq!(msgs.len(), 2);
+    // auth (32) + notice (5).
+    let (pri, _, _, first) = parse_rfc3164(msgs[0]);
+    assert_eq!((pri, first.as_str()), (37, "one"));
+    assert_eq!(parse_rfc3164(msgs[1]).3, "two");
+}
+
+#[test]
+fn ident_follows_the_program_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log");
+    let server = bind(&path);
+    let mut log = SyslogLog::with_socket_path(Facility::Daemon, Level::Info, "svc", &path)
+        .with_ident("in.xinetd");
+    assert!(log.write_text("x").written());
+    assert!(recv(&server).contains(" in.xinetd["));
+    let mut daemon = DaemonLog::syslog_at(Facility::Daemon, &path).with_ident("in.xinetd");
+    assert!(daemon.log(Level::Info, "main", "y").written());
+    assert!(recv(&server).contains(" in.xinetd["));
+}
