@@ -20,8 +20,10 @@ use std::mem::MaybeUninit;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
+use nix::sys::prctl::{get_dumpable, set_dumpable};
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{geteuid, Pid};
@@ -277,6 +279,10 @@ fn spawn_impl(
         rlimits: spec.rlimits,
         report: &mut report,
     };
+    if wants_ids {
+        // Captured before the first child can change it (see `restore_dumpable`).
+        daemon_dumpable();
+    }
     let stack = ChildStack::new()?;
 
     // Block every signal across clone so no handler of the daemon ever runs on the child's
@@ -310,13 +316,16 @@ fn spawn_impl(
         libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut());
     }
     drop(stack);
+    if wants_ids {
+        restore_dumpable();
+    }
     if pid < 0 {
         return Err(SpawnError::Fork(clone_errno));
     }
     let pid = Pid::from_raw(pid);
     // SAFETY: the child is done with the shared memory (CLONE_VFORK); a volatile read makes
     // sure the compiler does not reuse values it read before the clone.
-    let report = unsafe { ptr::read_volatile(ptr::addr_of!(report)) };
+    let report = unsafe { ptr::read_volatile(plan.report) };
     let warnings = report
         .warnings
         .iter()
@@ -348,6 +357,21 @@ fn spawn_impl(
         });
     }
     Ok(Child { pid, warnings })
+}
+
+/// The daemon's "dumpable" attribute as it was before any child changed identity.
+fn daemon_dumpable() -> bool {
+    static DUMPABLE: OnceLock<bool> = OnceLock::new();
+    *DUMPABLE.get_or_init(|| get_dumpable().unwrap_or(true))
+}
+
+/// A child that changes its euid/egid makes the kernel mark its *address space* non-dumpable
+/// (`commit_creds` → `set_dumpable(mm, suid_dumpable)`); with CLONE_VM that is the daemon's
+/// address space, which would lose core dumps and `/proc/<pid>` ownership. Put it back.
+fn restore_dumpable() {
+    if daemon_dumpable() && get_dumpable() == Ok(false) {
+        let _ = set_dumpable(true);
+    }
 }
 
 /// Exit status of a child whose set-up failed; never observed by the daemon because

@@ -602,6 +602,26 @@ fn process_group_can_be_killed() {
     );
 }
 
+/// The child shares the daemon's memory until exec; its setuid must not leave the daemon's
+/// address space marked non-dumpable (the kernel does that to the *mm* on an euid change).
+fn daemon_stays_dumpable() {
+    require_root!("daemon_stays_dumpable");
+    use nix::sys::prctl::{get_dumpable, set_dumpable};
+    set_dumpable(true).expect("set_dumpable");
+    let probe = ProbeDir::new();
+    let spec = SpawnSpec::builder(probe.path())
+        .argv(["probe", "--probe"])
+        .credentials(Credentials::resolve(Some("nobody"), None, false).expect("nobody"))
+        .build()
+        .expect("spec");
+    let r = Running::start(&spec, None);
+    assert!(
+        get_dumpable().expect("get_dumpable"),
+        "daemon became non-dumpable"
+    );
+    assert_exited_zero(r.finish());
+}
+
 /// A connection that sits on fd 0..2 of the daemon is not lost by the dup2 loop.
 fn connection_on_a_low_fd() {
     let probe = ProbeDir::new();
@@ -662,6 +682,7 @@ fn main() -> ExitCode {
         ),
         ("process_group_can_be_killed", process_group_can_be_killed),
         ("connection_on_a_low_fd", connection_on_a_low_fd),
+        ("daemon_stays_dumpable", daemon_stays_dumpable),
     ];
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let mut failed = Vec::new();
