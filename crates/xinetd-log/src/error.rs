@@ -21,6 +21,9 @@ pub enum LogError {
     /// (`Bad log_on_success flag: %s`).
     #[error("Bad log flag: {0}")]
     UnknownFlag(String),
+    /// A FAIL reason that is not one of xinetd's words.
+    #[error("unknown failure reason: {0}")]
+    UnknownFailReason(String),
     /// `log_type = FILE path soft hard` with `hard < soft` (F-712).
     #[error("hard limit ({hard}) is lower than soft limit ({soft})")]
     HardBelowSoft {

@@ -201,6 +201,29 @@ impl FailReason {
     }
 }
 
+impl std::str::FromStr for FailReason {
+    type Err = LogError;
+
+    /// The exact words of [`FailReason::as_str`] (e.g. `per_source_limit`,
+    /// `connections per second`).
+    fn from_str(s: &str) -> Result<FailReason, LogError> {
+        const ALL: [FailReason; 9] = [
+            FailReason::Address,
+            FailReason::Time,
+            FailReason::Fork,
+            FailReason::ServiceLimit,
+            FailReason::PerSourceLimit,
+            FailReason::ProcessLimit,
+            FailReason::Libwrap,
+            FailReason::Load,
+            FailReason::Cps,
+        ];
+        ALL.into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| LogError::UnknownFailReason(s.to_owned()))
+    }
+}
+
 impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -432,6 +455,20 @@ mod tests {
         let rec = r.userid(&"x".repeat(2000));
         assert_eq!(rec.as_str().len(), MAX_RECORD_LEN);
         assert!(rec.as_str().starts_with("USERID: svc xxx"));
+    }
+
+    #[test]
+    fn fail_reasons_parse_back() {
+        for word in [
+            "address",
+            "per_source_limit",
+            "connections per second",
+            "libwrap",
+        ] {
+            let r: FailReason = word.parse().expect("known reason");
+            assert_eq!(r.as_str(), word);
+        }
+        assert!("cps".parse::<FailReason>().is_err());
     }
 
     #[test]
