@@ -426,3 +426,34 @@ fn a_refusal_does_not_count() {
     assert_eq!(l.running(&svc), 1);
     assert_eq!(l.stats().running_total, 1);
 }
+
+#[test]
+fn max_load_with_the_real_proc_loadavg() {
+    let mut reader = xinetd_limits::ProcLoadAvg::new();
+    let Ok(current) = reader.read() else {
+        println!("skipping: {} is not readable here", reader.path().display());
+        return;
+    };
+    let (mut l, t) = limits(GlobalLimits::default());
+    let generous = l.add_service(ServiceLimits {
+        max_load: Some(MaxLoad::new(1e9).expect("valid")),
+        ..service("generous")
+    });
+    assert!(l
+        .admit(&generous, Request::new(None, t), &mut reader)
+        .is_ok());
+    // The file changes every 5 s and decays by at most ~8 % per update, so a load of 0.05 now
+    // is still above zero when `admit` reads it again.
+    if current >= 0.05 {
+        let strict = l.add_service(ServiceLimits {
+            max_load: Some(MaxLoad::new(1e-6).expect("valid")),
+            ..service("strict")
+        });
+        let source: &mut dyn xinetd_limits::LoadSource = &mut reader;
+        let r = l.admit(&strict, Request::new(None, t), source);
+        assert_eq!(r.unwrap_err().reason, Reason::Load);
+    } else {
+        println!("load average {current} is too close to 0; the refusal half is skipped");
+    }
+    assert!(reader.take_error().is_none());
+}
