@@ -44,6 +44,10 @@ enum Op {
         peer: usize,
         advance_ms: u64,
     },
+    /// SIGHUP keeping the service with the same limits: the cps counter restarts (F-864).
+    Reload {
+        svc: usize,
+    },
 }
 
 fn svc_cfg() -> impl Strategy<Value = SvcCfg> {
@@ -78,6 +82,7 @@ fn op(services: usize) -> impl Strategy<Value = Op> {
         2 => (0u64..30_000).prop_map(|advance_ms| Op::Tick { advance_ms }),
         1 => (0..PEERS.len(), 0u64..5_000)
             .prop_map(|(peer, advance_ms)| Op::SensorHit { peer, advance_ms }),
+        1 => (0..services).prop_map(|svc| Op::Reload { svc }),
     ]
 }
 
@@ -203,6 +208,19 @@ impl Model {
     }
 }
 
+fn service_limits(i: usize, c: &SvcCfg) -> ServiceLimits {
+    ServiceLimits {
+        instances: c.instances,
+        per_source: c.per_source,
+        cps: Cps::new(c.rate, c.wait),
+        max_load: c
+            .max_load_tenths
+            .map(|t| MaxLoad::new(f64::from(t) / 10.0).expect("positive")),
+        intercepted: c.intercepted,
+        ..ServiceLimits::new(format!("svc{i}"))
+    }
+}
+
 struct Harness {
     start: Instant,
     limits: Limits,
@@ -221,18 +239,7 @@ impl Harness {
         let keys = cfgs
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                limits.add_service(ServiceLimits {
-                    instances: c.instances,
-                    per_source: c.per_source,
-                    cps: Cps::new(c.rate, c.wait),
-                    max_load: c
-                        .max_load_tenths
-                        .map(|t| MaxLoad::new(f64::from(t) / 10.0).expect("positive")),
-                    intercepted: c.intercepted,
-                    ..ServiceLimits::new(format!("svc{i}"))
-                })
-            })
+            .map(|(i, c)| limits.add_service(service_limits(i, c)))
             .collect();
         let sensor = limits.add_service(ServiceLimits {
             cps: Cps::new(0, 10),
@@ -344,6 +351,11 @@ impl Harness {
                 prop_assert_eq!(r.map_err(|r| r.reason), Err(Reason::Address));
                 self.model.sensor_hit(peer);
             }
+            Op::Reload { svc } => {
+                let limits = service_limits(svc, &self.cfgs[svc]);
+                self.limits.update_service(&self.keys[svc], limits);
+                self.model.cps[svc] = (0, 0);
+            }
         }
         self.check_invariants()
     }
@@ -404,6 +416,7 @@ proptest! {
                     within: *within,
                     load_tenths: *load_tenths,
                 },
+                Op::Reload { svc } => Op::Reload { svc: svc % services },
                 other => other.clone(),
             };
             h.apply(&op)?;
