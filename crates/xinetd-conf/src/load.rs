@@ -846,10 +846,10 @@ impl Loader<'_> {
             Err(f) => {
                 let mut dg =
                     diag(&line.span, Severity::Error, f.message.clone()).service(svc.as_deref());
-                if let Some(h) = &f.hint {
-                    dg = dg.hint(h.clone());
-                } else if line.values.last().is_some_and(|v| v.0.ends_with('\r')) {
+                if line.values.last().is_some_and(|v| v.0.ends_with('\r')) {
                     dg = dg.hint("the value ends in a carriage return: the file has CRLF line endings, convert it to LF");
+                } else if let Some(h) = &f.hint {
+                    dg = dg.hint(h.clone());
                 }
                 if let Some((lvl, func, text)) = f.xinetd {
                     dg = dg.xparse(lvl, func, text);
@@ -1242,8 +1242,10 @@ impl Loader<'_> {
                 d.passenv = Some(sp!(list));
             }
             Attr::Nice => {
-                let n = values::parse_c_int(first, 10)
-                    .ok_or_else(|| fail("nice_parser", format!("Error parsing: {first}")))?;
+                let n = values::parse_c_int(first, 10).ok_or_else(|| {
+                    fail("nice_parser", format!("Error parsing: {first}"))
+                        .message(format!("nice '{first}' is not an integer"))
+                })?;
                 d.nice = Some(sp!(n));
             }
             Attr::Redirect => {
