@@ -290,10 +290,14 @@ impl State {
         }
     }
 
-    fn suspend(&mut self, id: ServiceId, cause: DeactivationCause, now: Instant) -> Deactivation {
-        let Some(service) = self.service_mut(id) else {
-            unreachable!("suspend is only called for live services")
-        };
+    /// Deactivate a live service (`None` for an unknown id).
+    fn suspend(
+        &mut self,
+        id: ServiceId,
+        cause: DeactivationCause,
+        now: Instant,
+    ) -> Option<Deactivation> {
+        let service = self.service_mut(id)?;
         let wait_secs = service.limits.cps.wait_secs;
         let wait = Duration::from_secs(u64::from(wait_secs));
         let until = now + wait;
@@ -312,12 +316,12 @@ impl State {
             self.suspensions.remove(&(previous, id));
         }
         self.suspensions.insert((until, id));
-        Deactivation {
+        Some(Deactivation {
             service: id,
             until,
             wait,
             message,
-        }
+        })
     }
 
     /// Give back one permit (the child exited or the in-loop connection closed).
@@ -551,7 +555,7 @@ impl Limits {
             return Err(Refusal {
                 reason: Reason::Cps,
                 log: None,
-                deactivation: Some(Box::new(deactivation)),
+                deactivation: deactivation.map(Box::new),
             });
         }
         if let Some(max_load) = service.limits.max_load {
@@ -696,10 +700,10 @@ impl Limits {
     /// # Panics
     /// If `key` was issued by another `Limits`.
     pub fn descriptors_exhausted(&mut self, key: &ServiceKey, now: Instant) -> Deactivation {
-        let mut state = self.state.borrow_mut();
-        // Validate the key before suspending (suspend assumes a live service).
-        let _ = state.service(key.id).expect(FOREIGN_KEY);
-        state.suspend(key.id, DeactivationCause::Descriptors, now)
+        self.state
+            .borrow_mut()
+            .suspend(key.id, DeactivationCause::Descriptors, now)
+            .expect(FOREIGN_KEY)
     }
 
     /// When the daemon must call [`Limits::tick`] next: the earliest cps re-activation or
