@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use xinetd_limits::{
-    Cps, DenyTime, FixedLoad, GlobalLimits, Limits, MaxLoad, Request, ServiceLimits,
-    MAX_GLOBAL_NO_ACCESS,
+    Cps, DenyTime, FixedLoad, GlobalLimits, Limits, MaxLoad, Permit, Request, ServiceKey,
+    ServiceLimits, MAX_GLOBAL_NO_ACCESS,
 };
 
 const SOURCES: usize = 100_000;
@@ -51,6 +51,25 @@ fn global() -> GlobalLimits {
     }
 }
 
+/// A `Limits` with one service whose every source holds one live permit.
+fn one_permit_per_source(
+    addrs: &[IpAddr],
+    per_source: u32,
+    now: Instant,
+) -> (Limits, ServiceKey, Vec<Permit>) {
+    let mut limits = Limits::new(global(), now);
+    let svc = limits.add_service(all_limits(per_source));
+    let live = addrs
+        .iter()
+        .map(|&a| {
+            limits
+                .admit(&svc, Request::new(Some(a), now), &mut FixedLoad(0.1))
+                .expect("admitted")
+        })
+        .collect();
+    (limits, svc, live)
+}
+
 fn bench(c: &mut Criterion) {
     let addrs = sources(SOURCES);
     let now = Instant::now();
@@ -61,16 +80,8 @@ fn bench(c: &mut Criterion) {
     // Steady state with 100,000 live sources: each iteration releases the oldest permit and
     // admits its source again (one admit + one release, all checks on).
     {
-        let mut limits = Limits::new(global(), now);
-        let svc = limits.add_service(all_limits(10));
-        let mut live: VecDeque<_> = addrs
-            .iter()
-            .map(|&a| {
-                limits
-                    .admit(&svc, Request::new(Some(a), now), &mut load)
-                    .expect("admitted")
-            })
-            .collect();
+        let (mut limits, svc, live) = one_permit_per_source(&addrs, 10, now);
+        let mut live = VecDeque::from(live);
         group.bench_function("admit_release_100k_live_sources", |b| {
             b.iter(|| {
                 let oldest = live.pop_front().expect("non-empty");
@@ -86,16 +97,7 @@ fn bench(c: &mut Criterion) {
 
     // Refusals: every source already holds its one allowed server.
     {
-        let mut limits = Limits::new(global(), now);
-        let svc = limits.add_service(all_limits(1));
-        let _live: Vec<_> = addrs
-            .iter()
-            .map(|&a| {
-                limits
-                    .admit(&svc, Request::new(Some(a), now), &mut load)
-                    .expect("admitted")
-            })
-            .collect();
+        let (mut limits, svc, _live) = one_permit_per_source(&addrs, 1, now);
         let mut i = 0;
         group.bench_function("refuse_per_source_100k_live_sources", |b| {
             b.iter(|| {
