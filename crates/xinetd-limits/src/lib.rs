@@ -14,9 +14,12 @@
 //! [`Limits::next_deadline`] drive the timers (cps re-activation, deny-list scrub).
 //! [`Limits::ident_lookup`] hands out the `-logprocs` slots for USERID-on-failure lookups.
 //!
-//! Nothing here reads a clock, a file or a socket: time is an [`Instant`](std::time::Instant)
-//! argument and the load average comes from a [`LoadSource`] — [`ProcLoadAvg`] for the real
-//! `/proc/loadavg`, [`FixedLoad`] or a closure in tests.
+//! The decisions read no clock, file or socket and start no thread: time is an
+//! [`Instant`](std::time::Instant) argument and the load average comes from a [`LoadSource`],
+//! asked only for services with `max_load` — the small separate [`ProcLoadAvg`] reads the real
+//! `/proc/loadavg`; [`FixedLoad`] or a closure stand in for it in tests. `Limits` belongs to the
+//! daemon's single-threaded event loop: permits find their way back to it through an
+//! `Rc`/`Weak` pair, so neither is `Send`.
 //!
 //! # Example
 //!
