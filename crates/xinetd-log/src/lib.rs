@@ -45,10 +45,10 @@
 //! # Performance
 //!
 //! `cargo bench -p xinetd-log --bench file_log` on the project's 2-core machine (shared with
-//! other builds while measured; log file in a temp directory): formatting a START record takes
-//! about 0.3 µs; formatting it and appending it to a FILE log (one `write(2)`) about 1.2 µs
-//! with size limits and 1.4 µs without (noise between runs) — some **0.7 to 0.85 million lines
-//! per second**. See docs/performance.md.
+//! other builds while measured; files and sockets in a temp directory): formatting a START
+//! record takes 0.3–0.5 µs; formatting it and appending it to a FILE log (one `write(2)`)
+//! 1.2–3.5 µs depending on machine load — **0.3 to 0.85 million lines per second**; a syslog
+//! datagram about 2.8 µs under load. Figures per run: docs/performance.md.
 //!
 //! # Example
 //!
