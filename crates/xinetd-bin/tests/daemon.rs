@@ -499,3 +499,69 @@ fn domain_rules_are_decided_after_an_off_loop_name_lookup() {
     // The loop kept serving meanwhile and afterwards.
     assert_eq!(exchange(echo, b"again"), b"again");
 }
+
+#[test]
+fn queued_datagrams_are_all_answered() {
+    // xinetd answers only the first of several queued datagrams and drains the rest
+    // (F-402, F-965); we answer each one (docs/compat.md).
+    let port = free_port();
+    let d = Daemon::start(&internal("echo", "echo-dgram", "dgram", port, ""));
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    u.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    d.signal(Signal::SIGSTOP);
+    for i in 0..3u8 {
+        u.send_to(&[i], ("127.0.0.1", port)).expect("send");
+    }
+    d.signal(Signal::SIGCONT);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    for _ in 0..3 {
+        let (n, _) = u.recv_from(&mut buf).expect("a reply per datagram");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got.sort();
+    assert_eq!(got, [0, 1, 2]);
+}
+
+#[test]
+fn v6only_no_keeps_the_socket_dual_stack() {
+    // xinetd 2.3.15.3 sets IPV6_V6ONLY for any explicit v6only, even `no` (F-136, F-960); we
+    // follow the documentation: `v6only = no` is dual-stack.
+    let port = free_port();
+    let conf = format!(
+        "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\tport = {port}\n\
+         \twait = no\n\tflags = IPv6\n\tv6only = no\n\tcps = 0 0\n}}\n"
+    );
+    let _d = Daemon::start(&conf);
+    assert_eq!(exchange(port, b"v4 client"), b"v4 client");
+}
+
+#[test]
+fn sigterm_stops_external_servers_too() {
+    if !is_root() {
+        eprintln!("skipped: external servers run as user = root; needs root");
+        return;
+    }
+    // xinetd leaves external servers running on SIGTERM (F-842, F-967); we signal their
+    // process groups before exiting (docs/compat.md).
+    let port = free_port();
+    let mut d = Daemon::start(&external("sleeper", port, "/bin/sleep", "30", ""));
+    let _c = connect(port);
+    d.wait_file(5, "svc.log", "START: sleeper pid=");
+    let log = d.read("svc.log");
+    let pid: i32 = log
+        .split("START: sleeper pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("server pid in START line");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(5), Some(0));
+    wait_until(5, "server gone", || {
+        // Gone, or a zombie waiting for init (we exited first).
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+            .unwrap_or(true)
+    });
+}
