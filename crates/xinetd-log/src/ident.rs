@@ -254,6 +254,27 @@ impl ServiceRecords {
 }
 
 /// The sans-I/O query: feed it bytes and time, it tells when it is done.
+///
+/// ```
+/// use std::time::Instant;
+/// use xinetd_log::{IdentQuery, IdentTimeout, LogOnFailure, LogOnSuccess, Peer, ServiceRecords};
+///
+/// // A client connected from port 6191 to our port 23.
+/// let mut q = IdentQuery::new(6191, 23, IdentTimeout::for_success(false), Instant::now());
+/// assert_eq!(q.request(), b"6191,23\r\n");
+/// assert!(q.receive(b"6191, 23 : USERID : UNIX").is_none()); // more to come
+/// let result = q.receive(b" : stjohns\r\n").expect("CR-LF ends the reply");
+///
+/// let telnet = ServiceRecords::new(
+///     "telnet",
+///     LogOnSuccess { userid: true, ..LogOnSuccess::default() },
+///     LogOnFailure::default(),
+/// );
+/// let peer = Peer::Addr("192.0.2.7".parse().expect("address"));
+/// let outcome = telnet.ident_before_start(peer, &result, /* IDONLY */ true);
+/// assert!(outcome.admit);
+/// assert_eq!(outcome.record.expect("USERID record").as_str(), "USERID: telnet UNIX : stjohns");
+/// ```
 #[derive(Clone, Debug)]
 pub struct IdentQuery {
     remote_port: u16,
