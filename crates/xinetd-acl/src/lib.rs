@@ -71,6 +71,10 @@
 //!   equally the address` line. IPv4 rules apply to IPv4-mapped IPv6 clients.
 //! * **access_times** ([`AccessTimes`]): `H:MM-H:MM` intervals, bounds included, validated as
 //!   xinetd does (`24:00` and intervals across midnight are rejected, with a hint).
+//! * **tcp_wrappers** ([`hosts_access`], F-250, F-307): /etc/hosts.allow and /etc/hosts.deny in
+//!   hosts_access(5) syntax, parsed once per reload ([`HostsAccess::load`]) and decided per
+//!   connection like libwrap's `hosts_access()`, with the daemon name xinetd chooses
+//!   ([`hosts_access::daemon_name`]); commands (`spawn`, `twist`) are never run.
 //!
 //! Where we differ from xinetd 2.3.15.3 on purpose (the more-specific rule, `::1/128`, host
 //! names matched by their configured addresses too, ...) is listed in the project's
@@ -119,9 +123,12 @@ mod error;
 mod policy;
 mod resolver;
 
+pub mod hosts_access;
+
 pub use access_list::{AccessList, Match, MatchedBy, Specificity};
 pub use access_times::{AccessTimes, LocalTime, TimeInterval};
 pub use address::{inet_aton, parse_value, Entry, EntryKind, EntryTarget, ParsedValue};
 pub use error::{AclError, AclWarning, Level, XinetdMessage};
+pub use hosts_access::{ClientName, HostsAccess, WrapDecision};
 pub use policy::{AccessPolicy, Allowed, Decision, Denial, FailReason, LookupRequest, Resolved};
 pub use resolver::{parse_networks, ResolveError, Resolver, StaticResolver, SystemResolver};
