@@ -451,7 +451,9 @@ pub struct IdentClient {
 
 impl IdentClient {
     /// Start asking the identd of `peer` (the client of a connection we accepted on
-    /// `local`) at `ident_port` ([`IDENT_PORT`]). The socket is bound to `local`'s address.
+    /// `local`) at `ident_port` ([`IDENT_PORT`]). Pass the accepted stream's
+    /// `local_addr()` and `peer_addr()` (not the listening wildcard): the query names both
+    /// ports and the socket is bound to `local`'s address, as xinetd does.
     /// An immediate failure (no route, refused) is returned as `Err`.
     pub fn start(
         local: SocketAddr,

@@ -67,7 +67,9 @@ pub fn format_rfc3164(
 /// A connection to the system log socket: connected lazily, reconnected when syslogd
 /// went away (restart, socket recreated), never blocking for more than [`SEND_WAIT`].
 /// Like glibc, it falls back to a stream socket when the path is one (`EPROTOTYPE`); there
-/// each message is followed by a NUL byte, as syslog(3) sends it.
+/// each message is followed by a NUL byte, as syslog(3) sends it. Writing to a stream whose
+/// syslogd died raises SIGPIPE, which the process must ignore (xinetd does, F-847; so does
+/// the Rust runtime by default).
 #[derive(Debug)]
 pub(crate) struct SyslogSocket {
     path: PathBuf,
