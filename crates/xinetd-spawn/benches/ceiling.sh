@@ -25,6 +25,8 @@ VARIANTS=(
   "ceil-command|$CEIL command @ /bin/true"
   "xinetd_spawn|$OURS @ /bin/true"
   "xinetd_spawn-nobody|$OURS @ --user nobody /bin/true"
+  "xinetd_spawn-pgrp|$OURS @ --pgrp /bin/true"
+  "xinetd_spawn-pgrp-nobody|$OURS @ --pgrp --user nobody /bin/true"
 )
 RAW=$(mktemp /tmp/spawn-ceiling.XXXXXX)
 SPID=

@@ -1,7 +1,9 @@
 //! `accept_loop` — the accept+spawn loop of `../shared/bench/ceiling`, spawning with
 //! `xinetd_spawn::spawn` instead, so `connbench` can compare both in the same session.
 //!
-//! usage: `accept_loop 127.0.0.1:PORT [--user NAME] PROGRAM [ARGS...]`
+//! usage: `accept_loop 127.0.0.1:PORT [--pgrp] [--user NAME] PROGRAM [ARGS...]`
+//!
+//! `--pgrp`: `Session::NewProcessGroup` (setpgid) instead of xinetd's `setsid`.
 //!
 //! One thread accepts and spawns (the connected socket on fds 0-2, `REMOTE_HOST` set, and
 //! with `--user` the credentials of that user with `groups = yes`, umask and rlimits, i.e. the
@@ -16,7 +18,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use nix::errno::Errno;
 use nix::sys::wait::wait;
 use xinetd_spawn::{
-    server_argv, spawn, Connection, Credentials, Environment, Rlimit, RlimitValue, SpawnSpec,
+    server_argv, spawn, Connection, Credentials, Environment, Rlimit, RlimitValue, Session,
+    SpawnSpec,
 };
 
 /// Counts live children so the reaper blocks in `wait` only when there is one.
@@ -49,7 +52,7 @@ impl Reaper {
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 2 {
-        eprintln!("usage: accept_loop 127.0.0.1:PORT [--user NAME] PROGRAM [ARGS...]");
+        eprintln!("usage: accept_loop 127.0.0.1:PORT [--pgrp] [--user NAME] PROGRAM [ARGS...]");
         return ExitCode::from(2);
     }
     let addr: SocketAddr = match args.remove(0).parse() {
@@ -63,6 +66,11 @@ fn main() -> ExitCode {
         eprintln!("accept_loop: refusing non-loopback {addr}");
         return ExitCode::from(2);
     }
+    let mut session = Session::NewSession;
+    if args.first().map(String::as_str) == Some("--pgrp") {
+        args.remove(0);
+        session = Session::NewProcessGroup;
+    }
     let mut user = None;
     if args.first().map(String::as_str) == Some("--user") && args.len() > 2 {
         args.remove(0);
@@ -72,7 +80,8 @@ fn main() -> ExitCode {
     let spec = (|| {
         let mut b = SpawnSpec::builder(&program)
             .argv(server_argv(program.as_ref(), &args, false)?)
-            .environment(Environment::startup());
+            .environment(Environment::startup())
+            .session(session);
         if let Some(user) = &user {
             b = b
                 .credentials(Credentials::resolve(Some(user), None, true)?)

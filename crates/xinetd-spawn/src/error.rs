@@ -46,6 +46,8 @@ pub enum SetupStep {
     RlimitStack,
     /// `setsid()` (F-412); xinetd ignores its failure.
     Setsid,
+    /// `setpgid(0, 0)`, instead of `setsid` with [`Session::NewProcessGroup`](crate::Session::NewProcessGroup); ignored like `setsid`.
+    Setpgid,
     /// `execve()` itself (reported as [`SpawnError::ExecFailed`]).
     Exec,
 }
@@ -71,13 +73,14 @@ impl SetupStep {
             SetupStep::RlimitRss => "rlimit_rss",
             SetupStep::RlimitStack => "rlimit_stack",
             SetupStep::Setsid => "setsid",
+            SetupStep::Setpgid => "setpgid",
             SetupStep::Exec => "execve",
         }
     }
 
     /// Inverse of the `u8` code the child writes into its report.
     pub(crate) fn from_code(code: u8) -> Option<SetupStep> {
-        const ALL: [SetupStep; 18] = [
+        const ALL: [SetupStep; 19] = [
             SetupStep::Signals,
             SetupStep::Dup,
             SetupStep::ClearNonblock,
@@ -95,6 +98,7 @@ impl SetupStep {
             SetupStep::RlimitRss,
             SetupStep::RlimitStack,
             SetupStep::Setsid,
+            SetupStep::Setpgid,
             SetupStep::Exec,
         ];
         ALL.iter().copied().find(|s| s.code() == code)

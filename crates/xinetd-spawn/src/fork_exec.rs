@@ -29,7 +29,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{geteuid, Pid};
 
 use crate::rlimits::Rlimit;
-use crate::{SetupStep, SetupWarning, SpawnError, SpawnSpec};
+use crate::{Session, SetupStep, SetupWarning, SpawnError, SpawnSpec};
 
 /// The socket a server gets on fds 0, 1 and 2, and the peer it is for (F-414, F-410).
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +59,8 @@ impl<'fd> Connection<'fd> {
     }
 }
 
-/// A running server process, leader of its own session and process group (F-412).
+/// A running server process, leader of its own process group (and by default of its own
+/// session, F-412).
 ///
 /// Dropping it neither kills nor reaps the process: the daemon reaps every child with
 /// `waitpid(-1, WNOHANG)` on `SIGCHLD` (F-416).
@@ -133,6 +134,7 @@ struct Plan {
     nice: Option<c_int>,
     nofile: u64,
     rlimits: [Option<u64>; 5],
+    new_session: bool,
     report: *mut Report,
 }
 
@@ -201,7 +203,8 @@ impl Drop for ChildStack {
 /// `user` or `group` is set and the daemon is root: `setgid`, then `setgroups` (the
 /// `groups = yes` list, else empty); if `user` is set: `setuid` (attempted even when not
 /// root, as xinetd does); `umask`; `nice`; `RLIMIT_NOFILE` (F-012) then `rlimit_as`, `_cpu`,
-/// `_data`, `_rss`, `_stack`; `setsid`; `execve(server, argv, env + REMOTE_HOST)`.
+/// `_data`, `_rss`, `_stack`; `setsid` (or `setpgid(0, 0)`, see [`Session`]);
+/// `execve(server, argv, env + REMOTE_HOST)`.
 ///
 /// Returns once the child has exec'ed. A failure of any fatal step (everything except
 /// `nice`, the rlimits and `setsid`, which xinetd ignores and which show up in
@@ -277,6 +280,7 @@ fn spawn_impl(
         nice: spec.nice,
         nofile: spec.nofile,
         rlimits: spec.rlimits,
+        new_session: spec.session == Session::NewSession,
         report: &mut report,
     };
     if wants_ids {
@@ -538,10 +542,17 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
     }
 
     // F-412: a session leader without a controlling tty, and the leader of a process group
-    // the daemon can kill as a whole.
-    // SAFETY: setsid has no arguments.
-    if unsafe { libc::setsid() } < 0 {
-        warn(plan, SetupStep::Setsid);
+    // the daemon can kill as a whole; or only the latter (see `Session`).
+    if plan.new_session {
+        // SAFETY: setsid has no arguments.
+        if unsafe { libc::setsid() } < 0 {
+            warn(plan, SetupStep::Setsid);
+        }
+    } else {
+        // SAFETY: setpgid takes numbers.
+        if unsafe { libc::setpgid(0, 0) } < 0 {
+            warn(plan, SetupStep::Setpgid);
+        }
     }
 
     // SAFETY: program, argv and envp are NUL-terminated strings / NULL-terminated arrays
@@ -731,7 +742,7 @@ mod tests {
 
     #[test]
     fn step_codes_round_trip() {
-        for code in 1..=18u8 {
+        for code in 1..=19u8 {
             let step = SetupStep::from_code(code).unwrap();
             assert_eq!(step.code(), code);
         }

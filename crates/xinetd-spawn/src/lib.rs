@@ -98,7 +98,7 @@ pub use error::{SetupStep, SetupWarning, SpawnError};
 pub use fork_exec::spawn_with_proc_fd_fallback;
 pub use fork_exec::{spawn, Child, Connection};
 pub use rlimits::{default_nofile, Rlimit, RlimitValue};
-pub use spec::{SpawnSpec, SpawnSpecBuilder};
+pub use spec::{Session, SpawnSpec, SpawnSpecBuilder};
 
 /// Re-exported for [`Child::kill_process_group`], [`Child::pid`] and [`SpawnError::errno`].
 pub use nix::{errno::Errno, sys::signal::Signal, unistd::Pid};

@@ -29,6 +29,23 @@ pub struct SpawnSpec {
     pub(crate) nofile: u64,
     pub(crate) chroot: Option<CString>,
     pub(crate) clear_nonblocking: bool,
+    pub(crate) session: Session,
+}
+
+/// How the server is detached from the daemon (F-412).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Session {
+    /// `setsid()`, as xinetd: the server leads a new session (no controlling terminal) and a
+    /// new process group. On kernels with `CONFIG_SCHED_AUTOGROUP` enabled (Debian's default)
+    /// every new session also gets its own scheduler group, which costs the daemon CPU share
+    /// when many servers run at once (docs/performance.md).
+    #[default]
+    NewSession,
+    /// `setpgid(0, 0)`: a new process group only (the daemon can still kill the whole group),
+    /// staying in the daemon's session and scheduler autogroup. Only for a daemon that has no
+    /// controlling terminal (the normal case for a service manager or after `-dontfork` in a
+    /// container).
+    NewProcessGroup,
 }
 
 impl SpawnSpec {
@@ -46,6 +63,7 @@ impl SpawnSpec {
             rlimit_files: None,
             chroot: None,
             clear_nonblocking: true,
+            session: Session::NewSession,
         }
     }
 
@@ -78,6 +96,7 @@ pub struct SpawnSpecBuilder {
     rlimit_files: Option<RlimitValue>,
     chroot: Option<PathBuf>,
     clear_nonblocking: bool,
+    session: Session,
 }
 
 impl SpawnSpecBuilder {
@@ -151,6 +170,12 @@ impl SpawnSpecBuilder {
         self
     }
 
+    /// `setsid` (default, F-412) or only a new process group; see [`Session`].
+    pub fn session(mut self, session: Session) -> Self {
+        self.session = session;
+        self
+    }
+
     /// Converts everything to C strings and numbers; fails on NUL bytes and when the argv
     /// would be empty.
     pub fn build(self) -> Result<SpawnSpec, SpawnError> {
@@ -212,6 +237,7 @@ impl SpawnSpecBuilder {
             nofile,
             chroot,
             clear_nonblocking: self.clear_nonblocking,
+            session: self.session,
         })
     }
 }

@@ -20,7 +20,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::geteuid;
 use xinetd_spawn::{
     server_argv, spawn, spawn_with_proc_fd_fallback, Child, Connection, Credentials, Environment,
-    Errno, Rlimit, RlimitValue, SetupStep, SpawnError, SpawnSpec,
+    Errno, Rlimit, RlimitValue, Session, SetupStep, SpawnError, SpawnSpec,
 };
 
 fn probe() {
@@ -622,6 +622,27 @@ fn daemon_stays_dumpable() {
     assert_exited_zero(r.finish());
 }
 
+/// `Session::NewProcessGroup`: a process-group leader that stays in the daemon's session.
+fn new_process_group_only() {
+    let probe = ProbeDir::new();
+    let spec = SpawnSpec::builder(probe.path())
+        .argv(["probe", "--probe"])
+        .session(Session::NewProcessGroup)
+        .build()
+        .expect("spec");
+    let r = Running::start(&spec, None);
+    let stat = r.stat_fields();
+    let pid = r.child.pid().as_raw().to_string();
+    assert_eq!(stat[2], pid, "process group leader");
+    let own_session = nix::unistd::getsid(None)
+        .expect("getsid")
+        .as_raw()
+        .to_string();
+    assert_eq!(stat[3], own_session, "still in the daemon's session");
+    assert!(r.child.warnings().is_empty());
+    assert_exited_zero(r.finish());
+}
+
 /// A connection that sits on fd 0..2 of the daemon is not lost by the dup2 loop.
 fn connection_on_a_low_fd() {
     let probe = ProbeDir::new();
@@ -683,6 +704,7 @@ fn main() -> ExitCode {
         ("process_group_can_be_killed", process_group_can_be_killed),
         ("connection_on_a_low_fd", connection_on_a_low_fd),
         ("daemon_stays_dumpable", daemon_stays_dumpable),
+        ("new_process_group_only", new_process_group_only),
     ];
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let mut failed = Vec::new();
