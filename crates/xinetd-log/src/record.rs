@@ -5,7 +5,7 @@
 //! returned [`Record`] to the service's destination ([`ServiceLog`](crate::ServiceLog)).
 
 use std::fmt::{self, Write as _};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::SystemTime;
 
 use crate::ident::IdentFailure;
@@ -116,6 +116,20 @@ impl fmt::Display for Peer {
 impl From<IpAddr> for Peer {
     fn from(a: IpAddr) -> Peer {
         Peer::Addr(a)
+    }
+}
+
+impl From<SocketAddr> for Peer {
+    /// The address of an accepted connection's `peer_addr()` (the port is not logged).
+    fn from(a: SocketAddr) -> Peer {
+        Peer::Addr(a.ip())
+    }
+}
+
+impl From<Option<SocketAddr>> for Peer {
+    /// `None` (tcp `wait = yes`: xinetd has no peer address) is `<no address>`.
+    fn from(a: Option<SocketAddr>) -> Peer {
+        a.map_or(Peer::NoAddress, Peer::from)
     }
 }
 
@@ -447,6 +461,9 @@ mod tests {
             "2001:db8::1"
         );
         assert_eq!(Peer::NoAddress.to_string(), "<no address>");
+        let sa: SocketAddr = "[::ffff:10.0.0.1]:4000".parse().expect("socket address");
+        assert_eq!(Peer::from(sa).to_string(), "::ffff:10.0.0.1");
+        assert_eq!(Peer::from(None::<SocketAddr>), Peer::NoAddress);
     }
 
     #[test]
