@@ -384,9 +384,13 @@ impl NameLookup {
         name: Option<&str>,
         resolver: &dyn Resolver,
     ) -> (ClientName, Option<ResolveError>) {
-        let Some(name) = name else {
+        let Some(name) = name
+            .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+        else {
             return (ClientName::unknown(), None);
         };
+        let name = name.as_str();
         match resolver.lookup_host(name) {
             Ok(addrs) => (
                 ClientName::from_lookups(self.client, Some(name), &addrs),
