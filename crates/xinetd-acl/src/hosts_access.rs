@@ -843,13 +843,12 @@ impl Ctx<'_> {
                 match &d.server {
                     None => daemon,
                     Some(host) => daemon.and(|| match self.server {
-                        // Server host names are not looked up (reported at load time).
-                        Some((addr, s)) => {
-                            match host.matches(addr, s, &NameState::Looked(UNKNOWN.into())) {
-                                Tri::Yes => Tri::Yes,
-                                _ => Tri::No,
-                            }
-                        }
+                        // Server host names are not looked up (reported at load time): a
+                        // pattern that needs the server's name does not match.
+                        Some((addr, s)) => match host.matches(addr, s, &NameState::NotLookedUp) {
+                            Tri::Yes => Tri::Yes,
+                            _ => Tri::No,
+                        },
                         None => Tri::No,
                     }),
                 }
@@ -1097,8 +1096,8 @@ impl Parser<'_> {
             };
         }
         if let Some(inner) = tok.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-            return match inner.parse::<Ipv6Addr>() {
-                Ok(a) => HostPattern::Network(ipnet::IpNet::from(canonical(IpAddr::V6(a)))),
+            return match inner.parse::<IpAddr>() {
+                Ok(a) => HostPattern::Network(ipnet::IpNet::from(canonical(a))),
                 Err(_) => never(
                     self,
                     DiagnosticKind::NeverMatches,
@@ -1387,6 +1386,15 @@ fn parse_table(
         let client_field = &chars[colon1 + 1..colon2.unwrap_or(chars.len())];
         let daemons = p.list(daemon_field, |p, t| p.daemon(t));
         let clients = p.list(client_field, |p, t| p.client(t));
+        if daemons.groups.iter().all(Vec::is_empty) && daemons.groups.len() == 1 {
+            p.diag(
+                line,
+                1,
+                Severity::Warning,
+                DiagnosticKind::Suspicious,
+                "empty daemon list: this rule never matches".into(),
+            );
+        }
         if clients.groups.iter().all(Vec::is_empty) && clients.groups.len() == 1 {
             let (l, c) = chars.get(colon1).map_or((line, 1), |c| (c.1, c.2));
             let hint = if colon2.is_some() {

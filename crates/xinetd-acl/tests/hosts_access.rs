@@ -356,6 +356,13 @@ fn daemon_at_server_address() {
     assert!(at("sshd", "2001:db8::1").is_allowed());
     assert!(at("sshd", "2001:db8::2").is_denied());
     assert!(f.wrap.decide("in.ftpd", c, &n).is_denied());
+    // Name patterns for the server never match, not even UNKNOWN.
+    let f2 = files("in.ftpd@UNKNOWN: ALL\nin.ftpd@KNOWN: ALL\n", "ALL: ALL\n");
+    assert!(f2
+        .wrap
+        .decide_at("in.ftpd", Some(ip("192.0.2.9")), c, &n)
+        .is_denied());
+    assert_eq!(f2.diags.len(), 2, "{:?}", f2.diags);
     // A server host name is reported: we do not look up the server's name.
     let f = files("in.ftpd@ftp.example.com: ALL\n", "");
     assert_eq!(f.diags.len(), 1, "{:?}", f.diags);
@@ -514,6 +521,16 @@ fn client_address_patterns() {
             'A',
         ),
         ("ALL: [::]/0\n", "ALL: ALL\n", "x", "2001:db8::1", "-", 'A'),
+        (
+            "ALL: [192.0.2.7]\n",
+            "ALL: ALL\n",
+            "x",
+            "::ffff:192.0.2.7",
+            "-",
+            'A',
+        ),
+        // An empty daemon list never matches.
+        (": ALL\n", "ALL: ALL\n", "x", "192.0.2.7", "-", 'D'),
         // An unbracketed IPv6 address is cut at its first `:` (libwrap): never matches.
         ("ALL: ::1\n", "ALL: ALL\n", "x", "::1", "-", 'D'),
         // Wildcards on addresses. `*` and `?` are not address characters, so when the address
@@ -1391,4 +1408,49 @@ fn same_verdicts_as_debian_libwrap() {
         granted > 100 && compared - granted > 100,
         "the rule sets must exercise both verdicts"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Random rules from hosts_access(5)'s vocabulary give the same verdicts as libwrap.
+    #[test]
+    fn random_rules_agree_with_debian_libwrap(
+        rules in prop::collection::vec(
+            (
+                prop::collection::vec(
+                    prop::sample::select(vec!["ALL", "foo", "f*", "EXCEPT", "bar", "KNOWN", ".oo"]),
+                    1..4,
+                ),
+                prop::collection::vec(
+                    prop::sample::select(vec![
+                        "ALL", "EXCEPT", "10.0.0.1", "10.0.", "10.0.0.0/255.255.255.0",
+                        "10.0.0.0/24", "192.168.1.*", "[::1]", "[2001:db8::]/32", "KNOWN",
+                        "UNKNOWN", "LOCAL", "PARANOID", ".example.com", ".1", "localhost",
+                    ]),
+                    1..5,
+                ),
+                prop::sample::select(vec!["", ": allow", ": deny", ": spawn /bin/true", ": nice 5 : deny"]),
+                any::<bool>(),
+            ),
+            1..4,
+        ),
+    ) {
+        let Some(bin) = tcpdmatch() else { return Ok(()); };
+        let (mut allow, mut deny) = (String::new(), String::new());
+        for (daemons, clients, options, in_allow) in &rules {
+            let line = format!("{}: {} {}\n", daemons.join(" "), clients.join(", "), options);
+            if *in_allow { allow.push_str(&line) } else { deny.push_str(&line) }
+        }
+        let f = files(&allow, &deny);
+        for daemon in ["foo", "bar"] {
+            for client in ["10.0.0.1", "10.0.0.77", "10.0.1.1", "192.168.1.5", "::1", "2001:db8::9"] {
+                for (addr, theirs) in tcpdmatch_verdicts(bin, f.dir.path(), daemon, client) {
+                    let addr: IpAddr = addr.parse().expect("tcpdmatch prints the address");
+                    let ours = verdict(&f.wrap.decide(daemon, addr, &ClientName::unknown()));
+                    prop_assert_eq!(ours, theirs, "allow={:?} deny={:?} {} {}", allow, deny, daemon, client);
+                }
+            }
+        }
+    }
 }
