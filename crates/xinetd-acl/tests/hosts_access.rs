@@ -1085,6 +1085,23 @@ fn unsupported_constructs_never_match_and_are_reported() {
 }
 
 #[test]
+fn rules_are_a_snapshot_until_reloaded() {
+    // libwrap re-reads the files for every connection; we parse them once per reload.
+    let f = files("", "");
+    let c = ip("10.0.0.1");
+    assert!(f.wrap.decide("x", c, &ClientName::unknown()).is_allowed());
+    std::fs::write(f.dir.path().join("hosts.deny"), "ALL: ALL\n").expect("write");
+    assert!(f.wrap.decide("x", c, &ClientName::unknown()).is_allowed());
+    let (reloaded, _) = HostsAccess::load(
+        f.dir.path().join("hosts.allow"),
+        f.dir.path().join("hosts.deny"),
+    )
+    .expect("reload");
+    assert!(reloaded.decide("x", c, &ClientName::unknown()).is_denied());
+    assert_eq!(reloaded.rule_counts(), (0, 1));
+}
+
+#[test]
 fn unreadable_file_is_an_error_not_an_open_door() {
     let dir = tempfile::tempdir().expect("temp dir");
     // A directory where the deny file should be: reading fails with something else than
