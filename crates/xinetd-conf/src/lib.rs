@@ -56,10 +56,16 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![doc = "\n# inetd.conf\n\n[`inetd`] reads inetd.conf lines ([`parse_inetd`], [`InetdEntry`]), merges them into a [`Loaded`] configuration as `xinetd -inetd_compat` does ([`load_inetd_compat`], [`merge_inetd_bytes`]) and converts them to xinetd.conf text as `itox` / `xconv.pl` do ([`convert_inetd`])."]
 
 mod attrs;
 mod diagnostic;
 mod env;
+pub mod inetd;
+pub use inetd::{
+    convert_inetd, load_inetd_compat, merge_inetd_bytes, parse_inetd, Conversion, ConvertOptions,
+    ConvertStyle, InetdEntry, InetdError, InetdLine, InetdServer, InetdSummary, INETD_CONF,
+};
 mod load;
 mod model;
 mod print;
