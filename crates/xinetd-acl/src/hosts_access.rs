@@ -24,11 +24,12 @@
 //!   connection for both, so a rule meant to turn clients away never lets them in.
 //!
 //! Patterns that need the client's host name (`KNOWN`, `UNKNOWN`, `LOCAL`, `PARANOID`, host
-//! names, `.domain`, `*`/`?` patterns with letters) are tried only when the address alone does
+//! names, `.domain`, `*`/`?` patterns) are tried only when the address alone does
 //! not decide; then [`HostsAccess::decide`] answers [`WrapDecision::NeedsLookup`] and the caller
 //! performs the [`NameLookup`] where blocking is acceptable. Like libwrap, the name counts only
 //! if it maps back to the client's address (double-reverse lookup): otherwise the host name is
-//! `paranoid` and only `PARANOID` (and `UNKNOWN`-free patterns such as `ALL`) match it.
+//! `paranoid`: `PARANOID` and `ALL` match it, name and domain patterns, `KNOWN` and
+//! `UNKNOWN` do not.
 //!
 //! Unsupported, each reported with file:line:col when loaded: NIS netgroups (`@group`: never
 //! match, as in a libwrap built without NETGROUP), `user@host` client patterns other than
