@@ -322,7 +322,8 @@ impl ClientName {
 
     /// Combine lookups done elsewhere (e.g. asynchronously): `reverse` is the reverse lookup of
     /// `client`, `forward` the addresses of that name. The name is kept if `client` is among
-    /// them (IPv4-mapped addresses compare as IPv4), else it is `paranoid`; no name → `unknown`.
+    /// them (IPv4-mapped addresses compare as IPv4), else it is `paranoid`, as is a name that
+    /// is a numeric address; no name → `unknown`.
     pub fn from_lookups(client: IpAddr, reverse: Option<&str>, forward: &[IpAddr]) -> ClientName {
         let Some(name) = reverse
             .map(|n| n.trim_end_matches('.'))
@@ -330,6 +331,11 @@ impl ClientName {
         else {
             return ClientName::unknown();
         };
+        // A reverse name that is itself a numeric address (a PTR record saying `10.0.0.1`)
+        // could impersonate address patterns: libwrap clobbers it to `paranoid`.
+        if name.parse::<IpAddr>().is_ok() {
+            return ClientName(NameState::Looked(PARANOID.to_owned()));
+        }
         let client = canonical(client);
         if forward.iter().any(|a| canonical(*a) == client) {
             ClientName(NameState::Looked(name.to_ascii_lowercase()))

@@ -1150,6 +1150,11 @@ fn name_lookup_double_checks_the_name() {
     }
     .perform(&resolver);
     assert_eq!(n, ClientName::unknown());
+    // A numeric reverse name is paranoid, even if it "resolves" to the client.
+    assert_eq!(
+        ClientName::from_lookups(client, Some("10.0.0.1"), &[client]).as_str(),
+        Some("paranoid")
+    );
     // IPv4-mapped clients are confirmed against IPv4 addresses.
     let mapped = ip("::ffff:10.0.0.1");
     assert_eq!(
