@@ -1164,6 +1164,66 @@ fn name_lookup_double_checks_the_name() {
 }
 
 #[test]
+fn system_resolver_verifies_localhost() {
+    // End to end with the C library's resolver: 127.0.0.1 is `localhost` in /etc/hosts on the
+    // systems the daemon targets, and `localhost` resolves back to it.
+    let resolver = xinetd_acl::SystemResolver::new(std::time::Duration::from_secs(10));
+    let client = ip("127.0.0.1");
+    let (n, err) = NameLookup { client }.perform(&resolver);
+    let Some(host) = n.as_str().filter(|h| *h != "unknown") else {
+        println!("skipping: 127.0.0.1 has no name here ({err:?})");
+        return;
+    };
+    assert_ne!(host, "paranoid", "{err:?}");
+    let f = files("ALL: KNOWN\n", "ALL: ALL\n");
+    assert!(f.wrap.decide("x", client, &n).is_allowed());
+    // The mapped form of the same client gets the same name.
+    let (mapped, _) = NameLookup {
+        client: ip("::ffff:127.0.0.1"),
+    }
+    .perform(&resolver);
+    assert_eq!(mapped.as_str(), Some(host));
+}
+
+#[test]
+fn system_files_agree_with_debian_libwrap() {
+    // The machine's own /etc/hosts.allow and /etc/hosts.deny, read only.
+    let Some(bin) = tcpdmatch() else {
+        println!("skipping: tcpdmatch not installed (Debian package tcpd)");
+        return;
+    };
+    let (wrap, diags) = match HostsAccess::load("/etc/hosts.allow", "/etc/hosts.deny") {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            println!("skipping: {e}");
+            return;
+        }
+    };
+    for d in &diags {
+        println!("{d}");
+    }
+    let mut compared = 0;
+    for daemon in ["in.ftpd", "sshd", "echo", "portmap"] {
+        for client in ["127.0.0.1", "10.0.0.1", "192.168.1.1", "::1"] {
+            let out = Command::new(bin)
+                .arg(daemon)
+                .arg(client)
+                .output()
+                .expect("tcpdmatch");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some(theirs) = text.lines().find_map(|l| l.strip_prefix("access:   ")) else {
+                continue;
+            };
+            let theirs = if theirs.trim() == "granted" { 'A' } else { 'D' };
+            let ours = verdict(&wrap.decide(daemon, ip(client), &ClientName::unknown()));
+            assert_eq!(ours, theirs, "{daemon} {client}");
+            compared += 1;
+        }
+    }
+    println!("compared {compared} verdicts on the system files");
+}
+
+#[test]
 fn daemon_name_selection() {
     let ext = |server, args: &'static [&'static str], nia| ServerKind::External {
         server,
