@@ -1806,7 +1806,6 @@ impl Loader<'_> {
         let port = d.port.as_ref().map(|p| p.value).unwrap_or(0);
         let proto = d.protocol.as_ref().map(|p| p.value.number).unwrap_or(0);
         for t in accepted {
-            let diff = !t.id().eq_ignore_ascii_case(d.id());
             let Some(tb) = &t.bind else { continue };
             if t.port.as_ref().map(|p| p.value).unwrap_or(0) != port
                 || t.protocol.as_ref().map(|p| p.value.number).unwrap_or(0) != proto
@@ -1832,6 +1831,7 @@ impl Loader<'_> {
                     }
                 }
             }
+            let diff = !t.id().eq_ignore_ascii_case(d.id());
             let (text, ours) = if diff {
                 (
                     format!("service: {} id: {} is unique but its identical to service: {} id: {} - DISABLING", d.name, d.id(), t.name, t.id()),

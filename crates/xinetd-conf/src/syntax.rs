@@ -136,7 +136,29 @@ pub struct Document {
     pub notes: Vec<Diagnostic>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Blank,
+    Open,
+    Close,
+    Other,
+}
+
+fn classify(text: &str) -> Kind {
+    let Ok(mut pairs) = LineParser::parse(Rule::line_kind, text) else {
+        return Kind::Other;
+    };
+    let inner = pairs.next().and_then(|p| p.into_inner().next());
+    match inner.map(|p| p.as_rule()) {
+        Some(Rule::blank_line) => Kind::Blank,
+        Some(Rule::open_line) => Kind::Open,
+        Some(Rule::close_line) => Kind::Close,
+        _ => Kind::Other,
+    }
+}
+
 struct RawLine {
+    kind: Kind,
     text: String,
     number: u32,
     /// Byte offset of the end of the (NUL-truncated) line in the file.
@@ -223,6 +245,7 @@ impl Reader {
         }
         let text = String::from_utf8_lossy(&raw[..cstr_len]).into_owned();
         self.lines.push(RawLine {
+            kind: classify(&text),
             text,
             number,
             end: start + cstr_len,
@@ -233,7 +256,7 @@ impl Reader {
     /// xinetd's next_line(): the next line that is neither blank nor a comment.
     fn next_line(&mut self) -> Option<usize> {
         while let Some(i) = self.srdline() {
-            if !matches_rule(Rule::ignorable, &self.lines[i].text) {
+            if self.lines[i].kind != Kind::Blank {
                 return Some(i);
             }
         }
@@ -253,7 +276,7 @@ impl Reader {
                 return skip;
             };
             let text = &self.lines[i].text;
-            if matches_rule(Rule::lone_close, text) {
+            if self.lines[i].kind == Kind::Close {
                 return skip;
             }
             let words = split_words(text);
@@ -264,10 +287,6 @@ impl Reader {
             }
         }
     }
-}
-
-fn matches_rule(rule: Rule, text: &str) -> bool {
-    LineParser::parse(rule, text).is_ok()
 }
 
 /// Splits on spaces and tabs (xinetd's str_parse with " \t"), with byte offsets.
@@ -538,7 +557,7 @@ pub fn parse_document(bytes: &[u8], file: &str) -> Document {
         };
         // The next non-comment line must hold only '{' (F-026).
         let open = r.next_line();
-        let opened = open.is_some_and(|j| matches_rule(Rule::lone_open, &r.lines[j].text));
+        let opened = open.is_some_and(|j| r.lines[j].kind == Kind::Open);
         if !opened {
             let (line, col) = match open {
                 Some(j) => (r.lines[j].number, 0),
@@ -579,7 +598,7 @@ pub fn parse_document(bytes: &[u8], file: &str) -> Document {
                     line: r.last_line_number(),
                 };
             };
-            if matches_rule(Rule::lone_close, &r.lines[j].text) {
+            if r.lines[j].kind == Kind::Close {
                 break EntryEnd::Closed;
             }
             match parse_attr_line(&mut r, j) {
