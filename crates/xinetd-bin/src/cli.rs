@@ -53,6 +53,8 @@ pub struct Options {
     pub inetd_compat: bool,
     /// `-cc N` (F-810): consistency check interval in seconds.
     pub cc: Option<u32>,
+    /// `-inetd_conf FILE` (extension): the inetd.conf `-inetd_compat` reads (tests).
+    pub inetd_conf: Option<PathBuf>,
     /// `-dumpfile FILE` (extension): where SIGUSR1 writes (default `/var/run/xinetd.dump`).
     pub dumpfile: Option<PathBuf>,
     /// `-check` (issue 2).
@@ -79,6 +81,7 @@ impl Default for Options {
             inetd_compat: false,
             cc: None,
             dumpfile: None,
+            inetd_conf: None,
             check: false,
             json: false,
             unknown: Vec::new(),
@@ -156,6 +159,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                 "-stayalive" => o.stayalive = true,
                 "-dumpfile" => o.dumpfile = Some(PathBuf::from(value("-dumpfile")?)),
                 "-inetd_compat" => o.inetd_compat = true,
+                "-inetd_conf" => o.inetd_conf = Some(PathBuf::from(value("-inetd_conf")?)),
                 "-version" => return Err(Stop::Version),
                 "-check" => o.check = true,
                 "-json" => o.json = true,

@@ -9,6 +9,9 @@ use crate::cli::Options;
 use crate::dlog::{Level, ProgramLog};
 use crate::service::Service;
 
+/// The inetd.conf read with `-inetd_compat` (F-809).
+const INETD_CONF: &str = "/etc/inetd.conf";
+
 /// Reads `opts.config` (and its includes) and builds the runtime services. `Err` when the
 /// file cannot be used at all (unreadable, fatal `defaults` error); the messages are logged.
 pub fn load(
@@ -18,7 +21,7 @@ pub fn load(
 ) -> Result<Vec<Service>, ()> {
     let mut env = xinetd_conf::Environment::system();
     env.debug = opts.debug;
-    let loaded = match xinetd_conf::load(&opts.config, &env) {
+    let mut loaded = match xinetd_conf::load(&opts.config, &env) {
         Ok(l) => l,
         Err(e) => {
             let diags = match &e {
@@ -36,13 +39,16 @@ pub fn load(
             return Err(());
         }
     };
-    log_diagnostics(log, &loaded.diagnostics);
     if opts.inetd_compat {
-        log.msg(
-            Level::Warning,
-            "-inetd_compat: /etc/inetd.conf is not read by xinetd-rs yet",
-        );
+        // F-809, F-830: after every xinetd file, /etc/inetd.conf (its messages carry
+        // `[file=/etc/inetd.conf]`); a missing file adds nothing.
+        let path = opts
+            .inetd_conf
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(INETD_CONF));
+        xinetd_conf::load_inetd_compat(&mut loaded, &path, &env);
     }
+    log_diagnostics(log, &loaded.diagnostics);
     // Host names in only_from/no_access are resolved now, as xinetd does at parse time.
     let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(5));
     let mut out = Vec::new();

@@ -111,7 +111,10 @@ pub struct Daemon {
     /// Requests waiting for the resolver thread.
     parked: HashMap<u64, (u64, Parked, Instant)>,
     next_lookup: u64,
-    lookups: Lookups,
+    /// The resolver thread, started with the first lookup (most configurations never need
+    /// one, and an idle thread costs memory).
+    lookups: Option<Lookups>,
+    waker: std::sync::Arc<mio::Waker>,
     /// Listeners whose budget ran out: serve them again before blocking.
     again: Vec<Token>,
     next_cc: Option<Instant>,
@@ -128,7 +131,6 @@ impl Daemon {
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
-        let lookups = Lookups::start(waker, Duration::from_secs(5))?;
         let mut signals = Signals::new([
             SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGQUIT, SIGINT, SIGABRT, SIGCHLD,
         ])?;
@@ -153,7 +155,8 @@ impl Daemon {
             signals,
             parked: HashMap::new(),
             next_lookup: 1,
-            lookups,
+            lookups: None,
+            waker,
             again: Vec::new(),
             next_cc,
             exit: None,
@@ -494,6 +497,11 @@ impl Daemon {
             return;
         };
         let svc = a.svc.clone();
+        // F-126, F-230: `banner` goes to every accepted client, before any check.
+        self.send_banner(&svc, &mut stream);
+        let Some(a) = self.services.get(&key) else {
+            return;
+        };
         match self.policy.admit(&svc, &a.lkey, Some(peer), Instant::now()) {
             Verdict::Admit(adm) => self.run_stream(key, &svc, stream, peer, adm),
             Verdict::Refuse(r) => self.refuse(key, &svc, Some(peer), &r, Some(&mut stream)),
@@ -510,7 +518,6 @@ impl Daemon {
         peer: SocketAddr,
         admission: Admission,
     ) {
-        self.send_banner(svc, &mut stream);
         match svc.server {
             Server::Internal(b) => {
                 self.policy
@@ -537,7 +544,7 @@ impl Daemon {
         }
     }
 
-    /// `banner` is written on every accepted connection before the server runs (F-126).
+    /// `banner` is written on every accepted connection (F-126).
     fn send_banner(&mut self, svc: &Service, stream: &mut mio::net::TcpStream) {
         if let Some(b) = svc.rt.conf.banner.as_ref() {
             if let Ok(text) = std::fs::read(&b.value) {
@@ -635,16 +642,31 @@ impl Daemon {
             }
             return;
         }
+        if self.lookups.is_none() {
+            match Lookups::start(self.waker.clone(), Duration::from_secs(5)) {
+                Ok(l) => self.lookups = Some(l),
+                Err(e) => self.log.msg(
+                    Level::Error,
+                    &format!("cannot start the resolver thread: {}", errno_text(&e)),
+                ),
+            }
+        }
         let id = self.next_lookup;
         self.next_lookup += 1;
-        if self.lookups.ask(id, req) {
+        // Without a resolver the request stays parked and is refused at its deadline.
+        if self.lookups.as_ref().is_none_or(|l| l.ask(id, req)) {
             self.parked.insert(id, (key, p, Instant::now()));
         }
     }
 
     /// Name lookups answered: finish the checks of the parked requests.
     fn on_lookups(&mut self) {
-        for (id, resolved) in self.lookups.answers() {
+        let answers = self
+            .lookups
+            .as_ref()
+            .map(Lookups::answers)
+            .unwrap_or_default();
+        for (id, resolved) in answers {
             let Some((key, p, _)) = self.parked.remove(&id) else {
                 continue;
             };
@@ -934,11 +956,12 @@ impl Daemon {
                     &format!("service {id}: timeout reached, killing server {pid}"),
                 );
             }
-            // The server called setsid(), so its pid is its process group (F-412).
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            // The server called setsid(), so its pid is its process group (F-412); if setsid
+            // failed (xinetd ignores that failure too), kill at least the server itself.
+            let p = nix::unistd::Pid::from_raw(pid);
+            if nix::sys::signal::killpg(p, nix::sys::signal::Signal::SIGKILL).is_err() {
+                let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            }
         }
         let late: Vec<Token> = self
             .conns

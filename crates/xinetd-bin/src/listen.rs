@@ -7,8 +7,9 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-/// xinetd's listen backlog (F-820).
-const BACKLOG: i32 = 64;
+/// Listen backlog. xinetd uses 64 (F-820); a burst of connections beyond it is refused or
+/// retried by the kernel, so we ask for more (the kernel caps it at `somaxconn`).
+const BACKLOG: i32 = 1024;
 
 /// Address family choice of a service (F-001, F-148).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
