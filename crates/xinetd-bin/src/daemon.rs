@@ -465,19 +465,19 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let id = a.svc.id.clone();
-                    match e.raw_os_error() {
-                        Some(libc_errno::EMFILE) | Some(libc_errno::ENFILE) => {
-                            // F-312: same path as cps, with its own message.
-                            let (_, msg) = self.policy.descriptors_exhausted(&a.lkey);
-                            self.log.msg(Level::Error, &msg);
-                            self.pause(key);
-                        }
-                        _ => self.log.msg(
-                            Level::Error,
-                            &format!("service {id}, accept: {}", errno_text(&e)),
-                        ),
+                    if let Some(libc_errno::EMFILE) | Some(libc_errno::ENFILE) = e.raw_os_error() {
+                        // F-312: same path as cps, with its own message.
+                        let (_, msg) = self.policy.descriptors_exhausted(&a.lkey);
+                        self.log.msg(Level::Error, &msg);
+                        self.pause(key);
+                        return false;
                     }
-                    return false;
+                    // A connection that died in the queue (ECONNABORTED, EPROTO, ...): log it
+                    // and keep accepting, or the queued ones would wait for the next edge.
+                    self.log.msg(
+                        Level::Error,
+                        &format!("service {id}, accept: {}", errno_text(&e)),
+                    );
                 }
             }
             if self
@@ -518,6 +518,12 @@ impl Daemon {
         peer: SocketAddr,
         admission: Admission,
     ) {
+        // F-127: `banner_success` after the checks passed, before the server runs.
+        if let Some(b) = svc.rt.conf.banner_success.as_ref() {
+            if let Ok(text) = std::fs::read(&b.value) {
+                let _ = stream.write_all(&text);
+            }
+        }
         match svc.server {
             Server::Internal(b) => {
                 self.policy

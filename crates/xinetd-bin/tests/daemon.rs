@@ -577,11 +577,13 @@ fn banners_go_to_every_client_and_banner_fail_to_refused_ones() {
         "daytime",
         "stream",
         port,
-        "\tonly_from = 127.0.0.3\n\tbanner = @DIR@/banner\n\tbanner_fail = @DIR@/banner_fail\n",
+        "\tonly_from = 127.0.0.3\n\tbanner = @DIR@/banner\n\tbanner_fail = @DIR@/banner_fail\n\
+         \tbanner_success = @DIR@/banner_success\n",
     );
     let d = Daemon::start(&conf);
     std::fs::write(d.path("banner"), "hello\n").expect("banner");
     std::fs::write(d.path("banner_fail"), "go away\n").expect("banner_fail");
+    std::fs::write(d.path("banner_success"), "welcome\n").expect("banner_success");
     // F-126, F-128, F-230: banner before any check, then banner_fail on refusal.
     assert_eq!(read_all(&mut connect_from(SRC2, port)), b"hello\ngo away\n");
     let ok = read_all(&mut connect_from(SRC3, port));
