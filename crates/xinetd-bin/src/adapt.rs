@@ -41,8 +41,11 @@ pub fn service(
             "service {id}: redirect is not supported by xinetd-rs yet"
         ));
     }
-    let Some(port) = c.port.as_ref().map(|p| p.value) else {
-        return Err(format!("service {id}: no port"));
+    // TCPMUX clients have no socket of their own (F-064): port 0, never bound.
+    let port = match c.port.as_ref() {
+        Some(p) => p.value,
+        None if c.is_tcpmux_client() => 0,
+        None => return Err(format!("service {id}: no port")),
     };
     let listen = ListenSpec {
         stream,
@@ -66,11 +69,7 @@ pub fn service(
         Some(conf::Builtin::Daytime) => Server::Internal(Builtin::Daytime),
         Some(conf::Builtin::Time) => Server::Internal(Builtin::Time),
         Some(conf::Builtin::Chargen) => Server::Internal(Builtin::Chargen),
-        Some(conf::Builtin::Tcpmux) => {
-            return Err(format!(
-                "service {id}: tcpmux is not supported by xinetd-rs yet"
-            ))
-        }
+        Some(conf::Builtin::Tcpmux) => Server::Internal(Builtin::Tcpmux),
         None => Server::External,
     };
     let spawn = if server == Server::External {

@@ -18,7 +18,7 @@ pub fn load(
     opts: &Options,
     log: &mut ProgramLog,
     startup_env: &xinetd_spawn::Environment,
-) -> Result<Vec<Service>, ()> {
+) -> Result<Loaded, ()> {
     let mut env = xinetd_conf::Environment::system();
     env.debug = opts.debug;
     let mut loaded = match xinetd_conf::load(&opts.config, &env) {
@@ -51,14 +51,24 @@ pub fn load(
     log_diagnostics(log, &loaded.diagnostics);
     // Host names in only_from/no_access are resolved now, as xinetd does at parse time.
     let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(5));
-    let mut out = Vec::new();
-    for c in loaded.config.listening_services() {
+    let mut out = Loaded::default();
+    for c in &loaded.config.services {
         match crate::adapt::service(c, startup_env, &resolver) {
-            Ok(s) => out.push(s),
+            Ok(s) if c.is_tcpmux_client() => out.tcpmux_clients.push(s),
+            Ok(s) => out.services.push(s),
             Err(msg) => log.msg(Level::Error, &format!("{msg} - DISABLING")),
         }
     }
     Ok(out)
+}
+
+/// A loaded configuration, ready for the event loop.
+#[derive(Default)]
+pub struct Loaded {
+    /// Services with a socket.
+    pub services: Vec<Service>,
+    /// TCPMUX/TCPMUXPLUS clients, reachable through the `tcpmux` builtin only (F-540).
+    pub tcpmux_clients: Vec<Service>,
 }
 
 /// Writes xinetd's lines for every diagnostic.

@@ -2,7 +2,7 @@
 //! and timer (spec §9, F-400..F-416, F-840..F-864).
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -119,6 +119,8 @@ pub struct Daemon {
     again: Vec<Token>,
     next_cc: Option<Instant>,
     exit: Option<Exit>,
+    /// TCPMUX client services, reached through the `tcpmux` builtin (F-540).
+    tcpmux: Vec<Service>,
 }
 
 impl Daemon {
@@ -127,7 +129,7 @@ impl Daemon {
         opts: Options,
         log: ProgramLog,
         policy: Policy,
-        services: Vec<Service>,
+        loaded: crate::config::Loaded,
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
@@ -160,8 +162,10 @@ impl Daemon {
             again: Vec::new(),
             next_cc,
             exit: None,
+            tcpmux: Vec::new(),
         };
-        for svc in services {
+        d.tcpmux = loaded.tcpmux_clients;
+        for svc in loaded.services {
             d.add_service(svc);
         }
         Ok(d)
@@ -587,7 +591,7 @@ impl Daemon {
             a.running += 1;
         }
         // Try at once: most echo requests are already in the socket.
-        if conn.state.drive(&mut conn.stream) == Progress::Done {
+        if b != Builtin::Tcpmux && conn.state.drive(&mut conn.stream) == Progress::Done {
             self.finish_conn(conn);
             return;
         }
@@ -610,6 +614,99 @@ impl Daemon {
         }
         self.owners.insert(token, Owner::Conn);
         self.conns.insert(token, conn);
+        if b == Builtin::Tcpmux {
+            self.tcpmux_request(token);
+        }
+    }
+
+    /// The tcpmux builtin (F-540..F-545): one read of the service name, then the matching
+    /// TCPMUX/TCPMUXPLUS client service is started on the connection. Only the tcpmux service
+    /// logs (START at accept, EXIT when the client server exits).
+    fn tcpmux_request(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let mut buf = [0u8; 1024];
+        // F-541: a single read; whatever it returns is the request.
+        let n = match conn.stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => 0,
+        };
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return;
+        };
+        self.owners.remove(&token);
+        let Some(name) = internal::tcpmux_name(&buf[..n]).map(str::to_string) else {
+            self.finish_conn(conn);
+            return;
+        };
+        let client = self
+            .tcpmux
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(&name))
+            .cloned();
+        let Some(client) = client else {
+            let _ = conn.stream.write_all(internal::TCPMUX_NOT_FOUND);
+            self.finish_conn(conn);
+            return;
+        };
+        let peer = conn.stream.peer_addr().ok();
+        if let Some(ip) = peer.map(|p| p.ip()) {
+            if let Err(r) = self.policy.tcpmux_client_allowed(&client, ip) {
+                self.policy
+                    .refused(&client, peer, &r, Some(&mut conn.stream), &mut self.log);
+                self.finish_conn(conn);
+                return;
+            }
+        }
+        if client
+            .rt
+            .conf
+            .has_type(xinetd_conf::ServiceType::TcpmuxPlus)
+        {
+            let _ = conn.stream.write_all(internal::TCPMUX_PLUS_GO);
+        }
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let Conn {
+            key,
+            svc,
+            stream,
+            started,
+            admission,
+            ..
+        } = conn;
+        let fd: OwnedFd = stream.into();
+        match self.policy.spawn(&client, &fd, peer) {
+            Ok(pid) => {
+                self.children.insert(
+                    pid,
+                    Child {
+                        key,
+                        svc,
+                        started,
+                        deadline: client.timeout.map(|t| Instant::now() + t),
+                        admission,
+                        wait: false,
+                    },
+                );
+            }
+            Err((_, msg)) => {
+                self.log.msg(Level::Error, &msg);
+                if let Some(a) = self.services.get_mut(&key) {
+                    a.running = a.running.saturating_sub(1);
+                }
+                self.policy.log_exit(
+                    &svc,
+                    Served::Held,
+                    Some(0),
+                    None,
+                    started.elapsed(),
+                    &mut self.log,
+                );
+                drop(admission);
+            }
+        }
     }
 
     /// Logs a refusal, writes `banner_fail`, and pauses the service on a cps trip.
@@ -897,6 +994,10 @@ impl Daemon {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
+        if conn.state.builtin() == Builtin::Tcpmux {
+            self.tcpmux_request(token);
+            return;
+        }
         match conn.state.drive(&mut conn.stream) {
             Progress::Done => {
                 if let Some(conn) = self.conns.remove(&token) {
@@ -1067,6 +1168,8 @@ impl Daemon {
             }
         };
         self.log.msg(Level::Notice, "Swapping defaults");
+        self.tcpmux = new.tcpmux_clients;
+        let new = new.services;
         let mut kept = 0usize;
         let mut added = 0usize;
         let mut matched: Vec<u64> = Vec::new();

@@ -20,13 +20,18 @@ pub enum Builtin {
     Time,
     /// RFC 864 (F-508, F-520).
     Chargen,
+    /// RFC 1078 multiplexer (F-511, F-540..F-545).
+    Tcpmux,
 }
 
 impl Builtin {
     /// True for the stream builtins xinetd forks for (F-500, F-502, F-508): they hold the
     /// connection open, so they count for `instances`/`per_source` and get an EXIT line.
     pub fn holds_connection(self) -> bool {
-        matches!(self, Builtin::Echo | Builtin::Discard | Builtin::Chargen)
+        matches!(
+            self,
+            Builtin::Echo | Builtin::Discard | Builtin::Chargen | Builtin::Tcpmux
+        )
     }
 }
 
@@ -110,6 +115,20 @@ impl ChargenRing {
     }
 }
 
+/// tcpmux's reply when no service matches: with xinetd's trailing NUL byte (F-542).
+pub const TCPMUX_NOT_FOUND: &[u8] = b"-Service name not found\r\n\0";
+/// tcpmux's acknowledgement for TCPMUXPLUS services, NUL included (F-543).
+pub const TCPMUX_PLUS_GO: &[u8] = b"+Go\r\n\0";
+
+/// The service name of a tcpmux request read in one `read()` (F-541): at least 3 bytes,
+/// ending with CRLF; `None` means "close silently".
+pub fn tcpmux_name(request: &[u8]) -> Option<&str> {
+    if request.len() < 3 || !request.ends_with(b"\r\n") {
+        return None;
+    }
+    std::str::from_utf8(&request[..request.len() - 2]).ok()
+}
+
 /// Largest read of stream echo (F-500 reads up to 1024 bytes at a time; a bigger buffer only
 /// saves syscalls, the bytes are the same).
 const STREAM_BUF: usize = 16 * 1024;
@@ -146,6 +165,11 @@ impl StreamState {
         }
     }
 
+    /// The builtin this connection runs.
+    pub fn builtin(&self) -> Builtin {
+        self.builtin
+    }
+
     /// True while the state has bytes it could not write yet.
     pub fn wants_write(&self) -> bool {
         self.builtin == Builtin::Chargen || self.written < self.pending.len()
@@ -157,8 +181,9 @@ impl StreamState {
             Builtin::Echo => self.drive_echo(sock),
             Builtin::Discard => self.drive_discard(sock),
             Builtin::Chargen => self.drive_chargen(sock),
-            // daytime/time are written at accept time and never become StreamState.
-            Builtin::Daytime | Builtin::Time => Progress::Done,
+            // daytime/time are written at accept time and never become StreamState; the
+            // event loop reads tcpmux requests itself (`tcpmux_request`).
+            Builtin::Daytime | Builtin::Time | Builtin::Tcpmux => Progress::Done,
         }
     }
 
@@ -234,6 +259,15 @@ impl StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcpmux_requests() {
+        assert_eq!(tcpmux_name(b"date\r\n"), Some("date"));
+        assert_eq!(tcpmux_name(b"date\n"), None);
+        assert_eq!(tcpmux_name(b"\r\n"), None);
+        assert_eq!(TCPMUX_NOT_FOUND.len(), 26);
+        assert_eq!(TCPMUX_PLUS_GO.len(), 6);
+    }
 
     #[test]
     fn time_is_seconds_since_1900_big_endian() {

@@ -70,7 +70,7 @@ fn run(mut opts: Options) -> u8 {
     }
     write_pidfile(&opts, &mut log);
     let mut policy = policy::Policy::new(&opts);
-    let services = match config::load(&opts, &mut log, policy.startup_env()) {
+    let loaded = match config::load(&opts, &mut log, policy.startup_env()) {
         Ok(s) => s,
         Err(()) => {
             log.critical("init_services", "couldn't get configuration. Exiting...");
@@ -78,7 +78,7 @@ fn run(mut opts: Options) -> u8 {
             return 1;
         }
     };
-    let mut d = match daemon::Daemon::new(opts.clone(), log, policy, services) {
+    let mut d = match daemon::Daemon::new(opts.clone(), log, policy, loaded) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("xinetd: cannot set up the event loop: {e}");

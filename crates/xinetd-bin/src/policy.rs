@@ -180,6 +180,24 @@ impl Policy {
         }
     }
 
+    /// The access check of a TCPMUX client service (F-544): `access_times`, then
+    /// `only_from`/`no_access` by address (a rule that needs a name lookup refuses).
+    pub fn tcpmux_client_allowed(&self, svc: &Service, ip: IpAddr) -> Result<(), Refusal> {
+        let access = &svc.rt.access;
+        if let Some(d) = access.check_time(local_time()) {
+            return Err(acl_refusal(&svc.id, Some(ip), &d));
+        }
+        match access.check_address(ip, &Resolved::none()) {
+            Decision::Deny(d) => Err(acl_refusal(&svc.id, Some(ip), &d)),
+            Decision::NeedsLookup(_) => Err(Refusal {
+                reason: "address",
+                messages: Vec::new(),
+                deactivate_until: None,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// `accept()` ran out of descriptors (F-312): deactivate like cps.
     pub fn descriptors_exhausted(&mut self, key: &ServiceKey) -> (Instant, String) {
         let d = self.limits.descriptors_exhausted(key, Instant::now());

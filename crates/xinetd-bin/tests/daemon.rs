@@ -626,3 +626,38 @@ fn inetd_compat_adds_inetd_conf_services() {
     );
     assert_eq!(exchange(7, b"from inetd.conf"), b"from inetd.conf");
 }
+
+#[test]
+fn tcpmux_starts_the_named_service() {
+    if !is_root() {
+        eprintln!("skipped: TCPMUX client servers run as user = root; needs root");
+        return;
+    }
+    let port = free_port();
+    let clients = "service hello\n{\n\ttype = TCPMUXPLUS UNLISTED\n\tsocket_type = stream\n\
+         \tprotocol = tcp\n\twait = no\n\tuser = root\n\tserver = /bin/echo\n\tserver_args = hi\n}\n\
+         service quiet\n{\n\ttype = TCPMUX UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \twait = no\n\tuser = root\n\tserver = /bin/echo\n\tserver_args = +ok\n}\n";
+    let conf = internal("tcpmux", "tcpmux", "stream", port, "") + clients;
+    let d = Daemon::start(&conf);
+    // TCPMUX clients have no socket of their own (F-064).
+    assert!(d
+        .prog_log()
+        .contains("Started working: 1 available service\n"));
+    let ask = |req: &[u8]| {
+        let mut s = connect(port);
+        s.write_all(req).expect("write");
+        read_all(&mut s)
+    };
+    // F-543: TCPMUXPLUS gets "+Go\r\n\0" first; case-insensitive names (F-541).
+    assert_eq!(ask(b"HELLO\r\n"), b"+Go\r\n\0hi\n");
+    // TCPMUX: the server answers for itself.
+    assert_eq!(ask(b"quiet\r\n"), b"+ok\n");
+    // F-542: unknown names, with the trailing NUL.
+    assert_eq!(ask(b"nosuch\r\n"), b"-Service name not found\r\n\0");
+    // F-541: no CRLF: closed silently.
+    assert_eq!(ask(b"hello\n"), b"");
+    // F-545: only tcpmux logs, and its EXIT comes when the client server exits.
+    d.wait_file(5, "svc.log", "EXIT: tcpmux status=0 pid=");
+    assert!(!d.read("svc.log").contains("hello"));
+}
