@@ -682,6 +682,18 @@ impl Merger<'_> {
 
     /// One line; `true` when a service was added.
     fn line(&mut self, line: &InetdLine) -> bool {
+        // xinetd splits on spaces and tabs only: a DOS line ending stays in the last field
+        // (`internal\r` is then a server path). Keep that, and say so.
+        if let Some(last) = line.fields.last().filter(|f| f.value.ends_with('\r')) {
+            self.loaded.diagnostics.push(
+                diag(
+                    &last.span,
+                    Severity::Warning,
+                    format!("the last field '{}' ends with a carriage return", last.value.trim_end_matches('\r')),
+                )
+                .hint("xinetd keeps the CR of a CRLF line ending in the last field; convert the file to Unix line endings"),
+            );
+        }
         let entry = match InetdEntry::parse(line) {
             Ok(e) => e,
             Err(err) => {

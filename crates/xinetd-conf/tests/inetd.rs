@@ -894,3 +894,22 @@ fn differential_against_real_xinetd_inetd_compat() {
         );
     }
 }
+
+#[test]
+fn compat_crlf_lines_keep_the_cr_like_xinetd_and_warn() {
+    let env = env();
+    let mut loaded = empty_loaded(&env);
+    let text = b"echo stream tcp nowait root internal\r\nfinger stream tcp nowait nobody /usr/sbin/in.fingerd in.fingerd\r\n";
+    let sum = merge_inetd_bytes(&mut loaded, text, "inetd.conf", &env);
+    assert_eq!(sum.added, 2);
+    // `internal\r` is not `internal`: xinetd runs it as a program of that name.
+    let echo = by_id(&loaded, "echo");
+    assert_eq!(echo.server.as_ref().unwrap().value, "internal\r");
+    assert_eq!(args(by_id(&loaded, "finger")), ["in.fingerd\r"]);
+    let warnings = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.contains("carriage return"))
+        .count();
+    assert_eq!(warnings, 2);
+}
