@@ -1,0 +1,22 @@
+//! Arbitrary bytes through the whole configuration pipeline: the parse-only layer, the
+//! loader (isolated environment: no file system, no databases), and the printer, whose output
+//! must load again and print identically.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use xinetd_conf::{load_bytes, parse_document, print, Environment};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_document(data, "fuzz.conf");
+    for debug in [false, true] {
+        let mut env = Environment::isolated();
+        env.debug = debug;
+        if let Ok(loaded) = load_bytes(data, "fuzz.conf", &env) {
+            let text = print(&loaded.config);
+            let again = load_bytes(text.as_bytes(), "printed.conf", &env)
+                .expect("printed configuration loads");
+            assert_eq!(again.config.services.len(), loaded.config.services.len(), "{text}");
+            assert_eq!(print(&again.config), text);
+        }
+    }
+});
