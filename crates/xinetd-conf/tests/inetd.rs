@@ -913,3 +913,79 @@ fn compat_crlf_lines_keep_the_cr_like_xinetd_and_warn() {
         .count();
     assert_eq!(warnings, 2);
 }
+
+// ---- Properties ---------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any bytes: parsing, merging and both converters never panic, and every error
+        /// names a line that exists.
+        #[test]
+        fn arbitrary_input_never_panics(text in "[a-z0-9/.:#\\- \t\r\n]{0,200}") {
+            let env = env();
+            let lines = text.split('\n').count();
+            for l in parse_inetd(text.as_bytes(), "f") {
+                if let Err(e) = InetdEntry::parse(&l) {
+                    prop_assert!(e.span().is_some_and(|s| (s.line as usize) <= lines));
+                }
+            }
+            let mut loaded = empty_loaded(&env);
+            merge_inetd_bytes(&mut loaded, text.as_bytes(), "f", &env);
+            for style in [ConvertStyle::Itox, ConvertStyle::Xconv] {
+                let c = convert_inetd(text.as_bytes(), "f", &ConvertOptions { style, daemon_dir: Some("/d".into()) });
+                for e in &c.errors {
+                    prop_assert!(e.span().is_some_and(|s| (s.line as usize) <= lines));
+                }
+            }
+        }
+
+        /// Well-formed lines: the -inetd_compat service and the itox conversion loaded back
+        /// say what the line says.
+        #[test]
+        fn well_formed_lines_round_trip(
+            svc in prop::sample::select(vec!["ftp", "telnet", "finger", "tftp", "talk"]),
+            wait in prop::sample::select(vec!["wait", "nowait", "nowait.100"]),
+            user in prop::sample::select(vec!["root", "nobody", "nobody.tty", "root.utmp"]),
+            args in prop::collection::vec("-[a-z]{1,3}", 0..4),
+            sep in prop::sample::select(vec![" ", "\t", "  \t "]),
+        ) {
+            let env = env();
+            let (st, proto) = if svc == "tftp" || svc == "talk" { ("dgram", "udp") } else { ("stream", "tcp") };
+            let server = format!("/usr/sbin/in.{svc}d");
+            let argv0 = format!("in.{svc}d");
+            let mut fields = vec![svc, st, proto, wait, user, server.as_str(), argv0.as_str()];
+            fields.extend(args.iter().map(String::as_str));
+            let line = format!("{}\n", fields.join(sep));
+
+            let mut loaded = empty_loaded(&env);
+            let sum = merge_inetd_bytes(&mut loaded, line.as_bytes(), "f", &env);
+            prop_assert_eq!(sum.added, 1);
+            let s = &loaded.config.services[0];
+            let (u, g) = user.split_once('.').map_or((user, None), |(u, g)| (u, Some(g)));
+            prop_assert_eq!(&s.user.as_ref().unwrap().value.text, u);
+            prop_assert_eq!(s.group.as_ref().map(|g| g.value.text.as_str()), g);
+            prop_assert_eq!(s.wait.value, wait == "wait");
+            prop_assert_eq!(s.socket_type.value.as_str(), st);
+            let mut want_args = vec![argv0.clone()];
+            want_args.extend(args.iter().cloned());
+            prop_assert_eq!(super::args(s), want_args);
+
+            let c = convert_inetd(line.as_bytes(), "f", &ConvertOptions::default());
+            prop_assert!(c.is_ok());
+            let back = load_bytes(c.text.as_bytes(), "c", &env).unwrap();
+            prop_assert_eq!(back.config.services.len(), 1);
+            let b = &back.config.services[0];
+            prop_assert_eq!(&b.server.as_ref().unwrap().value, &server);
+            prop_assert_eq!(super::args(b), args.clone());
+            prop_assert_eq!(b.wait.value, wait == "wait");
+            prop_assert_eq!(b.port.as_ref().map(|p| p.value), s.port.as_ref().map(|p| p.value));
+            prop_assert_eq!(b.user.as_ref().map(|u| u.value.uid), s.user.as_ref().map(|u| u.value.uid));
+            prop_assert_eq!(b.group.as_ref().map(|g| g.value.gid), s.group.as_ref().map(|g| g.value.gid));
+        }
+    }
+}
