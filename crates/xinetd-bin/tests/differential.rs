@@ -104,7 +104,12 @@ fn same_bytes_and_log_lines_as_the_real_xinetd() {
 
     // chargen dgram: byte-identical replies, including the ring advance (F-509, F-521).
     for _ in 0..3 {
-        let a = udp_from(lo, theirs.0, b"x", 3000).expect("real chargen");
+        let a = udp_from(lo, theirs.0, b"x", 3000).unwrap_or_else(|| {
+            panic!(
+                "real chargen: no reply; its log:\n{}",
+                real.read("prog.log")
+            )
+        });
         let b = udp_from(lo, ours.0, b"x", 3000).expect("our chargen");
         assert_eq!(a, b);
     }

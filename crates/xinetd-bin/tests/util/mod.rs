@@ -11,13 +11,23 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const XINETD: &str = env!("CARGO_BIN_EXE_xinetd");
 
-/// A free TCP port on 127.0.0.1 (also free for UDP in practice; checked).
+/// A port free for TCP and UDP on 127.0.0.1 and ::, never handed out twice in this test
+/// process (the kernel may give the same ephemeral port to two consecutive probes).
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..1000 {
         let t = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
         let port = t.local_addr().expect("local addr").port();
         drop(t);
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if given.contains(&port) {
+            continue;
+        }
+        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("::", port)).is_ok()
+            && TcpListener::bind(("::", port)).is_ok();
+        if free {
+            given.push(port);
             return port;
         }
     }
