@@ -390,7 +390,9 @@ impl InetdEntry {
         self.rpc_version.is_some()
     }
 
-    /// Reads the fields of one line in xinetd's order (F-830), without database lookups.
+    /// Reads the fields of one line in xinetd's order (F-830), without database lookups
+    /// (and so without the checks that follow them in xinetd: protocol, group, user, and
+    /// the refusal of internal `discard`, which [`merge_inetd_bytes`] applies).
     pub fn parse(line: &InetdLine) -> Result<InetdEntry, InetdError> {
         let name_f = line.field(0, "service name")?;
         let (name, version) = match name_f.value.split_once('/') {
@@ -478,11 +480,6 @@ impl InetdEntry {
         };
         let server_f = line.field(5, "server")?;
         let server = if server_f.value.eq_ignore_ascii_case("internal") {
-            if name.value.eq_ignore_ascii_case("discard") {
-                return Err(InetdError::DiscardNotSupported {
-                    span: server_f.span.clone(),
-                });
-            }
             InetdServer::Internal(server_f.span.clone())
         } else {
             InetdServer::External {
@@ -774,6 +771,12 @@ impl Merger<'_> {
             },
             e.user.span.clone(),
         );
+        // xinetd refuses internal discard after the user lookup (F-830).
+        if let InetdServer::Internal(span) = &e.server {
+            if e.name.value.eq_ignore_ascii_case("discard") {
+                return Err(InetdError::DiscardNotSupported { span: span.clone() });
+            }
+        }
         let id = e.id();
         self.loaded.diagnostics.push(
             diag(
@@ -1473,10 +1476,6 @@ mod tests {
         assert!(matches!(
             err("x/1 dgram rpc wait root /s"),
             InetdError::BadRpcProtocol { .. }
-        ));
-        assert!(matches!(
-            err("discard stream tcp nowait root internal"),
-            InetdError::DiscardNotSupported { .. }
         ));
         let e = err("x stream tcp nowait");
         assert_eq!(e.to_string(), "t:1:20: user[.group] missing");
