@@ -63,14 +63,26 @@
 //!
 //! # Cost
 //!
-//! Measured on the project's 2-vCPU VM with `cargo bench -p xinetd-spawn` (spawn `/bin/true`
-//! on a socketpair, then `waitpid`); see docs/performance.md, section "Spawning
-//! (xinetd-spawn)", for the full table and the accept-loop comparison with
-//! `../shared/bench/ceiling`:
+//! Measured on the project's 2-vCPU VM (shared and noisy, so only same-run ratios are
+//! reported). `cargo bench -p xinetd-spawn --bench interleaved`: 30 interleaved rounds of 100
+//! serial spawn + `waitpid` of `/bin/true` on a socketpair per variant, as root, median per-round
+//! ratio to `posix_spawn` (the ceiling's best serial variant):
 //!
-//! | variant | time per spawn+wait | ratio to `xinetd_spawn` |
+//! | variant | median µs | ÷ posix_spawn |
 //! |---|---|---|
-//! | `xinetd_spawn::spawn`, full credentials spec | see docs/performance.md | 1.00 |
+//! | `posix_spawn` (ceiling `spawn` mode) | 549 | 1.00 |
+//! | `spawn`, full spec: nobody, `groups = yes`, umask, nice, 6 rlimits, env, `setsid` | 566 | 1.03 |
+//! | same with [`Session::NewProcessGroup`] | 547 | 0.99 |
+//! | `spawn`, minimal spec | 541 | 0.99 |
+//! | `fork` + `dup2` + `execve` (ceiling `fork` mode, xinetd's model) | 623 | 1.13 |
+//! | `std::process::Command` | 567 | 1.02 |
+//!
+//! With 256 MiB of touched heap in the parent, `fork` + `execve` cost 13–16× more per spawn
+//! than `spawn`, which does not depend on the daemon's size (criterion group
+//! `spawn_true_rss256m`). Under concurrent load the
+//! `setsid` of xinetd (F-412) has a cost of its own on kernels with scheduler autogroups:
+//! see [`Session`] and docs/performance.md, section "Spawning (xinetd-spawn)", which also has
+//! the accept-loop comparison with `../shared/bench/ceiling` under `connbench`.
 //!
 //! # Why not a crate
 //!
