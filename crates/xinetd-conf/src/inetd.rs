@@ -349,11 +349,11 @@ pub fn parse_inetd(bytes: &[u8], file: &str) -> Vec<InetdLine> {
 pub enum InetdServer {
     /// `internal` (compared case-insensitively, as xinetd does): an xinetd builtin.
     Internal(Span),
-    /// A program and its full argv (argv[0] included, inetd style).
+    /// A program and its full argv (`argv[0]` included, inetd style).
     External {
         /// The program path.
         path: Spanned<String>,
-        /// argv, starting with argv[0]; may be empty when the line ends at the path.
+        /// argv, starting with `argv[0]`; may be empty when the line ends at the path.
         argv: Vec<Spanned<String>>,
     },
 }
@@ -1086,7 +1086,7 @@ impl Merger<'_> {
 /// Which converter's output to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvertStyle {
-    /// `itox` (the C converter, F-900..F-902): `\t%-15s = %s` lines, argv[0] dropped,
+    /// `itox` (the C converter, F-900..F-902): `\t%-15s = %s` lines, `argv[0]` dropped,
     /// `tcpd` replaced by the daemon with `-daemon_dir`, no defaults block.
     #[default]
     Itox,
