@@ -661,3 +661,88 @@ fn tcpmux_starts_the_named_service() {
     d.wait_file(5, "svc.log", "EXIT: tcpmux status=0 pid=");
     assert!(!d.read("svc.log").contains("hello"));
 }
+
+#[test]
+fn sensor_bans_a_client_from_every_service() {
+    // F-240..F-243: a SENSOR service refuses and puts the client on the global deny list,
+    // which every other service consults first.
+    let (sensor, echo) = (free_port(), free_port());
+    let conf = format!(
+        "service discard\n{{\n\tid = trap\n\ttype = INTERNAL UNLISTED\n\tflags = SENSOR\n\
+         \tsocket_type = stream\n\tport = {sensor}\n\twait = no\n\tbind = 127.0.0.1\n\
+         \tdeny_time = 5\n\tcps = 0 0\n\tlog_type = FILE @DIR@/svc.log\n\tlog_on_failure = HOST\n}}\n{}",
+        internal("echo", "echo", "stream", echo, "")
+    );
+    let d = Daemon::start(&conf);
+    assert_eq!(read_all(&mut connect_from(SRC2, sensor)), b"");
+    d.wait_file(5, "svc.log", "FAIL: trap address from=127.0.0.2");
+    d.wait_log(
+        5,
+        "Adding 127.0.0.2 to the global_no_access list for 5 minutes",
+    );
+    // Banned everywhere now; other clients are not.
+    assert_eq!(read_all(&mut connect_from(SRC2, echo)), b"");
+    d.wait_file(5, "svc.log", "FAIL: echo address from=127.0.0.2");
+    let mut s = connect_from(SRC3, echo);
+    s.write_all(b"fine").expect("write");
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    assert_eq!(read_all(&mut s), b"fine");
+}
+
+#[test]
+fn access_times_outside_the_window_refuse_with_time() {
+    // F-220, F-305: an interval two hours from now (never across midnight).
+    let hour = (jiff::Zoned::now().hour() + 2) % 24;
+    let port = free_port();
+    let conf = internal(
+        "daytime",
+        "daytime",
+        "stream",
+        port,
+        &format!("\taccess_times = {hour}:00-{hour}:30\n"),
+    );
+    let d = Daemon::start(&conf);
+    assert_eq!(read_all(&mut connect(port)), b"");
+    d.wait_file(5, "svc.log", "FAIL: daytime time from=127.0.0.1");
+}
+
+#[test]
+fn process_limit_and_max_load() {
+    if !is_root() {
+        eprintln!("skipped: external servers run as user = root; needs root");
+        return;
+    }
+    let load: f64 = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or(0.0);
+    let (a, b, loaded) = (free_port(), free_port(), free_port());
+    let mut conf = [
+        external("first", a, "/bin/sleep", "30", ""),
+        external("second", b, "/bin/sleep", "30", ""),
+    ]
+    .concat();
+    if load >= 0.02 {
+        conf += &internal(
+            "daytime",
+            "daytime",
+            "stream",
+            loaded,
+            "\tmax_load = 0.01\n",
+        );
+    }
+    // F-304, F-806: -limit 1 caps running servers of all services together.
+    let d = Daemon::start_with(&conf, &["-limit", "1"]);
+    let _held = connect(a);
+    d.wait_file(5, "svc.log", "START: first pid=");
+    assert_eq!(read_all(&mut connect(b)), b"");
+    d.wait_file(5, "svc.log", "FAIL: second process_limit from=127.0.0.1");
+    if load >= 0.02 {
+        // F-303: refused with `load` and xinetd's ERROR line.
+        assert_eq!(read_all(&mut connect(loaded)), b"");
+        d.wait_file(5, "svc.log", "FAIL: daytime load from=127.0.0.1");
+        d.wait_log(5, "refused connect from 127.0.0.1 due to excessive load");
+    } else {
+        eprintln!("max_load part skipped: load average {load} too low to exceed");
+    }
+}
