@@ -364,6 +364,28 @@ fn numeric_user_gets_same_gid() {
     assert_exited_zero(r.finish());
 }
 
+/// `group` without `user`: setgid + empty supplementary list, the uid stays (F-107, F-411);
+/// `UNLIMITED` limits are passed as RLIM_INFINITY.
+fn group_only_keeps_uid() {
+    require_root!("group_only_keeps_uid");
+    let probe = ProbeDir::new();
+    let spec = SpawnSpec::builder(probe.path())
+        .argv(["probe", "--probe"])
+        .credentials(Credentials::resolve(None, Some("5"), true).expect("creds"))
+        .rlimit(Rlimit::Stack, RlimitValue::Unlimited) // soft is 8 MiB in the parent
+        .build()
+        .expect("spec");
+    let r = Running::start(&spec, None);
+    assert_eq!(r.status_field("Uid"), "0\t0\t0\t0");
+    assert_eq!(r.status_field("Gid"), "5\t5\t5\t5");
+    assert_eq!(r.status_field("Groups"), "");
+    assert_eq!(
+        r.limit("Max stack size"),
+        ("unlimited".into(), "unlimited".into())
+    );
+    assert_exited_zero(r.finish());
+}
+
 /// Copies `bin` and the shared objects `ldd` lists into `jail`, at the same paths.
 fn populate_jail(jail: &Path, bin: &Path, inside: &str) {
     let out = std::process::Command::new("ldd")
@@ -537,6 +559,9 @@ fn nameinargs_argv() {
         .expect("spec");
     let r = Running::start(&spec, Some("192.0.2.1".parse().expect("ip")));
     assert_eq!(r.nul_list("cmdline"), ["renamed", "--probe", "x"]);
+    // F-012: without rlimit_files, soft = hard = the daemon's hard limit (4096 if infinite).
+    let nofile = xinetd_spawn::default_nofile().to_string();
+    assert_eq!(r.limit("Max open files"), (nofile.clone(), nofile));
     assert_eq!(r.nul_list("environ"), ["REMOTE_HOST=192.0.2.1"]);
     assert_eq!(r.fds(), BTreeSet::from([0, 1, 2]));
     assert_exited_zero(r.finish());
@@ -682,6 +707,7 @@ fn main() -> ExitCode {
             groups_yes_uses_the_group_database,
         ),
         ("numeric_user_gets_same_gid", numeric_user_gets_same_gid),
+        ("group_only_keeps_uid", group_only_keeps_uid),
         ("chroot_then_drop_privileges", chroot_then_drop_privileges),
         (
             "missing_program_is_exec_failed",
