@@ -49,8 +49,8 @@ pub enum Session {
 }
 
 impl SpawnSpec {
-    /// Starts a spec for the server program `server` (F-111). With [`chroot`]
-    /// (SpawnSpecBuilder::chroot) the path is looked up inside the new root.
+    /// Starts a spec for the server program `server` (F-111). With
+    /// [`chroot`](SpawnSpecBuilder::chroot) the path is looked up inside the new root.
     pub fn builder(server: impl Into<PathBuf>) -> SpawnSpecBuilder {
         SpawnSpecBuilder {
             program: server.into(),
