@@ -564,8 +564,9 @@ pub fn load_inetd_compat(loaded: &mut Loaded, path: &Path, env: &Environment) ->
 ///
 /// Bad lines are reported in `loaded.diagnostics` (with xinetd's own log line where it
 /// writes one) and listed in `loaded.dropped`; the other lines still count. Diagnostics
-/// are appended after those of the xinetd.conf load (xinetd interleaves its post-parse
-/// messages for both files).
+/// are appended after those of the xinetd.conf load: first every line's parse messages,
+/// then the post-parse checks, in xinetd's order (xinetd itself logs the inetd.conf parse
+/// messages before the post-parse checks of the xinetd.conf services too).
 pub fn merge_inetd_bytes(
     loaded: &mut Loaded,
     bytes: &[u8],
@@ -588,14 +589,32 @@ pub fn merge_inetd_bytes(
     if !lines.is_empty() {
         m.note_uncopied_defaults(&lines[0].span);
     }
+    // Like xinetd: every line is read (and its messages logged) first, then the entries go
+    // through remove_disabled_services, service_fill and check_entry in file order.
+    let mut read = Vec::new();
     for line in &lines {
-        if m.line(line) {
-            summary.added += 1;
-        } else {
-            summary.rejected += 1;
+        match m.read_line(line) {
+            Some(r) => read.push(r),
+            None => summary.rejected += 1,
+        }
+    }
+    for (entry, lookups) in read {
+        match m.service(&entry, lookups) {
+            Some(s) => {
+                m.loaded.config.services.push(s);
+                summary.added += 1;
+            }
+            None => summary.rejected += 1,
         }
     }
     summary
+}
+
+/// What get_next_inet_entry() looked up for an entry.
+struct Lookups {
+    protocol_number: i32,
+    user: Spanned<User>,
+    group: Option<Spanned<Group>>,
 }
 
 struct Merger<'a> {
@@ -677,8 +696,9 @@ impl Merger<'_> {
         });
     }
 
-    /// One line; `true` when a service was added.
-    fn line(&mut self, line: &InetdLine) -> bool {
+    /// get_next_inet_entry(): one line read, with its lookups; `None` when it is rejected
+    /// (reported).
+    fn read_line(&mut self, line: &InetdLine) -> Option<(InetdEntry, Lookups)> {
         // xinetd splits on spaces and tabs only: a DOS line ending stays in the last field
         // (`internal\r` is then a server path). Keep that, and say so.
         if let Some(last) = line.fields.last().filter(|f| f.value.ends_with('\r')) {
@@ -691,30 +711,21 @@ impl Merger<'_> {
                 .hint("xinetd keeps the CR of a CRLF line ending in the last field; convert the file to Unix line endings"),
             );
         }
-        let entry = match InetdEntry::parse(line) {
-            Ok(e) => e,
+        let result = InetdEntry::parse(line).and_then(|e| {
+            let l = self.lookups(&e)?;
+            Ok((e, l))
+        });
+        match result {
+            Ok(r) => Some(r),
             Err(err) => {
                 self.reject(line, &err);
-                return false;
-            }
-        };
-        match self.service(&entry) {
-            Ok(Some(s)) => {
-                self.loaded.config.services.push(s);
-                true
-            }
-            Ok(None) => false,
-            Err(err) => {
-                self.reject(line, &err);
-                false
+                None
             }
         }
     }
 
-    /// get_next_inet_entry's lookups, then remove_disabled_services, service_fill and
-    /// check_entry for one entry. `Ok(None)` = dropped after parsing (already reported).
-    #[allow(clippy::too_many_lines)]
-    fn service(&mut self, e: &InetdEntry) -> Result<Option<Service>, InetdError> {
+    /// get_next_inet_entry's lookups and checks after the line was split.
+    fn lookups(&mut self, e: &InetdEntry) -> Result<Lookups, InetdError> {
         let env = self.env;
         let number =
             env.protocol_number(&e.protocol.value)
@@ -791,7 +802,24 @@ impl Merger<'_> {
                 format!("added service {}", e.name.value),
             ),
         );
+        Ok(Lookups {
+            protocol_number: number,
+            user,
+            group,
+        })
+    }
 
+    /// remove_disabled_services, service_fill and check_entry for one entry; `None` when it
+    /// is dropped (reported).
+    #[allow(clippy::too_many_lines)]
+    fn service(&mut self, e: &InetdEntry, lookups: Lookups) -> Option<Service> {
+        let env = self.env;
+        let Lookups {
+            protocol_number: number,
+            user,
+            group,
+        } = lookups;
+        let id = e.id();
         // remove_disabled_services (F-051, F-052).
         let listed = |l: &Option<Spanned<Vec<String>>>| {
             l.as_ref()
@@ -812,7 +840,7 @@ impl Merger<'_> {
                 ),
             );
             self.drop(e, DropReason::NotEnabled);
-            return Ok(None);
+            return None;
         }
         if listed(&self.defaults.disabled) == Some(true) {
             self.loaded.diagnostics.push(
@@ -824,7 +852,7 @@ impl Merger<'_> {
                 .service(Some(&id)),
             );
             self.drop(e, DropReason::DisabledByDefaults);
-            return Ok(None);
+            return None;
         }
 
         // service_fill (F-047).
@@ -855,7 +883,7 @@ impl Merger<'_> {
                             e.name.value, e.protocol.value
                         ),
                     );
-                    return Ok(None);
+                    return None;
                 }
             }
         };
@@ -889,7 +917,7 @@ impl Merger<'_> {
                         ),
                         format!("no builtin '{}' for socket_type {st}", e.name.value),
                     );
-                    return Ok(None);
+                    return None;
                 }
                 let mut t = BTreeSet::from([ServiceType::Internal]);
                 if e.is_rpc() {
@@ -941,7 +969,7 @@ impl Merger<'_> {
                         format!("unknown RPC service: {}", e.name.value),
                         format!("'{}' is not in /etc/rpc", e.name.value),
                     );
-                    return Ok(None);
+                    return None;
                 }
             }
         } else {
@@ -957,7 +985,7 @@ impl Merger<'_> {
                 ),
                 "log_on_success TRAFFIC (from defaults) is only for redirected services".into(),
             );
-            return Ok(None);
+            return None;
         }
         let bind = def.bind.clone();
         // Duplicates (F-071): only against earlier services that have a bind address.
@@ -993,7 +1021,7 @@ impl Merger<'_> {
                 )
             };
             self.post_error(e, "check_entry", x, ours);
-            return Ok(None);
+            return None;
         }
         let family = match &bind {
             Some(b) if b.value.address.is_ipv4() => AddressFamily::Ipv4,
@@ -1008,7 +1036,7 @@ impl Merger<'_> {
                 self.clear_userid_note(e, "log_on_failure");
             }
         }
-        Ok(Some(Service {
+        Some(Service {
             name: e.name.clone(),
             id: Spanned::new(id, hs.clone()),
             socket_type: e.socket_type.clone(),
@@ -1062,7 +1090,7 @@ impl Merger<'_> {
             chroot: None,
             timeout: None,
             bind_device: None,
-        }))
+        })
     }
 
     fn clear_userid_note(&mut self, e: &InetdEntry, mask: &str) {

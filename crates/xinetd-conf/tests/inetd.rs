@@ -254,10 +254,11 @@ fn compat_bad_lines_are_reported_and_skipped() {
                 "{f}:6:32: warning: internal service discard is not supported with -inetd_compat"
             ),
             format!("{f}:7:1: error: bad RPC version '' (expected name/N or name/N-M)"),
+            format!("{f}:9:27: error: server missing"),
+            // Post-parse checks come after every line was read, as in xinetd.
             format!(
                 "{f}:8:1: error: 'gopher/tcp' is not in /etc/services; service 'gopher' is dropped"
             ),
-            format!("{f}:9:27: error: server missing"),
         ]
     );
     let lines = xinetd_lines(&l);
@@ -273,7 +274,7 @@ fn compat_bad_lines_are_reported_and_skipped() {
     let dropped: Vec<&str> = l.dropped.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(
         dropped,
-        ["daytime", "finger", "ftp", "discard", "rstatd", "gopher", "tftp"]
+        ["daytime", "finger", "ftp", "discard", "rstatd", "tftp", "gopher"]
     );
 }
 
@@ -683,14 +684,14 @@ fn differential_against_debian_xconv_pl() {
 /// Runs Debian's xinetd with `-inetd_compat` on `inetd_conf` inside a private mount and
 /// network namespace, where an overlay puts the file at /etc/inetd.conf (the real /etc is
 /// not touched). Returns (log, dump) or why it cannot run.
-fn run_real_xinetd(inetd_conf: &[u8]) -> Result<(String, String), String> {
+fn run_real_xinetd(inetd_conf: &[u8], xinetd_conf: &str) -> Result<(String, String), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let d = dir.path();
     for sub in ["up", "work"] {
         std::fs::create_dir(d.join(sub)).map_err(|e| e.to_string())?;
     }
     std::fs::write(d.join("up/inetd.conf"), inetd_conf).map_err(|e| e.to_string())?;
-    std::fs::write(d.join("xinetd.conf"), "defaults\n{\n}\n").map_err(|e| e.to_string())?;
+    std::fs::write(d.join("xinetd.conf"), xinetd_conf).map_err(|e| e.to_string())?;
     let script = format!(
         r#"set -e
 D={d}
@@ -723,8 +724,18 @@ wait $P || true
     Ok((log, dump))
 }
 
-/// (name, id, port, wait, uid, gid, argv) per service in an xinetd state dump.
-type DumpRow = (String, String, String, String, String, String, String);
+/// (name, id, port, wait, uid, gid, argv, only_from) per service in an xinetd state dump;
+/// only_from is `All sites` or `restricted`.
+type DumpRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
 
 fn dump_rows(dump: &str) -> Vec<DumpRow> {
     let mut rows: Vec<DumpRow> = Vec::new();
@@ -740,7 +751,16 @@ fn dump_rows(dump: &str) -> Vec<DumpRow> {
                 "".into(),
                 "".into(),
                 "".into(),
+                "".into(),
             ));
+            continue;
+        }
+        if let (Some(r), Some(v)) = (cur.as_mut(), line.trim().strip_prefix("Only from:")) {
+            r.7 = if v.trim() == "All sites" {
+                "All sites".into()
+            } else {
+                "restricted".into()
+            };
             continue;
         }
         let Some(r) = cur.as_mut() else { continue };
@@ -769,6 +789,19 @@ fn dump_rows(dump: &str) -> Vec<DumpRow> {
     rows
 }
 
+/// The argv xinetd execs: NAMEINARGS takes it from server_args, otherwise argv[0] is the
+/// server's basename.
+fn argv(s: &Service) -> String {
+    let mut v = args(s);
+    if !s.has_flag(ServiceFlag::NameInArgs) {
+        if let Some(server) = &s.server {
+            let base = server.value.rsplit('/').next().unwrap_or("").to_string();
+            v.insert(0, base);
+        }
+    }
+    v.join(" ")
+}
+
 #[test]
 fn differential_against_real_xinetd_inetd_compat() {
     if !Path::new("/usr/sbin/xinetd").exists() {
@@ -790,12 +823,16 @@ fn differential_against_real_xinetd_inetd_compat() {
     let env = Environment::system();
     // rpc.conf is left out: xinetd drops short RPC names through a use-after-free
     // (docs/compat.md). Lines with a missing field are left out: xinetd may crash on them.
-    for name in [
-        "standard.conf",
-        "internal.conf",
-        "tcpd.conf",
-        "ipv6.conf",
-        "bad.conf",
+    // A defaults block whose only_from, banner and disabled list meet inetd entries, and a
+    // bound xinetd.conf ftp that the inetd ftp duplicates (F-071).
+    let with_defaults = "defaults\n{\n\tonly_from = 127.0.0.1\n\tinstances = 7\n\tdisabled = tftp\n\tlog_type = SYSLOG daemon\n\tlog_on_success = PID USERID\n\tbanner = /etc/hostname\n}\nservice ftp\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/true\n\tbind = 127.0.0.1\n}\n";
+    for (name, xinetd_conf) in [
+        ("standard.conf", "defaults\n{\n}\n"),
+        ("internal.conf", "defaults\n{\n}\n"),
+        ("tcpd.conf", "defaults\n{\n}\n"),
+        ("ipv6.conf", "defaults\n{\n}\n"),
+        ("bad.conf", "defaults\n{\n}\n"),
+        ("standard.conf", with_defaults),
     ] {
         let text = String::from_utf8(sample(name)).unwrap();
         let input: String = text
@@ -811,14 +848,14 @@ fn differential_against_real_xinetd_inetd_compat() {
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        let (log, dump) = match run_real_xinetd(input.as_bytes()) {
+        let (log, dump) = match run_real_xinetd(input.as_bytes(), xinetd_conf) {
             Ok(r) => r,
             Err(why) => {
                 println!("skipped: {why}");
                 return;
             }
         };
-        let mut loaded = load_bytes(b"defaults\n{\n}\n", "xinetd.conf", &env).unwrap();
+        let mut loaded = load_bytes(xinetd_conf.as_bytes(), "xinetd.conf", &env).unwrap();
         merge_inetd_bytes(&mut loaded, input.as_bytes(), "/etc/inetd.conf", &env);
 
         // The inetd.conf messages and the post-parse errors, word for word.
@@ -861,7 +898,12 @@ fn differential_against_real_xinetd_inetd_compat() {
                     s.group
                         .as_ref()
                         .map_or(String::new(), |g| g.value.gid.to_string()),
-                    args(s).join(" "),
+                    argv(s),
+                    if s.only_from.is_some() {
+                        "restricted".into()
+                    } else {
+                        "All sites".into()
+                    },
                 )
             })
             .collect();
