@@ -36,11 +36,6 @@ pub fn service(
             "service {id}: RPC services are not supported by xinetd-rs"
         ));
     }
-    if c.redirect.is_some() {
-        return Err(format!(
-            "service {id}: redirect is not supported by xinetd-rs yet"
-        ));
-    }
     // TCPMUX clients have no socket of their own (F-064): port 0, never bound.
     let port = match c.port.as_ref() {
         Some(p) => p.value,
@@ -63,6 +58,10 @@ pub fn service(
     let sensor = c.has_flag(ServiceFlag::Sensor);
     let server = match c.builtin {
         _ if sensor => Server::Sensor,
+        _ if c.redirect.is_some() => {
+            let r = &c.redirect.as_ref().expect("checked by the guard").value;
+            Server::Redirect(std::net::SocketAddr::new(r.address, r.port))
+        }
         Some(conf::Builtin::Sensor) => Server::Sensor,
         Some(conf::Builtin::Echo) => Server::Internal(Builtin::Echo),
         Some(conf::Builtin::Discard) => Server::Internal(Builtin::Discard),

@@ -19,6 +19,7 @@ use crate::dlog::{Level, ProgramLog};
 use crate::internal::{self, Builtin, ChargenRing, Progress, StreamState};
 use crate::listen::{self, Listener};
 use crate::policy::{Admission, Lookups, Policy, Refusal, Verdict};
+use crate::relay::{Relay, Step};
 use crate::service::{Server, Service};
 use crate::slog::Served;
 
@@ -69,6 +70,20 @@ enum Parked {
 enum Owner {
     Listener(u64),
     Conn,
+    Relay(u64),
+}
+
+/// A redirected connection (F-600) and its bookkeeping.
+struct RelayConn {
+    key: u64,
+    svc: Service,
+    relay: Relay,
+    client_token: Token,
+    target_token: Token,
+    target: SocketAddr,
+    started: Instant,
+    deadline: Option<Instant>,
+    admission: Admission,
 }
 
 /// An inline stream connection (echo, discard, chargen).
@@ -121,6 +136,9 @@ pub struct Daemon {
     exit: Option<Exit>,
     /// TCPMUX client services, reached through the `tcpmux` builtin (F-540).
     tcpmux: Vec<Service>,
+    /// Redirected connections.
+    relays: HashMap<u64, RelayConn>,
+    next_relay: u64,
 }
 
 impl Daemon {
@@ -163,6 +181,8 @@ impl Daemon {
             next_cc,
             exit: None,
             tcpmux: Vec::new(),
+            relays: HashMap::new(),
+            next_relay: 1,
         };
         d.tcpmux = loaded.tcpmux_clients;
         for svc in loaded.services {
@@ -297,6 +317,7 @@ impl Daemon {
                     t => match self.owners.get(&t).copied() {
                         Some(Owner::Listener(key)) => self.on_listener(key),
                         Some(Owner::Conn) => self.on_conn(t),
+                        Some(Owner::Relay(id)) => self.on_relay(id),
                         None => {}
                     },
                 }
@@ -309,8 +330,10 @@ impl Daemon {
         let conns = self.conns.values().filter_map(|c| c.deadline);
         let kids = self.children.values().filter_map(|c| c.deadline);
         let parked = self.parked.values().map(|(_, _, t)| *t + LOOKUP_WAIT);
+        let relays = self.relays.values().filter_map(|r| r.deadline);
         conns
             .chain(kids)
+            .chain(relays)
             .chain(parked)
             .chain(self.policy.next_deadline())
             .chain(self.next_cc)
@@ -546,6 +569,7 @@ impl Daemon {
             }
             // The policy refuses every SENSOR client before this point.
             Server::Sensor => {}
+            Server::Redirect(target) => self.start_relay(key, svc, stream, peer, target, admission),
             Server::External => {
                 let fd: OwnedFd = stream.into();
                 self.spawn(key, svc, &fd, Some(peer), admission, false);
@@ -988,6 +1012,165 @@ impl Daemon {
         drop(admission);
     }
 
+    // ---- redirect (F-600..F-604) ----
+
+    /// Connects to the redirect target (non-blocking) and starts relaying.
+    fn start_relay(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        target: SocketAddr,
+        admission: Admission,
+    ) {
+        self.policy
+            .log_start(svc, Served::Held, Some(peer), &mut self.log);
+        if let Some(a) = self.services.get_mut(&key) {
+            a.running += 1;
+        }
+        let out = match mio::net::TcpStream::connect(target) {
+            Ok(t) => t,
+            Err(e) => {
+                self.relay_failed(key, svc, target, &e, admission);
+                return;
+            }
+        };
+        if svc.listen.keepalive {
+            // F-601: SO_KEEPALIVE on the outgoing socket with `flags = KEEPALIVE`.
+            let _ = socket2::SockRef::from(&out).set_keepalive(true);
+        }
+        let id = self.next_relay;
+        self.next_relay += 1;
+        let (ct, tt) = (self.token(), self.token());
+        let mut rc = RelayConn {
+            key,
+            svc: svc.clone(),
+            relay: Relay::new(stream, out),
+            client_token: ct,
+            target_token: tt,
+            target,
+            started: Instant::now(),
+            deadline: svc.timeout.map(|t| Instant::now() + t),
+            admission,
+        };
+        let reg = self.poll.registry();
+        let (ci, ti) = (rc.relay.client_interest(), rc.relay.target_interest());
+        let ok = reg
+            .register(&mut rc.relay.client, ct, ci)
+            .and_then(|()| reg.register(&mut rc.relay.target, tt, ti));
+        if let Err(e) = ok {
+            self.log.msg(
+                Level::Error,
+                &format!("service {}: poll: {}", svc.id, errno_text(&e)),
+            );
+            self.finish_relay(rc);
+            return;
+        }
+        self.owners.insert(ct, Owner::Relay(id));
+        self.owners.insert(tt, Owner::Relay(id));
+        self.relays.insert(id, rc);
+    }
+
+    /// F-602: `can't connect to remote host %s: %m`, then the session ends (EXIT status=0).
+    fn relay_failed(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        target: SocketAddr,
+        e: &io::Error,
+        admission: Admission,
+    ) {
+        self.log.msg(
+            Level::Error,
+            &format!(
+                "can't connect to remote host {}: {}",
+                target.ip(),
+                errno_text(e)
+            ),
+        );
+        if let Some(a) = self.services.get_mut(&key) {
+            a.running = a.running.saturating_sub(1);
+        }
+        self.policy.log_exit(
+            svc,
+            Served::Held,
+            Some(0),
+            None,
+            Duration::ZERO,
+            &mut self.log,
+        );
+        drop(admission);
+    }
+
+    fn on_relay(&mut self, id: u64) {
+        let Some(rc) = self.relays.get_mut(&id) else {
+            return;
+        };
+        match rc.relay.drive() {
+            Step::Continue => {
+                let reg = self.poll.registry();
+                let (ci, ti) = (rc.relay.client_interest(), rc.relay.target_interest());
+                let ok = reg
+                    .reregister(&mut rc.relay.client, rc.client_token, ci)
+                    .and_then(|()| reg.reregister(&mut rc.relay.target, rc.target_token, ti));
+                if ok.is_err() {
+                    if let Some(rc) = self.relays.remove(&id) {
+                        self.finish_relay(rc);
+                    }
+                }
+            }
+            Step::Done => {
+                if let Some(rc) = self.relays.remove(&id) {
+                    self.finish_relay(rc);
+                }
+            }
+            Step::ConnectFailed(e) => {
+                if let Some(mut rc) = self.relays.remove(&id) {
+                    self.unregister_relay(&mut rc);
+                    let RelayConn {
+                        key,
+                        svc,
+                        target,
+                        admission,
+                        ..
+                    } = rc;
+                    self.relay_failed(key, &svc, target, &e, admission);
+                }
+            }
+        }
+    }
+
+    fn unregister_relay(&mut self, rc: &mut RelayConn) {
+        let _ = self.poll.registry().deregister(&mut rc.relay.client);
+        let _ = self.poll.registry().deregister(&mut rc.relay.target);
+        self.owners.remove(&rc.client_token);
+        self.owners.remove(&rc.target_token);
+    }
+
+    /// Closes both sides, logs TRAFFIC and EXIT (F-603) and releases the limits.
+    fn finish_relay(&mut self, mut rc: RelayConn) {
+        self.unregister_relay(&mut rc);
+        if let Some(a) = self.services.get_mut(&rc.key) {
+            a.running = a.running.saturating_sub(1);
+        }
+        self.policy.log_traffic(
+            &rc.svc,
+            rc.relay.bytes_in,
+            rc.relay.bytes_out,
+            &mut self.log,
+        );
+        self.policy.log_exit(
+            &rc.svc,
+            Served::Held,
+            Some(0),
+            None,
+            rc.started.elapsed(),
+            &mut self.log,
+        );
+        drop(rc.admission);
+    }
+
     // ---- inline connections ----
 
     fn on_conn(&mut self, token: Token) {
@@ -1080,6 +1263,17 @@ impl Daemon {
             if let Some(c) = self.conns.remove(&t) {
                 self.owners.remove(&t);
                 self.finish_conn(c);
+            }
+        }
+        let late: Vec<u64> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some(rc) = self.relays.remove(&id) {
+                self.finish_relay(rc);
             }
         }
         let stale: Vec<u64> = self
@@ -1289,6 +1483,17 @@ impl Daemon {
                 self.finish_conn(c);
             }
         }
+        let ids: Vec<u64> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.key == key)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(rc) = self.relays.remove(&id) {
+                self.finish_relay(rc);
+            }
+        }
     }
 
     // ---- dump and consistency (F-844, F-850) ----
@@ -1384,7 +1589,8 @@ impl Daemon {
         let mut errors = Vec::new();
         for (key, a) in &self.services {
             let held = self.children.values().filter(|c| c.key == *key).count()
-                + self.conns.values().filter(|c| c.key == *key).count();
+                + self.conns.values().filter(|c| c.key == *key).count()
+                + self.relays.values().filter(|r| r.key == *key).count();
             if held != a.running as usize {
                 errors.push(format!(
                     "service {}: running count {} but {held} servers found",

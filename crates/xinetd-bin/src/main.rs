@@ -11,6 +11,7 @@ mod dlog;
 mod internal;
 mod listen;
 mod policy;
+mod relay;
 mod service;
 mod slog;
 

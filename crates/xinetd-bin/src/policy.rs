@@ -267,6 +267,20 @@ impl Policy {
         }
     }
 
+    /// TRAFFIC line of a redirected connection.
+    pub fn log_traffic(
+        &mut self,
+        svc: &Service,
+        bytes_in: u64,
+        bytes_out: u64,
+        log: &mut ProgramLog,
+    ) {
+        let rep = svc.rt.log.borrow_mut().traffic(bytes_in, bytes_out);
+        if let Some(rep) = rep {
+            log.report(rep);
+        }
+    }
+
     /// FAIL line.
     pub fn log_fail(
         &mut self,

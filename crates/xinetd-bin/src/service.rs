@@ -18,6 +18,8 @@ pub enum Server {
     Sensor,
     /// An external program ([`Runtime::spawn`]).
     External,
+    /// `redirect = host port`: relayed inside the event loop (F-600..F-604).
+    Redirect(std::net::SocketAddr),
 }
 
 /// The parts of a service built once per (re)load and shared by its requests.
@@ -60,6 +62,8 @@ impl Service {
     pub fn same_shape(&self, other: &Service) -> bool {
         self.id.eq_ignore_ascii_case(&other.id)
             && (self.server == Server::External) == (other.server == Server::External)
+            && matches!(self.server, Server::Redirect(_))
+                == matches!(other.server, Server::Redirect(_))
             && self.wait == other.wait
             && self.listen.stream == other.listen.stream
             && self.listen.port == other.listen.port

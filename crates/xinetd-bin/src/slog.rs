@@ -60,6 +60,12 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// TRAFFIC (F-603, F-725).
+    pub fn traffic(&mut self, bytes_in: u64, bytes_out: u64) -> Option<WriteReport> {
+        let r = self.records.traffic(bytes_in, bytes_out);
+        self.write(r)
+    }
+
     /// FAIL (F-721).
     pub fn fail(&mut self, reason: &str, peer: Option<SocketAddr>) -> Option<WriteReport> {
         let reason = match reason {

@@ -746,3 +746,41 @@ fn process_limit_and_max_load() {
         eprintln!("max_load part skipped: load average {load} too low to exceed");
     }
 }
+
+#[test]
+fn redirect_relays_both_ways_and_logs_traffic() {
+    let (echo, redir, dead_target, redir_dead) =
+        (free_port(), free_port(), free_port(), free_port());
+    let redirect = |id: &str, port: u16, to: u16| {
+        format!(
+            "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+             \tport = {port}\n\twait = no\n\tuser = root\n\tredirect = 127.0.0.1 {to}\n\
+             \tbind = 127.0.0.1\n\tcps = 0 0\n\tlog_type = FILE @DIR@/svc.log\n\
+             \tlog_on_success = PID HOST EXIT TRAFFIC\n}}\n"
+        )
+    };
+    let conf = [
+        internal("echo", "echo", "stream", echo, ""),
+        redirect("toecho", redir, echo),
+        redirect("nowhere", redir_dead, dead_target),
+    ]
+    .concat();
+    let d = Daemon::start(&conf);
+    // F-601: bytes both ways; the client ends the session by closing.
+    let mut s = connect(redir);
+    s.write_all(b"ping").expect("write");
+    let mut back = [0u8; 4];
+    s.read_exact(&mut back).expect("echo through the redirect");
+    assert_eq!(&back, b"ping");
+    drop(s);
+    // F-603: TRAFFIC in= from the client, out= from the target, then EXIT.
+    d.wait_file(5, "svc.log", "TRAFFIC: toecho in=4(bytes) out=4(bytes)");
+    d.wait_file(5, "svc.log", "EXIT: toecho status=0 pid=0");
+    // F-602: the target refuses: the client gets EOF, the daemon logs the failure.
+    assert_eq!(read_all(&mut connect(redir_dead)), b"");
+    d.wait_log(
+        5,
+        "ERROR: can't connect to remote host 127.0.0.1: Connection refused (errno = 111)",
+    );
+    d.wait_file(5, "svc.log", "EXIT: nowhere status=0 pid=0");
+}
