@@ -578,13 +578,8 @@ const EXTRA: &[&str] = &[
     "#only a comment\n",
 ];
 
-#[test]
-fn differential_against_debian_itox() {
-    let Some(tool) = find_tool("itox") else {
-        println!("skipped: itox is not installed (Debian package xinetd ships /usr/bin/itox)");
-        return;
-    };
-    let tool = tool.to_string_lossy().into_owned();
+/// The samples and the extra inputs, named.
+fn differential_inputs() -> Vec<(String, Vec<u8>)> {
     let mut inputs: Vec<(String, Vec<u8>)> =
         SAMPLES.iter().map(|n| (n.to_string(), sample(n))).collect();
     inputs.extend(
@@ -593,6 +588,17 @@ fn differential_against_debian_itox() {
             .enumerate()
             .map(|(i, t)| (format!("extra #{i}"), t.as_bytes().to_vec())),
     );
+    inputs
+}
+
+#[test]
+fn differential_against_debian_itox() {
+    let Some(tool) = find_tool("itox") else {
+        println!("skipped: itox is not installed (Debian package xinetd ships /usr/bin/itox)");
+        return;
+    };
+    let tool = tool.to_string_lossy().into_owned();
+    let inputs = differential_inputs();
     let mut compared = 0;
     for (name, input) in &inputs {
         for dir in [None, Some("/usr/sbin/")] {
@@ -649,14 +655,7 @@ fn differential_against_debian_xconv_pl() {
         return;
     }
     let tool = tool.to_string_lossy().into_owned();
-    let mut inputs: Vec<(String, Vec<u8>)> =
-        SAMPLES.iter().map(|n| (n.to_string(), sample(n))).collect();
-    inputs.extend(
-        EXTRA
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (format!("extra #{i}"), t.as_bytes().to_vec())),
-    );
+    let inputs = differential_inputs();
     for (name, input) in &inputs {
         let (code, stdout, stderr) = run_tool("perl", &[&tool], input).expect("xconv.pl runs");
         assert_eq!(code, 0, "{name}: {stderr}");
