@@ -18,6 +18,8 @@ pub struct Credentials {
     uid: Option<Uid>,
     gid: Option<Gid>,
     supplementary: Vec<Gid>,
+    /// `(user name, passwd gid)` when the list comes from `groups = yes` (for log messages).
+    initgroups: Option<(String, Gid)>,
 }
 
 impl Credentials {
@@ -73,6 +75,7 @@ impl Credentials {
             });
         }
         let mut supplementary = Vec::new();
+        let mut initgroups = None;
         if let (true, Some(uid)) = (groups, uid) {
             let pw = User::from_uid(uid)
                 .map_err(|errno| lookup_error(format!("getpwuid({uid})"), errno))?
@@ -83,11 +86,13 @@ impl Credentials {
             })?;
             supplementary = getgrouplist(&name, pw.gid)
                 .map_err(|errno| lookup_error(format!("getgrouplist({})", pw.name), errno))?;
+            initgroups = Some((pw.name, pw.gid));
         }
         Ok(Credentials {
             uid,
             gid,
             supplementary,
+            initgroups,
         })
     }
 
@@ -98,6 +103,7 @@ impl Credentials {
             uid: uid.map(Uid::from_raw),
             gid: gid.or(uid).map(Gid::from_raw),
             supplementary: supplementary.iter().copied().map(Gid::from_raw).collect(),
+            initgroups: None,
         }
     }
 
@@ -114,6 +120,11 @@ impl Credentials {
     /// The supplementary groups `setgroups` will receive (empty = cleared).
     pub fn supplementary(&self) -> &[Gid] {
         &self.supplementary
+    }
+
+    /// `(user name, passwd gid)` whose `initgroups` list this is, for `groups = yes`.
+    pub fn initgroups(&self) -> Option<(&str, Gid)> {
+        self.initgroups.as_ref().map(|(n, g)| (n.as_str(), *g))
     }
 
     /// True when neither `user` nor `group` was given: nothing is changed.

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::credentials::Credentials;
 use crate::environment::Environment;
 use crate::rlimits::{default_nofile, Rlimit, RlimitValue};
-use crate::{server_argv, SpawnError};
+use crate::{server_argv, SetupStep, SpawnError};
+use nix::errno::Errno;
 
 /// A fully prepared server description: the input of [`spawn`](crate::spawn).
 ///
@@ -23,6 +24,7 @@ pub struct SpawnSpec {
     pub(crate) uid: Option<libc::uid_t>,
     pub(crate) gid: Option<libc::gid_t>,
     pub(crate) groups: Vec<libc::gid_t>,
+    pub(crate) initgroups: Option<(String, libc::gid_t)>,
     pub(crate) umask: Option<libc::mode_t>,
     pub(crate) nice: Option<libc::c_int>,
     pub(crate) rlimits: [Option<u64>; 5],
@@ -75,6 +77,55 @@ impl SpawnSpec {
     /// The argv given to `execve`.
     pub fn argv(&self) -> impl Iterator<Item = &OsStr> {
         self.argv.iter().map(|c| OsStr::from_bytes(c.as_bytes()))
+    }
+
+    /// The ERROR lines xinetd's child would log for `err` (function name, text), so the
+    /// daemon can keep xinetd's log lines (F-411, F-412, F-415); `%m` is rendered as xinetd
+    /// does, `strerror (errno = N)`. `service` is the service name (for the `groups = yes`
+    /// hint). Errors that xinetd would not log from the child (a fork failure, a bad spec)
+    /// give their `Display` text under the function `spawn`; a `dup2` failure names the
+    /// descriptors generically, and the `chroot` extension has its own wording.
+    pub fn failure_messages(&self, err: &SpawnError, service: &str) -> Vec<(&'static str, String)> {
+        let m = |e: &Errno| format!("{} (errno = {})", e.desc(), *e as i32);
+        match err {
+            SpawnError::ExecFailed { program, errno, .. } => vec![(
+                "exec_server",
+                format!("execv( {} ) failed: {}", program.display(), m(errno)),
+            )],
+            SpawnError::Setup { step, errno, .. } => match step {
+                SetupStep::Setgid => vec![("set_credentials", format!("setgid failed: {}", m(errno)))],
+                SetupStep::Setuid => vec![("set_credentials", format!("setuid failed: {}", m(errno)))],
+                SetupStep::Setgroups => match &self.initgroups {
+                    Some((user, gid)) => vec![(
+                        "set_credentials",
+                        format!("initgroups( {user}, {gid} ) failed: {}", m(errno)),
+                    )],
+                    None => vec![
+                        ("set_credentials", format!("setgroups( 0, NULL ) failed: {}", m(errno))),
+                        (
+                            "set_credentials",
+                            format!(
+                                "Your system may require that 'groups = yes' be defined for this service: {service}"
+                            ),
+                        ),
+                    ],
+                },
+                SetupStep::Dup => vec![("exec_server", format!("dup2( conn, 0..2 ) failed: {}", m(errno)))],
+                SetupStep::Chroot => vec![(
+                    "child_process",
+                    format!(
+                        "chroot( {} ) failed: {}",
+                        self.chroot
+                            .as_ref()
+                            .map(|c| c.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        m(errno)
+                    ),
+                )],
+                other => vec![("child_process", format!("{other} failed: {}", m(errno)))],
+            },
+            other => vec![("spawn", other.to_string())],
+        }
     }
 
     /// The RLIMIT_NOFILE (soft = hard) the server gets (F-012).
@@ -231,6 +282,10 @@ impl SpawnSpecBuilder {
                 .iter()
                 .map(|g| g.as_raw())
                 .collect(),
+            initgroups: self
+                .credentials
+                .initgroups()
+                .map(|(name, gid)| (name.to_owned(), gid.as_raw())),
             umask: self.umask.map(|m| m as libc::mode_t),
             nice: self.nice,
             rlimits,
@@ -300,6 +355,60 @@ mod tests {
             .argv(Vec::<String>::new())
             .build();
         assert!(matches!(r, Err(SpawnError::EmptyArgv)));
+    }
+
+    #[test]
+    fn failure_messages_are_xinetds() {
+        let spec = SpawnSpec::builder("/bin/true").build().unwrap();
+        let setup = |step| SpawnError::Setup {
+            step,
+            errno: Errno::EPERM,
+            pid: 1,
+        };
+        assert_eq!(
+            spec.failure_messages(&setup(SetupStep::Setuid), "ftp"),
+            [(
+                "set_credentials",
+                "setuid failed: Operation not permitted (errno = 1)".to_owned()
+            )]
+        );
+        let lines = spec.failure_messages(&setup(SetupStep::Setgroups), "ftp");
+        assert_eq!(
+            lines[0].1,
+            "setgroups( 0, NULL ) failed: Operation not permitted (errno = 1)"
+        );
+        assert_eq!(
+            lines[1].1,
+            "Your system may require that 'groups = yes' be defined for this service: ftp"
+        );
+        let exec = SpawnError::ExecFailed {
+            program: "/usr/sbin/in.x".into(),
+            errno: Errno::ENOENT,
+            pid: 1,
+        };
+        assert_eq!(
+            spec.failure_messages(&exec, "x"),
+            [(
+                "exec_server",
+                "execv( /usr/sbin/in.x ) failed: No such file or directory (errno = 2)".to_owned()
+            )]
+        );
+        let groups = SpawnSpec::builder("/bin/true")
+            .credentials(Credentials::resolve(Some("root"), None, true).unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(
+            groups.failure_messages(&setup(SetupStep::Setgroups), "x")[0].1,
+            "initgroups( root, 0 ) failed: Operation not permitted (errno = 1)"
+        );
+    }
+
+    #[test]
+    fn specs_and_children_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SpawnSpec>();
+        send_sync::<crate::Child>();
+        send_sync::<SpawnError>();
     }
 
     #[test]
