@@ -53,6 +53,8 @@ pub struct Options {
     pub inetd_compat: bool,
     /// `-cc N` (F-810): consistency check interval in seconds.
     pub cc: Option<u32>,
+    /// `-ident_port N` (extension, for tests): the port asked for USERID lookups (113).
+    pub ident_port: u16,
     /// `-inetd_conf FILE` (extension): the inetd.conf `-inetd_compat` reads (tests).
     pub inetd_conf: Option<PathBuf>,
     /// `-dumpfile FILE` (extension): where SIGUSR1 writes (default `/var/run/xinetd.dump`).
@@ -82,6 +84,7 @@ impl Default for Options {
             cc: None,
             dumpfile: None,
             inetd_conf: None,
+            ident_port: 113,
             check: false,
             json: false,
             unknown: Vec::new(),
@@ -159,6 +162,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                 "-stayalive" => o.stayalive = true,
                 "-dumpfile" => o.dumpfile = Some(PathBuf::from(value("-dumpfile")?)),
                 "-inetd_compat" => o.inetd_compat = true,
+                "-ident_port" => {
+                    let v = value("-ident_port")?;
+                    o.ident_port = v.parse().map_err(|_| {
+                        Stop::Usage(format!("option -ident_port: bad number '{v}'"))
+                    })?;
+                }
                 "-inetd_conf" => o.inetd_conf = Some(PathBuf::from(value("-inetd_conf")?)),
                 "-version" => return Err(Stop::Version),
                 "-check" => o.check = true,

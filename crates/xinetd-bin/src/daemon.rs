@@ -71,6 +71,17 @@ enum Owner {
     Listener(u64),
     Conn,
     Relay(u64),
+    Ident,
+}
+
+/// An admitted connection waiting for the client's identd (`USERID`, F-740).
+struct IdentWait {
+    key: u64,
+    svc: Service,
+    stream: mio::net::TcpStream,
+    peer: SocketAddr,
+    admission: Admission,
+    client: xinetd_log::IdentClient,
 }
 
 /// A redirected connection (F-600) and its bookkeeping.
@@ -139,6 +150,8 @@ pub struct Daemon {
     /// Redirected connections.
     relays: HashMap<u64, RelayConn>,
     next_relay: u64,
+    /// Connections waiting for an ident answer.
+    idents: HashMap<Token, IdentWait>,
 }
 
 impl Daemon {
@@ -183,6 +196,7 @@ impl Daemon {
             tcpmux: Vec::new(),
             relays: HashMap::new(),
             next_relay: 1,
+            idents: HashMap::new(),
         };
         d.tcpmux = loaded.tcpmux_clients;
         for svc in loaded.services {
@@ -318,6 +332,7 @@ impl Daemon {
                         Some(Owner::Listener(key)) => self.on_listener(key),
                         Some(Owner::Conn) => self.on_conn(t),
                         Some(Owner::Relay(id)) => self.on_relay(id),
+                        Some(Owner::Ident) => self.on_ident(t, Instant::now()),
                         None => {}
                     },
                 }
@@ -331,9 +346,11 @@ impl Daemon {
         let kids = self.children.values().filter_map(|c| c.deadline);
         let parked = self.parked.values().map(|(_, _, t)| *t + LOOKUP_WAIT);
         let relays = self.relays.values().filter_map(|r| r.deadline);
+        let idents = self.idents.values().filter_map(|w| w.client.deadline());
         conns
             .chain(kids)
             .chain(relays)
+            .chain(idents)
             .chain(parked)
             .chain(self.policy.next_deadline())
             .chain(self.next_cc)
@@ -530,9 +547,127 @@ impl Daemon {
             return;
         };
         match self.policy.admit(&svc, &a.lkey, Some(peer), Instant::now()) {
-            Verdict::Admit(adm) => self.run_stream(key, &svc, stream, peer, adm),
+            Verdict::Admit(adm) => self.admitted_stream(key, &svc, stream, peer, adm),
             Verdict::Refuse(r) => self.refuse(key, &svc, Some(peer), &r, Some(&mut stream)),
             Verdict::Lookup(req) => self.park(key, Parked::Stream(stream, peer), req),
+        }
+    }
+
+    /// An admitted stream connection: with `USERID` in `log_on_success`, ask the client's
+    /// identd first (F-740), without blocking the loop; then serve.
+    fn admitted_stream(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        let c = &svc.rt.conf;
+        if !c
+            .log_on_success
+            .value
+            .contains(&xinetd_conf::SuccessFlag::Userid)
+        {
+            self.run_stream(key, svc, stream, peer, admission);
+            return;
+        }
+        let idonly = c.has_flag(xinetd_conf::ServiceFlag::IdOnly);
+        let now = Instant::now();
+        let local = match stream.local_addr() {
+            Ok(l) => l,
+            Err(_) => {
+                self.run_stream(key, svc, stream, peer, admission);
+                return;
+            }
+        };
+        let timeout = xinetd_log::IdentTimeout::for_success(idonly);
+        let mut client =
+            match xinetd_log::IdentClient::start(local, peer, self.opts.ident_port, timeout, now) {
+                Ok(c) => c,
+                Err(failure) => {
+                    self.ident_done(key, svc, stream, peer, admission, Err(failure));
+                    return;
+                }
+            };
+        let token = self.token();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&client);
+        if let Err(e) = self.poll.registry().register(
+            &mut mio::unix::SourceFd(&fd),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.log
+                .msg(Level::Error, &format!("ident: poll: {}", errno_text(&e)));
+            let r = client
+                .poll(now)
+                .unwrap_or(Err(xinetd_log::IdentFailure::Timeout));
+            self.ident_done(key, svc, stream, peer, admission, r);
+            return;
+        }
+        self.owners.insert(token, Owner::Ident);
+        self.idents.insert(
+            token,
+            IdentWait {
+                key,
+                svc: svc.clone(),
+                stream,
+                peer,
+                admission,
+                client,
+            },
+        );
+    }
+
+    /// Readiness or deadline of an ident lookup.
+    fn on_ident(&mut self, token: Token, now: Instant) {
+        let Some(w) = self.idents.get_mut(&token) else {
+            return;
+        };
+        let Some(result) = w.client.poll(now) else {
+            return;
+        };
+        let Some(w) = self.idents.remove(&token) else {
+            return;
+        };
+        self.owners.remove(&token);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&w.client);
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut mio::unix::SourceFd(&fd));
+        let IdentWait {
+            key,
+            svc,
+            stream,
+            peer,
+            admission,
+            client,
+        } = w;
+        drop(client);
+        self.ident_done(key, &svc, stream, peer, admission, result);
+    }
+
+    /// Logs USERID/NOID and serves or drops the connection (IDONLY, F-142).
+    fn ident_done(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+        result: xinetd_log::IdentResult,
+    ) {
+        let idonly = svc.rt.conf.has_flag(xinetd_conf::ServiceFlag::IdOnly);
+        let (admit, rep, diags) = svc.rt.log.borrow_mut().ident(peer, &result, idonly);
+        for d in &diags {
+            self.log.diagnostic(d);
+        }
+        if let Some(rep) = rep {
+            self.log.report(rep);
+        }
+        if admit {
+            self.run_stream(key, svc, stream, peer, admission);
         }
     }
 
@@ -809,7 +944,7 @@ impl Daemon {
                     .admit_resolved(&svc, &a.lkey, peer, &resolved, Instant::now());
             match (verdict, p) {
                 (Verdict::Admit(adm), Parked::Stream(s, peer)) => {
-                    self.run_stream(key, &svc, s, peer, adm)
+                    self.admitted_stream(key, &svc, s, peer, adm)
                 }
                 (Verdict::Admit(adm), Parked::Datagram(data, peer)) => {
                     self.run_datagram(key, &svc, &data, peer, adm)
@@ -1264,6 +1399,15 @@ impl Daemon {
                 self.owners.remove(&t);
                 self.finish_conn(c);
             }
+        }
+        let due: Vec<Token> = self
+            .idents
+            .iter()
+            .filter(|(_, w)| w.client.deadline().is_some_and(|d| d <= now))
+            .map(|(t, _)| *t)
+            .collect();
+        for t in due {
+            self.on_ident(t, now);
         }
         let late: Vec<u64> = self
             .relays

@@ -68,6 +68,14 @@ impl ProgramLog {
         }
     }
 
+    /// Logs a message produced by xinetd-log (ident errors), as xinetd prints it.
+    pub fn diagnostic(&mut self, d: &xinetd_log::Diagnostic) {
+        let r = self.inner.report(d);
+        if !r.diagnostics.is_empty() {
+            eprintln!("xinetd: {}", d.text);
+        }
+    }
+
     /// Reopens a `-filelog` file (SIGHUP, for log rotation, F-713).
     pub fn reopen(&mut self) {
         if let Err(e) = self.inner.reopen() {

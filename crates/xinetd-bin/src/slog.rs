@@ -60,6 +60,22 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// Applies an ident lookup made because `USERID` is in `log_on_success` (F-740, F-142):
+    /// writes `USERID:` (or `NOID:` for an `IDONLY` refusal) and returns whether the client
+    /// may be served, the write report and the program-log messages.
+    pub fn ident(
+        &mut self,
+        peer: SocketAddr,
+        result: &xinetd_log::IdentResult,
+        idonly: bool,
+    ) -> (bool, Option<WriteReport>, Vec<xinetd_log::Diagnostic>) {
+        let o = self
+            .records
+            .ident_before_start(Peer::Addr(peer.ip()), result, idonly);
+        let rep = self.write(o.record);
+        (o.admit, rep, o.diagnostics)
+    }
+
     /// TRAFFIC (F-603, F-725).
     pub fn traffic(&mut self, bytes_in: u64, bytes_out: u64) -> Option<WriteReport> {
         let r = self.records.traffic(bytes_in, bytes_out);

@@ -784,3 +784,45 @@ fn redirect_relays_both_ways_and_logs_traffic() {
     );
     d.wait_file(5, "svc.log", "EXIT: nowhere status=0 pid=0");
 }
+
+#[test]
+fn userid_asks_the_clients_identd_without_blocking() {
+    use std::io::BufRead;
+    // A fake identd on a free port (`-ident_port`, test-only option; xinetd uses 113).
+    let identd = std::net::TcpListener::bind("127.0.0.1:0").expect("identd");
+    let ident_port = identd.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in identd.incoming().take(5) {
+            let Ok(mut s) = s else { continue };
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&s).read_line(&mut line);
+            let ports = line.trim_end().replace(',', ", ");
+            let _ = write!(s, "{ports} : USERID : UNIX : alice\r\n");
+        }
+    });
+    let (echo, strict) = (free_port(), free_port());
+    let conf = [
+        internal("echo", "echo", "stream", echo, "")
+            .replace("PID HOST EXIT DURATION", "PID HOST USERID"),
+        internal("daytime", "strict", "stream", strict, "\tflags = IDONLY\n")
+            .replace("PID HOST EXIT DURATION", "HOST USERID"),
+    ]
+    .concat();
+    let d = Daemon::start_with(&conf, &["-ident_port", &ident_port.to_string()]);
+    // F-740: USERID line with the text after `USERID :`, then the service runs.
+    assert_eq!(exchange(echo, b"who am i"), b"who am i");
+    d.wait_file(5, "svc.log", "USERID: echo UNIX : alice");
+    // F-142: IDONLY also serves when identd answers.
+    assert!(read_all(&mut connect(strict)).ends_with(b"\r\n"));
+    d.wait_file(5, "svc.log", "USERID: strict UNIX : alice");
+    drop(d);
+
+    // IDONLY without an identd: NOID and the client is dropped.
+    let nobody = free_port();
+    let strict = free_port();
+    let conf = internal("daytime", "strict", "stream", strict, "\tflags = IDONLY\n")
+        .replace("PID HOST EXIT DURATION", "HOST USERID");
+    let d = Daemon::start_with(&conf, &["-ident_port", &nobody.to_string()]);
+    assert_eq!(read_all(&mut connect(strict)), b"");
+    d.wait_file(5, "svc.log", "NOID: strict 127.0.0.1 no server");
+}
