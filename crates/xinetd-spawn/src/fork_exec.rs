@@ -296,7 +296,7 @@ fn spawn_impl(
     }
     // One stack per spawning thread, reused: saves an mmap, an mprotect, a munmap (with its
     // TLB shoot-down) and the first-touch page faults on every spawn.
-    let stack = match CACHED_STACK.with(Cell::take) {
+    let stack = match CACHED_STACK.try_with(Cell::take).ok().flatten() {
         Some(stack) => stack,
         None => ChildStack::new()?,
     };
@@ -331,7 +331,8 @@ fn spawn_impl(
     unsafe {
         libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut());
     }
-    CACHED_STACK.with(|cached| cached.set(Some(stack)));
+    // During thread teardown the cache is gone: the stack is then simply unmapped.
+    let _ = CACHED_STACK.try_with(|cached| cached.set(Some(stack)));
     if wants_ids {
         restore_dumpable();
     }

@@ -668,6 +668,32 @@ fn new_process_group_only() {
     assert_exited_zero(r.finish());
 }
 
+/// Several threads spawning at once, each with its own cached child stack.
+fn concurrent_spawns_from_threads() {
+    let spec = SpawnSpec::builder("/bin/sh")
+        .argv(["sh", "-c", "echo $REMOTE_HOST"])
+        .build()
+        .expect("spec");
+    std::thread::scope(|scope| {
+        for t in 0..4u8 {
+            let spec = &spec;
+            scope.spawn(move || {
+                for i in 0..15u8 {
+                    let (a, b) = UnixStream::pair().expect("pair");
+                    let peer = IpAddr::from([10, t, i, 1]);
+                    let child =
+                        spawn(spec, Connection::new(a.as_fd()).remote_host(peer)).expect("spawn");
+                    drop(a);
+                    let mut out = String::new();
+                    (&b).read_to_string(&mut out).expect("read");
+                    assert_eq!(out, format!("{peer}\n"));
+                    assert_exited_zero(child.wait().expect("wait"));
+                }
+            });
+        }
+    });
+}
+
 /// A connection that sits on fd 0..2 of the daemon is not lost by the dup2 loop.
 fn connection_on_a_low_fd() {
     let probe = ProbeDir::new();
@@ -729,6 +755,10 @@ fn main() -> ExitCode {
         ),
         ("process_group_can_be_killed", process_group_can_be_killed),
         ("connection_on_a_low_fd", connection_on_a_low_fd),
+        (
+            "concurrent_spawns_from_threads",
+            concurrent_spawns_from_threads,
+        ),
         ("daemon_stays_dumpable", daemon_stays_dumpable),
         ("new_process_group_only", new_process_group_only),
     ];
