@@ -850,8 +850,10 @@ impl Daemon {
                     },
                 );
             }
-            Err((_, msg)) => {
-                self.log.msg(Level::Error, &msg);
+            Err((_, msgs)) => {
+                for m in &msgs {
+                    self.log.msg(Level::Error, m);
+                }
                 if let Some(a) = self.services.get_mut(&key) {
                     a.running = a.running.saturating_sub(1);
                 }
@@ -1059,12 +1061,14 @@ impl Daemon {
                 );
                 true
             }
-            Err((Some(pid), msg)) => {
+            Err((Some(pid), msgs)) => {
                 // F-415: the child ran (START), failed before exec, and exited (EXIT
                 // status=0 in xinetd, whose child _exit(0)s).
                 self.policy
                     .log_start(svc, Served::Process(pid), peer, &mut self.log);
-                self.log.msg(Level::Error, &msg);
+                for m in &msgs {
+                    self.log.msg(Level::Error, m);
+                }
                 self.policy.log_exit(
                     svc,
                     Served::Process(pid),
@@ -1075,8 +1079,10 @@ impl Daemon {
                 );
                 false
             }
-            Err((None, msg)) => {
-                self.log.msg(Level::Error, &msg);
+            Err((None, msgs)) => {
+                for m in &msgs {
+                    self.log.msg(Level::Error, m);
+                }
                 self.policy.log_fail(svc, "fork", peer, &mut self.log);
                 false
             }

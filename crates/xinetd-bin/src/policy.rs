@@ -322,9 +322,9 @@ impl Policy {
         svc: &Service,
         fd: &OwnedFd,
         peer: Option<SocketAddr>,
-    ) -> Result<i32, (Option<i32>, String)> {
+    ) -> Result<i32, (Option<i32>, Vec<String>)> {
         let Some(spec) = svc.rt.spawn.as_ref() else {
-            return Err((None, format!("service {} has no server", svc.id)));
+            return Err((None, vec![format!("service {} has no server", svc.id)]));
         };
         let mut conn = xinetd_spawn::Connection::new(fd.as_fd());
         if let Some(p) = peer {
@@ -340,22 +340,21 @@ impl Policy {
                     }
                     _ => None,
                 };
-                let text = match &e {
-                    SpawnError::ExecFailed { program, errno, .. } => format!(
-                        "execv( {} ) failed: {} (errno = {})",
-                        program.display(),
-                        errno.desc(),
-                        *errno as i32
-                    ),
-                    SpawnError::Fork(errno) => format!(
+                let lines: Vec<String> = match &e {
+                    SpawnError::Fork(errno) => vec![format!(
                         "{}: fork failed: {} (errno = {})",
                         svc.id,
                         errno.desc(),
                         *errno as i32
-                    ),
-                    other => format!("service {}: {other}", svc.id),
+                    )],
+                    // xinetd's child ERROR lines (F-411, F-412, F-415), from xinetd-spawn.
+                    other => spec
+                        .failure_messages(other, &svc.name)
+                        .into_iter()
+                        .map(|(_, text)| text)
+                        .collect(),
                 };
-                Err((pid, text))
+                Err((pid, lines))
             }
         }
     }

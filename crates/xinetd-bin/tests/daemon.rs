@@ -826,3 +826,37 @@ fn userid_asks_the_clients_identd_without_blocking() {
     assert_eq!(read_all(&mut connect(strict)), b"");
     d.wait_file(5, "svc.log", "NOID: strict 127.0.0.1 no server");
 }
+
+#[test]
+fn exec_failure_is_logged_like_xinetd() {
+    if !is_root() {
+        eprintln!("skipped: external servers run as user = root; needs root");
+        return;
+    }
+    // F-415: START, ERROR `execv( %s ) failed: %m`, EXIT status=0; the client sees EOF.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = dir.path().join("gone");
+    std::fs::write(&server, "#!/bin/sh\n").expect("script");
+    std::fs::set_permissions(&server, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let port = free_port();
+    let d = Daemon::start(&external(
+        "gone",
+        port,
+        server.to_str().expect("utf-8"),
+        "",
+        "",
+    ));
+    // Removed after the configuration check (which only looks at load time).
+    std::fs::remove_file(&server).expect("rm");
+    assert_eq!(read_all(&mut connect(port)), b"");
+    d.wait_log(
+        5,
+        &format!(
+            "ERROR: execv( {} ) failed: No such file or directory (errno = 2)",
+            server.display()
+        ),
+    );
+    d.wait_file(5, "svc.log", "EXIT: gone status=0 pid=");
+    assert!(d.read("svc.log").contains("START: gone pid="));
+}
