@@ -85,16 +85,16 @@
 //! number of *running* servers, not the number of sources ever seen. The deny list is capped
 //! at [`MAX_GLOBAL_NO_ACCESS`] addresses.
 //!
-//! Measured with `cargo bench -p xinetd-limits` (criterion, release build, the project's 2-core
-//! CI-size VM, 2026-11-26; the machine was shared with other builds, load average 8–10, so
-//! these are pessimistic and noisy, ±15 %). Median time per decision and the resulting rate:
+//! Measured with `cargo bench -p xinetd-limits` (criterion, 2 s warm-up, 8 s measurement,
+//! release build, the project's 2-core CI-size VM, 2026-11-26, 1-minute load average ~2.5 from
+//! other work on the machine, so expect ±10 %). Median time per decision and the resulting rate:
 //!
 //! | benchmark (`benches/decisions.rs`) | per decision | decisions/s |
 //! |------------------------------------|--------------|-------------|
-//! | `admit_release_100k_live_sources`: admit + release, 100,000 distinct live sources, every limit on | 476 ns | 2.1 M |
-//! | `refuse_per_source_100k_live_sources`: `per_source_limit` refusal, 100,000 live sources | 195 ns | 5.1 M |
-//! | `admit_inline_100k_distinct_sources`: admit + immediate release cycling through 100,000 sources | 166 ns | 6.0 M |
-//! | `check_address_10240_banned`: SENSOR list lookup, list full (10,240 addresses) | 52 ns | 19 M |
+//! | `admit_release_100k_live_sources`: admit + release, 100,000 distinct live sources, every limit on | 225 ns | 4.5 M |
+//! | `refuse_per_source_100k_live_sources`: `per_source_limit` refusal, 100,000 live sources | 89 ns | 11 M |
+//! | `admit_inline_100k_distinct_sources`: admit + immediate release cycling through 100,000 sources | 126 ns | 7.9 M |
+//! | `check_address_10240_banned`: SENSOR list lookup, list full (10,240 addresses) | 35 ns | 28 M |
 //!
 //! # Deliberate differences from xinetd 2.3.15.3
 //!
