@@ -694,6 +694,27 @@ fn concurrent_spawns_from_threads() {
     });
 }
 
+/// The calling thread's signal mask is the same after a spawn (all signals are blocked only
+/// across the clone), also after a failed one.
+fn parent_signal_mask_is_restored() {
+    let blocked = || {
+        fs::read_to_string("/proc/thread-self/status")
+            .expect("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:").map(|v| v.trim().to_owned()))
+            .expect("SigBlk")
+    };
+    let before = blocked();
+    let (a, _b) = UnixStream::pair().expect("pair");
+    let ok = SpawnSpec::builder("/bin/true").build().expect("spec");
+    let child = spawn(&ok, Connection::new(a.as_fd())).expect("spawn");
+    assert_eq!(blocked(), before);
+    assert_exited_zero(child.wait().expect("wait"));
+    let bad = SpawnSpec::builder("/nonexistent/x").build().expect("spec");
+    assert!(spawn(&bad, Connection::new(a.as_fd())).is_err());
+    assert_eq!(blocked(), before);
+}
+
 /// A connection that sits on fd 0..2 of the daemon is not lost by the dup2 loop.
 fn connection_on_a_low_fd() {
     let probe = ProbeDir::new();
