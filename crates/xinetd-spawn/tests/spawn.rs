@@ -780,6 +780,10 @@ fn main() -> ExitCode {
             "concurrent_spawns_from_threads",
             concurrent_spawns_from_threads,
         ),
+        (
+            "parent_signal_mask_is_restored",
+            parent_signal_mask_is_restored,
+        ),
         ("daemon_stays_dumpable", daemon_stays_dumpable),
         ("new_process_group_only", new_process_group_only),
     ];
