@@ -7,8 +7,8 @@
 //! for `env`/`passenv`, [`Credentials::resolve`] for `user`/`group`/`groups`, the builder for
 //! `umask`, `nice`, `rlimit_*` and the `chroot` extension), then calls [`spawn`] for every
 //! request with a [`Connection`] (the socket that becomes fds 0, 1 and 2, and the peer for
-//! `REMOTE_HOST`). The returned [`Child`] is the server: leader of its own session and process
-//! group, so a per-connection timeout can kill everything it started.
+//! `REMOTE_HOST`). The returned [`Child`] is the server: leader of its own process group (and,
+//! by default, session), so a per-connection timeout can kill everything it started.
 //!
 //! ```
 //! use std::io::Read;
@@ -87,9 +87,10 @@
 //! # Why not a crate
 //!
 //! `nix::unistd::fork` is fork (page-table copy, the cost that scales with the daemon's RSS)
-//! and `std::process::Command` cannot set supplementary groups from a precomputed list, nice,
-//! rlimits or chroot without a `pre_exec` closure, which forces the fork path. So this crate
-//! owns the few dozen lines of `unsafe` around `clone`/`execve`; everything else uses `nix`.
+//! and `std::process::Command` cannot set supplementary groups (unstable), nice, rlimits or
+//! chroot without a `pre_exec` closure, which forces its fork path. So this crate owns the
+//! `unsafe` around `clone`/`execve` (module `fork_exec`, every block with a `SAFETY` comment);
+//! everything else uses `nix`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
