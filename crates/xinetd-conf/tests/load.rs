@@ -398,3 +398,18 @@ fn includes_follow_xinetd_rules() {
         Err(LoadError::Unreadable { .. })
     ));
 }
+
+#[test]
+fn include_loops_stop_with_an_error() {
+    // xinetd has no loop protection and recurses until it crashes; we stop at 32 levels.
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("loop.conf");
+    let shown = main.to_string_lossy().into_owned();
+    std::fs::write(&main, format!("include {shown}\n{}", svc("echo", 7001, ""))).unwrap();
+    let mut e = env();
+    e.follow_includes = true;
+    let l = load(&main, &e).unwrap();
+    assert!(l.diagnostics.iter().any(|d| d.severity == Severity::Error && d.message.contains("nested more than 32 levels")));
+    // Each nesting level still declares (and accepts) its echo service.
+    assert_eq!(l.config.services.len(), 33);
+}
