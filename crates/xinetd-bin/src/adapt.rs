@@ -72,7 +72,7 @@ pub fn service(
         None => Server::External,
     };
     let spawn = if server == Server::External {
-        Some(spawn_spec(c)?.build_with(startup_env)?)
+        Some(std::sync::Arc::new(spawn_spec(c)?.build_with(startup_env)?))
     } else {
         None
     };

@@ -152,6 +152,25 @@ pub struct Daemon {
     next_relay: u64,
     /// Connections waiting for an ident answer.
     idents: HashMap<Token, IdentWait>,
+    /// Spawner threads, started with the first external server.
+    spawner: Option<crate::spawner::Spawner>,
+    /// Spawns handed to the spawner threads.
+    pending: HashMap<u64, Pending>,
+    next_job: u64,
+    /// Children reaped before their spawn result arrived: (status, signal, when).
+    early_exits: HashMap<i32, (Option<i32>, Option<i32>, Instant)>,
+}
+
+/// A spawn in flight on a spawner thread.
+struct Pending {
+    key: u64,
+    /// The service that logs START/EXIT.
+    svc: Service,
+    peer: Option<SocketAddr>,
+    admission: Admission,
+    wait: bool,
+    log_start: bool,
+    timeout: Option<Duration>,
 }
 
 impl Daemon {
@@ -197,6 +216,10 @@ impl Daemon {
             relays: HashMap::new(),
             next_relay: 1,
             idents: HashMap::new(),
+            spawner: None,
+            pending: HashMap::new(),
+            next_job: 1,
+            early_exits: HashMap::new(),
         };
         d.tcpmux = loaded.tcpmux_clients;
         for svc in loaded.services {
@@ -327,7 +350,10 @@ impl Daemon {
             for token in ready {
                 match token {
                     SIGNALS => self.on_signals(),
-                    WAKER => self.on_lookups(),
+                    WAKER => {
+                        self.on_lookups();
+                        self.on_spawns();
+                    }
                     t => match self.owners.get(&t).copied() {
                         Some(Owner::Listener(key)) => self.on_listener(key),
                         Some(Owner::Conn) => self.on_conn(t),
@@ -347,10 +373,15 @@ impl Daemon {
         let parked = self.parked.values().map(|(_, _, t)| *t + LOOKUP_WAIT);
         let relays = self.relays.values().filter_map(|r| r.deadline);
         let idents = self.idents.values().filter_map(|w| w.client.deadline());
+        let early = self
+            .early_exits
+            .values()
+            .map(|(_, _, t)| *t + Duration::from_secs(11));
         conns
             .chain(kids)
             .chain(relays)
             .chain(idents)
+            .chain(early)
             .chain(parked)
             .chain(self.policy.next_deadline())
             .chain(self.next_cc)
@@ -411,27 +442,39 @@ impl Daemon {
                 WaitStatus::Signaled(p, s, _) => (p.as_raw(), None, Some(s as i32)),
                 _ => continue,
             };
-            let Some(child) = self.children.remove(&pid) else {
+            if self.children.contains_key(&pid) {
+                self.child_exited(pid, status, signal);
+            } else if !self.pending.is_empty() {
+                // Its spawn result may not have reached the loop yet (spawner threads).
+                self.early_exits
+                    .insert(pid, (status, signal, Instant::now()));
+            } else {
                 self.log
                     .msg(Level::Notice, &format!("unknown child process {pid} died"));
-                continue;
-            };
-            if let Some(a) = self.services.get_mut(&child.key) {
-                a.running = a.running.saturating_sub(1);
             }
-            self.policy.log_exit(
-                &child.svc,
-                Served::Process(pid),
-                status,
-                signal,
-                child.started.elapsed(),
-                &mut self.log,
-            );
-            // Dropping the permit gives instances/per_source/-limit back.
-            drop(child.admission);
-            if child.wait {
-                self.resume(child.key);
-            }
+        }
+    }
+
+    /// A reaped server: EXIT, limits released, `wait = yes` service resumed (F-416).
+    fn child_exited(&mut self, pid: i32, status: Option<i32>, signal: Option<i32>) {
+        let Some(child) = self.children.remove(&pid) else {
+            return;
+        };
+        if let Some(a) = self.services.get_mut(&child.key) {
+            a.running = a.running.saturating_sub(1);
+        }
+        self.policy.log_exit(
+            &child.svc,
+            Served::Process(pid),
+            status,
+            signal,
+            child.started.elapsed(),
+            &mut self.log,
+        );
+        // Dropping the permit gives instances/per_source/-limit back.
+        drop(child.admission);
+        if child.wait {
+            self.resume(child.key);
         }
     }
 
@@ -707,7 +750,7 @@ impl Daemon {
             Server::Redirect(target) => self.start_relay(key, svc, stream, peer, target, admission),
             Server::External => {
                 let fd: OwnedFd = stream.into();
-                self.spawn(key, svc, &fd, Some(peer), admission, false);
+                self.spawn(key, svc, svc, fd, Some(peer), admission, false, true);
                 // Our copy of the connection closes here (F-400).
             }
         }
@@ -836,38 +879,12 @@ impl Daemon {
             ..
         } = conn;
         let fd: OwnedFd = stream.into();
-        match self.policy.spawn(&client, &fd, peer) {
-            Ok(pid) => {
-                self.children.insert(
-                    pid,
-                    Child {
-                        key,
-                        svc,
-                        started,
-                        deadline: client.timeout.map(|t| Instant::now() + t),
-                        admission,
-                        wait: false,
-                    },
-                );
-            }
-            Err((_, msgs)) => {
-                for m in &msgs {
-                    self.log.msg(Level::Error, m);
-                }
-                if let Some(a) = self.services.get_mut(&key) {
-                    a.running = a.running.saturating_sub(1);
-                }
-                self.policy.log_exit(
-                    &svc,
-                    Served::Held,
-                    Some(0),
-                    None,
-                    started.elapsed(),
-                    &mut self.log,
-                );
-                drop(admission);
-            }
+        // The conn's count moves to the pending spawn (which counts it again).
+        if let Some(a) = self.services.get_mut(&key) {
+            a.running = a.running.saturating_sub(1);
         }
+        let _ = started;
+        self.spawn(key, &svc, &client, fd, peer, admission, false, false);
     }
 
     /// Logs a refusal, writes `banner_fail`, and pauses the service on a cps trip.
@@ -1025,66 +1042,155 @@ impl Daemon {
                 return;
             }
         };
-        if !self.spawn(key, &svc, &fd, peer, admission, true) {
-            drop(fd);
-            self.resume(key);
-        }
+        self.spawn(key, &svc, &svc, fd, peer, admission, true, true);
     }
 
-    /// Starts the external server; logs START or the failure. True when it runs.
+    /// Queues the start of `spec_svc`'s server on `fd` (on a spawner thread, see
+    /// [`crate::spawner`]); `log_svc` logs START/EXIT (the tcpmux service for TCPMUX
+    /// clients, F-545). The result arrives through [`Daemon::on_spawns`].
+    #[allow(clippy::too_many_arguments)]
     fn spawn(
         &mut self,
         key: u64,
-        svc: &Service,
-        fd: &OwnedFd,
+        log_svc: &Service,
+        spec_svc: &Service,
+        fd: OwnedFd,
         peer: Option<SocketAddr>,
         admission: Admission,
         wait: bool,
-    ) -> bool {
-        match self.policy.spawn(svc, fd, peer) {
+        log_start: bool,
+    ) {
+        let Some(spec) = spec_svc.rt.spawn.clone() else {
+            self.log.msg(
+                Level::Error,
+                &format!("service {} has no server", spec_svc.id),
+            );
+            return;
+        };
+        if let Some(a) = self.services.get_mut(&key) {
+            a.running += 1;
+        }
+        let id = self.next_job;
+        self.next_job += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                key,
+                svc: log_svc.clone(),
+                peer,
+                admission,
+                wait,
+                log_start,
+                timeout: spec_svc.timeout,
+            },
+        );
+        let job = crate::spawner::Job {
+            id,
+            spec,
+            fd,
+            peer: peer.map(|p| p.ip()),
+            name: spec_svc.name.clone(),
+            svc_id: spec_svc.id.clone(),
+        };
+        if self.spawner.is_none() {
+            match crate::spawner::Spawner::start(self.waker.clone()) {
+                Ok(sp) => self.spawner = Some(sp),
+                Err(e) => self.log.msg(
+                    Level::Error,
+                    &format!("cannot start the spawner threads: {}", errno_text(&e)),
+                ),
+            }
+        }
+        let job = match self.spawner.as_ref() {
+            Some(sp) => match sp.submit(job) {
+                Ok(()) => return,
+                Err(job) => job,
+            },
+            None => job,
+        };
+        // No spawner thread: spawn from the loop itself.
+        let outcome = crate::spawner::run(&job);
+        drop(job);
+        self.spawn_done(id, outcome);
+    }
+
+    /// Results of the spawner threads.
+    fn on_spawns(&mut self) {
+        let done = self
+            .spawner
+            .as_ref()
+            .map(crate::spawner::Spawner::results)
+            .unwrap_or_default();
+        for (id, outcome) in done {
+            self.spawn_done(id, outcome);
+        }
+    }
+
+    /// Logs START or the failure of one spawn and records the child.
+    fn spawn_done(&mut self, id: u64, outcome: crate::spawner::Outcome) {
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        match outcome {
             Ok(pid) => {
-                self.policy
-                    .log_start(svc, Served::Process(pid), peer, &mut self.log);
-                if let Some(a) = self.services.get_mut(&key) {
-                    a.running += 1;
+                if p.log_start {
+                    self.policy
+                        .log_start(&p.svc, Served::Process(pid), p.peer, &mut self.log);
                 }
+                let now = Instant::now();
                 self.children.insert(
                     pid,
                     Child {
-                        key,
-                        svc: svc.clone(),
-                        started: Instant::now(),
-                        deadline: svc.timeout.map(|t| Instant::now() + t),
-                        admission,
-                        wait,
+                        key: p.key,
+                        svc: p.svc,
+                        started: now,
+                        deadline: p.timeout.map(|t| now + t),
+                        admission: p.admission,
+                        wait: p.wait,
                     },
                 );
-                true
+                if !self.services.contains_key(&p.key) {
+                    // The service was removed while the spawn was in flight (F-862).
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                if let Some((status, signal, _)) = self.early_exits.remove(&pid) {
+                    self.child_exited(pid, status, signal);
+                }
             }
-            Err((Some(pid), msgs)) => {
-                // F-415: the child ran (START), failed before exec, and exited (EXIT
-                // status=0 in xinetd, whose child _exit(0)s).
-                self.policy
-                    .log_start(svc, Served::Process(pid), peer, &mut self.log);
+            Err((pid, msgs)) => {
+                if let Some(pid) = pid {
+                    // F-415: the child ran (START), failed before exec, and exited (EXIT
+                    // status=0 in xinetd, whose child _exit(0)s).
+                    self.early_exits.remove(&pid);
+                    if p.log_start {
+                        self.policy
+                            .log_start(&p.svc, Served::Process(pid), p.peer, &mut self.log);
+                    }
+                }
                 for m in &msgs {
                     self.log.msg(Level::Error, m);
                 }
-                self.policy.log_exit(
-                    svc,
-                    Served::Process(pid),
-                    Some(0),
-                    None,
-                    Duration::ZERO,
-                    &mut self.log,
-                );
-                false
-            }
-            Err((None, msgs)) => {
-                for m in &msgs {
-                    self.log.msg(Level::Error, m);
+                match pid {
+                    Some(pid) => self.policy.log_exit(
+                        &p.svc,
+                        Served::Process(pid),
+                        Some(0),
+                        None,
+                        Duration::ZERO,
+                        &mut self.log,
+                    ),
+                    None => self.policy.log_fail(&p.svc, "fork", p.peer, &mut self.log),
                 }
-                self.policy.log_fail(svc, "fork", peer, &mut self.log);
-                false
+                if let Some(a) = self.services.get_mut(&p.key) {
+                    a.running = a.running.saturating_sub(1);
+                }
+                drop(p.admission);
+                if p.wait {
+                    self.resume(p.key);
+                }
             }
         }
     }
@@ -1405,6 +1511,18 @@ impl Daemon {
                 self.owners.remove(&t);
                 self.finish_conn(c);
             }
+        }
+        // Early exits whose spawn result never came: unknown children after all (F-416).
+        let old: Vec<i32> = self
+            .early_exits
+            .iter()
+            .filter(|(_, (_, _, t))| now.duration_since(*t) > Duration::from_secs(10))
+            .map(|(p, _)| *p)
+            .collect();
+        for pid in old {
+            self.early_exits.remove(&pid);
+            self.log
+                .msg(Level::Notice, &format!("unknown child process {pid} died"));
         }
         let due: Vec<Token> = self
             .idents
@@ -1740,7 +1858,8 @@ impl Daemon {
         for (key, a) in &self.services {
             let held = self.children.values().filter(|c| c.key == *key).count()
                 + self.conns.values().filter(|c| c.key == *key).count()
-                + self.relays.values().filter(|r| r.key == *key).count();
+                + self.relays.values().filter(|r| r.key == *key).count()
+                + self.pending.values().filter(|p| p.key == *key).count();
             if held != a.running as usize {
                 errors.push(format!(
                     "service {}: running count {} but {held} servers found",
@@ -1754,7 +1873,10 @@ impl Daemon {
                     a.svc.id
                 ));
             }
-            if a.suspended && !self.children.values().any(|c| c.wait && c.key == *key) {
+            if a.suspended
+                && !self.children.values().any(|c| c.wait && c.key == *key)
+                && !self.pending.values().any(|p| p.wait && p.key == *key)
+            {
                 errors.push(format!("service {} suspended without a server", a.svc.id));
             }
         }

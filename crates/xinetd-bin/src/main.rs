@@ -1,4 +1,25 @@
-//! The `xinetd` binary: command line, then the daemon or `-check`.
+//! The `xinetd` binary: xinetd 2.3.15.3's command line, then the daemon or `-check`.
+//!
+//! The binary only composes the libraries (docs/ARCHITECTURE.md):
+//!
+//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json` and a few
+//!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`).
+//! * [`config`] — loads the configuration with xinetd-conf and logs its diagnostics in
+//!   xinetd's words; [`adapt`] turns each service of the model into the inputs of
+//!   xinetd-acl (`AccessPolicy`), xinetd-limits (`ServiceLimits`), xinetd-spawn
+//!   (`SpawnSpec`) and xinetd-log (`ServiceRecords` + destination), kept in a [`service`].
+//! * [`daemon`] — one `mio::Poll` on one thread: listeners ([`listen`]), inline internal
+//!   services ([`internal`]), redirect relays ([`relay`]), tcpmux, `wait = yes` suspension,
+//!   signals through signal-hook-mio, SIGCHLD reaping, timers (cps re-activation, the
+//!   `timeout` extension, `-cc`), reload, the state dump. Name lookups for `.domain`/host
+//!   rules run on one resolver thread that wakes the poll; ident lookups are non-blocking
+//!   sockets in the same poll.
+//! * [`policy`] — every request's checks in order (sensor ban list, access_times,
+//!   only_from/no_access, then cps → max_load → instances → per_source → process limit),
+//!   spawning, and the service log ([`slog`]); [`dlog`] is the program log.
+//!
+//! Run it on the bundled example:
+//! `cargo run --release -p xinetd-bin -- -f examples/xinetd.conf -dontfork`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,6 +35,7 @@ mod policy;
 mod relay;
 mod service;
 mod slog;
+mod spawner;
 
 use std::process::ExitCode;
 

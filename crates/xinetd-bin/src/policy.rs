@@ -3,7 +3,6 @@
 //! (xinetd-spawn) and the service log. The event loop only calls this module.
 
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -312,50 +311,6 @@ impl Policy {
             .exit(served, status, signal, duration);
         if let Some(rep) = rep {
             log.report(rep);
-        }
-    }
-
-    /// Starts the external server of `svc` on `fd`; returns its pid, or the pid of a child
-    /// that failed before exec with the message to log, or the message alone.
-    pub fn spawn(
-        &mut self,
-        svc: &Service,
-        fd: &OwnedFd,
-        peer: Option<SocketAddr>,
-    ) -> Result<i32, (Option<i32>, Vec<String>)> {
-        let Some(spec) = svc.rt.spawn.as_ref() else {
-            return Err((None, vec![format!("service {} has no server", svc.id)]));
-        };
-        let mut conn = xinetd_spawn::Connection::new(fd.as_fd());
-        if let Some(p) = peer {
-            conn = conn.remote_host(p.ip());
-        }
-        match xinetd_spawn::spawn(spec, conn) {
-            Ok(child) => Ok(child.pid().as_raw()),
-            Err(e) => {
-                use xinetd_spawn::SpawnError;
-                let pid = match &e {
-                    SpawnError::Setup { pid, .. } | SpawnError::ExecFailed { pid, .. } => {
-                        Some(*pid)
-                    }
-                    _ => None,
-                };
-                let lines: Vec<String> = match &e {
-                    SpawnError::Fork(errno) => vec![format!(
-                        "{}: fork failed: {} (errno = {})",
-                        svc.id,
-                        errno.desc(),
-                        *errno as i32
-                    )],
-                    // xinetd's child ERROR lines (F-411, F-412, F-415), from xinetd-spawn.
-                    other => spec
-                        .failure_messages(other, &svc.name)
-                        .into_iter()
-                        .map(|(_, text)| text)
-                        .collect(),
-                };
-                Err((pid, lines))
-            }
         }
     }
 

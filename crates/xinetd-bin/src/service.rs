@@ -29,7 +29,7 @@ pub struct Runtime {
     /// only_from / no_access / access_times.
     pub access: xinetd_acl::AccessPolicy,
     /// The external server, ready to spawn.
-    pub spawn: Option<xinetd_spawn::SpawnSpec>,
+    pub spawn: Option<std::sync::Arc<xinetd_spawn::SpawnSpec>>,
     /// The limits of this service (given to xinetd-limits).
     pub limits: xinetd_limits::ServiceLimits,
     /// The service log (`log_type`, `log_on_success`, `log_on_failure`).

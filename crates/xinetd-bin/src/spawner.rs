@@ -1,0 +1,122 @@
+//! Spawning off the event loop.
+//!
+//! xinetd-spawn starts servers with `clone(CLONE_VM | CLONE_VFORK)`: the calling thread is
+//! suspended until the child has exec'ed. Called from the event loop, that would stall every
+//! other client for the child's whole set-up and `execve` (xinetd's plain `fork()` returns at
+//! once and lets the child exec on another core). So the loop hands each spawn to a small
+//! pool of spawner threads and learns the result through a channel and the poll's waker.
+
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+/// One spawn to do.
+pub struct Job {
+    /// The loop's id for this spawn.
+    pub id: u64,
+    /// The server.
+    pub spec: Arc<xinetd_spawn::SpawnSpec>,
+    /// The socket that becomes fds 0-2; closed by the spawner thread afterwards (F-400).
+    pub fd: OwnedFd,
+    /// `REMOTE_HOST` (F-410).
+    pub peer: Option<IpAddr>,
+    /// Service name (for xinetd's `groups = yes` hint in failure messages).
+    pub name: String,
+    /// Service id (for the fork failure message).
+    pub svc_id: String,
+}
+
+/// The outcome of a [`Job`]: the server's pid, or the pid of a child that failed before exec
+/// (already reaped by xinetd-spawn) with xinetd's ERROR lines.
+pub type Outcome = Result<i32, (Option<i32>, Vec<String>)>;
+
+/// The spawner threads.
+pub struct Spawner {
+    tx: mpsc::Sender<Job>,
+    rx: mpsc::Receiver<(u64, Outcome)>,
+}
+
+/// Spawner threads: two let one child's set-up overlap another's on a 2-core machine.
+const THREADS: usize = 2;
+/// Spawner threads only call into xinetd-spawn (its child stack is its own allocation).
+const STACK: usize = 256 * 1024;
+
+impl Spawner {
+    /// Starts the threads; `waker` wakes the loop when a result is ready.
+    pub fn start(waker: Arc<mio::Waker>) -> std::io::Result<Spawner> {
+        let (tx, jobs) = mpsc::channel::<Job>();
+        let (done_tx, rx) = mpsc::channel();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..THREADS {
+            let jobs = Arc::clone(&jobs);
+            let done_tx = done_tx.clone();
+            let waker = Arc::clone(&waker);
+            std::thread::Builder::new()
+                .name(format!("xinetd-spawn-{n}"))
+                .stack_size(STACK)
+                .spawn(move || loop {
+                    let job = {
+                        let Ok(rx) = jobs.lock() else {
+                            return;
+                        };
+                        match rx.recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        }
+                    };
+                    let outcome = run(&job);
+                    drop(job.fd);
+                    if done_tx.send((job.id, outcome)).is_err() {
+                        return;
+                    }
+                    let _ = waker.wake();
+                })?;
+        }
+        Ok(Spawner { tx, rx })
+    }
+
+    /// Queues a spawn; gives the job back if the threads are gone.
+    pub fn submit(&self, job: Job) -> Result<(), Job> {
+        self.tx.send(job).map_err(|e| e.0)
+    }
+
+    /// Finished spawns.
+    pub fn results(&self) -> Vec<(u64, Outcome)> {
+        self.rx.try_iter().collect()
+    }
+}
+
+/// Runs one spawn (also used inline when the threads cannot be started).
+pub fn run(job: &Job) -> Outcome {
+    use xinetd_spawn::SpawnError;
+    let mut conn = xinetd_spawn::Connection::new(job.fd.as_fd());
+    if let Some(ip) = job.peer {
+        conn = conn.remote_host(ip);
+    }
+    match xinetd_spawn::spawn(&job.spec, conn) {
+        Ok(child) => Ok(child.pid().as_raw()),
+        Err(e) => {
+            let pid = match &e {
+                SpawnError::Setup { pid, .. } | SpawnError::ExecFailed { pid, .. } => Some(*pid),
+                _ => None,
+            };
+            let lines = match &e {
+                SpawnError::Fork(errno) => vec![format!(
+                    "{}: fork failed: {} (errno = {})",
+                    job.svc_id,
+                    errno.desc(),
+                    *errno as i32
+                )],
+                // xinetd's child ERROR lines (F-411, F-412, F-415), from xinetd-spawn.
+                other => job
+                    .spec
+                    .failure_messages(other, &job.name)
+                    .into_iter()
+                    .map(|(_, text)| text)
+                    .collect(),
+            };
+            Err((pid, lines))
+        }
+    }
+}
