@@ -25,34 +25,44 @@
 //! # Example: parse a file, list services with their ports
 //!
 //! ```
-//! use xinetd_conf::{load_bytes, Environment};
+//! use xinetd_conf::{load, Environment};
 //!
-//! let text = "\
-//! service echo
-//! {
-//! \ttype        = INTERNAL UNLISTED
-//! \tsocket_type = stream
-//! \tport        = 7007
-//! \twait        = no
-//! }
-//! service daytime
-//! {
-//! \ttype        = INTERNAL UNLISTED
-//! \tprotocol    = udp
-//! \tport        = 1313
-//! \twait        = yes
-//! }
-//! ";
-//! let loaded = load_bytes(text.as_bytes(), "example.conf", &Environment::isolated())?;
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("xinetd.conf");
+//! std::fs::write(
+//!     &path,
+//!     "service echo\n\
+//!      {\n\
+//!      \ttype        = INTERNAL UNLISTED\n\
+//!      \tsocket_type = stream\n\
+//!      \tport        = 7007\n\
+//!      \twait        = no\n\
+//!      }\n\
+//!      service daytime\n\
+//!      {\n\
+//!      \ttype        = INTERNAL UNLISTED\n\
+//!      \tprotocol    = udp\n\
+//!      \tport        = 1313\n\
+//!      \twait        = yes\n\
+//!      }\n",
+//! )?;
+//! // Environment::system() reads /etc/passwd, /etc/services, ...; the isolated one needs
+//! // nothing, which is enough for internal services on explicit ports.
+//! let loaded = load(&path, &Environment::isolated())?;
 //! let listing: Vec<String> = loaded
 //!     .config
 //!     .services
 //!     .iter()
-//!     .map(|s| format!("{} {}/{}", s.id.value, s.protocol.value.name, s.port.as_ref().map_or(0, |p| p.value)))
+//!     .map(|s| {
+//!         let port = s.port.as_ref().map_or(0, |p| p.value);
+//!         format!("{} {}/{}", s.id.value, s.protocol.value.name, port)
+//!     })
 //!     .collect();
 //! assert_eq!(listing, ["echo tcp/7007", "daytime udp/1313"]);
-//! assert!(loaded.diagnostics.is_empty());
-//! # Ok::<(), xinetd_conf::LoadError>(())
+//! for d in &loaded.diagnostics {
+//!     eprintln!("{}", d.render()); // file:line:col: severity: message
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
