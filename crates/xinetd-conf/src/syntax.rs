@@ -147,9 +147,7 @@ enum Kind {
 /// [`classify_with_grammar`] with a shortcut for the common case: a line whose first
 /// non-white-space character is not `#`, `{` or `}` can only be `other_line`.
 fn classify(text: &str) -> Kind {
-    let first = text
-        .bytes()
-        .find(|b| !matches!(b, b' ' | b'\t'..=b'\r'));
+    let first = text.bytes().find(|b| !matches!(b, b' ' | b'\t'..=b'\r'));
     match first {
         Some(b'#' | b'{' | b'}') | None => classify_with_grammar(text),
         Some(_) => Kind::Other,
