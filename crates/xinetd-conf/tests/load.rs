@@ -409,7 +409,12 @@ fn include_loops_stop_with_an_error() {
     let mut e = env();
     e.follow_includes = true;
     let l = load(&main, &e).unwrap();
-    assert!(l.diagnostics.iter().any(|d| d.severity == Severity::Error && d.message.contains("nested more than 32 levels")));
+    assert!(
+        l.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error
+                && d.message.contains("nested more than 32 levels"))
+    );
     // Each nesting level still declares (and accepts) its echo service.
     assert_eq!(l.config.services.len(), 33);
 }
