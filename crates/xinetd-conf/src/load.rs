@@ -620,6 +620,11 @@ impl Loader<'_> {
             EntryOutcome::Complete => self.drafts.push(d),
             EntryOutcome::Failed => {
                 let reason = if d.disabled_by_entry {
+                    self.sink.push(
+                        diag(&d.header, Severity::Info, format!("service '{}' is disabled (disable = yes)", d.id()))
+                            .hint("xinetd stops reading the entry at `disable = yes`; later lines are not checked")
+                            .service(Some(d.id())),
+                    );
                     DropReason::DisabledInEntry
                 } else {
                     DropReason::Error
@@ -1516,10 +1521,12 @@ impl Loader<'_> {
                 d.disabled = !listed;
             }
             let reason = if d.disabled {
-                Some(if d.error.is_some() && !filtered_out {
+                Some(if d.error.is_some() {
                     DropReason::Error
-                } else {
+                } else if filtered_out {
                     DropReason::NotEnabled
+                } else {
+                    DropReason::DisabledInEntry
                 })
             } else if in_list(&disabled, d.id()) {
                 Some(DropReason::DisabledByDefaults)
