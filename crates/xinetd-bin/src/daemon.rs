@@ -1783,30 +1783,9 @@ impl Daemon {
             } else {
                 "Active"
             };
-            let c = &a.svc.rt.conf;
             out.push_str(&format!("Service = {}\n", a.svc.name));
             out.push_str(&format!("\tState = {state}\n"));
-            out.push_str(&format!("\tid = {}\n", a.svc.id));
-            out.push_str(&format!(
-                "\tsocket_type = {}\n",
-                c.socket_type.value.as_str()
-            ));
-            out.push_str(&format!(
-                "\tProtocol (name,number) = ({},{})\n",
-                c.protocol.value.name, c.protocol.value.number
-            ));
-            out.push_str(&format!("\tport = {}\n", a.svc.listen.port));
-            out.push_str(&format!(
-                "\twait = {}\n",
-                if a.svc.wait { "yes" } else { "no" }
-            ));
-            match a.svc.listen.bind {
-                Some(b) => out.push_str(&format!("\tBind = {b}\n")),
-                None => out.push_str("\tBind = All addresses.\n"),
-            }
-            if let Some(s) = &c.server {
-                out.push_str(&format!("\tServer = {}\n", s.value));
-            }
+            out.push_str(&describe(&a.svc));
             out.push_str(&format!("running servers = {}\n", a.running));
             out.push_str("retry servers = 0\n");
             out.push_str(&format!(
@@ -1894,6 +1873,141 @@ impl Daemon {
             );
         }
     }
+}
+
+/// The configuration block of a service in the state dump, in xinetd's order and words
+/// (F-851; the lines that apply, without CPS and RPC data).
+fn describe(svc: &Service) -> String {
+    use std::fmt::Write as _;
+    let c = &svc.rt.conf;
+    let mut o = String::new();
+    let join = |v: Vec<&str>| v.join(" ");
+    let _ = writeln!(o, "\tid = {}", svc.id);
+    let mut flags: Vec<&str> = c.flags.value.iter().map(|f| f.as_str()).collect();
+    let family = match c.family {
+        xinetd_conf::AddressFamily::Ipv4 => "IPv4",
+        xinetd_conf::AddressFamily::Ipv6 => "IPv6",
+    };
+    if !flags.contains(&family) {
+        flags.push(family);
+    }
+    let _ = writeln!(o, "\tflags = {}", join(flags));
+    let types: Vec<&str> = c.types.value.iter().map(|t| t.as_str()).collect();
+    if !types.is_empty() {
+        let _ = writeln!(o, "\ttype = {}", join(types));
+    }
+    let _ = writeln!(o, "\tsocket_type = {}", c.socket_type.value.as_str());
+    let _ = writeln!(
+        o,
+        "\tProtocol (name,number) = ({},{})",
+        c.protocol.value.name, c.protocol.value.number
+    );
+    let _ = writeln!(o, "\tport = {}", svc.listen.port);
+    if let xinetd_conf::Limit::Max(n) = c.instances.value {
+        let _ = writeln!(o, "\tInstances = {n}");
+    }
+    let _ = writeln!(o, "\twait = {}", if svc.wait { "yes" } else { "no" });
+    if let Some(u) = &c.user {
+        let _ = writeln!(o, "\tuser = {}", u.value.uid);
+    }
+    if let Some(g) = &c.group {
+        let _ = writeln!(o, "\tgroup = {}", g.value.gid);
+    }
+    let _ = writeln!(
+        o,
+        "\tGroups = {}",
+        if c.groups.value { "yes" } else { "no" }
+    );
+    if let Some(u) = &c.umask {
+        let _ = writeln!(o, "\tumask = {:o}", u.value);
+    }
+    if let Some(n) = &c.nice {
+        let _ = writeln!(o, "\tNice = {}", n.value);
+    }
+    let per_source = match c.per_source.value {
+        xinetd_conf::Limit::Max(n) => i64::from(n),
+        xinetd_conf::Limit::Unlimited => -1,
+    };
+    let _ = writeln!(o, "\tPER_SOURCE = {per_source}");
+    match &c.bind {
+        Some(b) => {
+            let _ = writeln!(o, "\tBind = {}", b.value.address);
+        }
+        None => o.push_str("\tBind = All addresses.\n"),
+    }
+    if let Some(spec) = &svc.rt.spawn {
+        let _ = writeln!(o, "\tServer = {}", spec.program().display());
+        let argv: Vec<String> = spec
+            .argv()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let _ = writeln!(o, "\tServer argv = {}", argv.join(" "));
+    }
+    if let Some(r) = &c.redirect {
+        let _ = writeln!(o, "\tRedirect = {}:{}", r.value.address, r.value.port);
+    }
+    if let Some(t) = &c.access_times {
+        let times: Vec<String> = t
+            .value
+            .iter()
+            .map(|i| {
+                format!(
+                    "{:02}:{:02}-{:02}:{:02}",
+                    i.start_minute / 60,
+                    i.start_minute % 60,
+                    i.end_minute / 60,
+                    i.end_minute % 60
+                )
+            })
+            .collect();
+        let _ = writeln!(o, "\tAccess times = {}", times.join(" "));
+    }
+    match svc.rt.access.only_from() {
+        Some(l) => {
+            let _ = writeln!(o, "\tOnly from: {}", l.xinetd_dump());
+        }
+        None => o.push_str("\tOnly from: All sites\n"),
+    }
+    match svc.rt.access.no_access() {
+        Some(l) => {
+            let _ = writeln!(o, "\tNo access: {}", l.xinetd_dump());
+        }
+        None => o.push_str("\tNo access: No blocked sites\n"),
+    }
+    match c.log_type.as_ref().map(|l| &l.value) {
+        None => o.push_str("\tNo logging\n"),
+        Some(xinetd_conf::LogType::File { shared: true, .. }) => {
+            o.push_str("\tLogging to common log file\n")
+        }
+        Some(xinetd_conf::LogType::File {
+            path,
+            soft_limit,
+            hard_limit,
+            ..
+        }) => match (soft_limit, hard_limit) {
+            (Some(s), Some(h)) => {
+                let _ = writeln!(o, "\tLogging to file: {path} (soft={s} hard={h})");
+            }
+            _ => {
+                let _ = writeln!(o, "\tLogging to file: {path} (no limits)");
+            }
+        },
+        Some(xinetd_conf::LogType::Syslog { facility, level }) => {
+            let _ = writeln!(
+                o,
+                "\tLogging to syslog. Facility = {}, level = {}",
+                facility.as_str(),
+                level.as_str()
+            );
+        }
+    }
+    if c.log_type.is_some() {
+        let s: Vec<&str> = c.log_on_success.value.iter().map(|f| f.as_str()).collect();
+        let f: Vec<&str> = c.log_on_failure.value.iter().map(|f| f.as_str()).collect();
+        let _ = writeln!(o, "\tLog_on_success flags = {}", join(s));
+        let _ = writeln!(o, "\tLog_on_failure flags = {}", join(f));
+    }
+    o
 }
 
 /// How an inline builtin shows in the log: held stream connections get EXIT lines.

@@ -362,6 +362,18 @@ fn signals_dump_check_and_term() {
     let text = std::fs::read_to_string(&dump_path).expect("dump");
     assert!(text.starts_with("INTERNAL STATE DUMP: "), "{text}");
     assert!(text.contains("Service = echo"), "{text}");
+    // F-851: the configuration block, in xinetd's words.
+    for line in [
+        "\tid = echo\n",
+        "\tsocket_type = stream\n",
+        "\tProtocol (name,number) = (tcp,6)\n",
+        "\tBind = 127.0.0.1\n",
+        "\tOnly from: All sites\n",
+        "\tNo access: No blocked sites\n",
+        "\tLog_on_failure flags = HOST\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
     assert!(text.contains("END OF DUMP"), "{text}");
 
     // Hold an echo connection so the check has something to count.
@@ -859,4 +871,40 @@ fn exec_failure_is_logged_like_xinetd() {
     );
     d.wait_file(5, "svc.log", "EXIT: gone status=0 pid=");
     assert!(d.read("svc.log").contains("START: gone pid="));
+}
+
+#[test]
+fn tcp_wait_yes_server_accepts_on_the_listening_socket() {
+    if !is_root() {
+        eprintln!("skipped: external servers run as user = root; needs root");
+        return;
+    }
+    // F-401, F-414: the server gets the listening socket and accepts itself; the service is
+    // suspended until it exits, then the next connection starts a new server.
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("acceptor.py");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/python3\nimport socket, os\nl = socket.socket(fileno=0)\n\
+         c, _ = l.accept()\nc.sendall(b'served by %d\\n' % os.getpid())\nc.close()\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let conf = external("acceptor", port, script.to_str().expect("utf-8"), "", "")
+        .replace("\twait = no\n", "\twait = yes\n");
+    let d = Daemon::start(&conf);
+    let mut pids = Vec::new();
+    for i in 0..2 {
+        let out = String::from_utf8(read_all(&mut connect(port))).expect("utf-8");
+        assert!(out.starts_with("served by "), "{out:?}");
+        pids.push(out.trim().rsplit(' ').next().map(str::to_string));
+        wait_until(5, "EXIT", || {
+            d.read("svc.log").matches("EXIT: acceptor").count() > i
+        });
+    }
+    assert_ne!(pids[0], pids[1], "one server per request");
+    // xinetd logs tcp wait = yes requests without a peer address (F-726).
+    assert!(d.read("svc.log").contains("from=<no address>"));
 }
