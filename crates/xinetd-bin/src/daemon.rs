@@ -236,6 +236,20 @@ impl Daemon {
             .count()
     }
 
+    /// `-d`: the configuration of every service, as xinetd prints it at start-up (F-852).
+    pub fn config_dump(&self) -> String {
+        let mut keys: Vec<&u64> = self.services.keys().collect();
+        keys.sort();
+        let mut out = String::new();
+        for k in keys {
+            let svc = &self.services[k].svc;
+            out.push_str(&format!("Service configuration: {}\n", svc.name));
+            out.push_str(&describe(svc));
+            out.push('\n');
+        }
+        out
+    }
+
     /// The daemon log.
     pub fn log(&mut self) -> &mut ProgramLog {
         &mut self.log

@@ -109,6 +109,10 @@ fn run(mut opts: Options) -> u8 {
         }
     };
     let _ = std::env::set_current_dir("/");
+    if opts.debug {
+        // F-800, F-852: -d shows the parsed configuration before start-up.
+        eprint!("{}", d.config_dump());
+    }
     let n = d.available();
     d.log().msg(
         Level::Notice,

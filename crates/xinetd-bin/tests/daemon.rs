@@ -455,6 +455,39 @@ fn command_line_version_usage_and_unknown_options() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no services. Exiting..."));
+
+    // -d prints the configuration of each service first (F-852), then runs in the
+    // foreground; SIGINT ends it with status 1 (F-846).
+    let port = free_port();
+    let text = internal("echo", "echo", "stream", port, "")
+        .replace("@DIR@", &dir.path().display().to_string());
+    std::fs::write(&conf, text).expect("write");
+    let child = std::process::Command::new(XINETD)
+        .arg("-d")
+        .arg("-f")
+        .arg(&conf)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run -d");
+    wait_until(10, "-d start-up", || listen_inode(port).is_some());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Service configuration: echo\n\tid = echo\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Started working: 1 available service"),
+        "{err}"
+    );
 }
 
 #[test]
