@@ -17,8 +17,12 @@
 //! disabled by a parse error stay disabled even when `enabled` lists them. Three extension
 //! attributes exist: `chroot`, `timeout` and `bind_device`.
 //!
-//! The grammar (`grammar.pest`) classifies each physical line the way xinetd's reader asks
-//! about it; values are then read by hand-written functions that copy the C library's
+//! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
+//! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
+//! like xinetd's find_next_entry / parse_entry / skip_entry loop over one mutable buffer, so
+//! xinetd's in-buffer quirks come out the same. The two rules run on every line have
+//! hand-written equivalents for speed, checked against the grammar on every short string
+//! (docs/performance.md). Values are then read by functions that copy the C library's
 //! acceptance rules (strtol, strtoull, sscanf, inet_aton), which a grammar would only
 //! approximate.
 //!

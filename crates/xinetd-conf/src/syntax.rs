@@ -150,7 +150,10 @@ fn classify(text: &str) -> Kind {
     let first = text.bytes().find(|b| !matches!(b, b' ' | b'\t'..=b'\r'));
     match first {
         Some(b'#' | b'{' | b'}') | None => classify_with_grammar(text),
-        Some(_) => Kind::Other,
+        Some(_) => {
+            debug_assert_eq!(classify_with_grammar(text), Kind::Other, "{text:?}");
+            Kind::Other
+        }
     }
 }
 
@@ -319,9 +322,106 @@ enum AttrParse {
     Err(Diagnostic),
 }
 
+/// The structure of an attribute line: byte ranges into the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    /// `name <space> op values`.
+    Ok {
+        name: (usize, usize),
+        op: Op,
+        values: Vec<(usize, usize)>,
+    },
+    /// `name=...`: no white space before the operator.
+    Glued { name: (usize, usize) },
+    /// Only white space after the name (or nothing).
+    NothingAfter { name: (usize, usize) },
+    /// White space, then something that is not an operator.
+    BadOperator { name: (usize, usize) },
+}
+
+/// The `attribute` rule of the grammar, as a [`Shape`].
+fn shape_with_grammar(text: &str) -> Shape {
+    let mut name = (0, 0);
+    let mut op = Op::Set;
+    let mut values = Vec::new();
+    let Ok(pairs) = LineParser::parse(Rule::attribute, text) else {
+        // The rule accepts every string; keep a safe answer anyway.
+        return Shape::BadOperator { name };
+    };
+    for pair in pairs.flatten() {
+        let sp = pair.as_span();
+        match pair.as_rule() {
+            Rule::attr_name => name = (sp.start(), sp.end()),
+            Rule::operator => {
+                op = match pair.as_str() {
+                    "+=" => Op::Add,
+                    "-=" => Op::Remove,
+                    _ => Op::Set,
+                }
+            }
+            Rule::value => values.push((sp.start(), sp.end())),
+            Rule::glued_operator => return Shape::Glued { name },
+            Rule::nothing_after => return Shape::NothingAfter { name },
+            Rule::bad_operator => return Shape::BadOperator { name },
+            _ => {}
+        }
+    }
+    Shape::Ok { name, op, values }
+}
+
+/// The same as [`shape_with_grammar`], by hand: this runs once per attribute line, where
+/// pest's per-rule overhead dominated load time (docs/performance.md). The two are checked
+/// against each other on every short string over the significant characters
+/// (`attribute_shortcut_agrees_with_the_grammar`).
+fn shape(text: &str) -> Shape {
+    let b = text.as_bytes();
+    let c_space = |c: u8| c == b' ' || (b'\t'..=b'\r').contains(&c);
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let mut i = 0;
+    while i < b.len() && c_space(b[i]) {
+        i += 1;
+    }
+    let start = i;
+    while i < b.len() && !c_space(b[i]) && b[i] != b'=' {
+        i += 1;
+    }
+    let name = (start, i);
+    if i == b.len() {
+        return Shape::NothingAfter { name };
+    }
+    if b[i] == b'=' {
+        return Shape::Glued { name };
+    }
+    while i < b.len() && c_space(b[i]) {
+        i += 1;
+    }
+    let op = match (b.get(i), b.get(i + 1)) {
+        (None, _) => return Shape::NothingAfter { name },
+        (Some(b'+'), Some(b'=')) => Op::Add,
+        (Some(b'-'), Some(b'=')) => Op::Remove,
+        (Some(b'='), _) => Op::Set,
+        _ => return Shape::BadOperator { name },
+    };
+    i += if op == Op::Set { 1 } else { 2 };
+    let mut values = Vec::new();
+    while i < b.len() {
+        if blank(b[i]) {
+            i += 1;
+            continue;
+        }
+        let v = i;
+        while i < b.len() && !blank(b[i]) {
+            i += 1;
+        }
+        values.push((v, i));
+    }
+    Shape::Ok { name, op, values }
+}
+
 fn parse_attr_line(reader: &mut Reader, idx: usize) -> AttrParse {
     let line = &reader.lines[idx];
     let number = line.number;
+    let text = &line.text;
     let err = |col: usize, msg: String, xtext: String, hint: Option<&str>| {
         let mut d = diag(&reader.span(number, col), Severity::Error, msg).xparse(
             XinetdLevel::Error,
@@ -333,80 +433,59 @@ fn parse_attr_line(reader: &mut Reader, idx: usize) -> AttrParse {
         }
         AttrParse::Err(d)
     };
-    let pairs = match LineParser::parse(Rule::attribute, &line.text) {
-        Ok(p) => p,
-        // The grammar accepts every non-ignorable line; keep a safe answer anyway.
-        Err(_) => {
-            return err(
-                0,
-                "unreadable attribute line".into(),
-                "Bad operator for attribute: ".into(),
-                None,
+    let shape = shape(text);
+    // Builds with debug assertions (tests, the fuzzer) check the shortcut against the grammar.
+    debug_assert_eq!(shape, shape_with_grammar(text), "{text:?}");
+    match shape {
+        Shape::Ok { name, op, values } => {
+            let values = values
+                .into_iter()
+                .map(|(a, z)| (text[a..z].to_string(), reader.span(number, a)))
+                .collect();
+            AttrParse::Ok(AttrLine {
+                name: text[name.0..name.1].to_string(),
+                span: reader.span(number, name.0),
+                op,
+                values,
+            })
+        }
+        Shape::Glued { name: (a, z) } => {
+            let name = &text[a..z];
+            err(
+                a,
+                format!("attribute '{name}' needs a space before the operator"),
+                format!("Attribute {name} needs a space before operator"),
+                Some("write `name = value`; xinetd drops the whole entry for this line"),
             )
         }
-    };
-    let mut name = String::new();
-    let mut name_col = 0;
-    let mut op = Op::Set;
-    let mut values = Vec::new();
-    for pair in pairs.flatten() {
-        match pair.as_rule() {
-            Rule::attr_name => {
-                name = pair.as_str().to_string();
-                name_col = pair.as_span().start();
-            }
-            Rule::operator => {
-                op = match pair.as_str() {
-                    "+=" => Op::Add,
-                    "-=" => Op::Remove,
-                    _ => Op::Set,
-                }
-            }
-            Rule::value => values.push((
-                pair.as_str().to_string(),
-                reader.span(number, pair.as_span().start()),
-            )),
-            Rule::glued_operator => {
-                return err(
-                    name_col,
-                    format!("attribute '{name}' needs a space before the operator"),
-                    format!("Attribute {name} needs a space before operator"),
-                    Some("write `name = value`; xinetd drops the whole entry for this line"),
-                )
-            }
-            Rule::nothing_after if name_col + name.len() == line.text.len() => {
-                return name_overrun(reader, idx, name, name_col);
-            }
-            Rule::nothing_after => {
-                return err(
-                    name_col,
-                    format!("attribute '{name}' has no operator and no value"),
-                    format!("Nothing after attribute: {name}"),
-                    Some("xinetd drops the whole entry for this line and skips to the next line holding only '}'"),
-                )
-            }
-            Rule::bad_operator => {
-                let hint = if name == "}" || name == "{" {
-                    "a brace line may hold nothing else (not even a comment); xinetd drops the entry and skips to the next line holding only '}'"
-                } else {
-                    "the operator must be '=', '+=' or '-='; xinetd drops the whole entry and skips to the next line holding only '}'"
-                };
-                return err(
-                    name_col,
-                    format!("bad operator after attribute '{name}'"),
-                    format!("Bad operator for attribute: {name}"),
-                    Some(hint),
-                );
-            }
-            _ => {}
+        Shape::NothingAfter { name: (a, z) } if z == text.len() => {
+            let name = text[a..z].to_string();
+            name_overrun(reader, idx, name, a)
+        }
+        Shape::NothingAfter { name: (a, z) } => {
+            let name = &text[a..z];
+            err(
+                a,
+                format!("attribute '{name}' has no operator and no value"),
+                format!("Nothing after attribute: {name}"),
+                Some("xinetd drops the whole entry for this line and skips to the next line holding only '}'"),
+            )
+        }
+        Shape::BadOperator { name: (a, z) } => {
+            let name = &text[a..z];
+            let hint = if name == "}" || name == "{" {
+                "a brace line may hold nothing else (not even a comment); xinetd drops the entry and skips to the next line holding only '}'"
+            } else {
+                "the operator must be '=', '+=' or '-='; xinetd drops the whole entry and skips to the next line holding only '}'"
+            };
+            err(
+                a,
+                format!("bad operator after attribute '{name}'"),
+                format!("Bad operator for attribute: {name}"),
+                Some(hint),
+            )
         }
     }
-    AttrParse::Ok(AttrLine {
-        name,
-        span: reader.span(number, name_col),
-        op,
-        values,
-    })
 }
 
 /// xinetd's get_attr_op() scans the attribute name until white space or '=', and the line
@@ -667,6 +746,36 @@ mod tests {
         }
         for l in &lines {
             assert_eq!(classify(l), classify_with_grammar(l), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn attribute_shortcut_agrees_with_the_grammar() {
+        let alphabet = [
+            " ", "\t", "\r", "\x0C", "=", "+", "-", "a", "#", "}", "\u{e9}",
+        ];
+        let mut lines = vec![String::new()];
+        let mut frontier = lines.clone();
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for l in &frontier {
+                for c in alphabet {
+                    next.push(format!("{l}{c}"));
+                }
+            }
+            lines.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for l in &lines {
+            assert_eq!(shape(l), shape_with_grammar(l), "{l:?}");
+        }
+        for l in [
+            "\tserver_args\t= -a  -b\t# c\r",
+            "  log_on_success  +=PID",
+            "x -= ",
+            "only_from==1",
+        ] {
+            assert_eq!(shape(l), shape_with_grammar(l), "{l:?}");
         }
     }
 
