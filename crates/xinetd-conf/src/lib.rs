@@ -8,7 +8,7 @@
 //!   services that were dropped. A bad value in `defaults` is fatal like in xinetd
 //!   ([`LoadError::FatalDefaults`]) unless [`Environment::debug`] is set (xinetd's `-d`).
 //! * [`parse_document`] is the parse-only layer (no file system, no databases).
-//! * [`print`] writes a model back as canonical text; loading that text gives the same model.
+//! * [`print()`] writes a model back as canonical text; loading that text gives the same model.
 //!
 //! The outcome (which services survive) is xinetd's, quirks included: `#` starts a comment
 //! only at the beginning of a line, a stray line swallows the next service, CRLF breaks
