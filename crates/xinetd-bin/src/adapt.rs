@@ -11,13 +11,14 @@ use xinetd_conf::{ServiceFlag, SocketType};
 use crate::internal::Builtin;
 use crate::listen::{Family, ListenSpec};
 use crate::service::{Runtime, Server, Service};
-use crate::slog::ServiceLog;
+use crate::slog::{CommonLogs, Destination, ServiceLog};
 
 /// Builds the runtime service; `Err` is the message to log (the service is skipped).
 pub fn service(
     c: &conf::Service,
     startup_env: &xinetd_spawn::Environment,
     resolver: &dyn xinetd_acl::Resolver,
+    common: &mut CommonLogs,
 ) -> Result<Service, String> {
     let id = c.id.value.clone();
     let name = c.name.value.clone();
@@ -78,7 +79,7 @@ pub fn service(
     };
     let access = access_policy(c, resolver)?;
     let limits = service_limits(c, sensor);
-    let log = service_log(c)?;
+    let log = service_log(c, common)?;
     Ok(Service {
         id,
         name,
@@ -267,7 +268,7 @@ fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimi
 }
 
 /// The service log from `log_type`, `log_on_success`, `log_on_failure` (F-710..F-726).
-fn service_log(c: &conf::Service) -> Result<ServiceLog, String> {
+fn service_log(c: &conf::Service, common: &mut CommonLogs) -> Result<ServiceLog, String> {
     use xinetd_log::{FileLimits, FileLog, LogOnFailure, LogOnSuccess, ServiceRecords, SyslogLog};
     let id = &c.id.value;
     let err = |e: xinetd_log::LogError| format!("service {id}: {e}");
@@ -282,22 +283,29 @@ fn service_log(c: &conf::Service) -> Result<ServiceLog, String> {
             path,
             soft_limit,
             hard_limit,
-            ..
+            shared,
         }) => {
             let limits = match soft_limit {
                 Some(soft) => Some(FileLimits::new(*soft, *hard_limit).map_err(err)?),
                 None => None,
             };
-            let (file, _diags) = FileLog::open(path, id.clone(), limits).map_err(err)?;
-            Some(xinetd_log::ServiceLog::File(file))
+            if *shared {
+                // F-711: inherited from defaults, the one "common" file of all such services.
+                Some(Destination::Common(
+                    common
+                        .get(std::path::Path::new(path), limits)
+                        .map_err(err)?,
+                ))
+            } else {
+                let (file, _diags) = FileLog::open(path, id.clone(), limits).map_err(err)?;
+                Some(Destination::Own(xinetd_log::ServiceLog::File(file)))
+            }
         }
         Some(conf::LogType::Syslog { facility, level }) => {
             let facility: xinetd_log::Facility = facility.as_str().parse().map_err(err)?;
             let level: xinetd_log::Level = level.as_str().parse().map_err(err)?;
-            Some(xinetd_log::ServiceLog::Syslog(SyslogLog::new(
-                facility,
-                level,
-                id.clone(),
+            Some(Destination::Own(xinetd_log::ServiceLog::Syslog(
+                SyslogLog::new(facility, level, id.clone()),
             )))
         }
     };

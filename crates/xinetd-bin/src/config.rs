@@ -52,8 +52,9 @@ pub fn load(
     // Host names in only_from/no_access are resolved now, as xinetd does at parse time.
     let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(5));
     let mut out = Loaded::default();
+    let mut common = crate::slog::CommonLogs::default();
     for c in &loaded.config.services {
-        match crate::adapt::service(c, startup_env, &resolver) {
+        match crate::adapt::service(c, startup_env, &resolver, &mut common) {
             Ok(s) if c.is_tcpmux_client() => out.tcpmux_clients.push(s),
             Ok(s) => out.services.push(s),
             Err(msg) => log.msg(Level::Error, &format!("{msg} - DISABLING")),

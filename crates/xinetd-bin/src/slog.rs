@@ -1,6 +1,8 @@
 //! Service log lines (START / EXIT / FAIL, F-720..F-726) through xinetd-log.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 use xinetd_log::{ExitStatus, FailReason, Peer, Record, ServiceRecords, WriteReport};
@@ -17,23 +19,57 @@ pub enum Served {
     Held,
 }
 
+/// Where a service's records go.
+pub enum Destination {
+    /// Its own syslog or FILE log (`log_type` in the service).
+    Own(xinetd_log::ServiceLog),
+    /// The "common" FILE log of `defaults`, one file (one descriptor, one size count) shared
+    /// by every service that inherits it (F-711); its limits say `common` (F-712).
+    Common(Rc<RefCell<xinetd_log::ServiceLog>>),
+}
+
+/// The shared FILE logs of one configuration load, by path: the services that inherit
+/// `log_type = FILE` from `defaults` write to the same [`Destination::Common`].
+#[derive(Default)]
+pub struct CommonLogs {
+    open: Vec<(std::path::PathBuf, Rc<RefCell<xinetd_log::ServiceLog>>)>,
+}
+
+impl CommonLogs {
+    /// The common log of `path`, opened (append/create, with `limits`) on first use.
+    pub fn get(
+        &mut self,
+        path: &std::path::Path,
+        limits: Option<xinetd_log::FileLimits>,
+    ) -> Result<Rc<RefCell<xinetd_log::ServiceLog>>, xinetd_log::LogError> {
+        if let Some((_, l)) = self.open.iter().find(|(p, _)| p == path) {
+            return Ok(l.clone());
+        }
+        let (file, _diags) = xinetd_log::FileLog::open(path, "common", limits)?;
+        let l = Rc::new(RefCell::new(xinetd_log::ServiceLog::File(file)));
+        self.open.push((path.to_owned(), l.clone()));
+        Ok(l)
+    }
+}
+
 /// The log of one service: xinetd-log's record formatter and destination.
 pub struct ServiceLog {
     records: ServiceRecords,
-    dest: Option<xinetd_log::ServiceLog>,
+    dest: Option<Destination>,
 }
 
 impl ServiceLog {
     /// A service log writing `records` to `dest` (`None`: the service does not log).
-    pub fn new(records: ServiceRecords, dest: Option<xinetd_log::ServiceLog>) -> ServiceLog {
+    pub fn new(records: ServiceRecords, dest: Option<Destination>) -> ServiceLog {
         ServiceLog { records, dest }
     }
 
     fn write(&mut self, r: Option<Record>) -> Option<WriteReport> {
-        let (Some(r), Some(d)) = (r, self.dest.as_mut()) else {
-            return None;
-        };
-        Some(d.write(&r))
+        let r = r?;
+        match self.dest.as_mut()? {
+            Destination::Own(d) => Some(d.write(&r)),
+            Destination::Common(d) => Some(d.borrow_mut().write(&r)),
+        }
     }
 
     /// START (F-720).

@@ -941,3 +941,43 @@ fn tcp_wait_yes_server_accepts_on_the_listening_socket() {
     // xinetd logs tcp wait = yes requests without a peer address (F-726).
     assert!(d.read("svc.log").contains("from=<no address>"));
 }
+
+#[test]
+fn defaults_file_log_is_one_common_file_with_shared_limits() {
+    // F-711, F-712: `log_type = FILE` in defaults is ONE "common" log for every service that
+    // inherits it: one size count, and its hard-limit message names `common`. Each START line
+    // here is ~55 bytes: 3 per service stay under the 300-byte hard limit, 6 together do not.
+    let (a, b) = (free_port(), free_port());
+    let stanza = |id: &str, port: u16| {
+        format!(
+            "service daytime\n{{\n\tid = {id}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\
+             \tport = {port}\n\twait = no\n\tbind = 127.0.0.1\n}}\n"
+        )
+    };
+    let conf = format!(
+        "defaults\n{{\n\tlog_type = FILE @DIR@/common.log 200 300\n\tlog_on_success = PID HOST\n\
+         \tcps = 0 0\n}}\n{}{}",
+        stanza("day-a", a),
+        stanza("day-b", b)
+    );
+    let d = Daemon::start(&conf);
+    for i in 0..4 {
+        for port in [a, b] {
+            assert!(read_all(&mut connect(port)).ends_with(b"\r\n"));
+        }
+        if i == 0 {
+            d.wait_file(5, "common.log", "START: day-b pid=0 from=127.0.0.1");
+        }
+    }
+    d.wait_log(5, "ERROR: Size of common log exceeded hard limit");
+    let log = d.read("common.log");
+    let lines = log.lines().count();
+    assert!(log.contains("START: day-a pid=0 from=127.0.0.1"), "{log}");
+    assert!(log.contains("START: day-b pid=0 from=127.0.0.1"), "{log}");
+    // Both services' lines count toward the one limit: the log closed after the line that
+    // crossed 300 bytes (6 lines of ~55 bytes), not after 3 lines per service.
+    assert!((5..=7).contains(&lines), "{lines} lines:\n{log}");
+    let prog = d.prog_log();
+    assert!(!prog.contains("Size of day-a log"), "{prog}");
+    assert!(!prog.contains("Size of day-b log"), "{prog}");
+}
