@@ -10,11 +10,11 @@ use std::path::PathBuf;
 pub const DEFAULT_CONFIG: &str = "/etc/xinetd.conf";
 
 /// The version text xinetd prints for `-version` and in its start-up notice (F-009, F-010).
-/// We are built with load-average support (`max_load`) and without libwrap.
+/// We are built with load-average support (`max_load`) and tcp_wrappers ([`crate::wrap`]).
 pub const VERSION: &str = "2.3.15.3";
 
-/// Compiled-in options, in xinetd's order and spelling (F-010).
-pub const COMPILED_OPTIONS: &str = "loadavg";
+/// Compiled-in options, in xinetd's order and spelling (F-010), as Debian's build prints them.
+pub const COMPILED_OPTIONS: &str = "libwrap loadavg";
 
 /// xinetd's usage text (spec §9.1), printed on stderr before exit status 1.
 pub const USAGE: &str = "Usage: xinetd [-d] [-f config_file] [-filelog filename] \
@@ -59,6 +59,10 @@ pub struct Options {
     pub inetd_conf: Option<PathBuf>,
     /// `-dumpfile FILE` (extension): where SIGUSR1 writes (default `/var/run/xinetd.dump`).
     pub dumpfile: Option<PathBuf>,
+    /// `-hosts_allow FILE` (extension): the tcp_wrappers allow file (`/etc/hosts.allow`).
+    pub hosts_allow: PathBuf,
+    /// `-hosts_deny FILE` (extension): the tcp_wrappers deny file (`/etc/hosts.deny`).
+    pub hosts_deny: PathBuf,
     /// `-check` (issue 2).
     pub check: bool,
     /// `-json` with `-check`.
@@ -83,6 +87,8 @@ impl Default for Options {
             inetd_compat: false,
             cc: None,
             dumpfile: None,
+            hosts_allow: PathBuf::from(crate::wrap::HOSTS_ALLOW),
+            hosts_deny: PathBuf::from(crate::wrap::HOSTS_DENY),
             inetd_conf: None,
             ident_port: 113,
             check: false,
@@ -100,6 +106,16 @@ pub enum Command {
     Run(Options),
     /// `-version`: print the version line on stderr, exit 0 (F-808).
     Version,
+    /// `-convert-inetd FILE [-daemon_dir DIR] [-xconv]` (extension): print FILE converted
+    /// to xinetd.conf entries, as `itox` (or `xconv.pl` with `-xconv`) would.
+    ConvertInetd {
+        /// The inetd.conf to convert.
+        file: PathBuf,
+        /// itox's `-daemon_dir`.
+        daemon_dir: Option<String>,
+        /// `xconv.pl` layout instead of itox's.
+        xconv: bool,
+    },
     /// Bad command line: print [`USAGE`] on stderr, exit 1. The string says what was wrong
     /// (xinetd prints only the usage; we add the reason on the line before).
     Usage(String),
@@ -124,6 +140,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
     let mut args = args.into_iter();
     let mut saw_syslog = false;
     let mut saw_filelog = false;
+    let mut convert: Option<PathBuf> = None;
+    let mut daemon_dir: Option<String> = None;
+    let mut xconv = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> Result<String, Stop> {
             args.next()
@@ -169,6 +188,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                     })?;
                 }
                 "-inetd_conf" => o.inetd_conf = Some(PathBuf::from(value("-inetd_conf")?)),
+                "-hosts_allow" => o.hosts_allow = PathBuf::from(value("-hosts_allow")?),
+                "-hosts_deny" => o.hosts_deny = PathBuf::from(value("-hosts_deny")?),
+                "-convert-inetd" => convert = Some(PathBuf::from(value("-convert-inetd")?)),
+                "-daemon_dir" => daemon_dir = Some(value("-daemon_dir")?),
+                "-xconv" => xconv = true,
                 "-version" => return Err(Stop::Version),
                 "-check" => o.check = true,
                 "-json" => o.json = true,
@@ -186,6 +210,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
         if saw_syslog && saw_filelog {
             return Command::Usage("-syslog and -filelog cannot be used together".to_string());
         }
+    }
+    if let Some(file) = convert {
+        return Command::ConvertInetd {
+            file,
+            daemon_dir,
+            xconv,
+        };
+    }
+    if daemon_dir.is_some() || xconv {
+        return Command::Usage("-daemon_dir and -xconv go with -convert-inetd".to_string());
     }
     Command::Run(o)
 }

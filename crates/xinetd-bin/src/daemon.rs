@@ -159,6 +159,8 @@ pub struct Daemon {
     next_job: u64,
     /// Children reaped before their spawn result arrived: (status, signal, when).
     early_exits: HashMap<i32, (Option<i32>, Option<i32>, Instant)>,
+    /// tcp_wrappers: hosts.allow/hosts.deny and their pending name lookups (F-250).
+    wrap: crate::wrap::Wrappers,
 }
 
 /// A spawn in flight on a spawner thread.
@@ -192,6 +194,12 @@ impl Daemon {
             .cc
             .filter(|&n| n > 0)
             .map(|n| Instant::now() + Duration::from_secs(n.into()));
+        let mut log = log;
+        let wrap = crate::wrap::Wrappers::load(
+            opts.hosts_allow.clone(),
+            opts.hosts_deny.clone(),
+            &mut log,
+        );
         let mut d = Daemon {
             poll,
             opts,
@@ -220,6 +228,7 @@ impl Daemon {
             pending: HashMap::new(),
             next_job: 1,
             early_exits: HashMap::new(),
+            wrap,
         };
         d.tcpmux = loaded.tcpmux_clients;
         for svc in loaded.services {
@@ -367,6 +376,7 @@ impl Daemon {
                     WAKER => {
                         self.on_lookups();
                         self.on_spawns();
+                        self.on_wrap_lookups();
                     }
                     t => match self.owners.get(&t).copied() {
                         Some(Owner::Listener(key)) => self.on_listener(key),
@@ -610,9 +620,117 @@ impl Daemon {
         }
     }
 
-    /// An admitted stream connection: with `USERID` in `log_on_success`, ask the client's
-    /// identd first (F-740), without blocking the loop; then serve.
+    /// An admitted stream connection: tcp_wrappers first (F-250, [`crate::wrap`]), then
+    /// [`Daemon::identify_stream`].
     fn admitted_stream(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        mut stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        let local = stream.local_addr().ok().map(|a| a.ip());
+        let name = xinetd_acl::ClientName::not_looked_up();
+        match self.wrap.check(svc, local, peer.ip(), &name) {
+            crate::wrap::Check::Allow => self.identify_stream(key, svc, stream, peer, admission),
+            crate::wrap::Check::Deny(r) => {
+                drop(admission);
+                self.refuse(key, svc, Some(peer), &r, Some(&mut stream));
+            }
+            crate::wrap::Check::Lookup(l) => {
+                let p = crate::wrap::WrapParked {
+                    key,
+                    svc: svc.clone(),
+                    stream: Some(stream),
+                    data: Vec::new(),
+                    peer,
+                    admission,
+                };
+                if let Err(p) = self.wrap.park(l, p, &self.waker) {
+                    self.wrap_lookup_failed(*p);
+                }
+            }
+        }
+    }
+
+    /// An answered datagram: tcp_wrappers first (F-250), then [`Daemon::answer_datagram`].
+    fn run_datagram(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        data: &[u8],
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        let name = xinetd_acl::ClientName::not_looked_up();
+        match self.wrap.check(svc, None, peer.ip(), &name) {
+            crate::wrap::Check::Allow => self.answer_datagram(key, svc, data, peer, admission),
+            crate::wrap::Check::Deny(r) => {
+                drop(admission);
+                self.refuse(key, svc, Some(peer), &r, None);
+            }
+            crate::wrap::Check::Lookup(l) => {
+                let p = crate::wrap::WrapParked {
+                    key,
+                    svc: svc.clone(),
+                    stream: None,
+                    data: data.to_vec(),
+                    peer,
+                    admission,
+                };
+                if let Err(p) = self.wrap.park(l, p, &self.waker) {
+                    self.wrap_lookup_failed(*p);
+                }
+            }
+        }
+    }
+
+    /// No lookup possible (too many pending, no thread): refuse, as a rule could deny it.
+    fn wrap_lookup_failed(&mut self, mut p: crate::wrap::WrapParked) {
+        self.log.msg(
+            Level::Error,
+            &format!(
+                "service {}: libwrap name lookup impossible; refusing {}",
+                p.svc.id,
+                p.peer.ip()
+            ),
+        );
+        let r = Refusal {
+            reason: "libwrap",
+            messages: Vec::new(),
+            deactivate_until: None,
+        };
+        drop(p.admission.take());
+        self.refuse(p.key, &p.svc, Some(p.peer), &r, p.stream.as_mut());
+    }
+
+    /// libwrap name lookups answered: decide again with the verified name.
+    fn on_wrap_lookups(&mut self) {
+        for (mut p, name) in self.wrap.answers() {
+            let local = p
+                .stream
+                .as_ref()
+                .and_then(|s| s.local_addr().ok())
+                .map(|a| a.ip());
+            match self.wrap.check(&p.svc, local, p.peer.ip(), &name) {
+                crate::wrap::Check::Allow => match p.stream {
+                    Some(s) => self.identify_stream(p.key, &p.svc, s, p.peer, p.admission),
+                    None => self.answer_datagram(p.key, &p.svc, &p.data, p.peer, p.admission),
+                },
+                crate::wrap::Check::Deny(r) => {
+                    drop(p.admission.take());
+                    self.refuse(p.key, &p.svc, Some(p.peer), &r, p.stream.as_mut());
+                }
+                // Cannot happen with a looked-up name; refuse rather than loop.
+                crate::wrap::Check::Lookup(_) => self.wrap_lookup_failed(p),
+            }
+        }
+    }
+
+    /// With `USERID` in `log_on_success`, ask the client's identd first (F-740), without
+    /// blocking the loop; then serve.
+    fn identify_stream(
         &mut self,
         key: u64,
         svc: &Service,
@@ -1038,6 +1156,36 @@ impl Daemon {
                 return;
             }
         };
+        // F-250: libwrap for wait = yes. A tcp server accepts by itself, so (as libwrap on
+        // xinetd's listening socket) the client is unknown: checked as 0.0.0.0. A rule that
+        // needs the client's name refuses (the socket cannot wait for a lookup).
+        let wrap_peer = peer
+            .map(|p| p.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let unknown = xinetd_acl::ClientName::unknown();
+        let wrap_refusal = match self.wrap.check(&svc, None, wrap_peer, &unknown) {
+            crate::wrap::Check::Allow => None,
+            crate::wrap::Check::Deny(r) => Some(r),
+            crate::wrap::Check::Lookup(_) => Some(Refusal {
+                reason: "libwrap",
+                messages: Vec::new(),
+                deactivate_until: None,
+            }),
+        };
+        if let Some(r) = wrap_refusal {
+            drop(admission);
+            match l {
+                Listener::Udp(u) => {
+                    let mut buf = [0u8; DGRAM_MAX];
+                    let _ = u.recv_from(&mut buf);
+                }
+                Listener::Tcp(t) => {
+                    let _ = t.accept();
+                }
+            }
+            self.refuse(key, &svc, peer, &r, None);
+            return;
+        }
         let r = match l {
             Listener::Tcp(t) => self.poll.registry().deregister(t),
             Listener::Udp(u) => self.poll.registry().deregister(u),
@@ -1241,7 +1389,7 @@ impl Daemon {
     }
 
     /// Answers one admitted datagram (F-501..F-509).
-    fn run_datagram(
+    fn answer_datagram(
         &mut self,
         key: u64,
         svc: &Service,
@@ -1644,6 +1792,7 @@ impl Daemon {
             }
         };
         self.log.msg(Level::Notice, "Swapping defaults");
+        self.wrap.reload(&mut self.log);
         self.tcpmux = new.tcpmux_clients;
         let new = new.services;
         let mut kept = 0usize;

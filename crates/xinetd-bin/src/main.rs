@@ -36,6 +36,7 @@ mod relay;
 mod service;
 mod slog;
 mod spawner;
+mod wrap;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,11 @@ fn main() -> ExitCode {
             eprintln!("{}", cli::USAGE);
             ExitCode::from(1)
         }
+        Command::ConvertInetd {
+            file,
+            daemon_dir,
+            xconv,
+        } => ExitCode::from(convert_inetd(&file, daemon_dir, xconv)),
         Command::Run(opts) if opts.check => ExitCode::from(check::run(&opts.config, opts.json)),
         Command::Run(opts) => ExitCode::from(run(opts)),
     }
@@ -137,6 +143,35 @@ fn run(mut opts: Options) -> u8 {
         ),
     );
     d.run().0
+}
+
+/// `-convert-inetd`: the converted entries on stdout, diagnostics on stderr as
+/// `file:line:col: ...`; exit 1 when the file is unreadable or a line could not be converted.
+fn convert_inetd(file: &std::path::Path, daemon_dir: Option<String>, xconv: bool) -> u8 {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("xinetd: cannot read {}: {e}", file.display());
+            return 1;
+        }
+    };
+    let options = xinetd_conf::ConvertOptions {
+        daemon_dir,
+        style: if xconv {
+            xinetd_conf::inetd::ConvertStyle::Xconv
+        } else {
+            xinetd_conf::inetd::ConvertStyle::Itox
+        },
+    };
+    let conv = xinetd_conf::convert_inetd(&bytes, &file.to_string_lossy(), &options);
+    print!("{}", conv.text);
+    for w in &conv.warnings {
+        eprintln!("{w}");
+    }
+    for e in &conv.errors {
+        eprintln!("{e}");
+    }
+    u8::from(!conv.is_ok())
 }
 
 fn open_program_log(opts: &Options) -> Result<ProgramLog, String> {

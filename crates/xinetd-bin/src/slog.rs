@@ -128,6 +128,7 @@ impl ServiceLog {
             "per_source_limit" => FailReason::PerSourceLimit,
             "process_limit" => FailReason::ProcessLimit,
             "load" => FailReason::Load,
+            "libwrap" => FailReason::Libwrap,
             _ => FailReason::Cps,
         };
         let r = self.records.fail(reason, peer_of(peer));
