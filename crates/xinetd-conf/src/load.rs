@@ -1490,10 +1490,10 @@ impl Loader<'_> {
                         .service((!d.is_defaults).then_some(d.id()))
                         .xparse(XinetdLevel::Error, "factorized_addr", msg),
                     );
-                    return Err(fail(
-                        "parse_inet_addresses",
-                        format!("Failed adding: {word}"),
-                    ));
+                    return Err(
+                        fail("parse_inet_addresses", format!("Failed adding: {word}"))
+                            .message(format!("'{word}' cannot be added to {}", line.name)),
+                    );
                 }
             }
         }
