@@ -161,6 +161,8 @@ pub struct Daemon {
     early_exits: HashMap<i32, (Option<i32>, Option<i32>, Instant)>,
     /// tcp_wrappers: hosts.allow/hosts.deny and their pending name lookups (F-250).
     wrap: crate::wrap::Wrappers,
+    /// Requests whose server failed to fork, waiting for another attempt (F-420).
+    retries: crate::retry::RetryTable,
 }
 
 /// A spawn in flight on a spawner thread.
@@ -173,6 +175,11 @@ struct Pending {
     wait: bool,
     log_start: bool,
     timeout: Option<Duration>,
+    /// Failed forks of this request so far (F-420).
+    failures: u32,
+    /// Unless `NORETRY`: a copy of the socket and the started service, to try again after
+    /// a failed fork ([`crate::retry`]).
+    retry: Option<(OwnedFd, Service)>,
 }
 
 impl Daemon {
@@ -229,6 +236,7 @@ impl Daemon {
             next_job: 1,
             early_exits: HashMap::new(),
             wrap,
+            retries: crate::retry::RetryTable::default(),
         };
         d.tcpmux = loaded.tcpmux_clients;
         for svc in loaded.services {
@@ -272,6 +280,18 @@ impl Daemon {
 
     /// Opens the socket of a new service and registers it; logs where it listens.
     fn add_service(&mut self, svc: Service) -> bool {
+        if svc.rt.conf.has_flag(xinetd_conf::ServiceFlag::Intercept) {
+            // F-140: accepted (xinetd-conf already cleared it where xinetd does, F-065), but
+            // there is no interceptor process: say so instead of silently ignoring it.
+            self.log.msg(
+                Level::Warning,
+                &format!(
+                    "service {}: flags = INTERCEPT is not implemented by xinetd-rs; \
+                     the server runs without an interceptor",
+                    svc.id
+                ),
+            );
+        }
         let key = self.next_key;
         self.next_key += 1;
         let token = self.token();
@@ -408,6 +428,7 @@ impl Daemon {
             .chain(early)
             .chain(parked)
             .chain(self.policy.next_deadline())
+            .chain(self.retries.next_deadline())
             .chain(self.next_cc)
             .min()
     }
@@ -1222,6 +1243,25 @@ impl Daemon {
         wait: bool,
         log_start: bool,
     ) {
+        self.spawn_attempt(
+            key, log_svc, spec_svc, fd, peer, admission, wait, log_start, 0,
+        );
+    }
+
+    /// [`Daemon::spawn`] after `failures` failed forks of the same request (F-420).
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_attempt(
+        &mut self,
+        key: u64,
+        log_svc: &Service,
+        spec_svc: &Service,
+        fd: OwnedFd,
+        peer: Option<SocketAddr>,
+        admission: Admission,
+        wait: bool,
+        log_start: bool,
+        failures: u32,
+    ) {
         let Some(spec) = spec_svc.rt.spawn.clone() else {
             self.log.msg(
                 Level::Error,
@@ -1244,6 +1284,12 @@ impl Daemon {
                 wait,
                 log_start,
                 timeout: spec_svc.timeout,
+                failures,
+                retry: if spec_svc.rt.conf.has_flag(xinetd_conf::ServiceFlag::NoRetry) {
+                    None
+                } else {
+                    fd.try_clone().ok().map(|f| (f, spec_svc.clone()))
+                },
             },
         );
         let job = crate::spawner::Job {
@@ -1344,7 +1390,13 @@ impl Daemon {
                         Duration::ZERO,
                         &mut self.log,
                     ),
-                    None => self.policy.log_fail(&p.svc, "fork", p.peer, &mut self.log),
+                    None => {
+                        if let Some(a) = self.services.get_mut(&p.key) {
+                            a.running = a.running.saturating_sub(1);
+                        }
+                        self.fork_failed(p);
+                        return;
+                    }
                 }
                 if let Some(a) = self.services.get_mut(&p.key) {
                     a.running = a.running.saturating_sub(1);
@@ -1354,6 +1406,87 @@ impl Daemon {
                     self.resume(p.key);
                 }
             }
+        }
+    }
+
+    /// A server could not be forked (F-420): retry in 5 s unless `NORETRY`, give up after
+    /// five failures.
+    fn fork_failed(&mut self, p: Pending) {
+        use crate::retry::{after_failure, AfterFailure};
+        let failures = p.failures + 1;
+        let action = after_failure(failures, p.retry.is_none());
+        match (action, p.retry) {
+            (AfterFailure::Retry, Some((fd, spec_svc))) => {
+                self.retries.schedule(crate::retry::Retry {
+                    key: p.key,
+                    log_svc: p.svc,
+                    spec_svc,
+                    fd,
+                    peer: p.peer,
+                    admission: p.admission,
+                    wait: p.wait,
+                    log_start: p.log_start,
+                    failures,
+                    due: Instant::now() + crate::retry::RETRY_INTERVAL,
+                });
+            }
+            (action, _) => {
+                if action == AfterFailure::GiveUp {
+                    self.log.msg(
+                        Level::Error,
+                        &format!("service {}: too many consecutive fork failures", p.svc.id),
+                    );
+                }
+                self.policy.log_fail(&p.svc, "fork", p.peer, &mut self.log);
+                drop(p.admission);
+                if p.wait {
+                    self.resume(p.key);
+                }
+            }
+        }
+    }
+
+    /// Due fork retries (F-420): the access checks again (xinetd re-runs them), then fork.
+    fn run_retries(&mut self, now: Instant) {
+        for r in self.retries.due(now) {
+            if !self.services.contains_key(&r.key) {
+                continue;
+            }
+            let refusal = match r.peer {
+                Some(peer) => match self.policy.tcpmux_client_allowed(&r.spec_svc, peer.ip()) {
+                    Err(refusal) => Some(refusal),
+                    Ok(()) => {
+                        let name = xinetd_acl::ClientName::unknown();
+                        match self.wrap.check(&r.spec_svc, None, peer.ip(), &name) {
+                            crate::wrap::Check::Deny(refusal) => Some(refusal),
+                            _ => None,
+                        }
+                    }
+                },
+                None => None,
+            };
+            if let Some(refusal) = refusal {
+                let wait = r.wait;
+                let key = r.key;
+                drop(r.admission);
+                self.policy
+                    .refused(&r.log_svc, r.peer, &refusal, None, &mut self.log);
+                if wait {
+                    self.resume(key);
+                }
+                continue;
+            }
+            self.spawn_attempt(
+                r.key,
+                &r.log_svc,
+                &r.spec_svc,
+                r.fd,
+                r.peer,
+                r.admission,
+                r.wait,
+                r.log_start,
+                r.failures,
+            );
         }
     }
 
@@ -1639,6 +1772,7 @@ impl Daemon {
 
     fn on_timers(&mut self) {
         let now = Instant::now();
+        self.run_retries(now);
         // Per-connection `timeout` (extension): kill the server's process group.
         let expired: Vec<i32> = self
             .children
@@ -1854,6 +1988,13 @@ impl Daemon {
                 continue;
             };
             self.kill_servers_of(key, &svc);
+            for r in self.retries.cancel(key) {
+                // F-420: a removed service's pending fork retries are dropped.
+                self.log.msg(
+                    Level::Notice,
+                    &format!("dropping retry attempt for service {}", r.log_svc.id),
+                );
+            }
             if let Some(mut a) = self.services.remove(&key) {
                 if let Some(mut l) = a.listener.take() {
                     let _ = match &mut l {

@@ -33,6 +33,7 @@ mod internal;
 mod listen;
 mod policy;
 mod relay;
+mod retry;
 mod service;
 mod slog;
 mod spawner;
