@@ -32,15 +32,12 @@ pub fn service(
             ))
         }
     };
-    if c.has_type(conf::ServiceType::Rpc) {
-        return Err(format!(
-            "service {id}: RPC services are not supported by xinetd-rs"
-        ));
-    }
     // TCPMUX clients have no socket of their own (F-064): port 0, never bound.
     let port = match c.port.as_ref() {
         Some(p) => p.value,
         None if c.is_tcpmux_client() => 0,
+        // F-976: RPC services listen on a port the kernel chooses (registered by crate::rpc).
+        None if c.has_type(conf::ServiceType::Rpc) => 0,
         None => return Err(format!("service {id}: no port")),
     };
     let listen = ListenSpec {

@@ -63,6 +63,9 @@ pub struct Options {
     pub hosts_allow: PathBuf,
     /// `-hosts_deny FILE` (extension): the tcp_wrappers deny file (`/etc/hosts.deny`).
     pub hosts_deny: PathBuf,
+    /// `-pmap_port N` (extension, for tests): the UDP port of the portmapper on 127.0.0.1
+    /// that RPC services register with (111).
+    pub pmap_port: u16,
     /// `-check` (issue 2).
     pub check: bool,
     /// `-json` with `-check`.
@@ -89,6 +92,7 @@ impl Default for Options {
             dumpfile: None,
             hosts_allow: PathBuf::from(crate::wrap::HOSTS_ALLOW),
             hosts_deny: PathBuf::from(crate::wrap::HOSTS_DENY),
+            pmap_port: 111,
             inetd_conf: None,
             ident_port: 113,
             check: false,
@@ -100,6 +104,8 @@ impl Default for Options {
 }
 
 /// What the command line asks for besides running.
+// Parsed once at start-up: boxing `Options` would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run (daemon or `-check`) with these options.
@@ -190,6 +196,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                 "-inetd_conf" => o.inetd_conf = Some(PathBuf::from(value("-inetd_conf")?)),
                 "-hosts_allow" => o.hosts_allow = PathBuf::from(value("-hosts_allow")?),
                 "-hosts_deny" => o.hosts_deny = PathBuf::from(value("-hosts_deny")?),
+                "-pmap_port" => {
+                    let v = value("-pmap_port")?;
+                    o.pmap_port = v
+                        .parse()
+                        .map_err(|_| Stop::Usage(format!("option -pmap_port: bad number '{v}'")))?;
+                }
                 "-convert-inetd" => convert = Some(PathBuf::from(value("-convert-inetd")?)),
                 "-daemon_dir" => daemon_dir = Some(value("-daemon_dir")?),
                 "-xconv" => xconv = true,

@@ -349,6 +349,21 @@ impl Daemon {
                     Level::Debug,
                     &format!("Started service: {} ({proto} {at})", a.svc.id),
                 );
+                if crate::rpc::is_rpc(&a.svc) {
+                    // F-976: register the kernel-chosen port with the portmapper.
+                    let port = l.local_addr().map(|x| x.port()).unwrap_or(0);
+                    if !crate::rpc::register(&a.svc, port, self.pmap(), &mut self.log) {
+                        let _ = match &mut l {
+                            Listener::Tcp(t) => self.poll.registry().deregister(t),
+                            Listener::Udp(u) => self.poll.registry().deregister(u),
+                        };
+                        self.log.msg(
+                            Level::Error,
+                            &format!("Service {} failed to start and is deactivated.", a.svc.id),
+                        );
+                        return false;
+                    }
+                }
                 a.listener = Some(l);
                 true
             }
@@ -371,6 +386,16 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         loop {
             if let Some(e) = self.exit {
+                // F-976: RPC services leave the portmapper with the daemon.
+                let rpc: Vec<Service> = self
+                    .services
+                    .values()
+                    .filter(|a| a.listener.is_some())
+                    .map(|a| a.svc.clone())
+                    .collect();
+                for svc in &rpc {
+                    self.rpc_unset(svc);
+                }
                 return e;
             }
             let timeout = if self.again.is_empty() {
@@ -1900,13 +1925,33 @@ impl Daemon {
         let Some(a) = self.services.get_mut(&key) else {
             return;
         };
-        if let Some(mut l) = a.listener.take() {
+        let had = if let Some(mut l) = a.listener.take() {
             let _ = match &mut l {
                 Listener::Tcp(t) => self.poll.registry().deregister(t),
                 Listener::Udp(u) => self.poll.registry().deregister(u),
             };
-        }
+            true
+        } else {
+            false
+        };
         a.paused = true;
+        if had {
+            // xinetd's svc_deactivate: re-activation registers again.
+            let svc = a.svc.clone();
+            self.rpc_unset(&svc);
+        }
+    }
+
+    /// `pmap_unset` of every version of an RPC service (F-976); nothing for other services.
+    fn rpc_unset(&self, svc: &Service) {
+        if crate::rpc::is_rpc(svc) {
+            crate::rpc::unregister(svc, self.pmap());
+        }
+    }
+
+    /// The portmapper: 127.0.0.1:111 (`-pmap_port` moves it for tests).
+    fn pmap(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.opts.pmap_port))
     }
 
     // ---- reload (F-860..F-864) ----
@@ -1965,6 +2010,7 @@ impl Daemon {
                         Listener::Tcp(t) => self.poll.registry().deregister(t),
                         Listener::Udp(u) => self.poll.registry().deregister(u),
                     };
+                    self.rpc_unset(&a.svc);
                 }
                 a.svc = svc;
                 a.suspended = false;
@@ -2001,6 +2047,7 @@ impl Daemon {
                         Listener::Tcp(t) => self.poll.registry().deregister(t),
                         Listener::Udp(u) => self.poll.registry().deregister(u),
                     };
+                    self.rpc_unset(&a.svc);
                 }
                 self.owners.remove(&a.token);
                 self.policy.unregister(a.lkey);

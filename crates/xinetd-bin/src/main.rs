@@ -34,6 +34,7 @@ mod listen;
 mod policy;
 mod relay;
 mod retry;
+mod rpc;
 mod service;
 mod slog;
 mod spawner;

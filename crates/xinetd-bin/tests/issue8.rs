@@ -252,6 +252,14 @@ fn convert_inetd_prints_entries_and_fails_on_bad_lines() {
 
 // ---- fork retry (F-420), NORETRY (F-141) ----
 
+/// Tests that run processes as `nobody` take this lock: RLIMIT_NPROC counts every process of
+/// the user, so they must not overlap.
+static NOBODY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn nobody_lock() -> std::sync::MutexGuard<'static, ()> {
+    NOBODY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Starts the daemon as `nobody` with RLIMIT_NPROC 1, so that it cannot fork (or start a
 /// thread) until the test lifts the limit with `prlimit --pid`. Needs root, `prlimit`
 /// and `setpriv`; `None` (with the reason printed) otherwise.
@@ -270,13 +278,20 @@ fn start_without_forks(conf: &str) -> Option<(std::process::Child, tempfile::Tem
             return None;
         }
     }
-    // Other processes of `nobody` would count against the limit.
-    let busy = std::process::Command::new("pgrep")
-        .args(["-u", "nobody"])
-        .output()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(false);
-    if busy {
+    // Other processes of `nobody` would count against the limit (those of the previous
+    // test may still be exiting).
+    let busy = || {
+        std::process::Command::new("pgrep")
+            .args(["-u", "nobody"])
+            .output()
+            .map(|o| !o.stdout.is_empty())
+            .unwrap_or(false)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while busy() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if busy() {
         eprintln!("skipped: processes of nobody are running (they count for RLIMIT_NPROC)");
         return None;
     }
@@ -342,6 +357,7 @@ impl Drop for Kill {
 
 #[test]
 fn a_failed_fork_is_retried_five_seconds_later() {
+    let _nobody = nobody_lock();
     let port = free_port();
     let Some((child, dir)) = start_without_forks(&nobody_echo("retry", port, "")) else {
         return;
@@ -379,6 +395,7 @@ fn a_failed_fork_is_retried_five_seconds_later() {
 
 #[test]
 fn noretry_fails_the_request_at_once() {
+    let _nobody = nobody_lock();
     let port = free_port();
     let conf = nobody_echo("noretry", port, "\tflags = NORETRY\n");
     let Some((child, dir)) = start_without_forks(&conf) else {
@@ -427,4 +444,180 @@ fn intercept_is_accepted_with_a_warning_and_cleared_where_xinetd_clears_it() {
     assert!(!log.contains("service inner: flags = INTERCEPT"), "{log}");
     assert!(!log.contains("service multi: flags = INTERCEPT"), "{log}");
     assert!(read_all(&mut connect(p2)).ends_with(b"\r\n"));
+}
+
+// ---- type = RPC (F-119, F-976) ----
+
+fn rpc_service(id: &str, sock: &str, extra: &str) -> String {
+    let (proto, wait) = if sock == "stream" {
+        ("tcp", "no")
+    } else {
+        ("udp", "yes")
+    };
+    format!(
+        "service {id}\n{{\n\ttype = RPC UNLISTED\n\trpc_number = 100099\n\trpc_version = 1-2\n\
+         \tsocket_type = {sock}\n\tprotocol = {proto}\n\twait = {wait}\n\tuser = root\n\
+         \tserver = /bin/echo\n\tserver_args = rpc-hello\n\tbind = 127.0.0.1\n\tcps = 0 0\n{extra}}}\n"
+    )
+}
+
+/// A fake portmapper: answers TRUE to every call and reports (proc, prog, vers, prot, port).
+fn fake_portmapper() -> (u16, std::sync::mpsc::Receiver<[u32; 5]>) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = sock.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let w: Vec<u32> = buf[..n]
+                .chunks_exact(4)
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            // xid, CALL, rpcvers 2, PMAP_PROG, PMAP_VERS 2, proc, cred, verf, args.
+            if w.len() != 14 || w[1] != 0 || w[2] != 2 || w[3] != 100_000 || w[4] != 2 {
+                continue;
+            }
+            let reply: Vec<u8> = [w[0], 1, 0, 0, 0, 0, 1]
+                .iter()
+                .flat_map(|x| x.to_be_bytes())
+                .collect();
+            let _ = sock.send_to(&reply, from);
+            if tx.send([w[5], w[10], w[11], w[12], w[13]]).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn rpc_services_register_every_version_and_unregister_at_exit() {
+    let (pmap, calls) = fake_portmapper();
+    let conf = rpc_service("rpcsvc", "stream", "");
+    let mut d = Daemon::start_with(&conf, &["-pmap_port", &pmap.to_string()]);
+    let next = || {
+        calls
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("a portmapper call")
+    };
+    let (set1, set2) = (next(), next());
+    // PMAPPROC_SET, program 100099, versions 1 and 2, IPPROTO_TCP, the kernel-chosen port.
+    assert_eq!(set1[..4], [1, 100_099, 1, 6]);
+    assert_eq!(set2[..4], [1, 100_099, 2, 6]);
+    assert_eq!(set1[4], set2[4]);
+    let port = u16::try_from(set1[4]).expect("a port");
+    assert_ne!(port, 0);
+    if is_root() {
+        assert_eq!(read_all(&mut connect(port)), b"rpc-hello\n");
+    }
+    d.signal(Signal::SIGTERM);
+    d.wait_exit(10);
+    let (un1, un2) = (next(), next());
+    assert_eq!(un1[..3], [2, 100_099, 1]);
+    assert_eq!(un2[..3], [2, 100_099, 2]);
+}
+
+#[test]
+fn rpc_without_portmapper_logs_xinetds_error_and_deactivates() {
+    // A port where nothing listens: every pmap_set is refused at once.
+    let nobody = free_port();
+    let conf = rpc_service("rpcsvc", "dgram", "")
+        + &internal("daytime", "daytime", "stream", free_port(), "");
+    let d = Daemon::start_with(&conf, &["-pmap_port", &nobody.to_string()]);
+    let log = d.prog_log();
+    assert!(
+        log.contains("pmap_set failed. service=rpcsvc program=100099 version=1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("pmap_set failed. service=rpcsvc program=100099 version=2"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Service rpcsvc failed to start and is deactivated."),
+        "{log}"
+    );
+    assert!(
+        log.contains("Started working: 1 available service"),
+        "{log}"
+    );
+}
+
+/// rpcbind for the test: the running one, or one started here (killed at the end).
+fn rpcbind() -> Option<Option<Kill>> {
+    let running = || {
+        std::process::Command::new("rpcinfo")
+            .args(["-p", "127.0.0.1"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if running() {
+        return Some(None);
+    }
+    if !is_root() {
+        eprintln!("skipped: rpcbind is not running and starting it needs root");
+        return None;
+    }
+    let Ok(child) = std::process::Command::new("rpcbind")
+        .args(["-f", "-w"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("skipped: rpcbind is not installed (apt-get install -y rpcbind)");
+        return None;
+    };
+    let child = Kill(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !running() {
+        if std::time::Instant::now() > deadline {
+            eprintln!("skipped: rpcbind did not start");
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(Some(child))
+}
+
+fn rpcinfo_lines() -> Vec<String> {
+    let out = std::process::Command::new("rpcinfo")
+        .args(["-p", "127.0.0.1"])
+        .output()
+        .expect("rpcinfo");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("100099"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn rpc_services_appear_in_rpcbind_until_the_daemon_exits() {
+    let Some(_rpcbind) = rpcbind() else {
+        return;
+    };
+    if !rpcinfo_lines().is_empty() {
+        eprintln!("skipped: program 100099 is already registered with rpcbind");
+        return;
+    }
+    let conf = rpc_service("rpctcp", "stream", "") + &rpc_service("rpcudp", "dgram", "");
+    let mut d = Daemon::start(&conf);
+    let lines = rpcinfo_lines();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let tcp: Vec<&String> = lines.iter().filter(|l| l.contains(" tcp ")).collect();
+    assert_eq!(tcp.len(), 2, "{lines:?}");
+    assert!(tcp[0].starts_with("100099 1 tcp ") || tcp[1].starts_with("100099 1 tcp "));
+    let port: u16 = tcp[0]
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    if is_root() {
+        assert_eq!(read_all(&mut connect(port)), b"rpc-hello\n");
+    }
+    d.signal(Signal::SIGTERM);
+    d.wait_exit(10);
+    assert_eq!(rpcinfo_lines(), Vec::<String>::new());
 }
