@@ -644,7 +644,13 @@ pub fn run(sc: &Scenario) -> Result<(), String> {
         if matches!(sc.logs, Logs::Svc | Logs::Both) {
             let mut r = side.log_records("svc.log");
             if std::env::var("XDIFF_DEBUG").is_ok() {
-                eprintln!("{:?} svc.log:\n{}", side.which, side.read("svc.log"));
+                eprintln!(
+                    "{:?} svc.log:\n{}\nprog.log:\n{}\nobs: {:?}",
+                    side.which,
+                    side.read("svc.log"),
+                    side.read("prog.log"),
+                    obs
+                );
             }
             if sc.check_in_child && side.which == Which::Real {
                 r = without_child_refusal_records(r);
