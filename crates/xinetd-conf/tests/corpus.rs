@@ -41,11 +41,24 @@ fn environment(corpus: &Path, xinetd_d: &Path, debug: bool) -> Environment {
     let envdir = corpus.join("oracle-env");
     let passwd = read(Path::new("/etc/passwd")) + &read(&envdir.join("passwd.add"));
     let group = read(Path::new("/etc/group")) + &read(&envdir.join("group.add"));
-    let stubs: HashSet<String> = read(&envdir.join("server-stubs.list"))
+    let mut stubs: HashSet<String> = read(&envdir.join("server-stubs.list"))
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect();
+    // Servers the corpus names that existed on the oracle machine (no `not executable` error
+    // for them in summary.json) but may be missing from a minimal image (net-tools, procps).
+    stubs.extend(
+        [
+            "/bin/date",
+            "/bin/netstat",
+            "/bin/sh",
+            "/usr/bin/false",
+            "/usr/bin/ps",
+            "/usr/sbin/chroot",
+        ]
+        .map(String::from),
+    );
     // The oracle ran under python with LC_ALL set; SOMENV* variables were not set.
     let process_env: HashSet<String> = [
         "PATH", "HOME", "LC_ALL", "STUB", "TERM", "LANG", "USER", "SHELL", "PWD",
