@@ -115,10 +115,11 @@ impl ChargenRing {
     }
 }
 
-/// tcpmux's reply when no service matches: with xinetd's trailing NUL byte (F-542).
-pub const TCPMUX_NOT_FOUND: &[u8] = b"-Service name not found\r\n\0";
-/// tcpmux's acknowledgement for TCPMUXPLUS services, NUL included (F-543).
-pub const TCPMUX_PLUS_GO: &[u8] = b"+Go\r\n\0";
+/// tcpmux's reply when no service matches (F-542), as RFC 1078 has it: xinetd also sends
+/// the string's terminating NUL byte (F-979), which issue 8 asks us not to (docs/compat.md).
+pub const TCPMUX_NOT_FOUND: &[u8] = b"-Service name not found\r\n";
+/// tcpmux's acknowledgement for TCPMUXPLUS services (F-543), without xinetd's stray NUL.
+pub const TCPMUX_PLUS_GO: &[u8] = b"+Go\r\n";
 
 /// The service name of a tcpmux request read in one `read()` (F-541): at least 3 bytes,
 /// ending with CRLF; `None` means "close silently".
@@ -265,8 +266,9 @@ mod tests {
         assert_eq!(tcpmux_name(b"date\r\n"), Some("date"));
         assert_eq!(tcpmux_name(b"date\n"), None);
         assert_eq!(tcpmux_name(b"\r\n"), None);
-        assert_eq!(TCPMUX_NOT_FOUND.len(), 26);
-        assert_eq!(TCPMUX_PLUS_GO.len(), 6);
+        // xinetd's 26 and 6 bytes, less its trailing NUL.
+        assert_eq!(TCPMUX_NOT_FOUND.len(), 25);
+        assert_eq!(TCPMUX_PLUS_GO.len(), 5);
     }
 
     #[test]
