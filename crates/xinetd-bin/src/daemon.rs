@@ -82,6 +82,8 @@ struct IdentWait {
     peer: SocketAddr,
     admission: Admission,
     client: xinetd_log::IdentClient,
+    /// `USERID` in `log_on_failure`: the request was refused, only log (F-741).
+    after_refusal: bool,
 }
 
 /// A redirected connection (F-600) and its bookkeeping.
@@ -661,7 +663,10 @@ impl Daemon {
         };
         match self.policy.admit(&svc, &a.lkey, Some(peer), Instant::now()) {
             Verdict::Admit(adm) => self.admitted_stream(key, &svc, stream, peer, adm),
-            Verdict::Refuse(r) => self.refuse(key, &svc, Some(peer), &r, Some(&mut stream)),
+            Verdict::Refuse(r) => {
+                self.refuse(key, &svc, Some(peer), &r, Some(&mut stream));
+                self.userid_after_refusal(key, &svc, stream, peer, &r);
+            }
             Verdict::Lookup(req) => self.park(key, Parked::Stream(stream, peer), req),
         }
     }
@@ -836,8 +841,102 @@ impl Daemon {
                 peer,
                 admission,
                 client,
+                after_refusal: false,
             },
         );
+    }
+
+    /// A refused stream connection of a service with `USERID` in `log_on_failure` (F-741):
+    /// for refusals xinetd makes in the parent (cps, load, access_times, instances,
+    /// per_source, process limit — not the address or libwrap checks, which it makes in the
+    /// child), ask the client's identd (30 s), at most `-logprocs` lookups at a time, like
+    /// xinetd's `logging` helper processes; the connection stays open meanwhile.
+    fn userid_after_refusal(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        r: &Refusal,
+    ) {
+        const PARENT_SIDE: [&str; 6] = [
+            "cps",
+            "load",
+            "time",
+            "service_limit",
+            "per_source_limit",
+            "process_limit",
+        ];
+        if !svc
+            .rt
+            .conf
+            .log_on_failure
+            .value
+            .contains(&xinetd_conf::FailureFlag::Userid)
+            || !PARENT_SIDE.contains(&r.reason)
+        {
+            return;
+        }
+        let running = self.idents.values().filter(|w| w.after_refusal).count();
+        if running >= self.opts.logprocs as usize {
+            return;
+        }
+        let Ok(local) = stream.local_addr() else {
+            return;
+        };
+        let now = Instant::now();
+        let timeout = xinetd_log::IdentTimeout::for_failure();
+        let client =
+            match xinetd_log::IdentClient::start(local, peer, self.opts.ident_port, timeout, now) {
+                Ok(c) => c,
+                Err(failure) => {
+                    self.refusal_ident_done(svc, peer, Err(failure));
+                    return;
+                }
+            };
+        let token = self.token();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&client);
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut mio::unix::SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            return;
+        }
+        self.owners.insert(token, Owner::Ident);
+        self.idents.insert(
+            token,
+            IdentWait {
+                key,
+                svc: svc.clone(),
+                stream,
+                peer,
+                admission: None,
+                client,
+                after_refusal: true,
+            },
+        );
+    }
+
+    /// The USERID line (or `Failed to contact identity server`) of a refused request.
+    fn refusal_ident_done(
+        &mut self,
+        svc: &Service,
+        peer: SocketAddr,
+        result: xinetd_log::IdentResult,
+    ) {
+        let (rep, diags) = svc.rt.log.borrow_mut().ident_after_refusal(peer, &result);
+        for d in &diags {
+            self.log.diagnostic(d);
+        }
+        if let Some(rep) = rep {
+            self.log.report(rep);
+        }
     }
 
     /// Readiness or deadline of an ident lookup.
@@ -864,8 +963,14 @@ impl Daemon {
             peer,
             admission,
             client,
+            after_refusal,
         } = w;
         drop(client);
+        if after_refusal {
+            drop(stream);
+            self.refusal_ident_done(&svc, peer, result);
+            return;
+        }
         self.ident_done(key, &svc, stream, peer, admission, result);
     }
 

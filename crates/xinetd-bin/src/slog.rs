@@ -112,6 +112,19 @@ impl ServiceLog {
         (o.admit, rep, o.diagnostics)
     }
 
+    /// The lookup made for a refused request (`USERID` in `log_on_failure`, F-741):
+    /// `USERID:` on success, else the diagnostics for the program log.
+    pub fn ident_after_refusal(
+        &mut self,
+        peer: SocketAddr,
+        result: &xinetd_log::IdentResult,
+    ) -> (Option<WriteReport>, Vec<xinetd_log::Diagnostic>) {
+        let (record, diags) = self
+            .records
+            .ident_after_refusal(Peer::Addr(peer.ip()), result);
+        (self.write(record), diags)
+    }
+
     /// TRAFFIC (F-603, F-725).
     pub fn traffic(&mut self, bytes_in: u64, bytes_out: u64) -> Option<WriteReport> {
         let r = self.records.traffic(bytes_in, bytes_out);
