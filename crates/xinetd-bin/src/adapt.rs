@@ -67,6 +67,9 @@ pub fn service(
         Some(conf::Builtin::Time) => Server::Internal(Builtin::Time),
         Some(conf::Builtin::Chargen) => Server::Internal(Builtin::Chargen),
         Some(conf::Builtin::Tcpmux) => Server::Internal(Builtin::Tcpmux),
+        Some(conf::Builtin::Servers) => Server::Internal(Builtin::Servers),
+        Some(conf::Builtin::Services) => Server::Internal(Builtin::Services),
+        Some(conf::Builtin::Xadmin) => Server::Internal(Builtin::Xadmin),
         None => Server::External,
     };
     let spawn = if server == Server::External {

@@ -13,7 +13,9 @@ use xinetd_conf::{Diagnostic, Environment, LoadError, Loaded, Service};
 /// Runs the check and returns the process exit code (0 all accepted, 1 some dropped,
 /// 2 unusable).
 pub fn run(config: &Path, json: bool) -> u8 {
-    let env = Environment::system();
+    let mut env = Environment::system();
+    // As the daemon (crate::admin): servers/services/xadmin are builtins here.
+    env.admin_builtins = true;
     match xinetd_conf::load(config, &env) {
         Ok(loaded) => {
             let code = u8::from(loaded.has_dropped_errors());

@@ -72,6 +72,7 @@ enum Owner {
     Conn,
     Relay(u64),
     Ident,
+    Admin,
 }
 
 /// An admitted connection waiting for the client's identd (`USERID`, F-740).
@@ -165,6 +166,19 @@ pub struct Daemon {
     wrap: crate::wrap::Wrappers,
     /// Requests whose server failed to fork, waiting for another attempt (F-420).
     retries: crate::retry::RetryTable,
+    /// Connections of the servers/services/xadmin builtins ([`crate::admin`]).
+    admins: HashMap<Token, AdminConn>,
+}
+
+/// A connection of an admin builtin: what is left to write, and whether it ends after.
+struct AdminConn {
+    key: u64,
+    svc: Service,
+    stream: mio::net::TcpStream,
+    started: Instant,
+    admission: Admission,
+    out: Vec<u8>,
+    closing: bool,
 }
 
 /// A spawn in flight on a spawner thread.
@@ -239,6 +253,7 @@ impl Daemon {
             early_exits: HashMap::new(),
             wrap,
             retries: crate::retry::RetryTable::default(),
+            admins: HashMap::new(),
         };
         d.tcpmux = loaded.tcpmux_clients;
         for svc in loaded.services {
@@ -430,6 +445,7 @@ impl Daemon {
                         Some(Owner::Conn) => self.on_conn(t),
                         Some(Owner::Relay(id)) => self.on_relay(id),
                         Some(Owner::Ident) => self.on_ident(t, Instant::now()),
+                        Some(Owner::Admin) => self.on_admin(t),
                         None => {}
                     },
                 }
@@ -1025,6 +1041,7 @@ impl Daemon {
                         let _ = stream
                             .write_all(&internal::time_bytes(jiff::Timestamp::now().as_second()));
                     }
+                    b if b.is_admin() => self.start_admin(key, svc, b, stream, peer, admission),
                     b => self.start_conn(key, svc, b, stream, peer, admission),
                 }
             }
@@ -1046,6 +1063,254 @@ impl Daemon {
                 let _ = stream.write_all(&text);
             }
         }
+    }
+
+    // ---- servers, services, xadmin (crate::admin) ----
+
+    /// Starts an admin builtin connection: refused unless the service's `only_from` lists
+    /// the client (a block without `only_from` answers nobody, issue 8).
+    fn start_admin(
+        &mut self,
+        key: u64,
+        svc: &Service,
+        b: Builtin,
+        mut stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+    ) {
+        if svc.rt.conf.only_from.is_none() {
+            drop(admission);
+            let r = Refusal {
+                reason: "address",
+                messages: vec![(
+                    Level::Error,
+                    format!(
+                        "service {}: {} answers only the addresses of its only_from, and it \
+                         has none: refusing {}",
+                        svc.id,
+                        svc.name,
+                        peer.ip()
+                    ),
+                )],
+                deactivate_until: None,
+            };
+            self.refuse(key, svc, Some(peer), &r, Some(&mut stream));
+            return;
+        }
+        let out = match b {
+            Builtin::Servers => crate::admin::servers_text(&self.admin_servers(None)),
+            Builtin::Services => crate::admin::services_text(&self.admin_services()),
+            _ => crate::admin::PROMPT.to_string(),
+        };
+        let token = self.token();
+        let mut conn = AdminConn {
+            key,
+            svc: svc.clone(),
+            stream,
+            started: Instant::now(),
+            admission,
+            out: out.into_bytes(),
+            closing: b != Builtin::Xadmin,
+        };
+        if let Some(a) = self.services.get_mut(&key) {
+            a.running += 1;
+        }
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut conn.stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            self.finish_admin(conn);
+            return;
+        }
+        self.owners.insert(token, Owner::Admin);
+        self.admins.insert(token, conn);
+    }
+
+    /// Readiness of an admin connection: write what is pending, read xadmin commands.
+    fn on_admin(&mut self, token: Token) {
+        let Some(mut conn) = self.admins.remove(&token) else {
+            return;
+        };
+        let mut done = false;
+        loop {
+            // Flush first: a command is read only after the previous answer went out.
+            while !conn.out.is_empty() {
+                match conn.stream.write(&conn.out) {
+                    Ok(0) => {
+                        done = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        conn.out.drain(..n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            if done || !conn.out.is_empty() {
+                break;
+            }
+            if conn.closing {
+                done = true;
+                break;
+            }
+            let mut cmd = [0u8; crate::admin::MAX_CMD];
+            match conn.stream.read(&mut cmd) {
+                Ok(0) => {
+                    done = true;
+                    break;
+                }
+                Ok(n) => {
+                    let me = token;
+                    let reply = crate::admin::command(
+                        &cmd[..n],
+                        || crate::admin::run_text(&self.admin_servers(Some((me, &conn)))),
+                        || crate::admin::avail_text(&self.admin_services()),
+                    );
+                    match reply {
+                        crate::admin::Reply::Bye => {
+                            conn.out.extend_from_slice(b"bye bye\n");
+                            conn.closing = true;
+                        }
+                        crate::admin::Reply::Text(t) => {
+                            conn.out.extend_from_slice(t.as_bytes());
+                            conn.out.extend_from_slice(crate::admin::PROMPT.as_bytes());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        if done {
+            self.owners.remove(&token);
+            self.finish_admin(conn);
+        } else {
+            self.admins.insert(token, conn);
+        }
+    }
+
+    /// Closes an admin connection: EXIT (pid=0), limits released.
+    fn finish_admin(&mut self, mut conn: AdminConn) {
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        if let Some(a) = self.services.get_mut(&conn.key) {
+            a.running = a.running.saturating_sub(1);
+        }
+        self.policy.log_exit(
+            &conn.svc,
+            Served::Held,
+            Some(0),
+            None,
+            conn.started.elapsed(),
+            &mut self.log,
+        );
+        drop(conn.admission);
+    }
+
+    /// The running servers for `servers` / `show run`: external servers and the
+    /// connections served inside the daemon; `this` is the asking xadmin connection (xinetd
+    /// lists it in `show run`), `None` leaves the asking `servers` connection out.
+    fn admin_servers(&self, this: Option<(Token, &AdminConn)>) -> Vec<crate::admin::ServerRow> {
+        use crate::admin::ServerRow;
+        let wall = |t: Instant| std::time::SystemTime::now() - t.elapsed();
+        let userid = |svc: &Service| {
+            svc.rt
+                .conf
+                .log_on_success
+                .value
+                .contains(&xinetd_conf::SuccessFlag::Userid)
+        };
+        let mut rows: Vec<(Instant, ServerRow)> = Vec::new();
+        for (pid, c) in &self.children {
+            rows.push((
+                c.started,
+                ServerRow {
+                    id: c.svc.id.clone(),
+                    pid: *pid,
+                    started: wall(c.started),
+                    peer: None,
+                    log_remote_user: userid(&c.svc),
+                },
+            ));
+        }
+        for c in self.conns.values() {
+            rows.push((
+                c.started,
+                ServerRow {
+                    id: c.svc.id.clone(),
+                    pid: 0,
+                    started: wall(c.started),
+                    peer: c.stream.peer_addr().ok(),
+                    log_remote_user: userid(&c.svc),
+                },
+            ));
+        }
+        let admins = self
+            .admins
+            .values()
+            .map(|c| (c.started, c))
+            .chain(this.map(|(_, c)| (c.started, c)));
+        for (started, c) in admins {
+            rows.push((
+                started,
+                ServerRow {
+                    id: c.svc.id.clone(),
+                    pid: 0,
+                    started: wall(started),
+                    peer: c.stream.peer_addr().ok(),
+                    log_remote_user: userid(&c.svc),
+                },
+            ));
+        }
+        rows.sort_by_key(|(t, _)| *t);
+        rows.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The services for `services` / `show avail`, in configuration order.
+    fn admin_services(&self) -> Vec<crate::admin::ServiceRow> {
+        let mut keys: Vec<&u64> = self.services.keys().collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|k| {
+                let a = &self.services[k];
+                let c = &a.svc.rt.conf;
+                let port = a
+                    .listener
+                    .as_ref()
+                    .and_then(|l| l.local_addr().ok())
+                    .map(|x| x.port())
+                    .unwrap_or(a.svc.listen.port);
+                crate::admin::ServiceRow {
+                    name: a.svc.name.clone(),
+                    protocol: if a.svc.listen.stream { "tcp" } else { "udp" }.to_string(),
+                    port,
+                    bind: a.svc.listen.bind,
+                    uid: c
+                        .user
+                        .as_ref()
+                        .map(|u| u.value.uid)
+                        .unwrap_or_else(|| nix::unistd::getuid().as_raw()),
+                    redirect: match a.svc.server {
+                        Server::Redirect(t) => Some(t),
+                        _ => None,
+                    },
+                }
+            })
+            .collect()
     }
 
     /// Registers an inline echo/discard/chargen connection.

@@ -7,7 +7,8 @@
 
 use std::io::{self, Read, Write};
 
-/// The builtins xinetd 2.3.15 knows (F-530: `servers`, `services`, `xadmin` are gone).
+/// The builtins xinetd 2.3.15 knows, plus the admin builtins 2.3.12 removed (F-530), which
+/// issue 8 brings back ([`crate::admin`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builtin {
     /// RFC 862.
@@ -22,6 +23,12 @@ pub enum Builtin {
     Chargen,
     /// RFC 1078 multiplexer (F-511, F-540..F-545).
     Tcpmux,
+    /// `servers`: the running servers ([`crate::admin`]).
+    Servers,
+    /// `services`: the available services.
+    Services,
+    /// `xadmin`: the admin shell.
+    Xadmin,
 }
 
 impl Builtin {
@@ -30,8 +37,19 @@ impl Builtin {
     pub fn holds_connection(self) -> bool {
         matches!(
             self,
-            Builtin::Echo | Builtin::Discard | Builtin::Chargen | Builtin::Tcpmux
+            Builtin::Echo
+                | Builtin::Discard
+                | Builtin::Chargen
+                | Builtin::Tcpmux
+                | Builtin::Servers
+                | Builtin::Services
+                | Builtin::Xadmin
         )
+    }
+
+    /// The admin builtins, served by [`crate::admin`] through the event loop.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Builtin::Servers | Builtin::Services | Builtin::Xadmin)
     }
 }
 
@@ -183,8 +201,14 @@ impl StreamState {
             Builtin::Discard => self.drive_discard(sock),
             Builtin::Chargen => self.drive_chargen(sock),
             // daytime/time are written at accept time and never become StreamState; the
-            // event loop reads tcpmux requests itself (`tcpmux_request`).
-            Builtin::Daytime | Builtin::Time | Builtin::Tcpmux => Progress::Done,
+            // event loop reads tcpmux requests itself (`tcpmux_request`) and serves the
+            // admin builtins with crate::admin.
+            Builtin::Daytime
+            | Builtin::Time
+            | Builtin::Tcpmux
+            | Builtin::Servers
+            | Builtin::Services
+            | Builtin::Xadmin => Progress::Done,
         }
     }
 

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod adapt;
+mod admin;
 mod check;
 mod cli;
 mod config;

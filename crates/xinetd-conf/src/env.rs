@@ -99,6 +99,11 @@ pub struct Environment {
     /// Names defined in xinetd's start-up environment (for `passenv` warnings, F-122).
     /// `None` = the current process environment.
     pub process_env: Option<HashSet<String>>,
+    /// Accept the `servers`, `services` and `xadmin` builtins of xinetd ≤ 2.3.11 (the seed
+    /// article's section 4.3), which 2.3.15.3 rejects with `No such internal service`
+    /// (F-530). Off by default, so that loads agree with 2.3.15.3; xinetd-rs's daemon turns
+    /// it on (issue 8).
+    pub admin_builtins: bool,
 }
 
 impl Environment {
@@ -139,6 +144,7 @@ impl Environment {
             follow_includes: true,
             debug: false,
             process_env: None,
+            admin_builtins: false,
         }
     }
 
@@ -169,6 +175,7 @@ impl Environment {
             follow_includes: false,
             debug: false,
             process_env: Some(HashSet::new()),
+            admin_builtins: false,
         }
     }
 

@@ -1911,7 +1911,9 @@ impl Loader<'_> {
             } else {
                 d.name.as_str()
             };
-            match builtin_for(lookup, d.socket_type.as_ref().map(|s| s.value)) {
+            let st = d.socket_type.as_ref().map(|s| s.value);
+            let admin = || admin_builtin_for(lookup, st).filter(|_| self.env.admin_builtins);
+            match builtin_for(lookup, st).or_else(admin) {
                 Some(_) => {}
                 None => {
                     let t = format!(
@@ -2408,6 +2410,20 @@ pub fn builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> {
     matches!(st, SocketType::Stream | SocketType::Dgram).then_some(b)
 }
 
+/// The admin builtins of xinetd ≤ 2.3.11 (`servers`, `services`, `xadmin`; stream only),
+/// accepted only with [`Environment::admin_builtins`] (F-530, issue 8).
+pub fn admin_builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> {
+    if st? != SocketType::Stream {
+        return None;
+    }
+    match name.to_ascii_lowercase().as_str() {
+        "servers" => Some(Builtin::Servers),
+        "services" => Some(Builtin::Services),
+        "xadmin" => Some(Builtin::Xadmin),
+        _ => None,
+    }
+}
+
 fn into_service(d: Draft) -> Service {
     let hs = d.header.clone();
     let family = Loader::family(&d);
@@ -2417,7 +2433,9 @@ fn into_service(d: Draft) -> Service {
         } else {
             d.name.as_str()
         };
-        builtin_for(lookup, d.socket_type.as_ref().map(|s| s.value))
+        // Admin builtins reach this point only when the environment allowed them.
+        let st = d.socket_type.as_ref().map(|s| s.value);
+        builtin_for(lookup, st).or_else(|| admin_builtin_for(lookup, st))
     } else {
         None
     };

@@ -625,6 +625,13 @@ pub enum Builtin {
     Tcpmux,
     /// The SENSOR discard builtin (F-147).
     Sensor,
+    /// `servers` (stream): the running servers. Gone since xinetd 2.3.12 (F-530); only with
+    /// [`Environment::admin_builtins`](crate::Environment::admin_builtins) (issue 8).
+    Servers,
+    /// `services` (stream): the available services. Like [`Builtin::Servers`].
+    Services,
+    /// `xadmin` (stream): the admin shell. Like [`Builtin::Servers`].
+    Xadmin,
 }
 
 /// `user =` resolved through the password database (F-106).

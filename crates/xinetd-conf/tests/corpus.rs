@@ -78,6 +78,7 @@ fn environment(corpus: &Path, xinetd_d: &Path, debug: bool) -> Environment {
         follow_includes: true,
         debug,
         process_env: Some(process_env),
+        admin_builtins: false,
     }
 }
 
