@@ -1403,7 +1403,21 @@ impl Daemon {
         };
         let peer = conn.stream.peer_addr().ok();
         if let Some(ip) = peer.map(|p| p.ip()) {
-            if let Err(r) = self.policy.tcpmux_client_allowed(&client, ip) {
+            // F-544, F-250: the client service's own libwrap check, as in xinetd's child (a
+            // rule that needs the client's name refuses, like name rules in only_from here).
+            let local = conn.stream.local_addr().ok().map(|a| a.ip());
+            let name = xinetd_acl::ClientName::not_looked_up();
+            let wrapped = match self.wrap.check(&client, local, ip, &name) {
+                crate::wrap::Check::Allow => Ok(()),
+                crate::wrap::Check::Deny(r) => Err(r),
+                crate::wrap::Check::Lookup(_) => Err(Refusal {
+                    reason: "libwrap",
+                    messages: Vec::new(),
+                    deactivate_until: None,
+                }),
+            };
+            let allowed = self.policy.tcpmux_client_allowed(&client, ip).and(wrapped);
+            if let Err(r) = allowed {
                 self.policy
                     .refused(&client, peer, &r, Some(&mut conn.stream), &mut self.log);
                 self.finish_conn(conn);

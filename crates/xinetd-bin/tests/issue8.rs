@@ -126,6 +126,26 @@ fn nolibwrap_bypasses_the_hosts_files() {
 }
 
 #[test]
+fn tcpmux_clients_are_checked_with_their_own_daemon_name() {
+    use std::io::Write;
+    let h = HostsFiles::new("", "muxhello: 127.0.0.1\n");
+    let port = free_port();
+    let clients = "service hello\n{\n\ttype = TCPMUXPLUS UNLISTED\n\tsocket_type = stream\n\
+         \tprotocol = tcp\n\twait = no\n\tuser = root\n\tserver = /bin/echo\n\
+         \tlibwrap = muxhello\n}\n";
+    let conf = internal("tcpmux", "tcpmux", "stream", port, "") + clients;
+    let d = h.start(&conf, &[]);
+    let mut s = connect(port);
+    s.write_all(b"hello\r\n").expect("write");
+    // Refused before `+Go`: nothing comes back.
+    assert_eq!(read_all(&mut s), b"");
+    d.wait_log(
+        5,
+        "libwrap refused connection to hello (libwrap=muxhello) from 127.0.0.1",
+    );
+}
+
+#[test]
 fn hosts_files_are_read_again_on_reload() {
     let h = HostsFiles::new("", "");
     let port = free_port();
