@@ -3,7 +3,10 @@
 //! The binary only composes the libraries (docs/ARCHITECTURE.md):
 //!
 //! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json` and a few
-//!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`).
+//!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`, `-hosts_allow`,
+//!   `-hosts_deny`, `-pmap_port`) and `-convert-inetd` (issue 8).
+//! * Issue 8: [`wrap`] (tcp_wrappers), [`rpc`] (portmapper registration), [`retry`] (fork
+//!   retry), [`admin`] (`servers`/`services`/`xadmin`).
 //! * [`config`] — loads the configuration with xinetd-conf and logs its diagnostics in
 //!   xinetd's words; [`adapt`] turns each service of the model into the inputs of
 //!   xinetd-acl (`AccessPolicy`), xinetd-limits (`ServiceLimits`), xinetd-spawn
