@@ -472,6 +472,7 @@ impl Daemon {
             .chain(parked)
             .chain(self.policy.next_deadline())
             .chain(self.retries.next_deadline())
+            .chain(self.wrap.next_deadline())
             .chain(self.next_cc)
             .min()
     }
@@ -753,12 +754,14 @@ impl Daemon {
         }
     }
 
-    /// No lookup possible (too many pending, no thread): refuse, as a rule could deny it.
+    /// No name for libwrap (too many pending, no thread, no answer within
+    /// [`crate::wrap::LOOKUP_WAIT`]): refuse, as a rule could deny the client.
     fn wrap_lookup_failed(&mut self, mut p: crate::wrap::WrapParked) {
         self.log.msg(
             Level::Error,
             &format!(
-                "service {}: libwrap name lookup impossible; refusing {}",
+                "service {}: no host name for libwrap (lookup queue full, \
+                 failed or timed out); refusing {}",
                 p.svc.id,
                 p.peer.ip()
             ),
@@ -2182,6 +2185,9 @@ impl Daemon {
     fn on_timers(&mut self) {
         let now = Instant::now();
         self.run_retries(now);
+        for p in self.wrap.expired(now) {
+            self.wrap_lookup_failed(p);
+        }
         // Per-connection `timeout` (extension): kill the server's process group.
         let expired: Vec<i32> = self
             .children

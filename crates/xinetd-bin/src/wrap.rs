@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use xinetd_acl::hosts_access::{daemon_name, NameLookup, ServerKind};
 use xinetd_acl::{ClientName, HostsAccess, WrapDecision};
@@ -30,6 +30,9 @@ pub const HOSTS_ALLOW: &str = "/etc/hosts.allow";
 pub const HOSTS_DENY: &str = "/etc/hosts.deny";
 /// Requests waiting for a libwrap name lookup at most (a flood cannot grow the table).
 const MAX_PARKED: usize = 1024;
+/// Longest a request waits for its name lookup before it is refused (as `only_from` name
+/// lookups in the daemon); the resolver thread skips requests older than this.
+pub const LOOKUP_WAIT: Duration = Duration::from_secs(10);
 
 /// The outcome of [`Wrappers::check`].
 pub enum Check {
@@ -63,7 +66,7 @@ pub struct Wrappers {
     deny: PathBuf,
     access: HostsAccess,
     lookups: Option<WrapLookups>,
-    parked: HashMap<u64, (WrapParked, IpAddr)>,
+    parked: HashMap<u64, (WrapParked, Instant)>,
     next_id: u64,
 }
 
@@ -146,15 +149,34 @@ impl Wrappers {
         }
         let id = self.next_id;
         self.next_id += 1;
+        let now = Instant::now();
         let sent = self
             .lookups
             .as_ref()
-            .is_some_and(|l| l.tx.send((id, lookup)).is_ok());
+            .is_some_and(|l| l.tx.send((id, lookup, now)).is_ok());
         if !sent {
             return Err(Box::new(p));
         }
-        self.parked.insert(id, (p, lookup.client));
+        self.parked.insert(id, (p, now));
         Ok(())
+    }
+
+    /// When the oldest waiting request times out.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.parked.values().map(|(_, t)| *t + LOOKUP_WAIT).min()
+    }
+
+    /// Requests that waited [`LOOKUP_WAIT`] for their lookup: the caller refuses them.
+    pub fn expired(&mut self, now: Instant) -> Vec<WrapParked> {
+        let old: Vec<u64> = self
+            .parked
+            .iter()
+            .filter(|(_, (_, t))| *t + LOOKUP_WAIT <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        old.into_iter()
+            .filter_map(|id| self.parked.remove(&id).map(|(p, _)| p))
+            .collect()
     }
 
     /// Parked requests whose lookup finished, with the verified client name.
@@ -198,19 +220,23 @@ pub fn service_daemon_name(svc: &Service) -> String {
 /// The libwrap name lookups: one worker thread (started with the first lookup) that does the
 /// reverse and confirming forward lookup and wakes the event loop.
 struct WrapLookups {
-    tx: mpsc::Sender<(u64, NameLookup)>,
+    tx: mpsc::Sender<(u64, NameLookup, Instant)>,
     rx: mpsc::Receiver<(u64, ClientName)>,
 }
 
 impl WrapLookups {
     fn start(waker: Arc<mio::Waker>, timeout: Duration) -> std::io::Result<WrapLookups> {
-        let (tx, req_rx) = mpsc::channel::<(u64, NameLookup)>();
+        let (tx, req_rx) = mpsc::channel::<(u64, NameLookup, Instant)>();
         let (ans_tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("xinetd-libwrap".into())
             .spawn(move || {
                 let resolver = xinetd_acl::SystemResolver::new(timeout);
-                while let Ok((id, lookup)) = req_rx.recv() {
+                while let Ok((id, lookup, asked)) = req_rx.recv() {
+                    if asked.elapsed() >= LOOKUP_WAIT {
+                        // Already refused by the loop: do not spend time on it.
+                        continue;
+                    }
                     // A failed lookup gives `unknown`, as in libwrap.
                     let (name, _) = lookup.perform(&resolver);
                     if ans_tx.send((id, name)).is_err() {
