@@ -146,6 +146,30 @@ fn tcpmux_clients_are_checked_with_their_own_daemon_name() {
 }
 
 #[test]
+fn wait_yes_services_are_wrapped_too() {
+    let h = HostsFiles::new("", "ALL: ALL\n");
+    let (udp, tcp) = (free_port(), free_port());
+    let stanza = |id: &str, sock: &str, proto: &str, port: u16| {
+        format!(
+            "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = {sock}\n\tprotocol = {proto}\n\
+             \tport = {port}\n\twait = yes\n\tuser = root\n\tserver = /bin/cat\n\
+             \tbind = 127.0.0.1\n\tcps = 0 0\n\tlog_type = FILE @DIR@/svc.log\n\
+             \tlog_on_success = PID HOST\n\tlog_on_failure = HOST\n}}\n"
+        )
+    };
+    let conf = stanza("uwait", "dgram", "udp", udp) + &stanza("twait", "stream", "tcp", tcp);
+    let d = h.start(&conf, &[]);
+    // udp: the queued datagram's sender is checked.
+    assert_eq!(udp_from(SRC2, udp, b"hi", 300), None);
+    d.wait_file(5, "svc.log", "FAIL: uwait libwrap from=127.0.0.2");
+    // tcp: the server would accept by itself; the client is unknown to libwrap, and
+    // `ALL: ALL` refuses it as in xinetd.
+    assert_eq!(read_all(&mut connect(tcp)), b"");
+    d.wait_file(5, "svc.log", "FAIL: twait libwrap");
+    assert!(!d.read("svc.log").contains("START"));
+}
+
+#[test]
 fn hosts_files_are_read_again_on_reload() {
     let h = HostsFiles::new("", "");
     let port = free_port();
