@@ -930,3 +930,34 @@ fn admin_builtins_exist_only_when_configured() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_reload_that_removes_the_service_drops_its_retries() {
+    let _nobody = nobody_lock();
+    let (port, other) = (free_port(), free_port());
+    let conf = nobody_echo("gone", port, "") + &nobody_echo("kept", other, "");
+    let Some((child, dir)) = start_without_forks(&conf) else {
+        return;
+    };
+    let child = Kill(child);
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let mut client = connect(port);
+    wait_until(5, "the fork failure", || {
+        log("prog.log").contains("gone: fork failed: ")
+    });
+    std::fs::write(
+        dir.path().join("xinetd.conf"),
+        nobody_echo("kept", other, "").replace("@DIR@", &dir.path().display().to_string()),
+    )
+    .expect("rewrite");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
+        Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+    wait_until(5, "the dropped retry", || {
+        log("prog.log").contains("NOTICE: dropping retry attempt for service gone")
+    });
+    // The waiting client is closed, not served.
+    assert_eq!(read_all(&mut client), b"");
+}
