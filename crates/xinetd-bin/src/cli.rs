@@ -286,6 +286,34 @@ mod tests {
     }
 
     #[test]
+    fn issue8_options() {
+        let Command::Run(o) = p(&[
+            "-hosts_allow",
+            "a",
+            "-hosts_deny",
+            "d",
+            "-pmap_port",
+            "1111",
+        ]) else {
+            panic!("valid")
+        };
+        assert_eq!(
+            (o.hosts_allow, o.hosts_deny, o.pmap_port),
+            (PathBuf::from("a"), PathBuf::from("d"), 1111)
+        );
+        assert_eq!(
+            p(&["-convert-inetd", "inetd.conf", "-xconv"]),
+            Command::ConvertInetd {
+                file: PathBuf::from("inetd.conf"),
+                daemon_dir: None,
+                xconv: true
+            }
+        );
+        assert!(matches!(p(&["-xconv"]), Command::Usage(_)));
+        assert!(matches!(p(&["-pmap_port", "x"]), Command::Usage(_)));
+    }
+
+    #[test]
     fn version_and_numbers() {
         assert_eq!(p(&["-f", "c", "-version"]), Command::Version);
         let Command::Run(o) = p(&["-limit", "7", "-cc", "30", "-logprocs", "3"]) else {
