@@ -2492,6 +2492,19 @@ impl Daemon {
                 self.finish_conn(c);
             }
         }
+        // servers/services/xadmin sessions end with their service (crate::admin).
+        let toks: Vec<Token> = self
+            .admins
+            .iter()
+            .filter(|(_, c)| c.key == key)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in toks {
+            if let Some(c) = self.admins.remove(&t) {
+                self.owners.remove(&t);
+                self.finish_admin(c);
+            }
+        }
         let ids: Vec<u64> = self
             .relays
             .iter()

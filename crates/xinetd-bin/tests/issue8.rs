@@ -961,3 +961,22 @@ fn a_reload_that_removes_the_service_drops_its_retries() {
     // The waiting client is closed, not served.
     assert_eq!(read_all(&mut client), b"");
 }
+
+#[test]
+fn an_xadmin_session_ends_when_a_reload_removes_the_service() {
+    use std::io::Read;
+    let (xadmin, echo) = (free_port(), free_port());
+    let keep = internal("echo", "echo", "stream", echo, "");
+    let d = Daemon::start(
+        &(admin_service("xadmin", "xadmin", xadmin, "\tonly_from = 127.0.0.1\n") + &keep),
+    );
+    let mut s = connect(xadmin);
+    let mut prompt = [0u8; 2];
+    s.read_exact(&mut prompt).expect("prompt");
+    assert_eq!(&prompt, b"> ");
+    d.rewrite(&keep);
+    d.signal(Signal::SIGHUP);
+    d.wait_log(5, "Reconfigured");
+    assert_eq!(read_all(&mut s), b"");
+    d.wait_file(5, "svc.log", "EXIT: xadmin status=0 pid=0");
+}
