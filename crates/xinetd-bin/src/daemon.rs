@@ -355,17 +355,6 @@ impl Daemon {
                     );
                     return false;
                 }
-                let at = l
-                    .local_addr()
-                    .map(|x| x.to_string())
-                    .unwrap_or_else(|_| a.svc.listen.address().to_string());
-                let proto = if a.svc.listen.stream { "tcp" } else { "udp" };
-                // Not an xinetd message: issue 7 asks the daemon to say where each service
-                // listens (DEBUG level, as xinetd's own `Started service: %s`).
-                self.log.msg(
-                    Level::Debug,
-                    &format!("Started service: {} ({proto} {at})", a.svc.id),
-                );
                 if crate::rpc::is_rpc(&a.svc) {
                     // F-976: register the kernel-chosen port with the portmapper.
                     let port = l.local_addr().map(|x| x.port()).unwrap_or(0);
@@ -381,6 +370,17 @@ impl Daemon {
                         return false;
                     }
                 }
+                let at = l
+                    .local_addr()
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|_| a.svc.listen.address().to_string());
+                let proto = if a.svc.listen.stream { "tcp" } else { "udp" };
+                // Not an xinetd message: issue 7 asks the daemon to say where each service
+                // listens (DEBUG level, as xinetd's own `Started service: %s`).
+                self.log.msg(
+                    Level::Debug,
+                    &format!("Started service: {} ({proto} {at})", a.svc.id),
+                );
                 a.listener = Some(l);
                 true
             }
