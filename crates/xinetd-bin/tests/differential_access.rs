@@ -215,7 +215,15 @@ fn table() -> Vec<Scenario> {
                     ("udp 127.0.0.3", "\"hi\""),
                     ("udp 127.0.0.4", "no reply"),
                     ("udp ::1", "\"hi\""),
-                    ("svc.log", "START: echo pid=N from=::ffff:127.0.0.1\nSTART: echo pid=N from=::ffff:127.0.0.2\nSTART: echo pid=N from=::ffff:127.0.0.3\nFAIL: echo address from=::ffff:127.0.0.4\nSTART: echo pid=N from=::1"),
+                    // Sorted records: each datagram has its record.
+                    (
+                        "svc.log",
+                        "FAIL: echo address from=::ffff:127.0.0.4\n\
+                         START: echo pid=N from=::1\n\
+                         START: echo pid=N from=::ffff:127.0.0.1\n\
+                         START: echo pid=N from=::ffff:127.0.0.2\n\
+                         START: echo pid=N from=::ffff:127.0.0.3",
+                    ),
                 ],
             ),
     ]
