@@ -146,6 +146,24 @@ fn tcpmux_clients_are_checked_with_their_own_daemon_name() {
 }
 
 #[test]
+fn dual_stack_clients_match_ipv4_rules_and_log_mapped_addresses() {
+    // 2.3.15.3's default socket is dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d, which
+    // libwrap matches as the IPv4 address; xinetd logs the mapped form.
+    let h = HostsFiles::new("", "daytime: 127.0.0.2\n");
+    let port = free_port();
+    let conf =
+        internal("daytime", "daytime", "stream", port, "").replace("\tbind = 127.0.0.1\n", "");
+    let d = h.start(&conf, &[]);
+    assert_eq!(read_all(&mut connect_from(SRC2, port)), b"");
+    d.wait_log(
+        5,
+        "libwrap refused connection to daytime (libwrap=daytime) from ::ffff:127.0.0.2",
+    );
+    d.wait_file(5, "svc.log", "FAIL: daytime libwrap from=::ffff:127.0.0.2");
+    assert!(read_all(&mut connect_from(SRC3, port)).ends_with(b"\r\n"));
+}
+
+#[test]
 fn wait_yes_services_are_wrapped_too() {
     let h = HostsFiles::new("", "ALL: ALL\n");
     let (udp, tcp) = (free_port(), free_port());
