@@ -86,16 +86,31 @@ fn table() -> Vec<Scenario> {
     let outside: &'static str = Box::leak(outside.into_boxed_str());
     vec![
         tcp_row("access: no rules", &[]),
-        tcp_row("access: only_from one address", &[("only_from", "127.0.0.2")]),
-        tcp_row("access: only_from two addresses", &[("only_from", "127.0.0.2 127.0.0.3")]),
+        tcp_row(
+            "access: only_from one address",
+            &[("only_from", "127.0.0.2")],
+        ),
+        tcp_row(
+            "access: only_from two addresses",
+            &[("only_from", "127.0.0.2 127.0.0.3")],
+        ),
         tcp_row("access: only_from /30", &[("only_from", "127.0.0.0/30")]),
         tcp_row("access: only_from /8", &[("only_from", "127.0.0.0/8")]),
-        tcp_row("access: only_from trailing-zero wildcard", &[("only_from", "127.0.0.0")]),
-        tcp_row("access: only_from factorized", &[("only_from", "127.0.0.{2,4}")]),
+        tcp_row(
+            "access: only_from trailing-zero wildcard",
+            &[("only_from", "127.0.0.0")],
+        ),
+        tcp_row(
+            "access: only_from factorized",
+            &[("only_from", "127.0.0.{2,4}")],
+        ),
         tcp_row("access: only_from 0.0.0.0", &[("only_from", "0.0.0.0")]),
         tcp_row("access: only_from ::1", &[("only_from", "::1")]),
         tcp_row("access: only_from empty", &[("only_from", "")]),
-        tcp_row("access: no_access one address", &[("no_access", "127.0.0.3")]),
+        tcp_row(
+            "access: no_access one address",
+            &[("no_access", "127.0.0.3")],
+        ),
         tcp_row("access: no_access /24", &[("no_access", "127.0.0.0/24")]),
         tcp_row("access: no_access ::1", &[("no_access", "::1")]),
         tcp_row(
@@ -113,13 +128,12 @@ fn table() -> Vec<Scenario> {
                 ("svc.log", "START: echo pid=N from=::ffff:127.0.0.3"),
             ],
         ),
-        tcp_row(
-            "access: only_from ::1/128",
-            &[("only_from", "::1/128")],
-        )
-        .deliberate(
+        tcp_row("access: only_from ::1/128", &[("only_from", "::1/128")]).deliberate(
             "IPv6 `/128` works",
-            &[("tcp ::1", "hi\n+eof"), ("svc.log", "START: echo pid=N from=::1")],
+            &[
+                ("tcp ::1", "hi\n+eof"),
+                ("svc.log", "START: echo pid=N from=::1"),
+            ],
         ),
         tcp_row(
             "access: only_from += adds to the list",
@@ -127,7 +141,10 @@ fn table() -> Vec<Scenario> {
         ),
         tcp_row(
             "access: only_from -= removes from the list",
-            &[("only_from", "127.0.0.2 127.0.0.3"), ("only_from -=", "127.0.0.3")],
+            &[
+                ("only_from", "127.0.0.2 127.0.0.3"),
+                ("only_from -=", "127.0.0.3"),
+            ],
         ),
         Scenario::new(
             "access: defaults only_from, service adds",
@@ -157,12 +174,24 @@ fn table() -> Vec<Scenario> {
         tcp_row("access: flags = IPv6", &[("flags", "IPv6")]),
         tcp_row("access: bind = 127.0.0.1", &[("bind", "127.0.0.1")]),
         tcp_row("access: bind = ::1", &[("bind", "::1")]),
-        tcp_row("access: bind = 127.0.0.1 + only_from", &[("bind", "127.0.0.1"), ("only_from", "127.0.0.1 127.0.0.2")]),
-        tcp_row("access: access_times inside the window", &[("access_times", inside)]),
-        tcp_row("access: access_times outside the window", &[("access_times", outside)]),
+        tcp_row(
+            "access: bind = 127.0.0.1 + only_from",
+            &[("bind", "127.0.0.1"), ("only_from", "127.0.0.1 127.0.0.2")],
+        ),
+        tcp_row(
+            "access: access_times inside the window",
+            &[("access_times", inside)],
+        ),
+        tcp_row(
+            "access: access_times outside the window",
+            &[("access_times", outside)],
+        ),
         tcp_row(
             "access: log_on_failure HOST ATTEMPT",
-            &[("only_from", "127.0.0.2"), ("log_on_failure", "HOST ATTEMPT")],
+            &[
+                ("only_from", "127.0.0.2"),
+                ("log_on_failure", "HOST ATTEMPT"),
+            ],
         ),
         // Without a FAIL record the real side's child START/EXIT of a refusal cannot be told
         // from a served client's: only the client outcomes are compared.
@@ -171,61 +200,89 @@ fn table() -> Vec<Scenario> {
             &[("only_from", "127.0.0.2"), ("log_on_failure", "")],
         )
         .logs(Logs::None),
-        udp_row("access udp: no rules, from 127.0.0.3", &[], |s, o| udp_one(s, o, Src::V4(3))),
-        udp_row("access udp: no rules, from ::1", &[], |s, o| udp_one(s, o, Src::V6)),
-        udp_row("access udp: only_from, allowed source", &[("only_from", "127.0.0.3")], |s, o| {
+        udp_row("access udp: no rules, from 127.0.0.3", &[], |s, o| {
             udp_one(s, o, Src::V4(3))
         }),
-        udp_row("access udp: only_from, other source", &[("only_from", "127.0.0.3")], |s, o| {
-            udp_one(s, o, Src::V4(2))
-        }),
-        udp_row("access udp: no_access /30", &[("no_access", "127.0.0.0/30")], |s, o| {
-            udp_one(s, o, Src::V4(2))
-        }),
-        udp_row("access udp: no_access /30, outside", &[("no_access", "127.0.0.0/30")], |s, o| {
-            udp_one(s, o, Src::V4(4))
-        }),
-        udp_row("access udp: only_from ::1", &[("only_from", "::1")], |s, o| {
+        udp_row("access udp: no rules, from ::1", &[], |s, o| {
             udp_one(s, o, Src::V6)
         }),
-        udp_row("access udp: only_from ::1, IPv4 source", &[("only_from", "::1")], |s, o| {
-            udp_one(s, o, Src::V4(1))
-        }),
-        udp_row("access udp: flags = IPv4, ::1", &[("flags", "IPv4")], |s, o| {
-            udp_one(s, o, Src::V6)
-        }),
+        udp_row(
+            "access udp: only_from, allowed source",
+            &[("only_from", "127.0.0.3")],
+            |s, o| udp_one(s, o, Src::V4(3)),
+        ),
+        udp_row(
+            "access udp: only_from, other source",
+            &[("only_from", "127.0.0.3")],
+            |s, o| udp_one(s, o, Src::V4(2)),
+        ),
+        udp_row(
+            "access udp: no_access /30",
+            &[("no_access", "127.0.0.0/30")],
+            |s, o| udp_one(s, o, Src::V4(2)),
+        ),
+        udp_row(
+            "access udp: no_access /30, outside",
+            &[("no_access", "127.0.0.0/30")],
+            |s, o| udp_one(s, o, Src::V4(4)),
+        ),
+        udp_row(
+            "access udp: only_from ::1",
+            &[("only_from", "::1")],
+            |s, o| udp_one(s, o, Src::V6),
+        ),
+        udp_row(
+            "access udp: only_from ::1, IPv4 source",
+            &[("only_from", "::1")],
+            |s, o| udp_one(s, o, Src::V4(1)),
+        ),
+        udp_row(
+            "access udp: flags = IPv4, ::1",
+            &[("flags", "IPv4")],
+            |s, o| udp_one(s, o, Src::V6),
+        ),
         udp_row("access udp: flags = IPv4", &[("flags", "IPv4")], |s, o| {
             udp_one(s, o, Src::V4(4))
         }),
-        udp_row("access udp: bind = 127.0.0.1", &[("bind", "127.0.0.1")], |s, o| {
-            udp_one(s, o, Src::V4(2))
-        }),
-        udp_row("access udp: access_times outside the window", &[("access_times", outside)], |s, o| {
-            udp_one(s, o, Src::V4(2))
-        }),
-        udp_row("access udp: access_times inside the window", &[("access_times", inside)], |s, o| {
-            udp_one(s, o, Src::V4(2))
-        }),
-        udp_row("access udp: datagrams sent one at a time", &[("only_from", "127.0.0.0/30 ::1")], each_source_udp)
-            .deliberate(
-                "Datagrams sent one at a time are all answered",
-                &[
-                    ("udp 127.0.0.1", "\"hi\""),
-                    ("udp 127.0.0.2", "\"hi\""),
-                    ("udp 127.0.0.3", "\"hi\""),
-                    ("udp 127.0.0.4", "no reply"),
-                    ("udp ::1", "\"hi\""),
-                    // Sorted records: each datagram has its record.
-                    (
-                        "svc.log",
-                        "FAIL: echo address from=::ffff:127.0.0.4\n\
+        udp_row(
+            "access udp: bind = 127.0.0.1",
+            &[("bind", "127.0.0.1")],
+            |s, o| udp_one(s, o, Src::V4(2)),
+        ),
+        udp_row(
+            "access udp: access_times outside the window",
+            &[("access_times", outside)],
+            |s, o| udp_one(s, o, Src::V4(2)),
+        ),
+        udp_row(
+            "access udp: access_times inside the window",
+            &[("access_times", inside)],
+            |s, o| udp_one(s, o, Src::V4(2)),
+        ),
+        udp_row(
+            "access udp: datagrams sent one at a time",
+            &[("only_from", "127.0.0.0/30 ::1")],
+            each_source_udp,
+        )
+        .deliberate(
+            "Datagrams sent one at a time are all answered",
+            &[
+                ("udp 127.0.0.1", "\"hi\""),
+                ("udp 127.0.0.2", "\"hi\""),
+                ("udp 127.0.0.3", "\"hi\""),
+                ("udp 127.0.0.4", "no reply"),
+                ("udp ::1", "\"hi\""),
+                // Sorted records: each datagram has its record.
+                (
+                    "svc.log",
+                    "FAIL: echo address from=::ffff:127.0.0.4\n\
                          START: echo pid=N from=::1\n\
                          START: echo pid=N from=::ffff:127.0.0.1\n\
                          START: echo pid=N from=::ffff:127.0.0.2\n\
                          START: echo pid=N from=::ffff:127.0.0.3",
-                    ),
-                ],
-            ),
+                ),
+            ],
+        ),
     ]
 }
 

@@ -147,6 +147,27 @@ fn sensor(side: &Side, obs: &mut Obs) {
     obs.put("other client", tcp(Src::V4(4), side.port(0), b"y\n"));
 }
 
+/// Two clients one after the other to the acceptor (DIR/acceptor).
+fn tcp_wait_clients(side: &Side, obs: &mut Obs) {
+    for i in 0..2 {
+        obs.put(
+            format!("client {i}"),
+            tcp(Src::V4(2), side.port(0), b"line\n"),
+        );
+        wait_for(5, || side.read("svc.log").matches("EXIT").count() > i);
+    }
+}
+
+fn tcp_wait(over: &[(&str, &str)]) -> String {
+    let mut o = vec![
+        ("wait", "yes"),
+        ("server", "@DIR@/acceptor"),
+        ("server_args", ""),
+    ];
+    o.extend_from_slice(over);
+    stanza(&o)
+}
+
 fn udp_wait(over: &[(&str, &str)]) -> String {
     let mut o = vec![
         ("socket_type", "dgram"),
@@ -229,6 +250,39 @@ fn table() -> Vec<Scenario> {
         )
         .logs(Logs::Both)
         .unordered(),
+        Scenario::new("wait: tcp wait = yes", tcp_wait(&[]), tcp_wait_clients)
+            .real_has("client 1", "accepted\ngot: line\n"),
+        Scenario::new(
+            "wait: tcp wait = yes as nobody",
+            tcp_wait(&[("user", "nobody")]),
+            tcp_wait_clients,
+        )
+        .real_has("client 1", "accepted\ngot: line\n"),
+        Scenario::new(
+            "wait: tcp wait = yes, dual stack",
+            tcp_wait(&[("bind", "")]),
+            tcp_wait_clients,
+        )
+        .real_has("client 0", "accepted"),
+        // F-213/F-963: xinetd checks the empty address and refuses in a loop until cps trips.
+        Scenario::new(
+            "wait: tcp wait = yes with only_from",
+            tcp_wait(&[("only_from", "127.0.0.2"), ("cps", "3 1")]),
+            |s, o| o.put("client", tcp(Src::V4(2), s.port(0), b"line\n")),
+        )
+        .logs(Logs::Both)
+        .real_has(
+            "svc.log",
+            "FAIL: probe connections per second from=<no address>",
+        )
+        .deliberate(
+            "`tcp wait = yes` access check",
+            &[
+                ("client", "accepted\ngot: line\n"),
+                ("svc.log", "START: probe pid=N from=<no address>"),
+                ("prog.log", "!Deactivating"),
+            ],
+        ),
         Scenario::new("wait: udp wait = yes probe", udp_wait(&[]), udp_probe),
         Scenario::new(
             "wait: udp wait = yes probe, twice",

@@ -162,6 +162,71 @@ fn table() -> Vec<Scenario> {
                 ("log_on_success +=", "DURATION EXIT"),
             ],
         ),
+        row("spawn: env += adds", &[("env", "A=1"), ("env +=", "B=2")]),
+        row(
+            "spawn: rlimit_as = UNLIMITED",
+            &[("rlimit_as", "UNLIMITED")],
+        ),
+        row(
+            "spawn: rlimit_files = UNLIMITED",
+            &[("rlimit_files", "UNLIMITED")],
+        ),
+        row("spawn: rlimit_stack = 512K", &[("rlimit_stack", "512K")]),
+        row(
+            "spawn: server_args with a # inside",
+            &[("server_args", "@PROBE@ a#b #c")],
+        ),
+        row(
+            "spawn: user, group and groups = yes",
+            &[("user", "daemon"), ("group", "adm"), ("groups", "yes")],
+        ),
+        Scenario::new(
+            "spawn: defaults umask and groups",
+            format!(
+                "defaults\n{{\n\tumask = 027\n\tgroups = yes\n}}\n{}",
+                stanza(&[("user", "daemon")])
+            ),
+            probe,
+        ),
+        Scenario::new(
+            "spawn: defaults passenv",
+            format!("defaults\n{{\n\tpassenv = XDIFF\n}}\n{}", stanza(&[])),
+            probe,
+        ),
+        Scenario::new(
+            "spawn: defaults passenv, service adds PATH",
+            format!(
+                "defaults\n{{\n\tpassenv = XDIFF\n}}\n{}",
+                stanza(&[("passenv +=", "PATH")])
+            ),
+            probe,
+        ),
+        Scenario::new(
+            "spawn: bind = ::1, client ::1",
+            stanza(&[("bind", "::1")]),
+            |s, o| {
+                let r = tcp(Src::V6, s.port(0), b"");
+                o.put("probe ::1", mask_glibc_signals(&s.normalise(&r)));
+            },
+        ),
+        Scenario::new(
+            "spawn: v6only = yes",
+            stanza(&[("bind", ""), ("flags", "IPv6"), ("v6only", "yes")]),
+            probe_two_sources,
+        ),
+        Scenario::new(
+            "spawn: v6only = no",
+            stanza(&[("bind", ""), ("flags", "IPv6"), ("v6only", "no")]),
+            probe_two_sources,
+        )
+        .real_has("from 127.0.0.2", "connect: ConnectionRefused")
+        .deliberate(
+            "`v6only = no` means dual-stack",
+            &[
+                ("from 127.0.0.2", "env: REMOTE_HOST=::ffff:127.0.0.2"),
+                ("svc.log", "START: probe pid=N from=::ffff:127.0.0.2"),
+            ],
+        ),
         row(
             "spawn: nice and umask and user together",
             &[("user", "nobody"), ("nice", "3"), ("umask", "027")],

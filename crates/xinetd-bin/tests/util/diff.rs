@@ -83,6 +83,17 @@ done
 echo "end"
 "#;
 
+/// A tcp `wait = yes` server (perl-base is in every Debian): accepts one connection on the
+/// listening socket it gets as fd 0, answers one line, exits. Written as DIR/acceptor.
+const ACCEPTOR: &str = "#!/usr/bin/perl\n\
+use Socket;\n\
+accept(my $c, STDIN) or die \"accept: $!\";\n\
+select($c); $| = 1;\n\
+print \"accepted\\n\";\n\
+my $line = <$c>;\n\
+print \"got: $line\";\n\
+close $c;\n";
+
 /// One daemon with its own temp directory, ports and probe.
 pub struct Side {
     pub which: Which,
@@ -109,6 +120,10 @@ impl Side {
         std::fs::write(&probe, PROBE).expect("write probe");
         std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755))
             .expect("chmod probe");
+        let acceptor = dir.path().join("acceptor");
+        std::fs::write(&acceptor, ACCEPTOR).expect("write acceptor");
+        std::fs::set_permissions(&acceptor, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod acceptor");
         let ports: Vec<u16> = (0..nports).map(|_| crate::util::free_port()).collect();
         let conf = dir.path().join("xinetd.conf");
         std::fs::write(&conf, expand(template, dir.path(), &ports)).expect("write config");
@@ -566,6 +581,9 @@ pub struct Scenario {
     /// the `FAIL` alone (docs/compat.md "Order of checks"). When set, the real side's extra
     /// `START`/`EXIT` of each refused client are removed before comparing.
     pub check_in_child: bool,
+    /// Checks of the oracle itself: (key, text the real side's value must contain), so that
+    /// a row where both daemons fail the same way cannot pass unnoticed.
+    pub real_has: Vec<(&'static str, &'static str)>,
     /// hosts.allow and hosts.deny texts (libwrap, F-250).
     pub hosts: (&'static str, &'static str),
 }
@@ -587,6 +605,7 @@ impl Scenario {
             deliberate: None,
             check_in_child: false,
             hosts: ("", ""),
+            real_has: Vec::new(),
         }
     }
     pub fn logs(mut self, logs: Logs) -> Self {
@@ -597,6 +616,11 @@ impl Scenario {
     pub fn check_in_child(mut self) -> Self {
         self.check_in_child = true;
         self.unordered = true;
+        self
+    }
+    /// The real side's `key` must contain `text` (see [`Scenario::real_has`]).
+    pub fn real_has(mut self, key: &'static str, text: &'static str) -> Self {
+        self.real_has.push((key, text));
         self
     }
     /// hosts.allow / hosts.deny for this row.
@@ -783,6 +807,14 @@ fn compare(sc: &Scenario, real: &Obs, ours: &Obs) -> Result<(), String> {
                     get(real, k)
                 ));
             }
+        }
+    }
+    for (k, want) in &sc.real_has {
+        if !get(real, k).contains(want) {
+            errs.push(format!(
+                "[{k}] the real side should contain {want:?}: {}",
+                get(real, k)
+            ));
         }
     }
     for k in keys {
