@@ -998,3 +998,74 @@ fn an_xadmin_session_ends_when_a_reload_removes_the_service() {
     assert_eq!(read_all(&mut s), b"");
     d.wait_file(5, "svc.log", "EXIT: xadmin status=0 pid=0");
 }
+
+#[test]
+fn convert_inetd_output_equals_debians_itox_and_xconv() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let (itox, xconv) = ("/usr/bin/itox", "/usr/bin/xconv.pl");
+    if !std::path::Path::new(itox).exists() || !std::path::Path::new(xconv).exists() {
+        eprintln!("skipped: Debian's itox/xconv.pl are not installed (apt-get install xinetd)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = dir.path().join("inetd.conf");
+    let text = "# sample of our own\n\
+        echo    stream  tcp     nowait  root    internal\n\
+        daytime dgram   udp     wait    root    internal\n\
+        finger  stream  tcp     nowait  nobody  /usr/sbin/tcpd  in.fingerd -w\n\
+        ftp     stream  tcp     nowait  root    /usr/sbin/in.ftpd in.ftpd -l -a\n\
+        talk    dgram   udp     wait    nobody.tty /usr/sbin/in.talkd in.talkd\n\
+        \n\
+        telnet\tstream\ttcp\tnowait\troot\t/usr/sbin/tcpd\t/usr/sbin/in.telnetd\n";
+    std::fs::write(&sample, text).expect("write");
+    let reference = |tool: &str, args: &[&str]| -> Vec<u8> {
+        let mut child = Command::new(tool)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run the reference converter");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("feed");
+        child.wait_with_output().expect("output").stdout
+    };
+    let ours = |args: &[&str]| -> Vec<u8> {
+        Command::new(XINETD)
+            .arg("-convert-inetd")
+            .arg(&sample)
+            .args(args)
+            .output()
+            .expect("run")
+            .stdout
+    };
+    let args = ["-daemon_dir", "/usr/sbin"];
+    assert_eq!(
+        String::from_utf8_lossy(&ours(&args)),
+        String::from_utf8_lossy(&reference(itox, &args)),
+        "itox {args:?}"
+    );
+    // Without -daemon_dir the tcpd lines cannot be converted: itox prints nothing and exits
+    // 1; we print the other entries, report the lines and exit 1 too (docs/compat.md).
+    assert!(reference(itox, &[]).is_empty());
+    let out = Command::new(XINETD)
+        .arg("-convert-inetd")
+        .arg(&sample)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-daemon_dir"),
+        "{out:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours(&["-xconv"])),
+        String::from_utf8_lossy(&reference(xconv, &[])),
+        "xconv.pl"
+    );
+}
