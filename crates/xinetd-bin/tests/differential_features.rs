@@ -50,6 +50,41 @@ fn tcpmux_client(side: &Side, obs: &mut Obs) {
     }
 }
 
+/// A fake identd on 127.0.0.5:113 (RFC 1413) answering one query with `reply` (`{q}` is the
+/// query), bounded to 5 s; returns the query it got.
+fn identd(reply: &'static str) -> Option<std::thread::JoinHandle<String>> {
+    use std::io::{BufRead, Write};
+    let l = std::net::TcpListener::bind(("127.0.0.5", 113)).ok()?;
+    l.set_nonblocking(true).ok()?;
+    Some(std::thread::spawn(move || {
+        let mut got = String::from("no query");
+        wait_for(5, || match l.accept() {
+            Ok((s, _)) => {
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+                let mut r = std::io::BufReader::new(&s);
+                let mut q = String::new();
+                let _ = r.read_line(&mut q);
+                let q = q.trim().to_string();
+                let _ = (&s).write_all(reply.replace("{q}", &q).as_bytes());
+                got = "query".into();
+                true
+            }
+            Err(_) => false,
+        });
+        got
+    }))
+}
+
+fn userid_client(side: &Side, obs: &mut Obs, reply: &'static str) {
+    let Some(id) = identd(reply) else {
+        obs.put("identd", "127.0.0.5:113 is busy");
+        return;
+    };
+    obs.put("client", tcp(Src::V4(5), side.port(0), b"who\n"));
+    obs.put("identd", id.join().unwrap_or_default());
+}
+
 fn banner_row(name: &'static str, over: &[(&str, &str)]) -> Scenario {
     Scenario::new(name, cat(over), with_banners).check_in_child()
 }
@@ -173,6 +208,38 @@ fn table() -> Vec<Scenario> {
             once,
         )
         .logs(Logs::Both),
+        Scenario::new(
+            "userid: log_on_success USERID",
+            cat(&[("log_on_success", "HOST USERID")]),
+            |s, o| userid_client(s, o, "{q} : USERID : UNIX : alice\r\n"),
+        )
+        .real_has("svc.log", "USERID: probe"),
+        Scenario::new(
+            "userid: identd answers ERROR",
+            cat(&[("log_on_success", "HOST USERID")]),
+            |s, o| userid_client(s, o, "{q} : ERROR : NO-USER\r\n"),
+        ),
+        Scenario::new(
+            "userid: IDONLY with a named user",
+            cat(&[("log_on_success", "HOST USERID"), ("flags", "IDONLY")]),
+            |s, o| userid_client(s, o, "{q} : USERID : UNIX : bob\r\n"),
+        ),
+        Scenario::new(
+            "admin: internal servers service",
+            internal("servers", "stream", "@P0@", &[("only_from", "127.0.0.1")]),
+            |s, o| o.put("servers", tcp(Src::V4(1), s.port(0), b"")),
+        )
+        .logs(Logs::Both)
+        .real_has("prog.log", "No such internal service: servers/stream")
+        .deliberate(
+            "`servers`, `services` and `xadmin` exist",
+            &[
+                ("prog.log", "!No such internal service"),
+                // No server is running: an empty list.
+                ("servers", "closed"),
+                ("svc.log", "START: servers pid=N from=127.0.0.1"),
+            ],
+        ),
         wrap_row("libwrap: empty files", &[], "", ""),
         wrap_row("libwrap: deny ALL: ALL", &[], "", "ALL: ALL\n"),
         wrap_row(
