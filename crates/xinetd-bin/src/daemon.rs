@@ -121,6 +121,8 @@ struct Child {
     admission: Admission,
     /// The socket to resume polling when a `wait = yes` server exits.
     wait: bool,
+    /// The client (for the state dump's server table).
+    peer: Option<SocketAddr>,
 }
 
 /// The daemon state.
@@ -1245,7 +1247,7 @@ impl Daemon {
                     id: c.svc.id.clone(),
                     pid: *pid,
                     started: wall(c.started),
-                    peer: None,
+                    peer: c.peer,
                     log_remote_user: userid(&c.svc),
                 },
             ));
@@ -1767,6 +1769,7 @@ impl Daemon {
                         deadline: p.timeout.map(|t| now + t),
                         admission: p.admission,
                         wait: p.wait,
+                        peer: p.peer,
                     },
                 );
                 if !self.services.contains_key(&p.key) {

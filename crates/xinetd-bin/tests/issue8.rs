@@ -1069,3 +1069,36 @@ fn convert_inetd_output_equals_debians_itox_and_xconv() {
         "xconv.pl"
     );
 }
+
+#[test]
+fn servers_lists_external_servers_with_their_client() {
+    use std::io::Read;
+    if !is_root() {
+        eprintln!("skipped: the external server runs as user = root; needs root");
+        return;
+    }
+    let (servers, sleeper) = (free_port(), free_port());
+    let conf = admin_service("servers", "servers", servers, "\tonly_from = 127.0.0.1\n")
+        + &external("sleeper", sleeper, "/bin/cat", "", "");
+    let d = Daemon::start(&conf);
+    let mut held = connect_from(SRC2, sleeper);
+    d.wait_file(5, "svc.log", "START: sleeper pid=");
+    let text = String::from_utf8(read_all(&mut connect(servers))).expect("text");
+    let pid_line = d
+        .read("svc.log")
+        .lines()
+        .find_map(|l| l.split("START: sleeper pid=").nth(1).map(str::to_string))
+        .and_then(|r| r.split_whitespace().next().map(str::to_string))
+        .expect("pid");
+    assert!(
+        text.starts_with(&format!("sleeper server\npid = {pid_line}\nstart_time = ")),
+        "{text}"
+    );
+    assert!(
+        text.contains("\tservice = sleeper\n\tremote_address = 127.0.0.2,"),
+        "{text}"
+    );
+    held.set_read_timeout(Some(std::time::Duration::from_millis(10)))
+        .expect("timeout");
+    let _ = held.read(&mut [0u8; 1]);
+}
