@@ -871,7 +871,7 @@ fn servers_services_and_xadmin_report_and_answer_only_their_only_from() {
 
     // xadmin: prompt, commands, bye.
     let mut s = connect(xadmin);
-    let mut expect = |s: &mut std::net::TcpStream, send: &str, until: &str| -> String {
+    let expect = |s: &mut std::net::TcpStream, send: &str, until: &str| -> String {
         if !send.is_empty() {
             s.write_all(send.as_bytes()).expect("write");
         }
