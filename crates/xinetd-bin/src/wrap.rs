@@ -91,7 +91,11 @@ impl Wrappers {
         match HostsAccess::load(&self.allow, &self.deny) {
             Ok((access, diags)) => {
                 for d in diags {
-                    log.msg(Level::Warning, &format!("libwrap: {d}"));
+                    let level = match d.severity {
+                        xinetd_acl::hosts_access::Severity::Error => Level::Error,
+                        _ => Level::Warning,
+                    };
+                    log.msg(level, &format!("libwrap: {d}"));
                 }
                 self.access = access;
             }

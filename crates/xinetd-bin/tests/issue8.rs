@@ -164,6 +164,28 @@ fn dual_stack_clients_match_ipv4_rules_and_log_mapped_addresses() {
 }
 
 #[test]
+fn hosts_file_problems_are_logged_with_their_position() {
+    let h = HostsFiles::new(
+        "daytime: 127.0.0.3 : spawn /bin/echo hi\nthis line has no separator\n",
+        "",
+    );
+    let port = free_port();
+    let d = h.start(&internal("daytime", "daytime", "stream", port, ""), &[]);
+    let allow = h.allow().display().to_string();
+    let log = d.prog_log();
+    assert!(
+        log.contains(&format!("WARNING: libwrap: {allow}:1:")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("ERROR: libwrap: {allow}:2:")),
+        "{log}"
+    );
+    // `spawn` is never run, and the rule still grants.
+    assert!(read_all(&mut connect_from(SRC3, port)).ends_with(b"\r\n"));
+}
+
+#[test]
 fn wait_yes_services_are_wrapped_too() {
     let h = HostsFiles::new("", "ALL: ALL\n");
     let (udp, tcp) = (free_port(), free_port());
