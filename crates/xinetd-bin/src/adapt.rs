@@ -13,13 +13,46 @@ use crate::listen::{Family, ListenSpec};
 use crate::service::{Runtime, Server, Service};
 use crate::slog::{CommonLogs, Destination, ServiceLog};
 
-/// Builds the runtime service; `Err` is the message to log (the service is skipped).
+/// What the services of one configuration load share: the "common" FILE logs (F-711) and
+/// the user/group lookups (a hundred `user = root` services read /etc/passwd once, not a
+/// hundred times: start-up time, issue 7).
+#[derive(Default)]
+pub struct LoadCache {
+    /// The shared FILE logs of `defaults`.
+    pub common: CommonLogs,
+    credentials: Vec<(CredentialsKey, xinetd_spawn::Credentials)>,
+}
+
+/// `user`, `group`, `groups` as written in the service.
+type CredentialsKey = (Option<String>, Option<String>, bool);
+
+impl LoadCache {
+    fn credentials(
+        &mut self,
+        user: Option<&str>,
+        group: Option<&str>,
+        groups: bool,
+    ) -> Result<xinetd_spawn::Credentials, xinetd_spawn::SpawnError> {
+        let key = (user.map(str::to_owned), group.map(str::to_owned), groups);
+        if let Some((_, c)) = self.credentials.iter().find(|(k, _)| *k == key) {
+            return Ok(c.clone());
+        }
+        let c = xinetd_spawn::Credentials::resolve(user, group, groups)?;
+        self.credentials.push((key, c.clone()));
+        Ok(c)
+    }
+}
+
+/// Builds the runtime service; `Err` is the message to log (the service is skipped). The
+/// model entry moves into the service (a copy per service would stay resident: idle memory,
+/// issue 7).
 pub fn service(
-    c: &conf::Service,
+    owned: conf::Service,
     startup_env: &xinetd_spawn::Environment,
     resolver: &dyn xinetd_acl::Resolver,
-    common: &mut CommonLogs,
+    cache: &mut LoadCache,
 ) -> Result<Service, String> {
+    let c = &owned;
     let id = c.id.value.clone();
     let name = c.name.value.clone();
     let stream = match c.socket_type.value {
@@ -73,13 +106,15 @@ pub fn service(
         None => Server::External,
     };
     let spawn = if server == Server::External {
-        Some(std::sync::Arc::new(spawn_spec(c)?.build_with(startup_env)?))
+        Some(std::sync::Arc::new(
+            spawn_spec(c)?.build_with(startup_env, cache)?,
+        ))
     } else {
         None
     };
     let access = access_policy(c, resolver)?;
     let limits = service_limits(c, sensor);
-    let log = service_log(c, common)?;
+    let log = service_log(c, &mut cache.common)?;
     Ok(Service {
         id,
         name,
@@ -92,7 +127,7 @@ pub fn service(
             .filter(|t| t.value > 0)
             .map(|t| Duration::from_secs(t.value.into())),
         rt: Rc::new(Runtime {
-            conf: c.clone(),
+            conf: owned,
             access,
             spawn,
             limits,
@@ -118,6 +153,7 @@ impl SpawnParts<'_> {
     fn build_with(
         self,
         startup: &xinetd_spawn::Environment,
+        cache: &mut LoadCache,
     ) -> Result<xinetd_spawn::SpawnSpec, String> {
         use xinetd_spawn::{Rlimit, RlimitValue};
         let c = self.c;
@@ -147,12 +183,13 @@ impl SpawnParts<'_> {
         let passenv = c.passenv.as_ref().map(|p| p.value.clone());
         let env = xinetd_spawn::Environment::for_service(startup, passenv.as_deref(), &env_words)
             .map_err(err)?;
-        let creds = xinetd_spawn::Credentials::resolve(
-            c.user.as_ref().map(|u| u.value.text.as_str()),
-            c.group.as_ref().map(|g| g.value.text.as_str()),
-            c.groups.value,
-        )
-        .map_err(err)?;
+        let creds = cache
+            .credentials(
+                c.user.as_ref().map(|u| u.value.text.as_str()),
+                c.group.as_ref().map(|g| g.value.text.as_str()),
+                c.groups.value,
+            )
+            .map_err(err)?;
         let mut b = xinetd_spawn::SpawnSpec::builder(&self.server)
             .argv(argv)
             .environment(env.environment)
@@ -298,15 +335,17 @@ fn service_log(c: &conf::Service, common: &mut CommonLogs) -> Result<ServiceLog,
                 ))
             } else {
                 let (file, _diags) = FileLog::open(path, id.clone(), limits).map_err(err)?;
-                Some(Destination::Own(xinetd_log::ServiceLog::File(file)))
+                Some(Destination::Own(Box::new(xinetd_log::ServiceLog::File(
+                    file,
+                ))))
             }
         }
         Some(conf::LogType::Syslog { facility, level }) => {
             let facility: xinetd_log::Facility = facility.as_str().parse().map_err(err)?;
             let level: xinetd_log::Level = level.as_str().parse().map_err(err)?;
-            Some(Destination::Own(xinetd_log::ServiceLog::Syslog(
+            Some(Destination::Own(Box::new(xinetd_log::ServiceLog::Syslog(
                 SyslogLog::new(facility, level, id.clone()),
-            )))
+            ))))
         }
     };
     Ok(ServiceLog::new(records, dest))

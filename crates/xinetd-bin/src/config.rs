@@ -53,11 +53,15 @@ pub fn load(
     log_diagnostics(log, &loaded.diagnostics);
     // Host names in only_from/no_access are resolved now, as xinetd does at parse time.
     let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(5));
-    let mut out = Loaded::default();
-    let mut common = crate::slog::CommonLogs::default();
-    for c in &loaded.config.services {
-        match crate::adapt::service(c, startup_env, &resolver, &mut common) {
-            Ok(s) if c.is_tcpmux_client() => out.tcpmux_clients.push(s),
+    let mut out = Loaded {
+        defaults: loaded.config.defaults.clone(),
+        ..Loaded::default()
+    };
+    let mut cache = crate::adapt::LoadCache::default();
+    for c in std::mem::take(&mut loaded.config.services) {
+        let tcpmux_client = c.is_tcpmux_client();
+        match crate::adapt::service(c, startup_env, &resolver, &mut cache) {
+            Ok(s) if tcpmux_client => out.tcpmux_clients.push(s),
             Ok(s) => out.services.push(s),
             Err(msg) => log.msg(Level::Error, &format!("{msg} - DISABLING")),
         }
@@ -72,6 +76,8 @@ pub struct Loaded {
     pub services: Vec<Service>,
     /// TCPMUX/TCPMUXPLUS clients, reachable through the `tcpmux` builtin only (F-540).
     pub tcpmux_clients: Vec<Service>,
+    /// The merged `defaults` entry (for the dumps, F-850..F-852).
+    pub defaults: xinetd_conf::Defaults,
 }
 
 /// Writes xinetd's lines for every diagnostic.

@@ -150,6 +150,8 @@ pub struct Daemon {
     again: Vec<Token>,
     next_cc: Option<Instant>,
     exit: Option<Exit>,
+    /// The merged `defaults` entry of the running configuration (dumps, F-850).
+    defaults: xinetd_conf::Defaults,
     /// TCPMUX client services, reached through the `tcpmux` builtin (F-540).
     tcpmux: Vec<Service>,
     /// Redirected connections.
@@ -245,6 +247,7 @@ impl Daemon {
             again: Vec::new(),
             next_cc,
             exit: None,
+            defaults: loaded.defaults,
             tcpmux: Vec::new(),
             relays: HashMap::new(),
             next_relay: 1,
@@ -276,14 +279,11 @@ impl Daemon {
     pub fn config_dump(&self) -> String {
         let mut keys: Vec<&u64> = self.services.keys().collect();
         keys.sort();
-        let mut out = String::new();
-        for k in keys {
-            let svc = &self.services[k].svc;
-            out.push_str(&format!("Service configuration: {}\n", svc.name));
-            out.push_str(&describe(svc));
-            out.push('\n');
-        }
-        out
+        let cx = crate::dump::Context {
+            defaults: &self.defaults,
+            startup_env: self.policy.startup_env(),
+        };
+        crate::dump::config_dump(&cx, keys.into_iter().map(|k| &self.services[k].svc))
     }
 
     /// The daemon log.
@@ -2364,6 +2364,7 @@ impl Daemon {
             }
         };
         self.log.msg(Level::Notice, "Swapping defaults");
+        self.defaults = new.defaults;
         self.wrap.reload(&mut self.log);
         self.tcpmux = new.tcpmux_clients;
         let new = new.services;
@@ -2525,52 +2526,67 @@ impl Daemon {
 
     fn dump(&mut self) {
         let path = self.policy.dump_path();
-        let mut out = String::new();
-        out.push_str(&format!("INTERNAL STATE DUMP: {}\n", crate::cli::VERSION));
-        out.push_str(&format!("Current time: {}\n\n", ctime_now()));
-        out.push_str("Services + defaults:\n");
         let mut keys: Vec<&u64> = self.services.keys().collect();
         keys.sort();
-        for k in keys {
-            let a = &self.services[k];
-            let state = if a.listener.is_none() {
-                "Disabled"
-            } else if a.suspended {
-                "Suspended"
-            } else {
-                "Active"
-            };
-            out.push_str(&format!("Service = {}\n", a.svc.name));
-            out.push_str(&format!("\tState = {state}\n"));
-            out.push_str(&describe(&a.svc));
-            out.push_str(&format!("running servers = {}\n", a.running));
-            out.push_str("retry servers = 0\n");
-            out.push_str(&format!(
-                "service fd = {}\n",
-                a.listener.as_ref().map_or(-1, |l| l.raw_fd())
-            ));
-            out.push('\n');
-        }
-        out.push_str("Server table dump:\n");
+        let services: Vec<crate::dump::ServiceEntry<'_>> = keys
+            .iter()
+            .map(|k| {
+                let a = &self.services[*k];
+                crate::dump::ServiceEntry {
+                    svc: &a.svc,
+                    state: if a.listener.is_none() {
+                        "Disabled"
+                    } else if a.suspended {
+                        "Suspended"
+                    } else {
+                        "Active"
+                    },
+                    running: a.running,
+                    fd: a.listener.as_ref().map_or(-1, |l| l.raw_fd()),
+                }
+            })
+            .collect();
         let mut pids: Vec<&i32> = self.children.keys().collect();
         pids.sort();
-        for p in pids {
-            let c = &self.children[p];
-            out.push_str(&format!("{} server\n", c.svc.id));
-            out.push_str(&format!("pid = {p}\n"));
-            out.push_str(&format!(
-                "running for {} seconds\n",
-                c.started.elapsed().as_secs()
-            ));
-        }
-        out.push_str("Retry table dump:\n");
-        out.push_str(&format!("active_services = {}\n", self.available()));
-        out.push_str(&format!("available_services = {}\n", self.services.len()));
-        out.push_str(&format!("running_servers = {}\n", self.children.len()));
-        out.push_str(&format!("inline connections = {}\n", self.conns.len()));
-        out.push_str(&format!("process_limit = {}\n", self.opts.limit));
-        out.push_str(&format!("config_file = {}\n", self.opts.config.display()));
-        out.push_str("END OF DUMP\n\n");
+        let servers: Vec<crate::dump::ServerEntry<'_>> = pids
+            .iter()
+            .map(|p| {
+                let c = &self.children[*p];
+                let descriptor = match (c.wait, self.services.get(&c.key)) {
+                    (true, Some(a)) => a.listener.as_ref().map_or(-1, |l| l.raw_fd()),
+                    _ => -1,
+                };
+                crate::dump::ServerEntry {
+                    svc: &c.svc,
+                    pid: **p,
+                    running_for: c.started.elapsed(),
+                    descriptor,
+                    peer: c.peer,
+                }
+            })
+            .collect();
+        let sockets: Vec<i32> = keys
+            .iter()
+            .filter_map(|k| {
+                let a = &self.services[*k];
+                a.listener
+                    .as_ref()
+                    .filter(|_| !a.suspended)
+                    .map(|l| l.raw_fd())
+            })
+            .collect();
+        let totals = crate::dump::Totals {
+            active: sockets.len(),
+            available: self.available(),
+            running: self.children.len(),
+            process_limit: self.opts.limit,
+            config_file: &self.opts.config,
+        };
+        let cx = crate::dump::Context {
+            defaults: &self.defaults,
+            startup_env: self.policy.startup_env(),
+        };
+        let out = crate::dump::state_dump(&cx, &services, &servers, &totals, &sockets);
         let r = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -2632,141 +2648,6 @@ impl Daemon {
     }
 }
 
-/// The configuration block of a service in the state dump, in xinetd's order and words
-/// (F-851; the lines that apply, without CPS and RPC data).
-fn describe(svc: &Service) -> String {
-    use std::fmt::Write as _;
-    let c = &svc.rt.conf;
-    let mut o = String::new();
-    let join = |v: Vec<&str>| v.join(" ");
-    let _ = writeln!(o, "\tid = {}", svc.id);
-    let mut flags: Vec<&str> = c.flags.value.iter().map(|f| f.as_str()).collect();
-    let family = match c.family {
-        xinetd_conf::AddressFamily::Ipv4 => "IPv4",
-        xinetd_conf::AddressFamily::Ipv6 => "IPv6",
-    };
-    if !flags.contains(&family) {
-        flags.push(family);
-    }
-    let _ = writeln!(o, "\tflags = {}", join(flags));
-    let types: Vec<&str> = c.types.value.iter().map(|t| t.as_str()).collect();
-    if !types.is_empty() {
-        let _ = writeln!(o, "\ttype = {}", join(types));
-    }
-    let _ = writeln!(o, "\tsocket_type = {}", c.socket_type.value.as_str());
-    let _ = writeln!(
-        o,
-        "\tProtocol (name,number) = ({},{})",
-        c.protocol.value.name, c.protocol.value.number
-    );
-    let _ = writeln!(o, "\tport = {}", svc.listen.port);
-    if let xinetd_conf::Limit::Max(n) = c.instances.value {
-        let _ = writeln!(o, "\tInstances = {n}");
-    }
-    let _ = writeln!(o, "\twait = {}", if svc.wait { "yes" } else { "no" });
-    if let Some(u) = &c.user {
-        let _ = writeln!(o, "\tuser = {}", u.value.uid);
-    }
-    if let Some(g) = &c.group {
-        let _ = writeln!(o, "\tgroup = {}", g.value.gid);
-    }
-    let _ = writeln!(
-        o,
-        "\tGroups = {}",
-        if c.groups.value { "yes" } else { "no" }
-    );
-    if let Some(u) = &c.umask {
-        let _ = writeln!(o, "\tumask = {:o}", u.value);
-    }
-    if let Some(n) = &c.nice {
-        let _ = writeln!(o, "\tNice = {}", n.value);
-    }
-    let per_source = match c.per_source.value {
-        xinetd_conf::Limit::Max(n) => i64::from(n),
-        xinetd_conf::Limit::Unlimited => -1,
-    };
-    let _ = writeln!(o, "\tPER_SOURCE = {per_source}");
-    match &c.bind {
-        Some(b) => {
-            let _ = writeln!(o, "\tBind = {}", b.value.address);
-        }
-        None => o.push_str("\tBind = All addresses.\n"),
-    }
-    if let Some(spec) = &svc.rt.spawn {
-        let _ = writeln!(o, "\tServer = {}", spec.program().display());
-        let argv: Vec<String> = spec
-            .argv()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let _ = writeln!(o, "\tServer argv = {}", argv.join(" "));
-    }
-    if let Some(r) = &c.redirect {
-        let _ = writeln!(o, "\tRedirect = {}:{}", r.value.address, r.value.port);
-    }
-    if let Some(t) = &c.access_times {
-        let times: Vec<String> = t
-            .value
-            .iter()
-            .map(|i| {
-                format!(
-                    "{:02}:{:02}-{:02}:{:02}",
-                    i.start_minute / 60,
-                    i.start_minute % 60,
-                    i.end_minute / 60,
-                    i.end_minute % 60
-                )
-            })
-            .collect();
-        let _ = writeln!(o, "\tAccess times = {}", times.join(" "));
-    }
-    match svc.rt.access.only_from() {
-        Some(l) => {
-            let _ = writeln!(o, "\tOnly from: {}", l.xinetd_dump());
-        }
-        None => o.push_str("\tOnly from: All sites\n"),
-    }
-    match svc.rt.access.no_access() {
-        Some(l) => {
-            let _ = writeln!(o, "\tNo access: {}", l.xinetd_dump());
-        }
-        None => o.push_str("\tNo access: No blocked sites\n"),
-    }
-    match c.log_type.as_ref().map(|l| &l.value) {
-        None => o.push_str("\tNo logging\n"),
-        Some(xinetd_conf::LogType::File { shared: true, .. }) => {
-            o.push_str("\tLogging to common log file\n")
-        }
-        Some(xinetd_conf::LogType::File {
-            path,
-            soft_limit,
-            hard_limit,
-            ..
-        }) => match (soft_limit, hard_limit) {
-            (Some(s), Some(h)) => {
-                let _ = writeln!(o, "\tLogging to file: {path} (soft={s} hard={h})");
-            }
-            _ => {
-                let _ = writeln!(o, "\tLogging to file: {path} (no limits)");
-            }
-        },
-        Some(xinetd_conf::LogType::Syslog { facility, level }) => {
-            let _ = writeln!(
-                o,
-                "\tLogging to syslog. Facility = {}, level = {}",
-                facility.as_str(),
-                level.as_str()
-            );
-        }
-    }
-    if c.log_type.is_some() {
-        let s: Vec<&str> = c.log_on_success.value.iter().map(|f| f.as_str()).collect();
-        let f: Vec<&str> = c.log_on_failure.value.iter().map(|f| f.as_str()).collect();
-        let _ = writeln!(o, "\tLog_on_success flags = {}", join(s));
-        let _ = writeln!(o, "\tLog_on_failure flags = {}", join(f));
-    }
-    o
-}
-
 /// How an inline builtin shows in the log: held stream connections get EXIT lines.
 fn served_inline(b: Builtin) -> Served {
     if b.holds_connection() {
@@ -2802,13 +2683,6 @@ pub fn errno_text(e: &io::Error) -> String {
         }
         None => e.to_string(),
     }
-}
-
-/// `ctime()`-style local time without the newline, for the dump header.
-fn ctime_now() -> String {
-    jiff::Zoned::now()
-        .strftime("%a %b %e %H:%M:%S %Y")
-        .to_string()
 }
 
 /// errno numbers we test for.

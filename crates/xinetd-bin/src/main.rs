@@ -33,6 +33,7 @@ mod cli;
 mod config;
 mod daemon;
 mod dlog;
+mod dump;
 mod internal;
 mod listen;
 mod policy;

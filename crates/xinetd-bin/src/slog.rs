@@ -22,7 +22,7 @@ pub enum Served {
 /// Where a service's records go.
 pub enum Destination {
     /// Its own syslog or FILE log (`log_type` in the service).
-    Own(xinetd_log::ServiceLog),
+    Own(Box<xinetd_log::ServiceLog>),
     /// The "common" FILE log of `defaults`, one file (one descriptor, one size count) shared
     /// by every service that inherits it (F-711); its limits say `common` (F-712).
     Common(Rc<RefCell<xinetd_log::ServiceLog>>),

@@ -367,13 +367,15 @@ fn signals_dump_check_and_term() {
         "\tid = echo\n",
         "\tsocket_type = stream\n",
         "\tProtocol (name,number) = (tcp,6)\n",
-        "\tBind = 127.0.0.1\n",
         "\tOnly from: All sites\n",
         "\tNo access: No blocked sites\n",
         "\tLog_on_failure flags = HOST\n",
     ] {
         assert!(text.contains(line), "{line:?} in {text}");
     }
+    // xinetd names the bind address (getnameinfo), `unknown` when it has no name.
+    let bind = format!("\t\tBind = {}\n", host_name_of("127.0.0.1"));
+    assert!(text.contains(&bind), "{bind:?} in {text}");
     assert!(text.contains("END OF DUMP"), "{text}");
 
     // Hold an echo connection so the check has something to count.
@@ -1006,8 +1008,12 @@ impl NetnsPair {
         let steps: Vec<Vec<&str>> = vec![
             vec!["netns", "add", s],
             vec!["netns", "add", c],
-            vec!["-n", s, "link", "add", "xa0", "type", "veth", "peer", "name", "xa1", "netns", c],
-            vec!["-n", s, "link", "add", "xb0", "type", "veth", "peer", "name", "xb1", "netns", c],
+            vec![
+                "-n", s, "link", "add", "xa0", "type", "veth", "peer", "name", "xa1", "netns", c,
+            ],
+            vec![
+                "-n", s, "link", "add", "xb0", "type", "veth", "peer", "name", "xb1", "netns", c,
+            ],
             vec!["-n", s, "addr", "add", "10.91.1.1/24", "dev", "xa0"],
             vec!["-n", s, "addr", "add", "10.91.2.1/24", "dev", "xb0"],
             vec!["-n", c, "addr", "add", "10.91.1.2/24", "dev", "xa1"],
@@ -1072,12 +1078,7 @@ fn bind_device_serves_only_through_its_interface() {
         eprintln!("skipped: bind_device test needs root (network namespaces)");
         return;
     }
-    let has = |tool: &str| {
-        std::process::Command::new(tool)
-            .arg("-V")
-            .output()
-            .is_ok()
-    };
+    let has = |tool: &str| std::process::Command::new(tool).arg("-V").output().is_ok();
     if !has("ip") {
         eprintln!("skipped: bind_device test needs iproute2's `ip`");
         return;
@@ -1137,6 +1138,119 @@ fn bind_device_serves_only_through_its_interface() {
         .expect("plain via xb0")
         .ends_with(b"\r\n"));
     let refused = ns.fetch("10.91.2.1", bound);
-    assert!(refused.is_err(), "bound service answered via xb0: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "bound service answered via xb0: {refused:?}"
+    );
     drop(d);
+}
+
+/// The name the system gives `addr` (`getent hosts`), or `unknown`, as xinetd's dumps print
+/// `bind` and `redirect` addresses.
+fn host_name_of(addr: &str) -> String {
+    std::process::Command::new("getent")
+        .args(["hosts", addr])
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .nth(1)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[test]
+fn state_dump_has_xinetds_layout() {
+    // F-850, F-851: the defaults block, per-service blocks with CPS and environment lines
+    // only when the service set them, the server table with pid, start time and client.
+    if !is_root() {
+        eprintln!("skipped: the external service runs as user = root");
+        return;
+    }
+    let (echo, sleeper) = (free_port(), free_port());
+    let dump = tempfile::NamedTempFile::new().expect("dump file");
+    let dump_path = dump.path().to_str().expect("utf-8").to_string();
+    let conf = format!(
+        "defaults\n{{\n\tlog_type = FILE @DIR@/common.log\n\tlog_on_success = PID HOST EXIT\n\
+         \tlog_on_failure = HOST\n\tcps = 25 30\n\tinstances = 50\n\tper_source = 10\n\
+         \tonly_from = 127.0.0.0/8\n}}\n\
+         service echo\n{{\n\tid = echo-x\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\
+         \tport = {echo}\n\twait = no\n\tbind = 127.0.0.1\n}}\n\
+         service sleeper\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = {sleeper}\n\twait = no\n\tuser = root\n\tbind = 127.0.0.1\n\
+         \tserver = /bin/sleep\n\tserver_args = 30\n\tenv = FOO=bar BAZ=qux\n\tpassenv = PATH\n\
+         \tcps = 100 5\n\tlog_type = SYSLOG daemon info\n}}\n"
+    );
+    let d = Daemon::start_with(&conf, &["-dumpfile", &dump_path]);
+    let client = connect(sleeper);
+    let local = client.local_addr().expect("local addr");
+    // Servers are children of the spawner threads: look at every task of the daemon.
+    wait_until(5, "the sleeper server", || {
+        std::fs::read_dir(format!("/proc/{}/task", d.pid()))
+            .into_iter()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+            .any(|c| !c.trim().is_empty())
+    });
+    // The spawn result reaches the loop through the spawner's channel: dump again until the
+    // server table has it.
+    let mut text = String::new();
+    for n in 1..=5 {
+        d.signal(Signal::SIGUSR1);
+        d.wait_log_count(5, "generated state dump in file", n);
+        let all = std::fs::read_to_string(&dump_path).expect("dump");
+        text = all[all.rfind("INTERNAL STATE DUMP").expect("a dump")..].to_string();
+        if text.contains("sleeper server\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bind = host_name_of("127.0.0.1");
+    let expect_in_order = [
+        "Services + defaults:\nService defaults\n\tInstances = 50\n\tCPS = max conn:25 wait:30\n\
+         \tPER_SOURCE = 10\n\tBind = All addresses.\n\
+         \tOnly from:  127.0.0.0/255.0.0.0(NET)\n\tNo access: No blocked sites\n"
+            .to_string(),
+        "Service = echo\n\tState = Active\n\tService configuration: echo\n\t\tid = echo-x\n"
+            .to_string(),
+        // Inherited instances/cps are not repeated in the service block.
+        "\t\twait = no\n\t\tGroups = no\n\t\tPER_SOURCE = 10\n".to_string(),
+        format!("\t\tBind = {bind}\n"),
+        "\t\tLogging to common log file\n".to_string(),
+        "\trunning servers = 0\n\tretry servers = 0\n\tattempts = 0\n".to_string(),
+        "Service = sleeper\n".to_string(),
+        "\t\tuser = 0\n\t\tGroups = no\n\t\tCPS = max conn:100 wait:5\n\t\tPER_SOURCE = 10\n"
+            .to_string(),
+        "\t\tServer = /bin/sleep\n\t\tServer argv = sleep 30\n".to_string(),
+        "\t\tLogging to syslog. Facility = daemon, level = info\n".to_string(),
+        "\t\tPassenv = PATH\n\t\tEnvironment additions:\n\t\t\tFOO=bar\n\t\t\tBAZ=qux\n\
+         \t\tEnvironment strings:\n\t\t\tPATH="
+            .to_string(),
+        "\trunning servers = 1\n".to_string(),
+        "Server table dump:\nsleeper server\npid = ".to_string(),
+        "start_time = ".to_string(),
+        format!(
+            "Connection info:\n\tservice = sleeper\n\tdescriptor = -1\n\tflags = 3\n\
+             \tremote_address = 127.0.0.1,{}\nlog_remote_user = NO\nwrites_to_log = NO\n",
+            local.port()
+        ),
+        "Retry table dump:\n".to_string(),
+        "active_services = 2\navailable_services = 2\n".to_string(),
+        "running_servers = 1\n".to_string(),
+        "END OF DUMP\n".to_string(),
+    ];
+    let mut at = 0;
+    for want in &expect_in_order {
+        match text[at..].find(want.as_str()) {
+            Some(i) => at += i + want.len(),
+            None => panic!("{want:?} not found (in order) in:\n{text}"),
+        }
+    }
+    let echo_block = &text[text.find("Service = echo").expect("echo")..];
+    let echo_block = &echo_block[..echo_block.find("Service = sleeper").expect("sleeper")];
+    assert!(!echo_block.contains("CPS ="), "{echo_block}");
+    assert!(!echo_block.contains("Instances ="), "{echo_block}");
+    drop(client);
 }
