@@ -187,6 +187,12 @@ fn table() -> Vec<Scenario> {
             instances_1,
         ),
         Scenario::new(
+            "limits: instances = 0",
+            cat(&[("instances", "0")]),
+            |s, o| hold_all(s, o, 0, &[Src::V4(2)]),
+        )
+        .logs(Logs::Both),
+        Scenario::new(
             "limits: instances = 2, three clients",
             cat(&[("instances", "2")]),
             |s, o| hold_all(s, o, 0, &[Src::V4(2), Src::V4(3), Src::V4(4)]),

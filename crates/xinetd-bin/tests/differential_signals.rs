@@ -288,6 +288,89 @@ fn table() -> Vec<Scenario> {
             ],
         ),
         Scenario::new(
+            "config: includedir, one file read",
+            "includedir @DIR@/xinetd.d\n".to_string(),
+            |s, o| {
+                o.put("echo", tcp(Src::V4(2), s.port(0), b"e\n"));
+                o.put("cat", tcp(Src::V4(2), s.port(2), b"c\n"));
+            },
+        )
+        .file("xinetd.d/cat", probe_on_p2(&[]))
+        .file("xinetd.d/.hidden", internal("discard", "stream", "@P1@", &[]))
+        .file("xinetd.d/backup~", internal("discard", "stream", "@P1@", &[]))
+        .file("xinetd.d/with.dot", internal("daytime", "stream", "@P1@", &[]))
+        .logs(Logs::Both),
+        Scenario::new(
+            "config: includedir, files read one after the other",
+            "includedir @DIR@/xinetd.d\n".to_string(),
+            |s, o| {
+                o.put("echo", tcp(Src::V4(2), s.port(0), b"e\n"));
+                o.put("cat", tcp(Src::V4(2), s.port(2), b"c\n"));
+            },
+        )
+        .file("xinetd.d/echo", echo_tcp())
+        .file("xinetd.d/cat", probe_on_p2(&[]))
+        .file("xinetd.d/.hidden", internal("discard", "stream", "@P1@", &[]))
+        .file("xinetd.d/backup~", internal("discard", "stream", "@P1@", &[]))
+        .file("xinetd.d/with.dot", internal("daytime", "stream", "@P1@", &[]))
+        .logs(Logs::Both),
+        Scenario::new(
+            "config: include of a file with defaults",
+            "include @DIR@/extra.conf\n".to_string(),
+            |s, o| {
+                o.put("127.0.0.2", tcp(Src::V4(2), s.port(0), b"e\n"));
+                o.put("127.0.0.3", tcp(Src::V4(3), s.port(0), b"e\n"));
+            },
+        )
+        .file(
+            "extra.conf",
+            format!("defaults\n{{\n\tonly_from = 127.0.0.3\n}}\n{}", echo_tcp()),
+        )
+        .logs(Logs::Both)
+        .check_in_child(),
+        Scenario::new(
+            "config: the same service twice",
+            format!("{}{}", echo_tcp(), internal("echo", "stream", "@P1@", &[])),
+            |s, o| {
+                o.put("first", tcp(Src::V4(2), s.port(0), b"1\n"));
+                o.put("second", tcp(Src::V4(2), s.port(1), b"2\n"));
+            },
+        )
+        .logs(Logs::Prog),
+        Scenario::new(
+            "config: two ids of one service",
+            format!(
+                "{}{}",
+                echo_tcp(),
+                internal("echo", "stream", "@P1@", &[("id", "echo-two")])
+            ),
+            |s, o| {
+                o.put("first", tcp(Src::V4(2), s.port(0), b"1\n"));
+                o.put("second", tcp(Src::V4(2), s.port(1), b"2\n"));
+            },
+        )
+        .logs(Logs::Both),
+        Scenario::new(
+            "config: missing include file",
+            format!("include @DIR@/nonexistent.conf\n{}", echo_tcp()),
+            |s, o| o.put("echo", tcp(Src::V4(2), s.port(0), b"e\n")),
+        )
+        .logs(Logs::Prog),
+        Scenario::new(
+            "reload: defaults only_from changes",
+            format!("defaults\n{{\n\tonly_from = 127.0.0.2\n}}\n{}", echo_tcp()),
+            |s, o| {
+                clients(s, o, "before");
+                reload(
+                    s,
+                    &format!("defaults\n{{\n\tonly_from = 127.0.0.3\n}}\n{}", echo_tcp()),
+                );
+                clients(s, o, "after");
+            },
+        )
+        .logs(Logs::Both)
+        .check_in_child(),
+        Scenario::new(
             "config: unknown attribute",
             format!("{}service x\n{{\n\tport = @P1@\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n\tfrobnicate = yes\n}}\n", echo_tcp()),
             |_, _| {},
@@ -332,12 +415,30 @@ fn table() -> Vec<Scenario> {
     ]
 }
 
+/// Rows kept out of the committed suite until the bug they show is fixed.
+const OPEN_BUGS: [&str; 1] = ["config: includedir, files read one after the other"];
+
 #[test]
 fn differential_signals_and_program_log() {
     run_table(
         table()
             .into_iter()
-            .filter(|s| !s.name.starts_with("dump:"))
+            .filter(|s| !s.name.starts_with("dump:") && !OPEN_BUGS.contains(&s.name))
+            .collect(),
+    );
+}
+
+/// Open bug (xinetd-conf, load.rs `handle_includedir`): for the second and later files of an
+/// `includedir`, 2.3.15.3 writes `DEBUG: Reading included configuration file: F [file=F]
+/// [line=N]` with F the file about to be read and N the line count of the previous file;
+/// ours keeps the location of the `includedir` line. Run with `--ignored`.
+#[test]
+#[ignore = "includedir DEBUG line location differs (xinetd-conf, reported on the board)"]
+fn differential_open_bugs() {
+    run_table(
+        table()
+            .into_iter()
+            .filter(|s| OPEN_BUGS.contains(&s.name))
             .collect(),
     );
 }

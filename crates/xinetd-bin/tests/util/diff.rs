@@ -110,7 +110,15 @@ impl Side {
     /// SIGUSR1 dump (always `/var/run/xinetd.dump`) lands in DIR/run.
     /// `hosts` are the texts of hosts.allow and hosts.deny for libwrap: ours reads them through
     /// `-hosts_allow`/`-hosts_deny`, the real xinetd sees them bind-mounted on /etc.
-    pub fn start(which: Which, template: &str, nports: usize, hosts: (&str, &str)) -> Side {
+    /// `files` are written (expanded) into DIR before the start (included configuration
+    /// files, banners).
+    pub fn start(
+        which: Which,
+        template: &str,
+        nports: usize,
+        hosts: (&str, &str),
+        files: &[(&'static str, String)],
+    ) -> Side {
         let dir = tempfile::tempdir().expect("tempdir");
         // The probe must be reachable by `user = nobody`.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -127,6 +135,13 @@ impl Side {
         let ports: Vec<u16> = (0..nports).map(|_| crate::util::free_port()).collect();
         let conf = dir.path().join("xinetd.conf");
         std::fs::write(&conf, expand(template, dir.path(), &ports)).expect("write config");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("dir for a file");
+            }
+            std::fs::write(&path, expand(text, dir.path(), &ports)).expect("write a file");
+        }
         std::fs::write(dir.path().join("hosts.allow"), hosts.0).expect("hosts.allow");
         std::fs::write(dir.path().join("hosts.deny"), hosts.1).expect("hosts.deny");
         let d = dir.path();
@@ -586,6 +601,8 @@ pub struct Scenario {
     pub real_has: Vec<(&'static str, &'static str)>,
     /// hosts.allow and hosts.deny texts (libwrap, F-250).
     pub hosts: (&'static str, &'static str),
+    /// Files written into DIR before the start (`@DIR@`, `@Pn@` expanded).
+    pub files: Vec<(&'static str, String)>,
 }
 
 impl Scenario {
@@ -606,6 +623,7 @@ impl Scenario {
             check_in_child: false,
             hosts: ("", ""),
             real_has: Vec::new(),
+            files: Vec::new(),
         }
     }
     pub fn logs(mut self, logs: Logs) -> Self {
@@ -621,6 +639,11 @@ impl Scenario {
     /// The real side's `key` must contain `text` (see [`Scenario::real_has`]).
     pub fn real_has(mut self, key: &'static str, text: &'static str) -> Self {
         self.real_has.push((key, text));
+        self
+    }
+    /// A file written into DIR before the start.
+    pub fn file(mut self, name: &'static str, text: impl Into<String>) -> Self {
+        self.files.push((name, text.into()));
         self
     }
     /// hosts.allow / hosts.deny for this row.
@@ -682,8 +705,8 @@ pub fn quiesce(sides: &[&Side], secs: u64) {
 
 /// Runs one scenario on both daemons; `Err` describes every difference.
 pub fn run(sc: &Scenario) -> Result<(), String> {
-    let mut real = Side::start(Which::Real, &sc.conf, sc.ports, sc.hosts);
-    let mut ours = Side::start(Which::Ours, &sc.conf, sc.ports, sc.hosts);
+    let mut real = Side::start(Which::Real, &sc.conf, sc.ports, sc.hosts, &sc.files);
+    let mut ours = Side::start(Which::Ours, &sc.conf, sc.ports, sc.hosts, &sc.files);
     if !real.wait_started() || !ours.wait_started() {
         return Err(format!(
             "{}: a daemon did not start\nreal:\n{}\nours:\n{}",
