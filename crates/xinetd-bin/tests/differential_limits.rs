@@ -56,6 +56,29 @@ fn hold_all(side: &Side, obs: &mut Obs, port: usize, srcs: &[Src]) {
     wait_for(5, || side.descendants().is_empty());
 }
 
+/// Holds one served connection from `src` to port `port` and returns it (closing it ends the
+/// server: dropping the stream sends FIN and /bin/cat exits).
+fn hold_all_kept(side: &Side, obs: &mut Obs, port: usize, src: Src) -> Option<TcpStream> {
+    match hold(side, port, src) {
+        Ok(s) => {
+            obs.put(format!("held on {port} from {}", src.label()), "served");
+            Some(s)
+        }
+        Err(e) => {
+            obs.put(format!("held on {port} from {}", src.label()), e);
+            None
+        }
+    }
+}
+
+/// A connection expected to be refused while others are held.
+fn obs_refused(side: &Side, obs: &mut Obs, port: usize, src: Src) {
+    let r = hold(side, port, src)
+        .err()
+        .unwrap_or_else(|| "served".into());
+    obs.put(format!("extra on {port} from {}", src.label()), r);
+}
+
 /// Holds one connection, is refused a second, then after closing the first is served again.
 fn instances_1(side: &Side, obs: &mut Obs) {
     let first = hold(side, 0, Src::V4(2));
@@ -185,6 +208,57 @@ fn table() -> Vec<Scenario> {
             "limits: instances = 1",
             cat(&[("instances", "1")]),
             instances_1,
+        ),
+        Scenario::new("limits: -limit 1 (process limit)", cat(&[]), |s, o| {
+            hold_all(s, o, 0, &[Src::V4(2), Src::V4(3)])
+        })
+        .args(&["-limit", "1"])
+        .logs(Logs::Both),
+        Scenario::new(
+            "limits: -limit 2 across two services",
+            format!(
+                "{}{}",
+                cat(&[]),
+                cat(&[("port", "@P1@")]).replace("service probe", "service probe2")
+            ),
+            |s, o| {
+                let a = hold_all_kept(s, o, 0, Src::V4(2));
+                let b = hold_all_kept(s, o, 1, Src::V4(3));
+                obs_refused(s, o, 1, Src::V4(4));
+                for mut c in [a, b].into_iter().flatten() {
+                    let _ = c.shutdown(std::net::Shutdown::Write);
+                    let _ = read_outcome(&mut c);
+                }
+                wait_for(5, || s.descendants().is_empty());
+            },
+        )
+        .args(&["-limit", "2"])
+        .logs(Logs::Both),
+        Scenario::new(
+            "log: FILE log soft and hard limits",
+            internal(
+                "echo",
+                "stream",
+                "@P0@",
+                &[("log_type", "FILE @DIR@/svc.log 400 600")],
+            ),
+            |s, o| {
+                for i in 0..12 {
+                    o.put(format!("echo {i}"), tcp(Src::V4(2), s.port(0), b"x\n"));
+                }
+            },
+        )
+        .logs(Logs::Both)
+        .real_has("prog.log", "ERROR: Size of echo log exceeded hard limit")
+        .real_has("prog.log", "ERROR: Error in echo log: ")
+        .deliberate(
+            "No `Error in <id> log: <garbage>` flood",
+            &[
+                ("prog.log", "ERROR: Size of echo log exceeded hard limit"),
+                ("prog.log", "!Error in echo log"),
+                // The companion entry "Soft limit notice is emitted".
+                ("prog.log", "soft limit exceeded on 'echo'"),
+            ],
         ),
         Scenario::new(
             "limits: instances = 0",

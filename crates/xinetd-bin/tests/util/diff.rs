@@ -118,6 +118,7 @@ impl Side {
         nports: usize,
         hosts: (&str, &str),
         files: &[(&'static str, String)],
+        extra: &[&str],
     ) -> Side {
         let dir = tempfile::tempdir().expect("tempdir");
         // The probe must be reachable by `user = nobody`.
@@ -154,6 +155,7 @@ impl Side {
             "-f".into(),
             conf.display().to_string(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut cmd = match which {
             Which::Real => {
                 let mut c = Command::new("unshare");
@@ -603,6 +605,8 @@ pub struct Scenario {
     pub hosts: (&'static str, &'static str),
     /// Files written into DIR before the start (`@DIR@`, `@Pn@` expanded).
     pub files: Vec<(&'static str, String)>,
+    /// Extra command-line options for both daemons (`-limit 1`).
+    pub args: Vec<&'static str>,
 }
 
 impl Scenario {
@@ -624,6 +628,7 @@ impl Scenario {
             hosts: ("", ""),
             real_has: Vec::new(),
             files: Vec::new(),
+            args: Vec::new(),
         }
     }
     pub fn logs(mut self, logs: Logs) -> Self {
@@ -639,6 +644,11 @@ impl Scenario {
     /// The real side's `key` must contain `text` (see [`Scenario::real_has`]).
     pub fn real_has(mut self, key: &'static str, text: &'static str) -> Self {
         self.real_has.push((key, text));
+        self
+    }
+    /// Extra command-line options for both daemons.
+    pub fn args(mut self, args: &[&'static str]) -> Self {
+        self.args.extend_from_slice(args);
         self
     }
     /// A file written into DIR before the start.
@@ -705,8 +715,22 @@ pub fn quiesce(sides: &[&Side], secs: u64) {
 
 /// Runs one scenario on both daemons; `Err` describes every difference.
 pub fn run(sc: &Scenario) -> Result<(), String> {
-    let mut real = Side::start(Which::Real, &sc.conf, sc.ports, sc.hosts, &sc.files);
-    let mut ours = Side::start(Which::Ours, &sc.conf, sc.ports, sc.hosts, &sc.files);
+    let mut real = Side::start(
+        Which::Real,
+        &sc.conf,
+        sc.ports,
+        sc.hosts,
+        &sc.files,
+        &sc.args,
+    );
+    let mut ours = Side::start(
+        Which::Ours,
+        &sc.conf,
+        sc.ports,
+        sc.hosts,
+        &sc.files,
+        &sc.args,
+    );
     if !real.wait_started() || !ours.wait_started() {
         return Err(format!(
             "{}: a daemon did not start\nreal:\n{}\nours:\n{}",
