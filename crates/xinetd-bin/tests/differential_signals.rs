@@ -242,6 +242,26 @@ fn table() -> Vec<Scenario> {
             ),
             dump,
         ),
+        Scenario::new(
+            "dump: defaults and a service that sets instances",
+            format!(
+                "defaults\n{{\n\tinstances = 30\n\tper_source = 5\n\tonly_from = 127.0.0.0/8\n\
+                 \tno_access = 127.0.0.9\n\tumask = 022\n}}\n{}{}",
+                echo_tcp(),
+                probe_on_p2(&[("instances", "4"), ("env", "A=1"), ("passenv", "PATH")])
+            ),
+            dump,
+        )
+        .logs(Logs::Both),
+        Scenario::new("dump: while a server runs", with_cat.clone(), |s, o| {
+            let held = connect(Src::V4(2), s.port(2));
+            wait_for(5, || !s.descendants().is_empty());
+            dump(s, o);
+            drop(held);
+            wait_for(5, || s.descendants().is_empty());
+        })
+        .logs(Logs::Both)
+        .real_has("dump", "running_servers = 1"),
         Scenario::new("dump: after a reload", echo_tcp(), reload_then_dump).logs(Logs::Both),
         Scenario::new("reload: a service added", echo_tcp(), reload_add)
             .logs(Logs::Both)
@@ -443,11 +463,8 @@ fn differential_open_bugs() {
     );
 }
 
-/// Open bug: our dump writes `Instances = UNLIMITED` for services that did not set
-/// `instances`; 2.3.15.3 writes the line only for a service that set it (SC_SPECIFIED).
-/// Reported to the daemon's owner (src/dump.rs, in progress); run with `--ignored`.
+/// The SIGUSR1 dump rows, in a test of their own (they run in parallel with the others).
 #[test]
-#[ignore = "dump: Instances line differs until src/dump.rs follows SC_SPECIFIED"]
 fn differential_state_dump() {
     run_table(
         table()
