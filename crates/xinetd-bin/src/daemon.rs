@@ -2542,6 +2542,12 @@ impl Daemon {
                         "Active"
                     },
                     running: a.running,
+                    retries: self
+                        .retries
+                        .entries()
+                        .iter()
+                        .filter(|r| r.key == **k)
+                        .count(),
                     fd: a.listener.as_ref().map_or(-1, |l| l.raw_fd()),
                 }
             })
@@ -2559,10 +2565,26 @@ impl Daemon {
                 crate::dump::ServerEntry {
                     svc: &c.svc,
                     pid: **p,
-                    running_for: c.started.elapsed(),
+                    started: std::time::SystemTime::now() - c.started.elapsed(),
+                    fork_failures: 0,
                     descriptor,
                     peer: c.peer,
                 }
+            })
+            .collect();
+        // Requests waiting for another fork attempt: xinetd keeps them as servers whose
+        // fork failed (pid -1, no start time).
+        let retries: Vec<crate::dump::ServerEntry<'_>> = self
+            .retries
+            .entries()
+            .iter()
+            .map(|r| crate::dump::ServerEntry {
+                svc: &r.log_svc,
+                pid: -1,
+                started: std::time::UNIX_EPOCH,
+                fork_failures: r.failures,
+                descriptor: std::os::fd::AsRawFd::as_raw_fd(&r.fd),
+                peer: r.peer,
             })
             .collect();
         let sockets: Vec<i32> = keys
@@ -2586,7 +2608,7 @@ impl Daemon {
             defaults: &self.defaults,
             startup_env: self.policy.startup_env(),
         };
-        let out = crate::dump::state_dump(&cx, &services, &servers, &totals, &sockets);
+        let out = crate::dump::state_dump(&cx, &services, &servers, &retries, &totals, &sockets);
         let r = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

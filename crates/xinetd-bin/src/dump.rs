@@ -32,6 +32,8 @@ pub struct ServiceEntry<'a> {
     pub state: &'static str,
     /// Running servers and held inline connections.
     pub running: u32,
+    /// Requests waiting for another fork attempt.
+    pub retries: usize,
     /// The listening descriptor, -1 without one.
     pub fd: i32,
 }
@@ -40,10 +42,12 @@ pub struct ServiceEntry<'a> {
 pub struct ServerEntry<'a> {
     /// The service that started it.
     pub svc: &'a Service,
-    /// Its pid.
+    /// Its pid (-1 in the retry table: the fork failed, as xinetd records it).
     pub pid: i32,
-    /// How long it has run.
-    pub running_for: Duration,
+    /// When it started (the epoch for a request still waiting for a fork).
+    pub started: SystemTime,
+    /// Failed forks so far (retry table).
+    pub fork_failures: u32,
     /// The descriptor the daemon keeps for the connection: the service socket for
     /// `wait = yes`, -1 once a `wait = no` connection was handed over (xinetd closes it).
     pub descriptor: i32,
@@ -84,6 +88,7 @@ pub fn state_dump(
     cx: &Context<'_>,
     services: &[ServiceEntry<'_>],
     servers: &[ServerEntry<'_>],
+    retries: &[ServerEntry<'_>],
     totals: &Totals<'_>,
     socket_fds: &[i32],
 ) -> String {
@@ -101,56 +106,31 @@ pub fn state_dump(
         // xinetd prints the counters of active services only.
         if e.state == "Active" {
             let _ = writeln!(o, "\trunning servers = {}", e.running);
-            o.push_str("\tretry servers = 0\n\tattempts = 0\n");
+            let _ = writeln!(o, "\tretry servers = {}\n\tattempts = 0", e.retries);
             let _ = writeln!(o, "\tservice fd = {}", e.fd);
         }
         o.push('\n');
     }
     o.push_str("Server table dump:\n");
     for s in servers {
-        let _ = writeln!(o, "{} server", s.svc.id);
-        let _ = writeln!(o, "pid = {}", s.pid);
-        let started = now.checked_sub(s.running_for).unwrap_or(now);
-        let _ = writeln!(o, "start_time = {}", ctime(started));
-        o.push_str("Connection info:\n");
-        let _ = writeln!(o, "\tservice = {}", s.svc.id);
-        let _ = writeln!(o, "\tdescriptor = {}", s.descriptor);
-        // xinetd's connection flags: 1 = the peer address is known, 2 = an accepted
-        // (new) descriptor.
-        let flags = u8::from(s.peer.is_some()) | if s.svc.wait { 0 } else { 2 };
-        let _ = writeln!(o, "\tflags = {flags}");
-        match s.peer {
-            Some(p) => {
-                let _ = writeln!(o, "\tremote_address = {},{}", p.ip(), p.port());
-            }
-            None => o.push_str("\tremote_address = <no address>,0\n"),
-        }
-        let userid = s
-            .svc
-            .rt
-            .conf
-            .log_on_success
-            .value
-            .contains(&conf::SuccessFlag::Userid);
-        let yes = if userid { "YES" } else { "NO" };
-        let _ = writeln!(o, "log_remote_user = {yes}");
-        let _ = writeln!(o, "writes_to_log = {yes}\n");
+        server_entry(&mut o, s);
     }
-    o.push_str("\nRetry table dump:\n\n");
+    o.push_str("\nRetry table dump:\n");
+    for s in retries {
+        server_entry(&mut o, s);
+    }
+    o.push('\n');
     let open = open_descriptors();
-    let mask: Vec<String> = socket_fds.iter().map(i32::to_string).collect();
-    let others: Vec<String> = open
-        .iter()
-        .filter(|fd| !socket_fds.contains(fd))
-        .map(i32::to_string)
-        .collect();
-    let _ = writeln!(o, "Socket mask: {}", mask.join(" "));
-    let _ = writeln!(o, "pfds_last = {}", socket_fds.len());
-    let _ = writeln!(
-        o,
-        "Open descriptors (not in socket mask): {}\n",
-        others.join(" ")
-    );
+    let _ = write!(o, "Socket mask:");
+    for fd in socket_fds {
+        let _ = write!(o, " {fd}");
+    }
+    let _ = writeln!(o, "\npfds_last = {}", socket_fds.len());
+    let _ = write!(o, "Open descriptors (not in socket mask):");
+    for fd in open.iter().filter(|fd| !socket_fds.contains(fd)) {
+        let _ = write!(o, " {fd}");
+    }
+    o.push_str("\n\n");
     let max = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(soft, _)| soft)
         .unwrap_or(0);
@@ -168,6 +148,40 @@ pub fn state_dump(
     let _ = writeln!(o, "config_file = {}\n", totals.config_file.display());
     o.push_str("END OF DUMP\n\n");
     o
+}
+
+/// One entry of the server or retry table (xinetd's `server_dump`).
+fn server_entry(o: &mut String, s: &ServerEntry<'_>) {
+    let _ = writeln!(o, "{} server", s.svc.id);
+    let _ = writeln!(o, "pid = {}", s.pid);
+    let _ = writeln!(o, "start_time = {}", ctime(s.started));
+    o.push_str("Connection info:\n");
+    let _ = writeln!(o, "\tservice = {}", s.svc.id);
+    let _ = writeln!(o, "\tdescriptor = {}", s.descriptor);
+    // xinetd's connection flags: 1 = the peer address is known, 2 = an accepted
+    // (new) descriptor.
+    let flags = u8::from(s.peer.is_some()) | if s.svc.wait { 0 } else { 2 };
+    let _ = writeln!(o, "\tflags = {flags}");
+    match s.peer {
+        Some(p) => {
+            let _ = writeln!(o, "\tremote_address = {},{}", p.ip(), p.port());
+        }
+        None => o.push_str("\tremote_address = <no address>,0\n"),
+    }
+    let userid = s
+        .svc
+        .rt
+        .conf
+        .log_on_success
+        .value
+        .contains(&conf::SuccessFlag::Userid);
+    let yes = if userid { "YES" } else { "NO" };
+    // xinetd's `server_dump`: fork_failures only when there were some.
+    if s.fork_failures > 0 {
+        let _ = writeln!(o, "fork_failures = {}", s.fork_failures);
+    }
+    let _ = writeln!(o, "log_remote_user = {yes}");
+    let _ = writeln!(o, "writes_to_log = {yes}\n");
 }
 
 /// The `Service defaults` lines (only those set in `defaults`).

@@ -79,6 +79,11 @@ pub struct RetryTable {
 }
 
 impl RetryTable {
+    /// The waiting requests (the state dump's retry table, F-850).
+    pub fn entries(&self) -> &[Retry] {
+        &self.entries
+    }
+
     /// Adds a request.
     pub fn schedule(&mut self, r: Retry) {
         self.entries.push(r);
