@@ -191,6 +191,12 @@ fn tcp_wait(over: &[(&str, &str)]) -> String {
     stanza(&o)
 }
 
+/// The sensor with `deny_time = FOREVER`: the banned client stays banned.
+fn sensor_forever(side: &Side, obs: &mut Obs) {
+    sensor(side, obs);
+    obs.put("banned client again", tcp(Src::V4(3), side.port(0), b"z\n"));
+}
+
 fn udp_wait(over: &[(&str, &str)]) -> String {
     let mut o = vec![
         ("socket_type", "dgram"),
@@ -204,6 +210,25 @@ fn udp_wait(over: &[(&str, &str)]) -> String {
 
 fn table() -> Vec<Scenario> {
     vec![
+        Scenario::new(
+            "sensor: deny_time = FOREVER",
+            format!(
+                "{}{}",
+                cat(&[]),
+                internal(
+                    "echo",
+                    "stream",
+                    "@P1@",
+                    &[
+                        ("id", "sensor"),
+                        ("flags", "SENSOR"),
+                        ("deny_time", "FOREVER")
+                    ]
+                )
+            ),
+            sensor_forever,
+        )
+        .check_in_child(),
         Scenario::new(
             "limits: instances = 1",
             cat(&[("instances", "1")]),
@@ -240,7 +265,12 @@ fn table() -> Vec<Scenario> {
                 "echo",
                 "stream",
                 "@P0@",
-                &[("log_type", "FILE @DIR@/svc.log 400 600")],
+                // HOST only: records of the same length on both sides (pid=0 is shorter
+                // than a forked child's pid, and the limits count bytes).
+                &[
+                    ("log_type", "FILE @DIR@/svc.log 300 400"),
+                    ("log_on_success", "HOST"),
+                ],
             ),
             |s, o| {
                 for i in 0..12 {

@@ -283,6 +283,33 @@ fn table() -> Vec<Scenario> {
             .unordered(),
         Scenario::new("exit: SIGTERM", echo_tcp(), term).logs(Logs::Both),
         Scenario::new("exit: SIGQUIT", echo_tcp(), quit).logs(Logs::Both),
+        // No SIGINT row: whether SIGINT is ignored is inherited from whatever starts the
+        // test (a background job ignores it), and both daemons keep an inherited ignore.
+        Scenario::new("signal: SIGUSR2", echo_tcp(), |s, o| {
+            clients(s, o, "before");
+            s.rewrite(&format!("{}{}", echo_tcp(), probe_on_p2(&[])));
+            s.signal(Signal::SIGUSR2);
+            wait_for(3, || s.read("prog.log").contains("Reconfigured"));
+            o.put("cat after", tcp(Src::V4(2), s.port(2), b"c\n"));
+            clients(s, o, "after");
+        })
+        .logs(Logs::Both),
+        Scenario::new("signal: SIGABRT consistency check", with_cat.clone(), |s, o| {
+            s.signal(Signal::SIGABRT);
+            wait_for(3, || s.read("prog.log").contains("Consistency check"));
+            o.put("echo after", tcp(Src::V4(2), s.port(0), b"e\n"));
+        })
+        .logs(Logs::Both),
+        Scenario::new(
+            "reload: server_args of a kept service changes",
+            stanza(&[("server_args", "@PROBE@ old")]),
+            |s, o| {
+                o.put("probe before", probe_tcp(s, s.port(0), b""));
+                reload(s, &stanza(&[("server_args", "@PROBE@ new")]));
+                o.put("probe after", probe_tcp(s, s.port(0), b""));
+            },
+        )
+        .logs(Logs::Both),
         Scenario::new("exit: SIGTERM with a running external server", with_cat.clone(), |s, o| {
             held_server(s, o, |s, o| o.put("status", exit_on(s, Signal::SIGTERM)))
         })
