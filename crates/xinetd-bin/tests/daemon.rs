@@ -1254,3 +1254,96 @@ fn state_dump_has_xinetds_layout() {
     assert!(!echo_block.contains("Instances ="), "{echo_block}");
     drop(client);
 }
+
+#[test]
+fn state_dump_lists_requests_waiting_for_a_fork_retry() {
+    // F-850, F-420: a request whose fork failed waits in the retry table; the dump shows it
+    // as xinetd's server_dump does (pid -1, fork_failures) and counts it in the service.
+    if !is_root() {
+        eprintln!("skipped: needs root to run the daemon as nobody with RLIMIT_NPROC = 1");
+        return;
+    }
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let conf = dir.path().join("r.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "service catr\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+             \tport = {port}\n\twait = no\n\tuser = nobody\n\tbind = 127.0.0.1\n\
+             \tserver = /bin/cat\n\tcps = 0 0\n}}\n"
+        ),
+    )
+    .expect("config");
+    std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let prog_log = dir.path().join("prog.log");
+    let dump = dir.path().join("state.dump");
+    // nobody may have one process: the daemon itself; every fork (and thread) fails.
+    let child = std::process::Command::new("prlimit")
+        .args([
+            "--nproc=1:",
+            "--",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+        ])
+        .args(["--clear-groups", XINETD, "-dontfork", "-filelog"])
+        .arg(&prog_log)
+        .arg("-dumpfile")
+        .arg(&dump)
+        .arg("-f")
+        .arg(&conf)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        eprintln!("skipped: prlimit/setpriv (util-linux) not available");
+        return;
+    };
+    let d = Daemon {
+        child,
+        pidfile: dir.path().join("none.pid"),
+        conf,
+        prog_log,
+        dir,
+    };
+    d.wait_log(10, "Started working: 1 available service");
+    let client = connect(port);
+    let local = client.local_addr().expect("local addr");
+    d.wait_log(5, "ERROR: catr: fork failed: ");
+    d.signal(Signal::SIGUSR1);
+    d.wait_log(5, "generated state dump in file");
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    assert!(
+        text.contains("\trunning servers = 0\n\tretry servers = 1\n"),
+        "{text}"
+    );
+    let retry = &text[text.find("Server table dump:").expect("server table")..];
+    // start_time is the epoch in local time (ctime(0)): not compared.
+    assert!(
+        retry.starts_with(
+            "Server table dump:\n\nRetry table dump:\ncatr server\npid = -1\nstart_time = "
+        ),
+        "{retry}"
+    );
+    assert!(
+        retry.contains("\nConnection info:\n\tservice = catr\n\tdescriptor = "),
+        "{retry}"
+    );
+    assert!(
+        retry.contains(&format!(
+            "\tflags = 3\n\tremote_address = 127.0.0.1,{}\nfork_failures = 1\n\
+             log_remote_user = NO\nwrites_to_log = NO\n",
+            local.port()
+        )),
+        "{retry}"
+    );
+    drop(client);
+}
