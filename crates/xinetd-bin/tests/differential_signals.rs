@@ -18,7 +18,7 @@ fn exit_on(side: &Side, sig: Signal) -> String {
     side.signal(sig);
     let pid = nix::unistd::Pid::from_raw(side.pid());
     let mut status = "still running".to_string();
-    wait_for(5, || match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+    wait_for(10, || match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
         Ok(WaitStatus::Exited(_, code)) => {
             status = format!("exit {code}");
             true
@@ -36,14 +36,14 @@ fn exit_on(side: &Side, sig: Signal) -> String {
 fn reload(side: &Side, template: &str) {
     side.rewrite(template);
     side.signal(Signal::SIGHUP);
-    wait_for(5, || side.read("prog.log").contains("Reconfigured:"));
+    wait_for(10, || side.read("prog.log").contains("Reconfigured:"));
 }
 
 /// SIGUSR1, then the dump's lines that both daemons write (F-851 block and frame), with the
 /// lines that hold times, pids and descriptors masked.
 fn dump(side: &Side, obs: &mut Obs) {
     side.signal(Signal::SIGUSR1);
-    wait_for(5, || side.dump().contains("END OF DUMP"));
+    wait_for(10, || side.dump().contains("END OF DUMP"));
     let text = side.normalise(&side.dump());
     let keep = [
         "INTERNAL STATE DUMP",
@@ -175,7 +175,7 @@ fn reload_then_dump(side: &Side, obs: &mut Obs) {
 fn term(side: &Side, obs: &mut Obs) {
     clients(side, obs, "before");
     // xinetd's forked echo servers must be reaped first, or it signals them on exit.
-    wait_for(5, || side.read("svc.log").matches("EXIT").count() >= 2);
+    wait_for(10, || side.read("svc.log").matches("EXIT").count() >= 2);
     obs.put("status", exit_on(side, Signal::SIGTERM));
 }
 
@@ -195,7 +195,7 @@ fn held_server(side: &Side, obs: &mut Obs, what: fn(&Side, &mut Obs)) {
         }
     };
     let _ = held.write_all(b"h\n");
-    wait_for(5, || !side.descendants().is_empty());
+    wait_for(10, || !side.descendants().is_empty());
     let kids = side.descendants();
     what(side, obs);
     let alive = |pids: &[i32]| {
@@ -203,12 +203,12 @@ fn held_server(side: &Side, obs: &mut Obs, what: fn(&Side, &mut Obs)) {
             .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
     };
     // Give a signalled server the time to die (bounded); a survivor stays alive.
-    wait_for(2, || !alive(&kids));
+    wait_for(5, || !alive(&kids));
     obs.put("server alive afterwards", alive(&kids).to_string());
     for k in kids {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(k), Signal::SIGKILL);
     }
-    wait_for(3, || side.descendants().is_empty());
+    wait_for(5, || side.descendants().is_empty());
 }
 
 fn table() -> Vec<Scenario> {
@@ -289,14 +289,14 @@ fn table() -> Vec<Scenario> {
             clients(s, o, "before");
             s.rewrite(&format!("{}{}", echo_tcp(), probe_on_p2(&[])));
             s.signal(Signal::SIGUSR2);
-            wait_for(3, || s.read("prog.log").contains("Reconfigured"));
+            wait_for(10, || s.read("prog.log").contains("Reconfigured"));
             o.put("cat after", tcp(Src::V4(2), s.port(2), b"c\n"));
             clients(s, o, "after");
         })
         .logs(Logs::Both),
         Scenario::new("signal: SIGABRT consistency check", with_cat.clone(), |s, o| {
             s.signal(Signal::SIGABRT);
-            wait_for(3, || s.read("prog.log").contains("Consistency check"));
+            wait_for(10, || s.read("prog.log").contains("Consistency check"));
             o.put("echo after", tcp(Src::V4(2), s.port(0), b"e\n"));
         })
         .logs(Logs::Both),
@@ -360,7 +360,20 @@ fn table() -> Vec<Scenario> {
         .file("xinetd.d/.hidden", internal("discard", "stream", "@P1@", &[]))
         .file("xinetd.d/backup~", internal("discard", "stream", "@P1@", &[]))
         .file("xinetd.d/with.dot", internal("daytime", "stream", "@P1@", &[]))
-        .logs(Logs::Both),
+        .logs(Logs::Both)
+        .real_has(
+            "prog.log",
+            "DEBUG: Reading included configuration file: @DIR@/xinetd.d/echo \
+             [file=@DIR@/xinetd.d/echo] [line=15]",
+        )
+        .deliberate(
+            "`includedir` messages name the `includedir` line",
+            &[(
+                "prog.log",
+                "DEBUG: Reading included configuration file: @DIR@/xinetd.d/echo \
+                 [file=@DIR@/xinetd.conf] [line=1]",
+            )],
+        ),
         Scenario::new(
             "config: include of a file with defaults",
             "include @DIR@/extra.conf\n".to_string(),
@@ -462,30 +475,12 @@ fn table() -> Vec<Scenario> {
     ]
 }
 
-/// Rows kept out of the committed suite until the bug they show is fixed.
-const OPEN_BUGS: [&str; 1] = ["config: includedir, files read one after the other"];
-
 #[test]
 fn differential_signals_and_program_log() {
     run_table(
         table()
             .into_iter()
-            .filter(|s| !s.name.starts_with("dump:") && !OPEN_BUGS.contains(&s.name))
-            .collect(),
-    );
-}
-
-/// Open bug (xinetd-conf, load.rs `handle_includedir`): for the second and later files of an
-/// `includedir`, 2.3.15.3 writes `DEBUG: Reading included configuration file: F [file=F]
-/// [line=N]` with F the file about to be read and N the line count of the previous file;
-/// ours keeps the location of the `includedir` line. Run with `--ignored`.
-#[test]
-#[ignore = "includedir DEBUG line location differs (xinetd-conf, reported on the board)"]
-fn differential_open_bugs() {
-    run_table(
-        table()
-            .into_iter()
-            .filter(|s| OPEN_BUGS.contains(&s.name))
+            .filter(|s| !s.name.starts_with("dump:"))
             .collect(),
     );
 }

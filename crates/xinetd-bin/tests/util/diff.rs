@@ -747,7 +747,7 @@ pub fn run(sc: &Scenario) -> Result<(), String> {
     let mut obs_ours = Obs::default();
     (sc.client)(&real, &mut obs_real);
     (sc.client)(&ours, &mut obs_ours);
-    quiesce(&[&real, &ours], 5);
+    quiesce(&[&real, &ours], 10);
     for (side, obs) in [(&real, &mut obs_real), (&ours, &mut obs_ours)] {
         if matches!(sc.logs, Logs::Svc | Logs::Both) {
             let mut r = side.log_records("svc.log");
