@@ -26,7 +26,7 @@ fn each_source_udp(side: &Side, obs: &mut Obs) {
     for src in SOURCES {
         obs.put(
             format!("udp {}", src.label()),
-            udp(src, side.port(0), b"hi", 700),
+            udp(src, side.port(0), b"hi", 1500),
         );
     }
 }
@@ -59,7 +59,7 @@ fn udp_row(name: &'static str, over: &[(&str, &str)], client: fn(&Side, &mut Obs
 fn udp_one(side: &Side, obs: &mut Obs, src: Src) {
     obs.put(
         format!("udp {}", src.label()),
-        udp(src, side.port(0), b"hi", 1500),
+        udp(src, side.port(0), b"hi", 2500),
     );
 }
 

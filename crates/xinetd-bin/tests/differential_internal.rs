@@ -95,15 +95,15 @@ fn echo_pids(side: &Side, obs: &mut Obs) {
 }
 
 fn udp_send(side: &Side, obs: &mut Obs, payload: &[u8]) {
-    obs.put("reply", udp(Src::V4(1), side.port(0), payload, 1500));
+    obs.put("reply", udp(Src::V4(1), side.port(0), payload, 2500));
 }
 
 fn udp_shape(side: &Side, obs: &mut Obs) {
-    obs.put("reply", shape(&udp(Src::V4(1), side.port(0), b"x", 1500)));
+    obs.put("reply", shape(&udp(Src::V4(1), side.port(0), b"x", 2500)));
 }
 
 fn udp_len(side: &Side, obs: &mut Obs) {
-    let r = udp(Src::V4(1), side.port(0), b"x", 1500);
+    let r = udp(Src::V4(1), side.port(0), b"x", 2500);
     obs.put("reply", format!("{} chars", r.len()));
 }
 
@@ -196,7 +196,7 @@ fn table() -> Vec<Scenario> {
         Scenario::new(
             "internal: echo dgram over ::1",
             dgram("echo", &dual),
-            |s, o| o.put("reply", udp(Src::V6, s.port(0), b"v6", 1500)),
+            |s, o| o.put("reply", udp(Src::V6, s.port(0), b"v6", 2500)),
         ),
         Scenario::new(
             "internal: two services, two ports",
@@ -207,7 +207,7 @@ fn table() -> Vec<Scenario> {
             ),
             |s, o| {
                 o.put("echo", tcp(Src::V4(1), s.port(0), b"one\n"));
-                o.put("daytime", shape(&udp(Src::V4(1), s.port(1), b"", 1500)));
+                o.put("daytime", shape(&udp(Src::V4(1), s.port(1), b"", 2500)));
             },
         )
         .unordered(),
