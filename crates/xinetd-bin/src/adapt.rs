@@ -280,7 +280,8 @@ fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimi
         conf::Limit::Unlimited => None,
         conf::Limit::Max(n) => Some(*n),
     };
-    let mut l = xinetd_limits::ServiceLimits::new(c.id.value.clone());
+    // xinetd names the service, not its id, in the cps deactivation/activation lines.
+    let mut l = xinetd_limits::ServiceLimits::new(c.name.value.clone());
     l.instances = limit(&c.instances.value);
     l.per_source = limit(&c.per_source.value);
     l.cps = xinetd_limits::Cps::new(c.cps.value.rate, c.cps.value.wait_secs);

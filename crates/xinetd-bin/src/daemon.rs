@@ -2283,11 +2283,12 @@ impl Daemon {
             for (lvl, m) in msgs {
                 self.log.msg(lvl, &m);
             }
-            for id in ids {
+            for r in ids {
+                // Matched by the limits' own key: services may share a name or an id.
                 let key = self
                     .services
                     .iter()
-                    .find(|(_, a)| a.paused && a.svc.id == id)
+                    .find(|(_, a)| a.paused && a.lkey.id() == r.service)
                     .map(|(k, _)| *k);
                 let Some(key) = key else {
                     continue;
@@ -2295,13 +2296,12 @@ impl Daemon {
                 if let Some(mut a) = self.services.remove(&key) {
                     a.paused = false;
                     // F-311: re-create and re-bind the socket.
-                    if self.activate(&mut a) {
-                        self.log
-                            .msg(Level::Error, &format!("Activating service {id}"));
+                    let m = if self.activate(&mut a) {
+                        r.activated_message()
                     } else {
-                        self.log
-                            .msg(Level::Error, &format!("Error activating service {id}"));
-                    }
+                        r.failed_message()
+                    };
+                    self.log.msg(Level::Error, &m.text);
                     self.services.insert(key, a);
                 }
             }

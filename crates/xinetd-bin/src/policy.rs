@@ -208,13 +208,16 @@ impl Policy {
         self.limits.next_deadline()
     }
 
-    /// Timers of the limits: returns the ids of services to re-activate and log lines.
-    pub fn tick(&mut self, now: Instant) -> (Vec<String>, Vec<(Level, String)>) {
+    /// Timers of the limits: returns the services to re-activate and log lines.
+    pub fn tick(
+        &mut self,
+        now: Instant,
+    ) -> (Vec<xinetd_limits::Reactivation>, Vec<(Level, String)>) {
         let mut ids = Vec::new();
         let mut msgs = Vec::new();
         for ev in self.limits.tick(now) {
             match ev {
-                xinetd_limits::Event::Reactivate(r) => ids.push(r.name),
+                xinetd_limits::Event::Reactivate(r) => ids.push(r),
                 xinetd_limits::Event::Log(m) => msgs.push((level(m.level), m.text)),
                 _ => {}
             }

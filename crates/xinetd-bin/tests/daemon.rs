@@ -398,7 +398,9 @@ fn signals_dump_check_and_term() {
 #[test]
 fn cps_deactivates_and_reactivates_the_service() {
     let port = free_port();
-    let conf = internal("daytime", "daytime", "stream", port, "")
+    // The id differs from the name: xinetd's daemon-log lines name the service, the
+    // FAIL record its id.
+    let conf = internal("daytime", "daytime-cps", "stream", port, "")
         .replace("\tcps = 0 0\n", "\tcps = 2 2\n");
     let d = Daemon::start(&conf);
     for _ in 0..2 {
@@ -410,7 +412,7 @@ fn cps_deactivates_and_reactivates_the_service() {
     d.wait_file(
         5,
         "svc.log",
-        "FAIL: daytime connections per second from=127.0.0.1",
+        "FAIL: daytime-cps connections per second from=127.0.0.1",
     );
     // Refused while paused: the socket is closed (F-311).
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
