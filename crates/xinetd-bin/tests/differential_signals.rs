@@ -108,7 +108,9 @@ fn probe_on_p2(over: &[(&str, &str)]) -> String {
     stanza(&o)
 }
 
-/// Before and after a reload: the echo client from 127.0.0.2 and 127.0.0.3.
+/// Before and after a reload: the echo client from 127.0.0.2 and 127.0.0.3. Returns once
+/// every server started has been reaped (its `EXIT` logged): xinetd's forked echo servers
+/// that are still unreaped at a reload or exit get `Sending signal 15 to echo server N`.
 fn clients(side: &Side, obs: &mut Obs, when: &str) {
     for src in [Src::V4(2), Src::V4(3)] {
         obs.put(
@@ -116,6 +118,15 @@ fn clients(side: &Side, obs: &mut Obs, when: &str) {
             tcp(src, side.port(0), b"e\n"),
         );
     }
+    reaped(side);
+}
+
+/// Waits (bounded) until every `START` has its `EXIT`: no server left to signal.
+fn reaped(side: &Side) {
+    wait_for(10, || {
+        let log = side.read("svc.log");
+        log.matches("START: ").count() <= log.matches("EXIT: ").count()
+    });
 }
 
 fn reload_add(side: &Side, obs: &mut Obs) {
@@ -305,6 +316,7 @@ fn table() -> Vec<Scenario> {
             stanza(&[("server_args", "@PROBE@ old")]),
             |s, o| {
                 o.put("probe before", probe_tcp(s, s.port(0), b""));
+                reaped(s);
                 reload(s, &stanza(&[("server_args", "@PROBE@ new")]));
                 o.put("probe after", probe_tcp(s, s.port(0), b""));
             },
