@@ -1,11 +1,13 @@
 //! `redirect = host port` (F-600..F-604) served inside the event loop: a non-blocking TCP
 //! relay between the client and the target, instead of xinetd's forked copy loop.
 //!
-//! As in xinetd, end-of-file or an error on either side ends the whole session (half-close is
-//! not propagated, F-601); bytes already read are written out first when the other side
-//! takes them without blocking.
+//! Half-close is propagated, unlike xinetd (F-601 ends the whole session at the first EOF):
+//! when one side shuts down its sending half, what it sent is written out to the other side,
+//! which then sees EOF, while data keeps flowing the other way until that side ends too. An
+//! error (a reset, a failed write) still ends the session at once.
 
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
 
 use mio::net::TcpStream;
 
@@ -30,6 +32,12 @@ pub struct Relay {
     /// The connection to the redirect target.
     pub target: TcpStream,
     connected: bool,
+    /// The client sent EOF: once `to_target` is flushed, the target's write half is shut.
+    client_eof: bool,
+    /// The target sent EOF: once `to_client` is flushed, the client's write half is shut.
+    target_eof: bool,
+    target_shut: bool,
+    client_shut: bool,
     to_target: Vec<u8>,
     to_client: Vec<u8>,
     /// Bytes received from the client (`in=` of the TRAFFIC line, F-603).
@@ -45,6 +53,10 @@ impl Relay {
             client,
             target,
             connected: false,
+            client_eof: false,
+            target_eof: false,
+            target_shut: false,
+            client_shut: false,
             to_target: Vec::new(),
             to_client: Vec::new(),
             bytes_in: 0,
@@ -87,7 +99,7 @@ impl Relay {
                 Err(e) => return Step::ConnectFailed(e),
             }
         }
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = [0u8; CHUNK];
         // Bounded: one busy session cannot hold the loop.
         for _ in 0..64 {
             let mut progress = false;
@@ -99,9 +111,28 @@ impl Relay {
                 Ok(p) => progress |= p,
                 Err(_) => return Step::Done,
             }
-            if self.to_target.is_empty() {
+            // Pass each EOF on once everything before it has been written.
+            if self.client_eof && self.to_target.is_empty() && !self.target_shut {
+                self.target_shut = true;
+                if self.target.shutdown(Shutdown::Write).is_err() {
+                    return Step::Done;
+                }
+            }
+            if self.target_eof && self.to_client.is_empty() && !self.client_shut {
+                self.client_shut = true;
+                if self.client.shutdown(Shutdown::Write).is_err() {
+                    return Step::Done;
+                }
+            }
+            if self.target_shut && self.client_shut {
+                return Step::Done;
+            }
+            if !self.client_eof && self.to_target.is_empty() {
                 match read_some(&mut self.client, &mut buf) {
-                    Ok(Some(0)) => return self.finish(),
+                    Ok(Some(0)) => {
+                        self.client_eof = true;
+                        progress = true;
+                    }
                     Ok(Some(n)) => {
                         self.bytes_in += n as u64;
                         self.to_target.extend_from_slice(&buf[..n]);
@@ -111,9 +142,12 @@ impl Relay {
                     Err(_) => return self.finish(),
                 }
             }
-            if self.to_client.is_empty() {
+            if !self.target_eof && self.to_client.is_empty() {
                 match read_some(&mut self.target, &mut buf) {
-                    Ok(Some(0)) => return self.finish(),
+                    Ok(Some(0)) => {
+                        self.target_eof = true;
+                        progress = true;
+                    }
                     Ok(Some(n)) => {
                         self.bytes_out += n as u64;
                         self.to_client.extend_from_slice(&buf[..n]);
@@ -130,7 +164,8 @@ impl Relay {
         Step::Continue
     }
 
-    /// End of the session: write out what was already read, if it goes without blocking.
+    /// End of the session on an error: write out what was already read, if it goes without
+    /// blocking.
     fn finish(&mut self) -> Step {
         let _ = flush(&mut self.target, &mut self.to_target);
         let _ = flush(&mut self.client, &mut self.to_client);

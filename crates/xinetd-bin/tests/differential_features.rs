@@ -146,7 +146,20 @@ fn table() -> Vec<Scenario> {
             ),
             each_source,
         )
-        .unordered(),
+        .unordered()
+        // The client half-closes after its payload: xinetd ends the session there (out=0),
+        // we pass the EOF on and relay the echo back.
+        .real_has("svc.log", "out=0(bytes)")
+        .deliberate(
+            "Half-close is propagated through `redirect`",
+            &[
+                ("127.0.0.1", "payload"),
+                ("127.0.0.2", "payload"),
+                ("127.0.0.3", "payload"),
+                ("::1", "payload"),
+                ("svc.log", "out=8(bytes)"),
+            ],
+        ),
         Scenario::new(
             "redirect: to a closed port",
             cat(&[("redirect", "127.0.0.1 @P2@"), ("server", "")]),
