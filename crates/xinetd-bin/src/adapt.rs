@@ -170,16 +170,7 @@ impl SpawnParts<'_> {
             c.has_flag(ServiceFlag::NameInArgs),
         )
         .map_err(err)?;
-        let env_words: Vec<String> = c
-            .env
-            .as_ref()
-            .map(|e| {
-                e.value
-                    .iter()
-                    .map(|v| format!("{}={}", v.name, v.value))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let env_words = env_words(c);
         let passenv = c.passenv.as_ref().map(|p| p.value.clone());
         let env = xinetd_spawn::Environment::for_service(startup, passenv.as_deref(), &env_words)
             .map_err(err)?;
@@ -275,6 +266,20 @@ fn access_policy(
 }
 
 /// instances / per_source / cps / max_load / SENSOR for xinetd-limits.
+/// The `env` attribute as `NAME=VALUE` words (F-121), as the server gets and the dump shows
+/// them.
+pub fn env_words(c: &conf::Service) -> Vec<String> {
+    c.env
+        .as_ref()
+        .map(|e| {
+            e.value
+                .iter()
+                .map(|v| format!("{}={}", v.name, v.value))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimits {
     let limit = |l: &conf::Limit| match l {
         conf::Limit::Unlimited => None,

@@ -344,16 +344,7 @@ fn service_block(o: &mut String, cx: &Context<'_>, svc: &Service, tabs: usize) {
     if let Some(p) = &c.passenv {
         let _ = writeln!(o, "{t}Passenv = {}", p.value.join(" "));
     }
-    let env: Vec<String> = c
-        .env
-        .as_ref()
-        .map(|e| {
-            e.value
-                .iter()
-                .map(|v| format!("{}={}", v.name, v.value))
-                .collect()
-        })
-        .unwrap_or_default();
+    let env = crate::adapt::env_words(c);
     if !env.is_empty() {
         let _ = writeln!(o, "{t}Environment additions:");
         for e in &env {
