@@ -2484,41 +2484,17 @@ impl Daemon {
                 c.wait = false;
             }
         }
-        let toks: Vec<Token> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.key == key)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in toks {
-            if let Some(c) = self.conns.remove(&t) {
-                self.owners.remove(&t);
-                self.finish_conn(c);
-            }
+        for (t, c) in take_where(&mut self.conns, |c| c.key == key) {
+            self.owners.remove(&t);
+            self.finish_conn(c);
         }
         // servers/services/xadmin sessions end with their service (crate::admin).
-        let toks: Vec<Token> = self
-            .admins
-            .iter()
-            .filter(|(_, c)| c.key == key)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in toks {
-            if let Some(c) = self.admins.remove(&t) {
-                self.owners.remove(&t);
-                self.finish_admin(c);
-            }
+        for (t, c) in take_where(&mut self.admins, |c| c.key == key) {
+            self.owners.remove(&t);
+            self.finish_admin(c);
         }
-        let ids: Vec<u64> = self
-            .relays
-            .iter()
-            .filter(|(_, r)| r.key == key)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            if let Some(rc) = self.relays.remove(&id) {
-                self.finish_relay(rc);
-            }
+        for (_, rc) in take_where(&mut self.relays, |r| r.key == key) {
+            self.finish_relay(rc);
         }
     }
 
@@ -2671,6 +2647,21 @@ impl Daemon {
 }
 
 /// How an inline builtin shows in the log: held stream connections get EXIT lines.
+/// Removes and returns the entries of `map` whose value matches `pred`.
+fn take_where<K: Copy + Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    pred: impl Fn(&V) -> bool,
+) -> Vec<(K, V)> {
+    let keys: Vec<K> = map
+        .iter()
+        .filter(|(_, v)| pred(v))
+        .map(|(k, _)| *k)
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| map.remove(&k).map(|v| (k, v)))
+        .collect()
+}
+
 fn served_inline(b: Builtin) -> Served {
     if b.holds_connection() {
         Served::Held
