@@ -1212,17 +1212,7 @@ impl Daemon {
     /// Closes an admin connection: EXIT (pid=0), limits released.
     fn finish_admin(&mut self, mut conn: AdminConn) {
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        if let Some(a) = self.services.get_mut(&conn.key) {
-            a.running = a.running.saturating_sub(1);
-        }
-        self.policy.log_exit(
-            &conn.svc,
-            Served::Held,
-            Some(0),
-            None,
-            conn.started.elapsed(),
-            &mut self.log,
-        );
+        self.held_exit(conn.key, &conn.svc, conn.started);
         drop(conn.admission);
     }
 
@@ -2166,20 +2156,26 @@ impl Daemon {
         }
     }
 
-    /// Closes an inline connection, logs EXIT (pid=0) and releases its limits.
-    fn finish_conn(&mut self, mut conn: Conn) {
-        let _ = self.poll.registry().deregister(&mut conn.stream);
-        if let Some(a) = self.services.get_mut(&conn.key) {
+    /// The end of a connection served inside the daemon (inline builtin or admin session):
+    /// one server fewer, and EXIT with pid=0.
+    fn held_exit(&mut self, key: u64, svc: &Service, started: Instant) {
+        if let Some(a) = self.services.get_mut(&key) {
             a.running = a.running.saturating_sub(1);
         }
         self.policy.log_exit(
-            &conn.svc,
+            svc,
             Served::Held,
             Some(0),
             None,
-            conn.started.elapsed(),
+            started.elapsed(),
             &mut self.log,
         );
+    }
+
+    /// Closes an inline connection, logs EXIT (pid=0) and releases its limits.
+    fn finish_conn(&mut self, mut conn: Conn) {
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.held_exit(conn.key, &conn.svc, conn.started);
         drop(conn.admission);
     }
 
