@@ -59,7 +59,7 @@ pub struct ServiceRow {
 fn ctime(t: SystemTime) -> String {
     match jiff::Timestamp::try_from(t) {
         Ok(ts) => ts
-            .to_zoned(jiff::tz::TimeZone::system())
+            .to_zoned(xinetd_log::system_time_zone())
             .strftime("%a %b %e %H:%M:%S %Y\n")
             .to_string(),
         Err(_) => "?\n".to_string(),

@@ -511,7 +511,7 @@ fn yes_no(b: bool) -> &'static str {
 /// `ctime()` without the newline.
 fn ctime(t: SystemTime) -> String {
     let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.to_zoned(jiff::tz::TimeZone::system())
+    ts.to_zoned(xinetd_log::system_time_zone())
         .strftime("%a %b %e %H:%M:%S %Y")
         .to_string()
 }

@@ -1,14 +1,20 @@
 //! Local time for log timestamps (F-702, F-711) and syslog headers (F-701).
 //!
-//! Local time comes from [`jiff`]: it reads the system time zone (`TZ`, then
-//! `/etc/localtime`) itself and converts with the zone's full rules, so it is correct in a
-//! multi-threaded process (the `time` crate refuses local offsets there because it would call
-//! the thread-unsafe `localtime_r`/`tzset`) and across DST changes (each instant is converted
-//! with the offset in force at that instant, not one cached at start-up). jiff re-reads the
-//! system zone after at most five minutes, so a changed `/etc/localtime` is picked up like
-//! glibc's `localtime()` would.
+//! Local time comes from [`jiff`], which converts with the zone's full rules, so it is
+//! correct in a multi-threaded process (the `time` crate refuses local offsets there because
+//! it would call the thread-unsafe `localtime_r`/`tzset`) and across DST changes (each instant
+//! is converted with the offset in force at that instant, not one cached at start-up).
+//!
+//! The system zone itself is read by [`system_time_zone`], the way glibc finds it (`TZ`, then
+//! `/etc/localtime`), and not by `jiff::tz::TimeZone::system()`: jiff resolves
+//! `/etc/localtime` through its zone database, whose first use walks all of
+//! `/usr/share/zoneinfo` — about a millisecond at start-up and some 100 KB of zone names kept
+//! for the daemon's lifetime, for a daemon that only needs the local offsets. The zone is
+//! re-read after five minutes, so a changed `/etc/localtime` is picked up as jiff would.
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
@@ -63,11 +69,67 @@ impl LocalClock {
 
     fn to_zoned(&self, ts: Timestamp) -> Zoned {
         match &self.kind {
-            ClockKind::System => ts.to_zoned(TimeZone::system()),
+            ClockKind::System => ts.to_zoned(system_time_zone()),
             ClockKind::Zone(tz) => ts.to_zoned(tz.clone()),
             ClockKind::Fixed(z) => ts.to_zoned(z.time_zone().clone()),
         }
     }
+}
+
+/// How long a read system zone is used before `TZ` and `/etc/localtime` are read again.
+const SYSTEM_ZONE_TTL: Duration = Duration::from_secs(300);
+
+/// The system zone and when it was read.
+static SYSTEM_ZONE: Mutex<Option<(TimeZone, Instant)>> = Mutex::new(None);
+
+/// The system's local time zone as glibc's `localtime()` finds it: `TZ` when it is set
+/// (empty means UTC; `:NAME`, `NAME` or an absolute path name a TZif file, looked up under
+/// `TZDIR` or `/usr/share/zoneinfo`; anything else is read as a POSIX TZ rule), otherwise
+/// `/etc/localtime`; UTC when none of these can be read. Cached for five minutes.
+pub fn system_time_zone() -> TimeZone {
+    let mut cached = SYSTEM_ZONE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((tz, read_at)) = cached.as_ref() {
+        if read_at.elapsed() < SYSTEM_ZONE_TTL {
+            return tz.clone();
+        }
+    }
+    let tz = read_system_zone(std::env::var_os("TZ").as_deref());
+    *cached = Some((tz.clone(), Instant::now()));
+    tz
+}
+
+/// Reads the zone `TZ` (or its absence) names.
+fn read_system_zone(tz_var: Option<&std::ffi::OsStr>) -> TimeZone {
+    let Some(var) = tz_var else {
+        return tzif_file("/etc/localtime".as_ref()).unwrap_or(TimeZone::UTC);
+    };
+    let Some(var) = var.to_str() else {
+        return TimeZone::UTC;
+    };
+    let name = var.strip_prefix(':').unwrap_or(var);
+    if name.is_empty() {
+        return TimeZone::UTC;
+    }
+    let path = if name.starts_with('/') {
+        std::path::PathBuf::from(name)
+    } else {
+        let dir = std::env::var_os("TZDIR").unwrap_or_else(|| "/usr/share/zoneinfo".into());
+        std::path::Path::new(&dir).join(name)
+    };
+    // A name that climbs out of the zone directory is not a zone name (glibc refuses it too).
+    let climbs = !name.starts_with('/') && name.split('/').any(|part| part == "..");
+    if !climbs {
+        if let Some(tz) = tzif_file(&path) {
+            return tz;
+        }
+    }
+    TimeZone::posix(name).unwrap_or(TimeZone::UTC)
+}
+
+/// A TZif file as a zone, or `None` when it cannot be read or parsed.
+fn tzif_file(path: &std::path::Path) -> Option<TimeZone> {
+    let bytes = std::fs::read(path).ok()?;
+    TimeZone::tzif("Local", &bytes).ok()
 }
 
 /// xinetd's log timestamp `YY/M/D@HH:MM:SS` — printf `%02d/%d/%d@%02d:%02d:%02d` of the
@@ -225,5 +287,50 @@ mod tests {
         assert_eq!(stamps.syslog(), "Jan  2 03:04:05");
         stamps.refresh(&LocalClock::fixed(at(&utc, 2026, 1, 2, 3, 4, 6)));
         assert_eq!(stamps.file(), "26/1/2@03:04:06");
+    }
+
+    /// The UTC offset of `tz` at `when`, in seconds.
+    fn offset(tz: &TimeZone, when: &str) -> i32 {
+        let ts: Timestamp = when.parse().expect("timestamp");
+        tz.to_offset(ts).seconds()
+    }
+
+    #[test]
+    fn system_zone_follows_tz_like_glibc() {
+        let winter = "2026-01-15T12:00:00Z";
+        let summer = "2026-07-15T12:00:00Z";
+        for var in [
+            ":America/New_York",
+            "America/New_York",
+            "/usr/share/zoneinfo/America/New_York",
+            "EST5EDT,M3.2.0,M11.1.0",
+        ] {
+            let tz = read_system_zone(Some(var.as_ref()));
+            assert_eq!(offset(&tz, winter), -5 * 3600, "{var}");
+            assert_eq!(offset(&tz, summer), -4 * 3600, "{var}");
+        }
+        for var in ["", ":", "../../../../etc/passwd", "No/Such_Zone"] {
+            let tz = read_system_zone(Some(var.as_ref()));
+            assert_eq!(offset(&tz, winter), 0, "{var:?} is UTC");
+            assert_eq!(offset(&tz, summer), 0, "{var:?} is UTC");
+        }
+    }
+
+    #[test]
+    fn system_zone_without_tz_is_etc_localtime() {
+        // Same offsets as jiff's own reading of the system zone, which goes through its
+        // zone database (the walk this module avoids).
+        let ours = read_system_zone(None);
+        let jiffs = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+        if std::env::var_os("TZ").is_some() {
+            return; // jiff would follow TZ; this test is about /etc/localtime.
+        }
+        for when in [
+            "2026-01-15T12:00:00Z",
+            "2026-07-15T12:00:00Z",
+            "2000-03-26T01:30:00Z",
+        ] {
+            assert_eq!(offset(&ours, when), offset(&jiffs, when), "{when}");
+        }
     }
 }

@@ -105,7 +105,7 @@ mod record;
 mod service;
 mod syslog;
 
-pub use clock::{file_timestamp, syslog_timestamp, LocalClock};
+pub use clock::{file_timestamp, syslog_timestamp, system_time_zone, LocalClock};
 pub use daemon::{DaemonLog, StderrStyle, MAX_MESSAGE_LEN};
 pub use diagnostic::{explain_errno, Diagnostic, DiagnosticKind, Outcome, WriteReport};
 pub use error::LogError;
