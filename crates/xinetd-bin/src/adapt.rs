@@ -47,7 +47,7 @@ impl LoadCache {
 /// model entry moves into the service (a copy per service would stay resident: idle memory,
 /// issue 7).
 pub fn service(
-    owned: conf::Service,
+    owned: Box<conf::Service>,
     startup_env: &xinetd_spawn::Environment,
     resolver: &dyn xinetd_acl::Resolver,
     cache: &mut LoadCache,

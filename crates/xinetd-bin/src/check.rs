@@ -96,7 +96,7 @@ fn service_line(s: &Service) -> String {
     )
 }
 
-fn document(services: &[Service], diagnostics: &[Diagnostic]) -> Value {
+fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
     let services: Vec<Value> = services
         .iter()
         .map(|s| {

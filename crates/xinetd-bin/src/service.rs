@@ -24,8 +24,8 @@ pub enum Server {
 
 /// The parts of a service built once per (re)load and shared by its requests.
 pub struct Runtime {
-    /// The conf model entry.
-    pub conf: xinetd_conf::Service,
+    /// The conf model entry, taken over from the load without a copy.
+    pub conf: Box<xinetd_conf::Service>,
     /// only_from / no_access / access_times.
     pub access: xinetd_acl::AccessPolicy,
     /// The external server, ready to spawn.

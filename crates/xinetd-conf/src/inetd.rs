@@ -601,7 +601,7 @@ pub fn merge_inetd_bytes(
     for (entry, lookups) in read {
         match m.service(&entry, lookups) {
             Some(s) => {
-                m.loaded.config.services.push(s);
+                m.loaded.config.services.push(Box::new(s));
                 summary.added += 1;
             }
             None => summary.rejected += 1,

@@ -311,7 +311,11 @@ struct Loader<'e> {
     env: &'e Environment,
     sink: Sink,
     defaults: Draft,
-    drafts: Vec<Draft>,
+    /// Boxed: a draft is about 2 KB, and the entries move through three lists in `finish`;
+    /// boxes keep those moves to a pointer and the lists from holding spare capacity of
+    /// whole drafts (the daemon's resident memory is set by this peak).
+    #[allow(clippy::vec_box)]
+    drafts: Vec<Box<Draft>>,
     dropped: Vec<DroppedService>,
     depth: usize,
 }
@@ -617,7 +621,7 @@ impl Loader<'_> {
         // A service entry never returns Fatal.
         let outcome = self.entry_lines(&mut d, e).unwrap_or(EntryOutcome::Failed);
         match outcome {
-            EntryOutcome::Complete => self.drafts.push(d),
+            EntryOutcome::Complete => self.drafts.push(Box::new(d)),
             EntryOutcome::Failed => {
                 let reason = if d.disabled_by_entry {
                     self.sink.push(
@@ -1568,7 +1572,7 @@ impl Loader<'_> {
                 None => survivors.push(d),
             }
         }
-        let mut accepted: Vec<Draft> = Vec::new();
+        let mut accepted: Vec<Box<Draft>> = Vec::new();
         for mut d in survivors {
             let mut ok =
                 self.service_fill(&mut d, &defaults) && self.check_entry(&mut d, &accepted);
@@ -1596,7 +1600,11 @@ impl Loader<'_> {
                 });
             }
         }
-        let services = accepted.into_iter().map(into_service).collect();
+        // Each draft is freed as its service is made, so the allocator can reuse it.
+        let services = accepted
+            .into_iter()
+            .map(|d| Box::new(into_service(*d)))
+            .collect();
         Loaded {
             config: Config {
                 defaults: into_defaults(defaults),
@@ -1808,7 +1816,7 @@ impl Loader<'_> {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn check_entry(&mut self, d: &mut Draft, accepted: &[Draft]) -> bool {
+    fn check_entry(&mut self, d: &mut Draft, accepted: &[Box<Draft>]) -> bool {
         // Duplicates, only against earlier services with a bind address (F-071).
         let port = d.port.as_ref().map(|p| p.value).unwrap_or(0);
         let proto = d.protocol.as_ref().map(|p| p.value.number).unwrap_or(0);

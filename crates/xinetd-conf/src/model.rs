@@ -808,15 +808,20 @@ pub struct Defaults {
 pub struct Config {
     /// The defaults entry.
     pub defaults: Defaults,
-    /// Accepted services.
-    pub services: Vec<Service>,
+    /// Accepted services. Boxed: a service is about 2 KB, and a daemon keeps each one for
+    /// as long as it runs; boxes let it take them over without copying, so loading never
+    /// holds two copies of every service at once.
+    pub services: Vec<Box<Service>>,
 }
 
 impl Config {
     /// The services that get a listening socket (TCPMUX clients are served through the
     /// `tcpmux` builtin and have none, F-064).
     pub fn listening_services(&self) -> impl Iterator<Item = &Service> {
-        self.services.iter().filter(|s| !s.is_tcpmux_client())
+        self.services
+            .iter()
+            .map(|s| &**s)
+            .filter(|s| !s.is_tcpmux_client())
     }
 }
 

@@ -462,8 +462,8 @@ fn itox_output_loads_back_into_the_expected_services() {
                 s.rpc_number.as_ref().map(|n| n.value),
             )
         };
-        let got: Vec<_> = back.config.services.iter().map(key).collect();
-        let want: Vec<_> = compat.config.services.iter().map(key).collect();
+        let got: Vec<_> = back.config.services.iter().map(|s| key(s)).collect();
+        let want: Vec<_> = compat.config.services.iter().map(|s| key(s)).collect();
         assert_eq!(got, want, "{name}:\n{}", c.text);
         for s in &back.config.services {
             assert!(!s.has_flag(ServiceFlag::NameInArgs));
