@@ -34,7 +34,7 @@ pub fn load(
             log_diagnostics(log, diags);
             if let LoadError::FatalDefaults { .. } = e {
                 log.msg(
-                    Level::Critical,
+                    Level::Crit,
                     "A fatal error was encountered while parsing the default section. xinetd will exit.",
                 );
             }
@@ -63,7 +63,7 @@ pub fn load(
         match crate::adapt::service(c, startup_env, &resolver, &mut cache) {
             Ok(s) if tcpmux_client => out.tcpmux_clients.push(s),
             Ok(s) => out.services.push(s),
-            Err(msg) => log.msg(Level::Error, &format!("{msg} - DISABLING")),
+            Err(msg) => log.msg(Level::Err, &format!("{msg} - DISABLING")),
         }
     }
     Ok(out)
@@ -87,7 +87,7 @@ fn log_diagnostics(log: &mut ProgramLog, diags: &[Diagnostic]) {
             let text = m.render();
             match m.level {
                 XinetdLevel::Critical => log.critical(m.function, &text),
-                XinetdLevel::Error => log.msg(Level::Error, &text),
+                XinetdLevel::Error => log.msg(Level::Err, &text),
                 XinetdLevel::Warning => log.msg(Level::Warning, &text),
                 XinetdLevel::Notice => log.msg(Level::Notice, &text),
                 XinetdLevel::Info => log.msg(Level::Info, &text),

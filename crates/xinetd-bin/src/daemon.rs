@@ -348,7 +348,7 @@ impl Daemon {
                 };
                 if let Err(e) = r {
                     self.log.msg(
-                        Level::Error,
+                        Level::Err,
                         &format!(
                             "poll registration failed for service {}: {}",
                             a.svc.id,
@@ -366,7 +366,7 @@ impl Daemon {
                             Listener::Udp(u) => self.poll.registry().deregister(u),
                         };
                         self.log.msg(
-                            Level::Error,
+                            Level::Err,
                             &format!("Service {} failed to start and is deactivated.", a.svc.id),
                         );
                         return false;
@@ -388,11 +388,11 @@ impl Daemon {
             }
             Err(e) => {
                 self.log.msg(
-                    Level::Error,
+                    Level::Err,
                     &format!("bind failed ({}). service = {}", errno_text(&e), a.svc.id),
                 );
                 self.log.msg(
-                    Level::Error,
+                    Level::Err,
                     &format!("Service {} failed to start and is deactivated.", a.svc.id),
                 );
                 false
@@ -426,7 +426,7 @@ impl Daemon {
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     self.log
-                        .msg(Level::Error, &format!("poll: {}", errno_text(&e)));
+                        .msg(Level::Err, &format!("poll: {}", errno_text(&e)));
                 }
                 continue;
             }
@@ -599,7 +599,7 @@ impl Daemon {
         };
         if let Err(e) = r {
             self.log
-                .msg(Level::Error, &format!("resume {id}: {}", errno_text(&e)));
+                .msg(Level::Err, &format!("resume {id}: {}", errno_text(&e)));
         }
     }
 
@@ -646,14 +646,14 @@ impl Daemon {
                     if let Some(libc_errno::EMFILE) | Some(libc_errno::ENFILE) = e.raw_os_error() {
                         // F-312: same path as cps, with its own message.
                         let (_, msg) = self.policy.descriptors_exhausted(&a.lkey);
-                        self.log.msg(Level::Error, &msg);
+                        self.log.msg(Level::Err, &msg);
                         self.pause(key);
                         return false;
                     }
                     // A connection that died in the queue (ECONNABORTED, EPROTO, ...): log it
                     // and keep accepting, or the queued ones would wait for the next edge.
                     self.log.msg(
-                        Level::Error,
+                        Level::Err,
                         &format!("service {id}, accept: {}", errno_text(&e)),
                     );
                 }
@@ -760,7 +760,7 @@ impl Daemon {
     /// [`crate::wrap::LOOKUP_WAIT`]): refuse, as a rule could deny the client.
     fn wrap_lookup_failed(&mut self, mut p: crate::wrap::WrapParked) {
         self.log.msg(
-            Level::Error,
+            Level::Err,
             &format!(
                 "service {}: no host name for libwrap (lookup queue full, \
                  failed or timed out); refusing {}",
@@ -845,7 +845,7 @@ impl Daemon {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             self.log
-                .msg(Level::Error, &format!("ident: poll: {}", errno_text(&e)));
+                .msg(Level::Err, &format!("ident: poll: {}", errno_text(&e)));
             let r = client
                 .poll(now)
                 .unwrap_or(Err(xinetd_log::IdentFailure::Timeout));
@@ -1088,7 +1088,7 @@ impl Daemon {
             let r = Refusal {
                 reason: "address",
                 messages: vec![(
-                    Level::Error,
+                    Level::Err,
                     format!(
                         "service {}: {} answers only the addresses of its only_from, and it \
                          has none: refusing {}",
@@ -1351,7 +1351,7 @@ impl Daemon {
             .register(&mut conn.stream, token, interest)
         {
             self.log.msg(
-                Level::Error,
+                Level::Err,
                 &format!("service {}: poll: {} (peer {peer})", svc.id, errno_text(&e)),
             );
             self.finish_conn(conn);
@@ -1468,7 +1468,7 @@ impl Daemon {
             };
             if let Some(svc) = self.services.get(&key).map(|a| a.svc.clone()) {
                 self.log.msg(
-                    Level::Error,
+                    Level::Err,
                     &format!(
                         "service {}: too many pending name lookups; refusing {}",
                         svc.id,
@@ -1484,7 +1484,7 @@ impl Daemon {
             match Lookups::start(self.waker.clone(), Duration::from_secs(5)) {
                 Ok(l) => self.lookups = Some(l),
                 Err(e) => self.log.msg(
-                    Level::Error,
+                    Level::Err,
                     &format!("cannot start the resolver thread: {}", errno_text(&e)),
                 ),
             }
@@ -1568,15 +1568,7 @@ impl Daemon {
                 };
                 // Drop what triggered the request so the loop does not spin (xinetd drains a
                 // dgram socket after a refusal, F-402).
-                match l {
-                    Listener::Udp(u) => {
-                        let mut buf = [0u8; DGRAM_MAX];
-                        let _ = u.recv_from(&mut buf);
-                    }
-                    Listener::Tcp(t) => {
-                        let _ = t.accept();
-                    }
-                }
+                l.discard_request();
                 self.refuse(key, &svc, peer, &r, None);
                 return;
             }
@@ -1599,15 +1591,7 @@ impl Daemon {
         };
         if let Some(r) = wrap_refusal {
             drop(admission);
-            match l {
-                Listener::Udp(u) => {
-                    let mut buf = [0u8; DGRAM_MAX];
-                    let _ = u.recv_from(&mut buf);
-                }
-                Listener::Tcp(t) => {
-                    let _ = t.accept();
-                }
-            }
+            l.discard_request();
             self.refuse(key, &svc, peer, &r, None);
             return;
         }
@@ -1617,14 +1601,14 @@ impl Daemon {
         };
         if let Err(e) = r {
             self.log
-                .msg(Level::Error, &format!("deregister: {}", errno_text(&e)));
+                .msg(Level::Err, &format!("deregister: {}", errno_text(&e)));
         }
         a.suspended = true;
         let fd = match l_fd(l).try_clone_to_owned() {
             Ok(fd) => fd,
             Err(e) => {
                 self.log
-                    .msg(Level::Error, &format!("dup: {}", errno_text(&e)));
+                    .msg(Level::Err, &format!("dup: {}", errno_text(&e)));
                 self.resume(key);
                 return;
             }
@@ -1668,7 +1652,7 @@ impl Daemon {
     ) {
         let Some(spec) = spec_svc.rt.spawn.clone() else {
             self.log.msg(
-                Level::Error,
+                Level::Err,
                 &format!("service {} has no server", spec_svc.id),
             );
             return;
@@ -1708,7 +1692,7 @@ impl Daemon {
             match crate::spawner::Spawner::start(self.waker.clone()) {
                 Ok(sp) => self.spawner = Some(sp),
                 Err(e) => self.log.msg(
-                    Level::Error,
+                    Level::Err,
                     &format!("cannot start the spawner threads: {}", errno_text(&e)),
                 ),
             }
@@ -1784,7 +1768,7 @@ impl Daemon {
                     }
                 }
                 for m in &msgs {
-                    self.log.msg(Level::Error, m);
+                    self.log.msg(Level::Err, m);
                 }
                 match pid {
                     Some(pid) => self.policy.log_exit(
@@ -1838,7 +1822,7 @@ impl Daemon {
             (action, _) => {
                 if action == AfterFailure::GiveUp {
                     self.log.msg(
-                        Level::Error,
+                        Level::Err,
                         &format!("service {}: too many consecutive fork failures", p.svc.id),
                     );
                 }
@@ -2008,7 +1992,7 @@ impl Daemon {
             .and_then(|()| reg.register(&mut rc.relay.target, tt, ti));
         if let Err(e) = ok {
             self.log.msg(
-                Level::Error,
+                Level::Err,
                 &format!("service {}: poll: {}", svc.id, errno_text(&e)),
             );
             self.finish_relay(rc);
@@ -2029,7 +2013,7 @@ impl Daemon {
         admission: Admission,
     ) {
         self.log.msg(
-            Level::Error,
+            Level::Err,
             &format!(
                 "can't connect to remote host {}: {}",
                 target.ip(),
@@ -2297,7 +2281,7 @@ impl Daemon {
                     } else {
                         r.failed_message()
                     };
-                    self.log.msg(Level::Error, &m.text);
+                    self.log.msg(Level::Err, &m.text);
                     self.services.insert(key, a);
                 }
             }
@@ -2592,7 +2576,7 @@ impl Daemon {
                 &format!("generated state dump in file {}", path.display()),
             ),
             Err(e) => self.log.msg(
-                Level::Error,
+                Level::Err,
                 &format!("open( {} ) failed: {}", path.display(), errno_text(&e)),
             ),
         }
@@ -2632,7 +2616,7 @@ impl Daemon {
             }
         } else {
             for e in &errors {
-                self.log.msg(Level::Error, e);
+                self.log.msg(Level::Err, e);
             }
             self.log.msg(
                 Level::Warning,

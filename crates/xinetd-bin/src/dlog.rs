@@ -3,35 +3,9 @@
 
 use xinetd_log::{DaemonLog, WriteReport};
 
-/// Message levels the daemon uses (xinetd's LOG_* words, F-702).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// CRITICAL.
-    Critical,
-    /// ERROR.
-    Error,
-    /// WARNING.
-    Warning,
-    /// NOTICE.
-    Notice,
-    /// INFO.
-    Info,
-    /// DEBUG.
-    Debug,
-}
-
-impl Level {
-    fn lib(self) -> xinetd_log::Level {
-        match self {
-            Level::Critical => xinetd_log::Level::Crit,
-            Level::Error => xinetd_log::Level::Err,
-            Level::Warning => xinetd_log::Level::Warning,
-            Level::Notice => xinetd_log::Level::Notice,
-            Level::Info => xinetd_log::Level::Info,
-            Level::Debug => xinetd_log::Level::Debug,
-        }
-    }
-}
+/// Message levels of the daemon log: xinetd-log's syslog levels, whose `Crit` and `Err`
+/// the program log writes as `CRITICAL` and `ERROR` (F-702).
+pub use xinetd_log::Level;
 
 /// The daemon log.
 pub struct ProgramLog {
@@ -47,7 +21,7 @@ impl ProgramLog {
     /// Writes one message. CRITICAL messages should go through [`ProgramLog::critical`],
     /// which names xinetd's C function for the `PID {function} ` prefix (F-702).
     pub fn msg(&mut self, level: Level, text: &str) {
-        let r = self.inner.log(level.lib(), "main", text);
+        let r = self.inner.log(level, "main", text);
         self.report(r);
     }
 

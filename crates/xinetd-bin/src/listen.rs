@@ -79,6 +79,21 @@ impl Listener {
             Listener::Udp(u) => u.local_addr(),
         }
     }
+
+    /// Throws away the request waiting on the socket (a connection or one datagram), so a
+    /// refused `wait = yes` service does not wake the loop again for it (F-402).
+    pub fn discard_request(&self) {
+        match self {
+            Listener::Tcp(t) => {
+                let _ = t.accept();
+            }
+            Listener::Udp(u) => {
+                // A datagram is consumed whole, whatever the buffer's size.
+                let mut byte = [0u8; 1];
+                let _ = u.recv_from(&mut byte);
+            }
+        }
+    }
 }
 
 /// Opens, configures and binds one listening socket: close-on-exec (socket2 creates sockets

@@ -100,7 +100,7 @@ fn run(mut opts: Options) -> u8 {
         // F-820: fork into the background; the parent exits 0 at once, the child starts a
         // new session with 0-2 on /dev/null.
         if let Err(e) = nix::unistd::daemon(true, false) {
-            log.msg(Level::Error, &format!("fork failed: {e}"));
+            log.msg(Level::Err, &format!("fork failed: {e}"));
             return 1;
         }
     }

@@ -352,7 +352,7 @@ fn limits_refusal(r: xinetd_limits::Refusal) -> Refusal {
 fn acl_refusal(id: &str, ip: Option<IpAddr>, d: &xinetd_acl::Denial) -> Refusal {
     let messages = ip
         .and_then(|ip| d.xinetd_message(id, ip))
-        .map(|m| (Level::Error, m.text))
+        .map(|m| (Level::Err, m.text))
         .into_iter()
         .collect();
     Refusal {
@@ -364,8 +364,8 @@ fn acl_refusal(id: &str, ip: Option<IpAddr>, d: &xinetd_acl::Denial) -> Refusal 
 
 fn level(l: xinetd_limits::Level) -> Level {
     match l {
-        xinetd_limits::Level::Crit => Level::Critical,
-        xinetd_limits::Level::Err => Level::Error,
+        xinetd_limits::Level::Crit => Level::Crit,
+        xinetd_limits::Level::Err => Level::Err,
         _ => Level::Info,
     }
 }

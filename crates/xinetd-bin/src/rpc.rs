@@ -175,7 +175,7 @@ pub fn is_rpc(svc: &Service) -> bool {
 pub fn register(svc: &Service, port: u16, pmap: SocketAddr, log: &mut ProgramLog) -> bool {
     let Some((prog, versions, prot)) = rpc_of(svc) else {
         log.msg(
-            Level::Error,
+            Level::Err,
             &format!(
                 "service {}: RPC service without rpc_number/rpc_version",
                 svc.id
@@ -189,7 +189,7 @@ pub fn register(svc: &Service, port: u16, pmap: SocketAddr, log: &mut ProgramLog
             Ok(true) => registered += 1,
             r => {
                 log.msg(
-                    Level::Error,
+                    Level::Err,
                     &format!(
                         "pmap_set failed. service={} program={prog} version={vers}",
                         svc.id

@@ -92,7 +92,7 @@ impl Wrappers {
             Ok((access, diags)) => {
                 for d in diags {
                     let level = match d.severity {
-                        xinetd_acl::hosts_access::Severity::Error => Level::Error,
+                        xinetd_acl::hosts_access::Severity::Error => Level::Err,
                         _ => Level::Warning,
                     };
                     log.msg(level, &format!("libwrap: {d}"));
@@ -100,7 +100,7 @@ impl Wrappers {
                 self.access = access;
             }
             Err(e) => log.msg(
-                Level::Error,
+                Level::Err,
                 &format!("libwrap: {e}; keeping the previous hosts.allow/hosts.deny rules"),
             ),
         }
