@@ -1039,7 +1039,7 @@ impl Daemon {
                     .log_start(svc, served_inline(b), Some(peer), &mut self.log);
                 match b {
                     Builtin::Daytime => {
-                        let now = jiff::Zoned::now();
+                        let now = xinetd_log::LocalClock::system().now();
                         let _ = stream.write_all(internal::daytime_text(&now).as_bytes());
                     }
                     Builtin::Time => {
@@ -1924,7 +1924,7 @@ impl Daemon {
         let reply: Option<Vec<u8>> = match svc.server {
             Server::Internal(Builtin::Echo) => Some(data.to_vec()),
             Server::Internal(Builtin::Daytime) => {
-                Some(internal::daytime_text(&jiff::Zoned::now()).into_bytes())
+                Some(internal::daytime_text(&xinetd_log::LocalClock::system().now()).into_bytes())
             }
             Server::Internal(Builtin::Time) => {
                 Some(internal::time_bytes(jiff::Timestamp::now().as_second()).to_vec())

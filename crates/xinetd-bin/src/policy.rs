@@ -372,7 +372,7 @@ fn level(l: xinetd_limits::Level) -> Level {
 
 /// Local wall-clock time for access_times (F-220).
 fn local_time() -> xinetd_acl::LocalTime {
-    let now = jiff::Zoned::now();
+    let now = xinetd_log::LocalClock::system().now();
     xinetd_acl::LocalTime::new(now.hour() as u8, now.minute() as u8)
         .unwrap_or_else(|| xinetd_acl::LocalTime::new(0, 0).expect("00:00 is a valid time"))
 }
