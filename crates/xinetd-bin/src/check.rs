@@ -14,7 +14,7 @@ use xinetd_conf::{Diagnostic, Environment, LoadError, Loaded, Service};
 /// 2 unusable).
 pub fn run(config: &Path, json: bool) -> u8 {
     let mut env = Environment::system();
-    // As the daemon (crate::admin): servers/services/xadmin are builtins here.
+    // As the daemon (crate::session::admin): servers/services/xadmin are builtins here.
     env.admin_builtins = true;
     match xinetd_conf::load(config, &env) {
         Ok(loaded) => {

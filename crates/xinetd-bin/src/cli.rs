@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub const DEFAULT_CONFIG: &str = "/etc/xinetd.conf";
 
 /// The version text xinetd prints for `-version` and in its start-up notice (F-009, F-010).
-/// We are built with load-average support (`max_load`) and tcp_wrappers ([`crate::wrap`]).
+/// We are built with load-average support (`max_load`) and tcp_wrappers ([`crate::admission::wrap`]).
 pub const VERSION: &str = "2.3.15.3";
 
 /// Compiled-in options, in xinetd's order and spelling (F-010), as Debian's build prints them.
@@ -90,8 +90,8 @@ impl Default for Options {
             inetd_compat: false,
             cc: None,
             dumpfile: None,
-            hosts_allow: PathBuf::from(crate::wrap::HOSTS_ALLOW),
-            hosts_deny: PathBuf::from(crate::wrap::HOSTS_DENY),
+            hosts_allow: PathBuf::from(crate::admission::wrap::HOSTS_ALLOW),
+            hosts_deny: PathBuf::from(crate::admission::wrap::HOSTS_DENY),
             pmap_port: 111,
             inetd_conf: None,
             ident_port: 113,

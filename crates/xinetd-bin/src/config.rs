@@ -21,7 +21,7 @@ pub fn load(
 ) -> Result<Loaded, ()> {
     let mut env = xinetd_conf::Environment::system();
     env.debug = opts.debug;
-    // Issue 8: the servers/services/xadmin builtins (crate::admin).
+    // Issue 8: the servers/services/xadmin builtins (crate::session::admin).
     env.admin_builtins = true;
     let mut loaded = match xinetd_conf::load(&opts.config, &env) {
         Ok(l) => l,

@@ -5,10 +5,8 @@
 //! the event loop (no fork), which is what makes internal echo several times faster. The bytes
 //! on the wire are the same; the log-visible differences are listed in `docs/compat.md`.
 
-use std::io::{self, Read, Write};
-
 /// The builtins xinetd 2.3.15 knows, plus the admin builtins 2.3.12 removed (F-530), which
-/// issue 8 brings back ([`crate::admin`]).
+/// issue 8 brings back ([`crate::session::admin`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builtin {
     /// RFC 862.
@@ -23,7 +21,7 @@ pub enum Builtin {
     Chargen,
     /// RFC 1078 multiplexer (F-511, F-540..F-545).
     Tcpmux,
-    /// `servers`: the running servers ([`crate::admin`]).
+    /// `servers`: the running servers ([`crate::session::admin`]).
     Servers,
     /// `services`: the available services.
     Services,
@@ -47,7 +45,7 @@ impl Builtin {
         )
     }
 
-    /// The admin builtins, served by [`crate::admin`] through the event loop.
+    /// The admin builtins, served by [`crate::session::admin`] through the event loop.
     pub fn is_admin(self) -> bool {
         matches!(self, Builtin::Servers | Builtin::Services | Builtin::Xadmin)
     }
@@ -133,167 +131,9 @@ impl ChargenRing {
     }
 }
 
-/// tcpmux's reply when no service matches (F-542), as RFC 1078 has it: xinetd also sends
-/// the string's terminating NUL byte (F-979), which issue 8 asks us not to (docs/compat.md).
-pub const TCPMUX_NOT_FOUND: &[u8] = b"-Service name not found\r\n";
-/// tcpmux's acknowledgement for TCPMUXPLUS services (F-543), without xinetd's stray NUL.
-pub const TCPMUX_PLUS_GO: &[u8] = b"+Go\r\n";
-
-/// The service name of a tcpmux request read in one `read()` (F-541): at least 3 bytes,
-/// ending with CRLF; `None` means "close silently".
-pub fn tcpmux_name(request: &[u8]) -> Option<&str> {
-    if request.len() < 3 || !request.ends_with(b"\r\n") {
-        return None;
-    }
-    std::str::from_utf8(&request[..request.len() - 2]).ok()
-}
-
-/// Largest read of stream echo (F-500 reads up to 1024 bytes at a time; a bigger buffer only
-/// saves syscalls, the bytes are the same).
-const STREAM_BUF: usize = 16 * 1024;
-
-/// What the loop should do with an inline connection after driving it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// Wait for readiness again.
-    Continue,
-    /// The exchange is over: close the connection.
-    Done,
-}
-
-/// State of one inline stream connection (echo, discard, chargen).
-#[derive(Debug)]
-pub struct StreamState {
-    builtin: Builtin,
-    /// Bytes waiting to be written back (echo) or the current chargen lines.
-    pending: Vec<u8>,
-    written: usize,
-    read_closed: bool,
-    ring: ChargenRing,
-}
-
-impl StreamState {
-    /// A new connection of `builtin`; chargen starts from `ring` (F-521).
-    pub fn new(builtin: Builtin, ring: ChargenRing) -> StreamState {
-        StreamState {
-            builtin,
-            pending: Vec::new(),
-            written: 0,
-            read_closed: builtin == Builtin::Chargen,
-            ring,
-        }
-    }
-
-    /// The builtin this connection runs.
-    pub fn builtin(&self) -> Builtin {
-        self.builtin
-    }
-
-    /// True while the state has bytes it could not write yet.
-    pub fn wants_write(&self) -> bool {
-        self.builtin == Builtin::Chargen || self.written < self.pending.len()
-    }
-
-    /// Drives the connection as far as it goes without blocking.
-    pub fn drive<S: Read + Write>(&mut self, sock: &mut S) -> Progress {
-        match self.builtin {
-            Builtin::Echo => self.drive_echo(sock),
-            Builtin::Discard => self.drive_discard(sock),
-            Builtin::Chargen => self.drive_chargen(sock),
-            // daytime/time are written at accept time and never become StreamState; the
-            // event loop reads tcpmux requests itself (`tcpmux_request`) and serves the
-            // admin builtins with crate::admin.
-            Builtin::Daytime
-            | Builtin::Time
-            | Builtin::Tcpmux
-            | Builtin::Servers
-            | Builtin::Services
-            | Builtin::Xadmin => Progress::Done,
-        }
-    }
-
-    /// Writes what is pending; `Ok(true)` when everything went out.
-    fn flush<S: Write>(&mut self, sock: &mut S) -> io::Result<bool> {
-        while self.written < self.pending.len() {
-            match sock.write(&self.pending[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.pending.clear();
-        self.written = 0;
-        Ok(true)
-    }
-
-    fn drive_echo<S: Read + Write>(&mut self, sock: &mut S) -> Progress {
-        let mut buf = [0u8; STREAM_BUF];
-        // Bounded: a fast client cannot keep one connection in this loop forever.
-        for _ in 0..64 {
-            match self.flush(sock) {
-                Ok(true) => {}
-                Ok(false) => return Progress::Continue,
-                Err(_) => return Progress::Done,
-            }
-            if self.read_closed {
-                return Progress::Done;
-            }
-            match sock.read(&mut buf) {
-                Ok(0) => self.read_closed = true,
-                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Progress::Done,
-            }
-        }
-        Progress::Continue
-    }
-
-    fn drive_discard<S: Read>(&mut self, sock: &mut S) -> Progress {
-        let mut buf = [0u8; STREAM_BUF];
-        for _ in 0..64 {
-            match sock.read(&mut buf) {
-                Ok(0) => return Progress::Done,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Progress::Done,
-            }
-        }
-        Progress::Continue
-    }
-
-    fn drive_chargen<S: Write>(&mut self, sock: &mut S) -> Progress {
-        // Writes until the socket is full; a write error (peer gone) ends it (F-508).
-        for _ in 0..64 {
-            match self.flush(sock) {
-                Ok(true) => {}
-                Ok(false) => return Progress::Continue,
-                Err(_) => return Progress::Done,
-            }
-            for _ in 0..64 {
-                self.ring.next_line(&mut self.pending);
-            }
-        }
-        Progress::Continue
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tcpmux_requests() {
-        assert_eq!(tcpmux_name(b"date\r\n"), Some("date"));
-        assert_eq!(tcpmux_name(b"date\n"), None);
-        assert_eq!(tcpmux_name(b"\r\n"), None);
-        // xinetd's 26 and 6 bytes, less its trailing NUL.
-        assert_eq!(TCPMUX_NOT_FOUND.len(), 25);
-        assert_eq!(TCPMUX_PLUS_GO.len(), 5);
-    }
 
     #[test]
     fn time_is_seconds_since_1900_big_endian() {
@@ -339,74 +179,5 @@ mod tests {
         assert_eq!((a[0], b[0], c[0]), (b'!', b'/', b'='));
         assert_eq!(&a[1022..], b"\r\n");
         assert_eq!(a.iter().filter(|&&x| x == b'\n').count(), 14);
-    }
-
-    /// A socket double: reads from `input` (then WouldBlock or EOF), writes up to `room`.
-    struct Fake {
-        input: Vec<u8>,
-        eof: bool,
-        out: Vec<u8>,
-        room: usize,
-    }
-    impl Read for Fake {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.input.is_empty() {
-                return if self.eof {
-                    Ok(0)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
-            }
-            let n = buf.len().min(self.input.len());
-            buf[..n].copy_from_slice(&self.input[..n]);
-            self.input.drain(..n);
-            Ok(n)
-        }
-    }
-    impl Write for Fake {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.room - self.out.len());
-            if n == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            self.out.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn echo_survives_backpressure_and_ends_at_eof() {
-        let mut s = StreamState::new(Builtin::Echo, ChargenRing::default());
-        let mut f = Fake {
-            input: b"hello world".to_vec(),
-            eof: true,
-            out: Vec::new(),
-            room: 5,
-        };
-        assert_eq!(s.drive(&mut f), Progress::Continue);
-        assert_eq!(f.out, b"hello");
-        f.room = 100;
-        assert_eq!(s.drive(&mut f), Progress::Done);
-        assert_eq!(f.out, b"hello world");
-    }
-
-    #[test]
-    fn chargen_stream_starts_at_ring_position() {
-        let mut ring = ChargenRing::default();
-        ring.datagram();
-        let mut s = StreamState::new(Builtin::Chargen, ring);
-        let mut f = Fake {
-            input: Vec::new(),
-            eof: false,
-            out: Vec::new(),
-            room: 74 * 3,
-        };
-        assert_eq!(s.drive(&mut f), Progress::Continue);
-        assert_eq!(f.out.len(), 74 * 3);
-        assert_eq!(f.out[0], b'/');
-        assert_eq!(f.out[74], b'0');
     }
 }

@@ -80,6 +80,32 @@ impl Listener {
         }
     }
 
+    /// Starts watching the socket for requests.
+    pub fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
+        let i = mio::Interest::READABLE;
+        match self {
+            Listener::Tcp(t) => registry.register(t, token, i),
+            Listener::Udp(u) => registry.register(u, token, i),
+        }
+    }
+
+    /// Stops watching the socket.
+    pub fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(t) => registry.deregister(t),
+            Listener::Udp(u) => registry.deregister(u),
+        }
+    }
+
+    /// The socket as a borrowed descriptor.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match self {
+            Listener::Tcp(t) => t.as_fd(),
+            Listener::Udp(u) => u.as_fd(),
+        }
+    }
+
     /// Throws away the request waiting on the socket (a connection or one datagram), so a
     /// refused `wait = yes` service does not wake the loop again for it (F-402).
     pub fn discard_request(&self) {

@@ -5,21 +5,21 @@
 //! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json` and a few
 //!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`, `-hosts_allow`,
 //!   `-hosts_deny`, `-pmap_port`) and `-convert-inetd` (issue 8).
-//! * Issue 8: [`wrap`] (tcp_wrappers), [`rpc`] (portmapper registration), [`retry`] (fork
-//!   retry), [`admin`] (`servers`/`services`/`xadmin`).
+//! * Issue 8: [`rpc`] (portmapper registration), [`retry`] (fork retry).
 //! * [`config`] — loads the configuration with xinetd-conf and logs its diagnostics in
 //!   xinetd's words; [`adapt`] turns each service of the model into the inputs of
 //!   xinetd-acl (`AccessPolicy`), xinetd-limits (`ServiceLimits`), xinetd-spawn
 //!   (`SpawnSpec`) and xinetd-log (`ServiceRecords` + destination), kept in a [`service`].
-//! * [`daemon`] — one `mio::Poll` on one thread: listeners ([`listen`]), inline internal
-//!   services ([`internal`]), redirect relays ([`relay`]), tcpmux, `wait = yes` suspension,
-//!   signals through signal-hook-mio, SIGCHLD reaping, timers (cps re-activation, the
-//!   `timeout` extension, `-cc`), reload, the state dump. Name lookups for `.domain`/host
-//!   rules run on one resolver thread that wakes the poll; ident lookups are non-blocking
-//!   sockets in the same poll.
-//! * [`policy`] — every request's checks in order (sensor ban list, access_times,
-//!   only_from/no_access, then cps → max_load → instances → per_source → process limit),
-//!   spawning, and the service log ([`slog`]); [`dlog`] is the program log.
+//! * [`admission`] — the one pipeline every request passes (sensor ban list, access_times,
+//!   only_from/no_access, cps → max_load → instances → per_source → process limit,
+//!   tcp_wrappers, ident), sans-I/O, with the [`admission::Hold`] that gives the limits back.
+//! * [`session`] — connections served inside the daemon as state machines: inline builtins,
+//!   tcpmux, the admin builtins (`servers`/`services`/`xadmin`) and `redirect`.
+//! * [`daemon`] — one `mio::Poll` on one thread that only dispatches: listeners
+//!   ([`listen`]), sessions, ident queries, signals through signal-hook-mio; launching
+//!   servers on spawner threads ([`spawner`]), SIGCHLD reaping, timers, reload, the dumps
+//!   ([`dump`]). Name lookups run on one resolver thread that wakes the poll; [`slog`] is the
+//!   service log and [`dlog`] the program log.
 //!
 //! Run it on the bundled example:
 //! `cargo run --release -p xinetd-bin -- -f examples/xinetd.conf -dontfork`.
@@ -27,7 +27,7 @@
 #![warn(missing_docs)]
 
 mod adapt;
-mod admin;
+mod admission;
 mod check;
 mod cli;
 mod config;
@@ -36,14 +36,13 @@ mod dlog;
 mod dump;
 mod internal;
 mod listen;
-mod policy;
-mod relay;
+mod requests;
 mod retry;
 mod rpc;
 mod service;
+mod session;
 mod slog;
 mod spawner;
-mod wrap;
 
 use std::process::ExitCode;
 
@@ -105,16 +104,18 @@ fn run(mut opts: Options) -> u8 {
         }
     }
     write_pidfile(&opts, &mut log);
-    let mut policy = policy::Policy::new(&opts);
-    let loaded = match config::load(&opts, &mut log, policy.startup_env()) {
+    let startup_env = xinetd_spawn::Environment::startup();
+    let loaded = match config::load(&opts, &mut log, &startup_env) {
         Ok(s) => s,
         Err(()) => {
             log.critical("init_services", "couldn't get configuration. Exiting...");
-            policy.remove_pidfile(&opts);
+            if let Some(p) = &opts.pidfile {
+                let _ = std::fs::remove_file(p);
+            }
             return 1;
         }
     };
-    let mut d = match daemon::Daemon::new(opts.clone(), log, policy, loaded) {
+    let mut d = match daemon::Daemon::new(opts.clone(), log, startup_env, loaded) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("xinetd: cannot set up the event loop: {e}");

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use crate::policy::Admission;
+use crate::admission::Hold;
 use crate::service::Service;
 
 /// xinetd's `RETRY_INTERVAL`.
@@ -60,8 +60,8 @@ pub struct Retry {
     pub fd: OwnedFd,
     /// The client.
     pub peer: Option<SocketAddr>,
-    /// Limit tokens, held while the request waits (xinetd keeps the server entry too).
-    pub admission: Admission,
+    /// The request's hold, kept while it waits (xinetd keeps the server entry too).
+    pub hold: Option<Hold>,
     /// `wait = yes` service.
     pub wait: bool,
     /// Log START when it works.

@@ -2,12 +2,17 @@
 //! serve and log. Built from the xinetd-conf model by [`crate::adapt`].
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use xinetd_log::FailReason;
+
+use crate::dlog::ProgramLog;
+
 use crate::internal::Builtin;
 use crate::listen::ListenSpec;
-use crate::slog::ServiceLog;
+use crate::slog::{Served, ServiceLog};
 
 /// What serves a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,5 +77,54 @@ impl Service {
     /// True when a kept service must close and re-bind its socket (F-863).
     pub fn needs_rebind(&self, other: &Service) -> bool {
         self.listen != other.listen
+    }
+
+    /// `USERID` in `log_on_success` (xinetd's `log_remote_user`).
+    pub fn logs_remote_user(&self) -> bool {
+        self.rt
+            .conf
+            .log_on_success
+            .value
+            .contains(&xinetd_conf::SuccessFlag::Userid)
+    }
+
+    /// START record (F-720).
+    pub fn log_start(&self, served: Served, peer: Option<SocketAddr>, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().start(served, peer) {
+            log.report(rep);
+        }
+    }
+
+    /// EXIT record (F-723).
+    pub fn log_exit(
+        &self,
+        served: Served,
+        status: Option<i32>,
+        signal: Option<i32>,
+        duration: Duration,
+        log: &mut ProgramLog,
+    ) {
+        let rep = self
+            .rt
+            .log
+            .borrow_mut()
+            .exit(served, status, signal, duration);
+        if let Some(rep) = rep {
+            log.report(rep);
+        }
+    }
+
+    /// FAIL record (F-721).
+    pub fn log_fail(&self, reason: FailReason, peer: Option<SocketAddr>, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().fail(reason, peer) {
+            log.report(rep);
+        }
+    }
+
+    /// TRAFFIC record of a redirected connection (F-603).
+    pub fn log_traffic(&self, bytes_in: u64, bytes_out: u64, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().traffic(bytes_in, bytes_out) {
+            log.report(rep);
+        }
     }
 }

@@ -132,18 +132,7 @@ impl ServiceLog {
     }
 
     /// FAIL (F-721).
-    pub fn fail(&mut self, reason: &str, peer: Option<SocketAddr>) -> Option<WriteReport> {
-        let reason = match reason {
-            "address" => FailReason::Address,
-            "time" => FailReason::Time,
-            "fork" => FailReason::Fork,
-            "service_limit" => FailReason::ServiceLimit,
-            "per_source_limit" => FailReason::PerSourceLimit,
-            "process_limit" => FailReason::ProcessLimit,
-            "load" => FailReason::Load,
-            "libwrap" => FailReason::Libwrap,
-            _ => FailReason::Cps,
-        };
+    pub fn fail(&mut self, reason: FailReason, peer: Option<SocketAddr>) -> Option<WriteReport> {
         let r = self.records.fail(reason, peer_of(peer));
         self.write(r)
     }

@@ -103,10 +103,9 @@ pub fn run(job: &Job) -> Outcome {
             };
             let lines = match &e {
                 SpawnError::Fork(errno) => vec![format!(
-                    "{}: fork failed: {} (errno = {})",
+                    "{}: fork failed: {}",
                     job.svc_id,
-                    errno.desc(),
-                    *errno as i32
+                    xinetd_log::explain_errno(&std::io::Error::from_raw_os_error(*errno as i32))
                 )],
                 // xinetd's child ERROR lines (F-411, F-412, F-415), from xinetd-spawn.
                 other => job

@@ -38,8 +38,10 @@ impl ServiceKey {
 }
 
 /// Why a request was refused: the reason word of xinetd's `FAIL: <id> <reason>` line (F-721).
+///
+/// Deliberately exhaustive: these are xinetd's own reason words for the limits, a closed
+/// set, and callers map each one to their log without a catch-all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Reason {
     /// `cps` tripped, or the service is deactivated by it (F-302, F-310).
     Cps,

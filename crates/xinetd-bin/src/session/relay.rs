@@ -7,31 +7,28 @@
 //! error (a reset, a failed write) still ends the session at once.
 
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 
 use mio::net::TcpStream;
+use mio::Registry;
+
+use super::{interest, Next, Socket};
+use crate::dlog::{Level, ProgramLog};
 
 /// Largest read per call (xinetd reads 1500 bytes; a larger buffer only saves calls).
 const CHUNK: usize = 16 * 1024;
 
-/// What the loop should do after driving a relay.
-#[derive(Debug)]
-pub enum Step {
-    /// Wait for readiness again.
-    Continue,
-    /// The session is over.
-    Done,
-    /// The connection to the target failed (xinetd: `can't connect to remote host`).
-    ConnectFailed(io::Error),
-}
-
 /// One redirected connection.
 pub struct Relay {
     /// The client's connection.
-    pub client: TcpStream,
+    pub client: Socket,
     /// The connection to the redirect target.
-    pub target: TcpStream,
+    pub target: Socket,
+    /// Where `target` connects to.
+    to: SocketAddr,
     connected: bool,
+    /// The connection to the target failed (xinetd: `can't connect to remote host`).
+    connect_error: Option<io::Error>,
     /// The client sent EOF: once `to_target` is flushed, the target's write half is shut.
     client_eof: bool,
     /// The target sent EOF: once `to_client` is flushed, the client's write half is shut.
@@ -47,12 +44,14 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay whose target connection is in progress.
-    pub fn new(client: TcpStream, target: TcpStream) -> Relay {
+    /// A relay whose target connection (to `to`) is in progress.
+    pub fn new(client: Socket, target: Socket, to: SocketAddr) -> Relay {
         Relay {
             client,
             target,
+            to,
             connected: false,
+            connect_error: None,
             client_eof: false,
             target_eof: false,
             target_shut: false,
@@ -64,71 +63,99 @@ impl Relay {
         }
     }
 
-    /// Interests for the client socket.
-    pub fn client_interest(&self) -> mio::Interest {
-        if self.to_client.is_empty() {
-            mio::Interest::READABLE
-        } else {
-            mio::Interest::READABLE | mio::Interest::WRITABLE
-        }
-    }
-
-    /// Interests for the target socket.
-    pub fn target_interest(&self) -> mio::Interest {
-        if !self.connected || !self.to_target.is_empty() {
-            mio::Interest::READABLE | mio::Interest::WRITABLE
-        } else {
-            mio::Interest::READABLE
-        }
-    }
-
-    /// Moves bytes both ways as far as possible without blocking.
-    pub fn drive(&mut self) -> Step {
-        if !self.connected {
-            if let Ok(Some(e)) | Err(e) = self.target.take_error() {
-                return Step::ConnectFailed(e);
+    /// One turn.
+    pub fn ready(&mut self) -> Next {
+        match self.drive() {
+            Ok(Progress::Blocked) => Next::Wait,
+            Ok(Progress::Yield) => Next::Again,
+            Ok(Progress::Done) => Next::Done,
+            Err(e) => {
+                self.connect_error = Some(e);
+                Next::Done
             }
-            match self.target.peer_addr() {
+        }
+    }
+
+    /// Interest follows what each direction can still do: a side is read while it has not
+    /// sent EOF and what it sent before went out; written while something waits for it. A
+    /// side that sent EOF is never watched for reading again (its EOF stays readable: watching
+    /// it would wake the loop for nothing, forever, while the other side stays open).
+    pub fn follow(&mut self, registry: &Registry) -> io::Result<()> {
+        let read_client = self.connected && !self.client_eof && self.to_target.is_empty();
+        let read_target = self.connected && !self.target_eof && self.to_client.is_empty();
+        let write_target = !self.connected || !self.to_target.is_empty();
+        let write_client = !self.to_client.is_empty();
+        self.client
+            .follow(registry, interest(read_client, write_client))?;
+        self.target
+            .follow(registry, interest(read_target, write_target))
+    }
+
+    /// The connection to the target failed.
+    pub fn connect_error(&self) -> Option<&io::Error> {
+        self.connect_error.as_ref()
+    }
+
+    /// F-602: `can't connect to remote host %s: %m`.
+    pub fn log_connect_failure(&self, e: &io::Error, log: &mut ProgramLog) {
+        log.msg(
+            Level::Err,
+            &format!(
+                "can't connect to remote host {}: {}",
+                self.to.ip(),
+                xinetd_log::explain_errno(e)
+            ),
+        );
+    }
+
+    /// Moves bytes both ways as far as possible without blocking; `Err` when the
+    /// connection to the target failed.
+    fn drive(&mut self) -> io::Result<Progress> {
+        if !self.connected {
+            if let Ok(Some(e)) | Err(e) = self.target.stream.take_error() {
+                return Err(e);
+            }
+            match self.target.stream.peer_addr() {
                 Ok(_) => {
                     self.connected = true;
                     // F-601: TCP_NODELAY on both sockets.
-                    let _ = self.target.set_nodelay(true);
-                    let _ = self.client.set_nodelay(true);
+                    let _ = self.target.stream.set_nodelay(true);
+                    let _ = self.client.stream.set_nodelay(true);
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Step::Continue,
-                Err(e) => return Step::ConnectFailed(e),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(Progress::Blocked),
+                Err(e) => return Err(e),
             }
         }
         let mut buf = [0u8; CHUNK];
         // Bounded: one busy session cannot hold the loop.
         for _ in 0..64 {
             let mut progress = false;
-            match flush(&mut self.target, &mut self.to_target) {
+            match flush(&mut self.target.stream, &mut self.to_target) {
                 Ok(p) => progress |= p,
-                Err(_) => return Step::Done,
+                Err(_) => return Ok(Progress::Done),
             }
-            match flush(&mut self.client, &mut self.to_client) {
+            match flush(&mut self.client.stream, &mut self.to_client) {
                 Ok(p) => progress |= p,
-                Err(_) => return Step::Done,
+                Err(_) => return Ok(Progress::Done),
             }
             // Pass each EOF on once everything before it has been written.
             if self.client_eof && self.to_target.is_empty() && !self.target_shut {
                 self.target_shut = true;
-                if self.target.shutdown(Shutdown::Write).is_err() {
-                    return Step::Done;
+                if self.target.stream.shutdown(Shutdown::Write).is_err() {
+                    return Ok(Progress::Done);
                 }
             }
             if self.target_eof && self.to_client.is_empty() && !self.client_shut {
                 self.client_shut = true;
-                if self.client.shutdown(Shutdown::Write).is_err() {
-                    return Step::Done;
+                if self.client.stream.shutdown(Shutdown::Write).is_err() {
+                    return Ok(Progress::Done);
                 }
             }
             if self.target_shut && self.client_shut {
-                return Step::Done;
+                return Ok(Progress::Done);
             }
             if !self.client_eof && self.to_target.is_empty() {
-                match read_some(&mut self.client, &mut buf) {
+                match read_some(&mut self.client.stream, &mut buf) {
                     Ok(Some(0)) => {
                         self.client_eof = true;
                         progress = true;
@@ -139,11 +166,11 @@ impl Relay {
                         progress = true;
                     }
                     Ok(None) => {}
-                    Err(_) => return self.finish(),
+                    Err(_) => return Ok(self.finish()),
                 }
             }
             if !self.target_eof && self.to_client.is_empty() {
-                match read_some(&mut self.target, &mut buf) {
+                match read_some(&mut self.target.stream, &mut buf) {
                     Ok(Some(0)) => {
                         self.target_eof = true;
                         progress = true;
@@ -154,23 +181,34 @@ impl Relay {
                         progress = true;
                     }
                     Ok(None) => {}
-                    Err(_) => return self.finish(),
+                    Err(_) => return Ok(self.finish()),
                 }
             }
             if !progress {
-                return Step::Continue;
+                return Ok(Progress::Blocked);
             }
         }
-        Step::Continue
+        // Bounded: one busy session cannot hold the loop; it gets another turn.
+        Ok(Progress::Yield)
     }
 
     /// End of the session on an error: write out what was already read, if it goes without
     /// blocking.
-    fn finish(&mut self) -> Step {
-        let _ = flush(&mut self.target, &mut self.to_target);
-        let _ = flush(&mut self.client, &mut self.to_client);
-        Step::Done
+    fn finish(&mut self) -> Progress {
+        let _ = flush(&mut self.target.stream, &mut self.to_target);
+        let _ = flush(&mut self.client.stream, &mut self.to_client);
+        Progress::Done
     }
+}
+
+/// How far a turn got.
+enum Progress {
+    /// Both sides would block.
+    Blocked,
+    /// The budget ran out with more to do.
+    Yield,
+    /// The session is over.
+    Done,
 }
 
 /// Writes from the front of `pending`; `Ok(true)` when something was written.

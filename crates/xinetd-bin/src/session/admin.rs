@@ -17,11 +17,17 @@
 //!   `help`, `show run`, `show avail`, `bye` / `exit` / `quit`.
 
 use std::fmt::Write as _;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-/// xinetd's `MAX_CMD`: one read of a command.
-pub const MAX_CMD: usize = 100;
+use mio::Registry;
+
+use super::{interest, Next, Socket};
+use crate::internal::Builtin;
+use crate::requests::{command, Reply, MAX_CMD};
+use crate::service::Service;
+
 /// The xadmin prompt.
 pub const PROMPT: &str = "> ";
 
@@ -132,85 +138,123 @@ pub fn run_text(rows: &[ServerRow]) -> String {
     )
 }
 
-/// What one xadmin command does.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// Write this, then the prompt.
-    Text(String),
-    /// Write `bye bye\n` and close.
-    Bye,
+/// What an admin session reads of the daemon.
+pub trait View {
+    /// The running servers with their start times: external servers and the sessions
+    /// served inside the daemon, except the one asking.
+    fn servers(&self) -> Vec<(Instant, ServerRow)>;
+    /// The services, in configuration order.
+    fn services(&self) -> Vec<ServiceRow>;
 }
 
-/// The command in one read (`cmd`, at most [`MAX_CMD`] bytes), as `xadmin_handler` matches
-/// it; `run` and `avail` render `show run` / `show avail` when asked.
-pub fn command(cmd: &[u8], run: impl FnOnce() -> String, avail: impl FnOnce() -> String) -> Reply {
-    // strncmp(cmd, word, min(red, len(word))) == 0: what was read is a prefix of the word,
-    // or the word a prefix of what was read.
-    let is = |buf: &[u8], word: &str| {
-        let n = buf.len().min(word.len());
-        buf[..n] == word.as_bytes()[..n]
-    };
-    if is(cmd, "bye") || is(cmd, "exit") || is(cmd, "quit") {
-        return Reply::Bye;
-    }
-    let mut out = String::new();
-    if is(cmd, "help") {
-        out.push_str(
-            "xinetd admin help:\n\
-             show run  :   shows information about running services\n\
-             show avail:   shows what services are currently available\n\
-             bye, exit :   exits the admin shell\n",
-        );
-    }
-    if is(cmd, "show") {
-        let mut rest = cmd.get(4..).unwrap_or_default();
-        if rest.first() == Some(&b' ') {
-            rest = &rest[1..];
+/// A `servers`, `services` or `xadmin` connection: what is left to write, and whether it
+/// ends after that.
+pub struct Admin {
+    /// The client's connection.
+    pub sock: Socket,
+    out: Vec<u8>,
+    closing: bool,
+}
+
+impl Admin {
+    /// A session of `b`: `servers` and `services` write their table and close; `xadmin`
+    /// writes its prompt and reads commands.
+    pub fn new(sock: Socket, b: Builtin, view: &dyn View) -> Admin {
+        let out = match b {
+            Builtin::Servers => servers_text(&sorted(view.servers())),
+            Builtin::Services => services_text(&view.services()),
+            _ => PROMPT.to_string(),
+        };
+        Admin {
+            sock,
+            out: out.into_bytes(),
+            closing: b != Builtin::Xadmin,
         }
-        if !rest.is_empty() {
-            if is(rest, "run") {
-                out.push_str(&run());
-            } else if is(rest, "avail") {
-                out.push_str(&avail());
-            } else {
-                out.push_str(
-                    "Relevant commands:\n\
-                     run   : Show currently running servers\n\
-                     avail : Show currently available servers\n",
-                );
+    }
+
+    /// One turn: write what is pending, then read one command (a command is read only after
+    /// the previous answer went out).
+    pub fn ready(&mut self, svc: &Service, started: Instant, view: &dyn View) -> Next {
+        loop {
+            while !self.out.is_empty() {
+                match self.sock.stream.write(&self.out) {
+                    Ok(0) => return Next::Done,
+                    Ok(n) => {
+                        self.out.drain(..n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return Next::Done,
+                }
+            }
+            if self.closing {
+                return Next::Done;
+            }
+            let mut cmd = [0u8; MAX_CMD];
+            match self.sock.stream.read(&mut cmd) {
+                Ok(0) => return Next::Done,
+                Ok(n) => {
+                    let reply = command(
+                        &cmd[..n],
+                        || {
+                            // xinetd lists the asking xadmin session in `show run`.
+                            let mut rows = view.servers();
+                            rows.push((started, self.row(svc, started)));
+                            run_text(&sorted(rows))
+                        },
+                        || avail_text(&view.services()),
+                    );
+                    match reply {
+                        Reply::Bye => {
+                            self.out.extend_from_slice(b"bye bye\n");
+                            self.closing = true;
+                        }
+                        Reply::Text(t) => {
+                            self.out.extend_from_slice(t.as_bytes());
+                            self.out.extend_from_slice(PROMPT.as_bytes());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Done,
             }
         }
     }
-    Reply::Text(out)
+
+    /// Write while an answer is pending, else read while commands may come.
+    pub fn follow(&mut self, registry: &Registry) -> io::Result<()> {
+        let pending = !self.out.is_empty();
+        let want = interest(!pending && !self.closing, pending);
+        self.sock.follow(registry, want)
+    }
+
+    /// This session as a `show run` row.
+    fn row(&self, svc: &Service, started: Instant) -> ServerRow {
+        ServerRow {
+            id: svc.id.clone(),
+            pid: 0,
+            started: wall_clock(started),
+            peer: self.sock.stream.peer_addr().ok(),
+            log_remote_user: svc.logs_remote_user(),
+        }
+    }
+}
+
+/// The rows in order of start.
+fn sorted(mut rows: Vec<(Instant, ServerRow)>) -> Vec<ServerRow> {
+    rows.sort_by_key(|(t, _)| *t);
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The wall-clock time of a monotonic instant in the past.
+pub fn wall_clock(t: Instant) -> SystemTime {
+    SystemTime::now() - t.elapsed()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cmd(s: &str) -> Reply {
-        command(s.as_bytes(), || "RUN\n".into(), || "AVAIL\n".into())
-    }
-
-    #[test]
-    fn commands_match_like_xinetds_strncmp() {
-        assert_eq!(cmd("bye\n"), Reply::Bye);
-        assert_eq!(cmd("exit\r\n"), Reply::Bye);
-        assert_eq!(cmd("b"), Reply::Bye);
-        assert_eq!(cmd("show run\n"), Reply::Text("RUN\n".into()));
-        assert_eq!(cmd("show avail\n"), Reply::Text("AVAIL\n".into()));
-        assert_eq!(cmd("showrun\n"), Reply::Text("RUN\n".into()));
-        let Reply::Text(t) = cmd("show x\n") else {
-            panic!("text")
-        };
-        assert!(t.starts_with("Relevant commands:\n"));
-        let Reply::Text(t) = cmd("help\n") else {
-            panic!("text")
-        };
-        assert!(t.starts_with("xinetd admin help:\n"));
-        assert_eq!(cmd("nonsense\n"), Reply::Text(String::new()));
-        assert_eq!(cmd("\n"), Reply::Text(String::new()));
-    }
 
     #[test]
     fn tables_have_xinetds_layout() {

@@ -1,0 +1,295 @@
+//! The daemon: one thread and one `mio::Poll` for every listener, session, lookup, signal
+//! and timer (spec §9, F-400..F-416, F-840..F-864).
+//!
+//! This module is the loop and only dispatches: a token maps to a [`Route`], and each
+//! component reports its own deadline and handles its expiry. What happens to a request is in
+//! [`accept`] (the listeners and the admission pipeline's outcomes) and [`serve`] (the
+//! sessions); servers are started, reaped and retried in [`launch`]; [`reload`] applies a new
+//! configuration; [`report`] writes the dumps, the consistency check and the admin rows.
+
+mod accept;
+mod launch;
+mod reload;
+mod report;
+mod routes;
+mod serve;
+mod services;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::signal::{
+    SIGABRT, SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::admission::ident::Idents;
+use crate::admission::lookup::Resolvers;
+use crate::admission::wrap::Wrappers;
+use crate::admission::Pipeline;
+use crate::cli::Options;
+use crate::dlog::{Level, ProgramLog};
+use crate::internal::ChargenRing;
+use crate::service::Service;
+use crate::session::Session;
+
+pub use accept::Carrier;
+use launch::Launcher;
+pub use routes::{Route, WAKER};
+use routes::{Routes, SIGNALS};
+use services::Active;
+
+/// Why the loop stopped, and the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit(pub u8);
+
+/// The daemon state.
+pub struct Daemon {
+    poll: Poll,
+    opts: Options,
+    log: ProgramLog,
+    /// The environment servers inherit (captured at start-up).
+    startup_env: xinetd_spawn::Environment,
+    /// Where SIGUSR1 writes (F-841).
+    dump_path: PathBuf,
+    routes: Routes,
+    services: HashMap<u64, Active>,
+    next_key: u64,
+    /// The checks every request passes, and the requests waiting for an answer.
+    pipeline: Pipeline<Carrier>,
+    /// The resolver thread answering the pipeline's name questions.
+    resolvers: Resolvers,
+    /// identd queries in flight.
+    idents: Idents,
+    sessions: HashMap<u64, Session>,
+    next_session: u64,
+    /// Servers: spawns in flight, running children, fork retries.
+    launcher: Launcher,
+    ring: ChargenRing,
+    signals: Signals,
+    waker: Arc<mio::Waker>,
+    /// Listeners and sessions whose turn's budget ran out: serve them again before blocking.
+    again: Vec<Token>,
+    next_cc: Option<Instant>,
+    exit: Option<Exit>,
+    /// The merged `defaults` entry of the running configuration (dumps, F-850).
+    defaults: xinetd_conf::Defaults,
+    /// TCPMUX client services, reached through the `tcpmux` builtin (F-540).
+    tcpmux: Vec<Service>,
+}
+
+impl Daemon {
+    /// Sets up the poll, the signal pipe and the listening sockets of `loaded`.
+    pub fn new(
+        opts: Options,
+        log: ProgramLog,
+        startup_env: xinetd_spawn::Environment,
+        loaded: crate::config::Loaded,
+    ) -> io::Result<Daemon> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let mut signals = Signals::new([
+            SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGQUIT, SIGINT, SIGABRT, SIGCHLD,
+        ])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let now = Instant::now();
+        let next_cc = opts
+            .cc
+            .filter(|&n| n > 0)
+            .map(|n| now + Duration::from_secs(n.into()));
+        let mut log = log;
+        let wrap = Wrappers::load(opts.hosts_allow.clone(), opts.hosts_deny.clone(), &mut log);
+        let global = xinetd_limits::GlobalLimits::new(opts.limit, Some(opts.logprocs));
+        let pipeline = Pipeline::new(
+            global,
+            Box::new(xinetd_limits::ProcLoadAvg::default()),
+            Box::new(local_time),
+            wrap,
+            now,
+        );
+        let mut d = Daemon {
+            resolvers: Resolvers::new(waker.clone(), Duration::from_secs(5)),
+            idents: Idents::new(opts.ident_port),
+            dump_path: opts
+                .dumpfile
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/run/xinetd.dump")),
+            poll,
+            opts,
+            log,
+            startup_env,
+            routes: Routes::default(),
+            services: HashMap::new(),
+            next_key: 1,
+            pipeline,
+            sessions: HashMap::new(),
+            next_session: 1,
+            launcher: Launcher::default(),
+            ring: ChargenRing::default(),
+            signals,
+            waker,
+            again: Vec::new(),
+            next_cc,
+            exit: None,
+            defaults: loaded.defaults,
+            tcpmux: loaded.tcpmux_clients,
+        };
+        for svc in loaded.services {
+            d.add_service(svc);
+        }
+        Ok(d)
+    }
+
+    /// The daemon log.
+    pub fn log(&mut self) -> &mut ProgramLog {
+        &mut self.log
+    }
+
+    /// Runs until a signal asks to exit.
+    pub fn run(&mut self) -> Exit {
+        let mut events = Events::with_capacity(256);
+        loop {
+            if let Some(e) = self.exit {
+                self.shutdown();
+                return e;
+            }
+            let timeout = if self.again.is_empty() {
+                self.next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.log.msg(
+                        Level::Err,
+                        &format!("poll: {}", xinetd_log::explain_errno(&e)),
+                    );
+                }
+                continue;
+            }
+            let now = Instant::now();
+            let mut ready: Vec<Token> = std::mem::take(&mut self.again);
+            ready.extend(events.iter().map(|ev| ev.token()));
+            for token in ready {
+                match token {
+                    SIGNALS => self.on_signals(now),
+                    WAKER => {
+                        self.on_lookups(now);
+                        self.on_spawns(now);
+                    }
+                    t => match self.routes.get(t) {
+                        Some(Route::Listener(key)) => self.on_listener(key, now),
+                        Some(Route::Session(id)) => self.on_session(id, now),
+                        Some(Route::Ident) => self.on_ident(t, now),
+                        None => {}
+                    },
+                }
+            }
+            self.expire(now);
+        }
+    }
+
+    /// The earliest deadline of any component.
+    fn next_deadline(&self) -> Option<Instant> {
+        let sessions = self.sessions.values().filter_map(Session::deadline);
+        sessions
+            .chain(self.launcher.next_deadline())
+            .chain(self.pipeline.next_deadline())
+            .chain(self.pipeline.limits_deadline())
+            .chain(self.idents.next_deadline())
+            .chain(self.next_cc)
+            .min()
+    }
+
+    /// Lets every component handle what is due at `now`.
+    fn expire(&mut self, now: Instant) {
+        self.expire_launches(now);
+        for step in self.pipeline.expire(now) {
+            self.admission_step(step, now);
+        }
+        for t in self.idents.due(now) {
+            self.on_ident(t, now);
+        }
+        self.expire_sessions(now);
+        if self.pipeline.limits_deadline().is_some_and(|t| t <= now) {
+            let tick = self.pipeline.tick(now);
+            for (lvl, m) in tick.messages {
+                self.log.msg(lvl, &m);
+            }
+            for (key, r) in tick.reactivate {
+                self.unpause(key, &r);
+            }
+        }
+        if self.next_cc.is_some_and(|t| t <= now) {
+            self.consistency_check(false);
+            self.next_cc = self.opts.cc.map(|n| now + Duration::from_secs(n.into()));
+        }
+    }
+
+    // ---- signals (F-840..F-849) ----
+
+    fn on_signals(&mut self, now: Instant) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for sig in pending {
+            match sig {
+                SIGCHLD => self.reap(now),
+                SIGHUP | SIGUSR2 => self.reconfigure(now),
+                SIGUSR1 => self.dump(),
+                SIGABRT => self.consistency_check(true),
+                SIGTERM => {
+                    // F-842: kill what we run ourselves; external servers are killed too
+                    // (documented difference, docs/compat.md: xinetd leaves them running).
+                    self.kill_all_servers(nix::sys::signal::Signal::SIGTERM);
+                    self.quit();
+                }
+                SIGQUIT => self.quit(),
+                // F-846: SIGINT ends a -d run (status 1) and is ignored otherwise.
+                SIGINT if self.opts.debug => {
+                    self.log.msg(Level::Warning, "Exiting...");
+                    self.remove_pidfile();
+                    self.exit = Some(Exit(1));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn quit(&mut self) {
+        self.remove_pidfile();
+        self.log.msg(Level::Warning, "Exiting...");
+        self.exit = Some(Exit(0));
+    }
+
+    /// Removes the pid file (F-803).
+    pub fn remove_pidfile(&mut self) {
+        if let Some(p) = &self.opts.pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// F-976: RPC services leave the portmapper with the daemon.
+    fn shutdown(&mut self) {
+        let rpc: Vec<Service> = self
+            .services
+            .values()
+            .filter(|a| a.listener.is_some())
+            .map(|a| a.svc.clone())
+            .collect();
+        for svc in &rpc {
+            self.rpc_unset(svc);
+        }
+    }
+}
+
+/// Local wall-clock time for access_times (F-220).
+fn local_time() -> xinetd_acl::LocalTime {
+    let now = xinetd_log::LocalClock::system().now();
+    xinetd_acl::LocalTime::new(now.hour() as u8, now.minute() as u8)
+        .unwrap_or_else(|| xinetd_acl::LocalTime::new(0, 0).expect("00:00 is a valid time"))
+}

@@ -1,0 +1,389 @@
+//! What happens to an admitted request: a server is launched, a one-shot builtin answers, or
+//! a session starts inside the daemon; and the sessions' turns, ends and deadlines.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::time::Instant;
+
+use super::accept::Carrier;
+use super::launch::Launch;
+use super::{Daemon, Route};
+use crate::admission::{Admitted, Hold, Path, Request};
+use crate::internal::{self, Builtin};
+use crate::service::{Server, Service};
+use crate::session::{self, Kind, Next, Session, Socket};
+use crate::slog::Served;
+
+impl Daemon {
+    /// Serves an admitted request.
+    pub(super) fn serve(&mut self, a: Admitted<Carrier>, now: Instant) {
+        let Admitted { req, hold } = a;
+        let Request {
+            key,
+            svc,
+            peer,
+            carrier,
+            ..
+        } = req;
+        match carrier {
+            Carrier::Stream(stream) => {
+                if let Some(peer) = peer {
+                    self.serve_stream(key, svc, stream, peer, hold, now);
+                }
+            }
+            Carrier::Datagram(data) => {
+                if let Some(peer) = peer {
+                    self.answer_datagram(key, &svc, &data, peer);
+                }
+                drop(hold);
+            }
+            Carrier::Listener => {
+                self.suspend(key);
+                let fd = self
+                    .services
+                    .get(&key)
+                    .and_then(|a| a.listener.as_ref())
+                    .map(|l| l.as_fd().try_clone_to_owned());
+                match fd {
+                    Some(Ok(fd)) => {
+                        self.launch(Launch::new(key, &svc, &svc, fd, peer, hold, true, true))
+                    }
+                    Some(Err(e)) => {
+                        self.log.msg(
+                            crate::dlog::Level::Err,
+                            &format!("dup: {}", xinetd_log::explain_errno(&e)),
+                        );
+                        drop(hold);
+                        self.resume(key);
+                    }
+                    None => drop(hold),
+                }
+            }
+            Carrier::Tcpmux(h) => {
+                let super::accept::Handoff {
+                    mut stream,
+                    tcpmux,
+                    hold,
+                    ..
+                } = *h;
+                if svc.rt.conf.has_type(xinetd_conf::ServiceType::TcpmuxPlus) {
+                    let _ = stream.write_all(crate::requests::TCPMUX_PLUS_GO);
+                }
+                let fd: OwnedFd = stream.into();
+                // Only the tcpmux service logs: START was written at accept (F-545).
+                self.launch(Launch::new(
+                    key, &tcpmux, &svc, fd, peer, hold, false, false,
+                ));
+            }
+            Carrier::Retry(r) => self.launch(Launch::retry(*r)),
+        }
+    }
+
+    /// Serves an admitted stream connection.
+    fn serve_stream(
+        &mut self,
+        key: u64,
+        svc: Service,
+        mut stream: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        hold: Option<Hold>,
+        now: Instant,
+    ) {
+        // F-127: `banner_success` after the checks passed, before the server runs.
+        if let Some(b) = svc.rt.conf.banner_success.as_ref() {
+            if let Ok(text) = std::fs::read(&b.value) {
+                let _ = stream.write_all(&text);
+            }
+        }
+        match svc.server {
+            Server::Internal(b) => {
+                let served = if b.holds_connection() {
+                    Served::Held
+                } else {
+                    Served::Inline
+                };
+                svc.log_start(served, Some(peer), &mut self.log);
+                match b {
+                    Builtin::Daytime => {
+                        let now = xinetd_log::LocalClock::system().now();
+                        let _ = stream.write_all(internal::daytime_text(&now).as_bytes());
+                    }
+                    Builtin::Time => {
+                        let _ = stream
+                            .write_all(&internal::time_bytes(jiff::Timestamp::now().as_second()));
+                    }
+                    b if b.is_admin() => self.start_admin(key, svc, b, stream, peer, hold, now),
+                    Builtin::Tcpmux => {
+                        let id = self.next_session_id();
+                        let sock = Socket::new(stream, self.routes.add(Route::Session(id)));
+                        let kind = Kind::Tcpmux(session::tcpmux::Tcpmux::new(sock));
+                        let timeout = svc.timeout;
+                        self.start_session(
+                            id,
+                            Session::new(key, svc, hold, now, timeout, kind),
+                            now,
+                        );
+                    }
+                    b => {
+                        let id = self.next_session_id();
+                        let sock = Socket::new(stream, self.routes.add(Route::Session(id)));
+                        let kind = Kind::Inline(session::inline::Inline::new(sock, b, self.ring));
+                        let timeout = svc.timeout;
+                        self.start_session(
+                            id,
+                            Session::new(key, svc, hold, now, timeout, kind),
+                            now,
+                        );
+                    }
+                }
+            }
+            // The pipeline refuses every SENSOR client before this point.
+            Server::Sensor => {}
+            Server::Redirect(target) => self.start_relay(key, svc, stream, peer, target, hold, now),
+            Server::External => {
+                let fd: OwnedFd = stream.into();
+                self.launch(Launch::new(
+                    key,
+                    &svc,
+                    &svc,
+                    fd,
+                    Some(peer),
+                    hold,
+                    false,
+                    true,
+                ));
+                // Our copy of the connection closes in the spawner (F-400).
+            }
+        }
+    }
+
+    /// An admin builtin session: refused unless the service's `only_from` lists the client
+    /// (a block without `only_from` answers nobody, issue 8).
+    #[allow(clippy::too_many_arguments)]
+    fn start_admin(
+        &mut self,
+        key: u64,
+        svc: Service,
+        b: Builtin,
+        stream: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        hold: Option<Hold>,
+        now: Instant,
+    ) {
+        if svc.rt.conf.only_from.is_none() {
+            let text = format!(
+                "service {}: {} answers only the addresses of its only_from, and it has none: \
+                 refusing {}",
+                svc.id,
+                svc.name,
+                peer.ip()
+            );
+            let refusal = crate::admission::Refusal::with_message(
+                xinetd_log::FailReason::Address,
+                crate::dlog::Level::Err,
+                text,
+            );
+            drop(hold);
+            let req = Request {
+                key,
+                svc,
+                path: Path::Stream,
+                peer: Some(peer),
+                local: None,
+                carrier: Carrier::Stream(stream),
+            };
+            self.refuse(crate::admission::Refused { req, refusal }, now);
+            return;
+        }
+        let id = self.next_session_id();
+        let sock = Socket::new(stream, self.routes.add(Route::Session(id)));
+        let view = super::report::View { d: self };
+        let kind = Kind::Admin(session::admin::Admin::new(sock, b, &view));
+        self.start_session(id, Session::new(key, svc, hold, now, None, kind), now);
+    }
+
+    /// A `redirect` session: connects to the target (non-blocking) and relays (F-600).
+    #[allow(clippy::too_many_arguments)]
+    fn start_relay(
+        &mut self,
+        key: u64,
+        svc: Service,
+        stream: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        target: std::net::SocketAddr,
+        hold: Option<Hold>,
+        now: Instant,
+    ) {
+        svc.log_start(Served::Held, Some(peer), &mut self.log);
+        let out = match mio::net::TcpStream::connect(target) {
+            Ok(t) => t,
+            Err(e) => {
+                self.log.msg(
+                    crate::dlog::Level::Err,
+                    &format!(
+                        "can't connect to remote host {}: {}",
+                        target.ip(),
+                        xinetd_log::explain_errno(&e)
+                    ),
+                );
+                svc.log_exit(
+                    Served::Held,
+                    Some(0),
+                    None,
+                    std::time::Duration::ZERO,
+                    &mut self.log,
+                );
+                drop(hold);
+                return;
+            }
+        };
+        if svc.listen.keepalive {
+            // F-601: SO_KEEPALIVE on the outgoing socket with `flags = KEEPALIVE`.
+            let _ = socket2::SockRef::from(&out).set_keepalive(true);
+        }
+        let id = self.next_session_id();
+        let client = Socket::new(stream, self.routes.add(Route::Session(id)));
+        let to = Socket::new(out, self.routes.add(Route::Session(id)));
+        let kind = Kind::Relay(session::relay::Relay::new(client, to, target));
+        let timeout = svc.timeout;
+        let s = Session::new(key, svc, hold, now, timeout, kind);
+        // Nothing to do before the connection completes: wait for it.
+        self.after_turn(id, s, Next::Wait, now);
+    }
+
+    fn next_session_id(&mut self) -> u64 {
+        let id = self.next_session;
+        self.next_session += 1;
+        id
+    }
+
+    /// A new session's first turn: most requests are already in the socket.
+    fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
+        let next = {
+            let view = super::report::View { d: self };
+            let cx = session::Cx {
+                tcpmux: &self.tcpmux,
+                view: &view,
+            };
+            s.ready(&cx)
+        };
+        self.after_turn(id, s, next, now);
+    }
+
+    /// Readiness of a session's socket (or its turn after [`Next::Again`]).
+    pub(super) fn on_session(&mut self, id: u64, now: Instant) {
+        let Some(mut s) = self.sessions.remove(&id) else {
+            return;
+        };
+        let next = {
+            let view = super::report::View { d: self };
+            let cx = session::Cx {
+                tcpmux: &self.tcpmux,
+                view: &view,
+            };
+            s.ready(&cx)
+        };
+        self.after_turn(id, s, next, now);
+    }
+
+    /// Keeps the session with the interest its state needs, or ends it.
+    fn after_turn(&mut self, id: u64, mut s: Session, next: Next, now: Instant) {
+        match next {
+            Next::Wait | Next::Again => {
+                if let Err(e) = s.follow(self.poll.registry()) {
+                    self.log.msg(
+                        crate::dlog::Level::Err,
+                        &format!(
+                            "service {}: poll: {} (peer {})",
+                            s.svc.id,
+                            xinetd_log::explain_errno(&e),
+                            s.peer().map_or_else(|| "?".to_string(), |p| p.to_string())
+                        ),
+                    );
+                    self.end_session(s, now);
+                    return;
+                }
+                if matches!(next, Next::Again) {
+                    self.again.extend(s.tokens().first().copied());
+                }
+                self.sessions.insert(id, s);
+            }
+            Next::Done => self.end_session(s, now),
+            Next::Handoff(client) => self.handoff(s, client, now),
+        }
+    }
+
+    /// The end of a session: EXIT (and TRAFFIC) once, tokens freed, hold given back.
+    pub(super) fn end_session(&mut self, s: Session, now: Instant) {
+        for t in s.tokens() {
+            self.routes.remove(t);
+        }
+        s.finish(self.poll.registry(), &mut self.log, now);
+    }
+
+    /// tcpmux found the client service: its access checks, then its server on the
+    /// connection (F-544).
+    fn handoff(&mut self, mut s: Session, client: Service, now: Instant) {
+        s.forget(self.poll.registry());
+        for t in s.tokens() {
+            self.routes.remove(t);
+        }
+        let Session {
+            key,
+            svc,
+            hold,
+            started,
+            kind,
+            ..
+        } = s;
+        let Kind::Tcpmux(t) = kind else {
+            return;
+        };
+        let stream = t.sock.stream;
+        let req = Request {
+            key,
+            svc: client,
+            path: Path::TcpmuxClient,
+            peer: stream.peer_addr().ok(),
+            local: stream.local_addr().ok(),
+            carrier: Carrier::Tcpmux(Box::new(super::accept::Handoff {
+                stream,
+                tcpmux: svc,
+                hold,
+                started,
+            })),
+        };
+        let step = self.pipeline.admit(req, now);
+        self.admission_step(step, now);
+    }
+
+    /// Sessions whose `timeout` is reached end.
+    pub(super) fn expire_sessions(&mut self, now: Instant) {
+        let late: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.deadline().is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some(s) = self.sessions.remove(&id) {
+                self.end_session(s, now);
+            }
+        }
+    }
+
+    /// Ends the sessions of service `key` (removed or restarted by a reload, F-862).
+    pub(super) fn end_sessions_of(&mut self, key: u64, now: Instant) {
+        let ids: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.key == key)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(s) = self.sessions.remove(&id) {
+                self.end_session(s, now);
+            }
+        }
+    }
+}
