@@ -56,7 +56,7 @@ fn every_kind_of_hold_is_counted() {
         internal("echo", "echo-wrapped", wrapped, "\tlibwrap = wrapd\n"),
         format!(
             "service catr\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
-             \tport = {catr}\n\twait = no\n\tbind = 127.0.0.1\n\tserver = /bin/cat\n}}\n"
+             \tport = {catr}\n\twait = no\n\tuser = nobody\n\tbind = 127.0.0.1\n\tserver = /bin/cat\n}}\n"
         ),
     ]
     .concat();
@@ -102,7 +102,9 @@ fn every_kind_of_hold_is_counted() {
         prog_log,
         dir,
     };
-    d.wait_log(10, "Started working: 4 available services");
+    d.wait_log(10, "Started working");
+    let log = d.prog_log();
+    assert!(log.contains("Started working: 4 available services"), "{log}");
     // The libwrap request first: it starts the resolver threads before forks fail.
     let _wrapped = connect_from("127.0.0.2".parse().expect("ip"), wrapped);
     let mut session = connect(admin);

@@ -48,7 +48,7 @@ fn half_closed_redirect_with_a_target_that_does_not_read() {
     let port = free_port();
     let d = Daemon::start(&format!(
         "service redir\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
-         \tport = {port}\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 {tport}\n}}\n"
+         \tprotocol = tcp\n\tuser = root\n\tport = {port}\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 {tport}\n}}\n"
     ));
     let mut c = connect(port);
     c.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("request");
@@ -65,7 +65,7 @@ fn half_closed_redirect_whose_client_does_not_read() {
     let port = free_port();
     let d = Daemon::start(&format!(
         "service redir\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
-         \tport = {port}\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 {tport}\n}}\n"
+         \tprotocol = tcp\n\tuser = root\n\tport = {port}\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 {tport}\n}}\n"
     ));
     let _c = connect(port);
     let (mut t, _) = target.accept().expect("the daemon connects to the target");
