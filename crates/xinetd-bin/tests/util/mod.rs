@@ -216,3 +216,14 @@ pub fn external(id: &str, port: u16, server: &str, args: &str, extra: &str) -> S
          \tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST\n{extra}}}\n"
     )
 }
+
+/// A helper process (rpcbind, a daemon started through `prlimit`/`setpriv`) killed and reaped
+/// when the test ends, however it ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
