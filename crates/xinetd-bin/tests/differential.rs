@@ -5,65 +5,9 @@
 mod util;
 
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
 
 use util::*;
-
-const REAL: &str = "/usr/sbin/xinetd";
-
-/// The real xinetd on the same kind of config, stopped by PID on drop.
-struct Real {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-}
-
-impl Real {
-    fn start(conf: &str) -> Option<Real> {
-        if !std::path::Path::new(REAL).exists() {
-            eprintln!("skipped: {REAL} not installed (apt-get install -y xinetd)");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("xinetd.conf");
-        std::fs::write(
-            &path,
-            conf.replace("@DIR@", &dir.path().display().to_string()),
-        )
-        .expect("write");
-        let child = Command::new(REAL)
-            .arg("-dontfork")
-            .arg("-filelog")
-            .arg(dir.path().join("prog.log"))
-            .arg("-pidfile")
-            .arg(dir.path().join("pid"))
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start real xinetd");
-        let r = Real { child, dir };
-        wait_until(10, "real xinetd start", || {
-            r.read("prog.log").contains("Started working")
-        });
-        Some(r)
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
-    }
-}
-
-impl Drop for Real {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
-}
+use xinetd_test_support::RealXinetd;
 
 /// Log records without the `YY/M/D@HH:MM:SS: ` stamp and with pids replaced.
 fn records(log: &str) -> Vec<String> {
@@ -95,7 +39,7 @@ fn conf(ports: (u16, u16, u16, u16)) -> String {
 #[test]
 fn same_bytes_and_log_lines_as_the_real_xinetd() {
     let theirs = (free_port(), free_port(), free_port(), free_port());
-    let Some(real) = Real::start(&conf(theirs)) else {
+    let Some(real) = RealXinetd::start(&conf(theirs)) else {
         return;
     };
     let ours = (free_port(), free_port(), free_port(), free_port());
@@ -104,12 +48,8 @@ fn same_bytes_and_log_lines_as_the_real_xinetd() {
 
     // chargen dgram: byte-identical replies, including the ring advance (F-509, F-521).
     for _ in 0..3 {
-        let a = udp_from(lo, theirs.0, b"x", 3000).unwrap_or_else(|| {
-            panic!(
-                "real chargen: no reply; its log:\n{}",
-                real.read("prog.log")
-            )
-        });
+        let a = udp_from(lo, theirs.0, b"x", 3000)
+            .unwrap_or_else(|| panic!("real chargen: no reply; its log:\n{}", real.prog_log()));
         let b = udp_from(lo, ours.0, b"x", 3000).expect("our chargen");
         assert_eq!(a, b);
     }
@@ -160,5 +100,5 @@ fn same_bytes_and_log_lines_as_the_real_xinetd() {
             .find(|l| l.contains("Started working"))
             .and_then(|l| l.split_once("]: ").map(|(_, t)| t.to_string()))
     };
-    assert_eq!(started(&real.read("prog.log")), started(&d.prog_log()));
+    assert_eq!(started(&real.prog_log()), started(&d.prog_log()));
 }

@@ -803,20 +803,11 @@ fn argv(s: &Service) -> String {
 
 #[test]
 fn differential_against_real_xinetd_inetd_compat() {
-    if !Path::new("/usr/sbin/xinetd").exists() {
-        println!("skipped: /usr/sbin/xinetd is not installed");
+    if let Some(why) = xinetd_test_support::real_xinetd_absent() {
+        xinetd_test_support::skip(why);
         return;
     }
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        println!("skipped: needs root (mount namespace with an overlay on /etc)");
+    if !xinetd_test_support::require_root("the mount namespace with an overlay on /etc") {
         return;
     }
     let env = Environment::system();

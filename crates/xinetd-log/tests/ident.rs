@@ -74,12 +74,6 @@ fn after(ms: u64) -> IdentTimeout {
     IdentTimeout::After(Duration::from_millis(ms))
 }
 
-/// A free loopback port nobody listens on: bind, note the port, close.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// Drive an [`IdentClient`] with a mio event loop, as the daemon does.
 fn drive(local: SocketAddr, peer: SocketAddr, port: u16, timeout: IdentTimeout) -> IdentResult {
     let mut client = IdentClient::start(local, peer, port, timeout, Instant::now())?;
@@ -180,7 +174,8 @@ fn error_reply_is_a_bad_response_and_idonly_refuses() {
 
 #[test]
 fn no_identd_is_no_server() {
-    let port = closed_port();
+    // Free: nobody listens there.
+    let port = xinetd_test_support::free_port();
     let (local, peer) = conn("127.0.0.1");
     assert_eq!(
         lookup_blocking(local, peer, port, after(5000)).map(|r| r.text().to_owned()),

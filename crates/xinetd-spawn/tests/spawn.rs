@@ -13,11 +13,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::WaitStatus;
-use nix::unistd::geteuid;
 use xinetd_spawn::{
     server_argv, spawn, spawn_with_proc_fd_fallback, Child, Connection, Credentials, Environment,
     Errno, Rlimit, RlimitValue, Session, SetupStep, SpawnError, SpawnSpec,
@@ -165,14 +164,9 @@ impl Running {
     }
 }
 
-fn is_root() -> bool {
-    geteuid().is_root()
-}
-
 macro_rules! require_root {
     ($name:expr) => {
-        if !is_root() {
-            println!("  skipped: {} needs root (euid {})", $name, geteuid());
+        if !xinetd_test_support::require_root($name) {
             return;
         }
     };
@@ -509,8 +503,8 @@ fn bad_chroot_is_a_setup_error() {
 
 /// As a non-root daemon, setuid is still attempted (F-411) and its failure is reported.
 fn setuid_failure_is_reported_when_not_root() {
-    if is_root() {
-        println!("  skipped: setuid cannot fail for root");
+    if xinetd_test_support::is_root() {
+        xinetd_test_support::skip("setuid cannot fail for root");
         return;
     }
     let spec = SpawnSpec::builder("/bin/true")
@@ -592,7 +586,6 @@ fn process_group_can_be_killed() {
     let child = spawn(&spec, Connection::new(a.as_fd())).expect("spawn");
     drop(a);
     // Wait until the background sleep exists in the group, with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(10);
     let pgid = child.pid().as_raw();
     let members = || {
         fs::read_dir("/proc")
@@ -610,13 +603,7 @@ fn process_group_can_be_killed() {
             })
             .count()
     };
-    while members() < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "children of the server never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    xinetd_test_support::wait_until(10, "the children of the server", || members() >= 3);
     child.kill_process_group(Signal::SIGKILL).expect("killpg");
     let mut out = Vec::new();
     (&b).read_to_end(&mut out).expect("read");

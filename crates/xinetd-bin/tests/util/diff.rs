@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+/// Waits whose timeout is an outcome to compare, not a failure.
+pub use xinetd_test_support::wait_for;
 /// Debian's xinetd, the oracle.
-pub const REAL: &str = "/usr/sbin/xinetd";
+pub use xinetd_test_support::REAL_XINETD as REAL;
 /// The binary under test.
 pub const OURS: &str = env!("CARGO_BIN_EXE_xinetd");
 /// docs/compat.md, where every deliberate difference is a named entry.
@@ -26,12 +28,10 @@ pub const COMPAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/compat
 
 /// Why the differential suite cannot run here, if it cannot (printed by the caller).
 pub fn skip_reason() -> Option<String> {
-    if !Path::new(REAL).exists() {
-        return Some(format!(
-            "skipped: {REAL} is not installed (apt-get install -y xinetd)"
-        ));
+    if let Some(why) = xinetd_test_support::real_xinetd_absent() {
+        return Some(format!("skipped: {why}"));
     }
-    if !nix::unistd::geteuid().is_root() {
+    if !xinetd_test_support::is_root() {
         return Some(
             "skipped: the differential suite needs root (servers run as root/nobody, the real \
              xinetd's dump needs a private mount of /run)"
@@ -160,13 +160,13 @@ impl Side {
             Which::Real => {
                 let mut c = Command::new("unshare");
                 c.args(["-m", "--propagation", "private", "sh", "-c"])
-                    .arg(
+                    .arg(format!(
                         "mount --bind \"$0\" /run || exit 1; \
                          for f in allow deny; do \
                            [ ! -e /etc/hosts.$f ] || mount --bind \"$0/../hosts.$f\" /etc/hosts.$f || exit 1; \
                          done; \
-                         unset PWD OLDPWD; exec /usr/sbin/xinetd \"$@\"",
-                    )
+                         unset PWD OLDPWD; exec {REAL} \"$@\"",
+                    ))
                     .arg(d.join("run"));
                 c
             }
@@ -357,20 +357,6 @@ pub fn descendants_of(root: i32) -> Vec<i32> {
         }
     }
     out
-}
-
-/// Polls `cond` every 10 ms for at most `secs`; true when it held.
-pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Replaces `word` where it is not part of a longer run of digits.

@@ -1,50 +1,21 @@
 //! Shared helpers: start the real `xinetd` binary on free loopback ports with a generated
 //! configuration, wait on conditions with deadlines, and stop it by PID.
-#![allow(dead_code)]
+// Each test binary uses its own part of the helpers.
+#![allow(dead_code, unused_imports)]
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+// The helpers every test crate of the workspace shares; re-exported so the tests here keep
+// reaching everything through `util::*`.
+pub use xinetd_test_support::{
+    connect, connect_from, free_port, is_root, require_root, skip, udp_from, wait_until,
+};
 
 /// The binary under test.
 pub const XINETD: &str = env!("CARGO_BIN_EXE_xinetd");
-
-/// A port free for TCP and UDP on 127.0.0.1 and ::, never handed out twice in this test
-/// process (the kernel may give the same ephemeral port to two consecutive probes).
-pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    for _ in 0..1000 {
-        let t = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-        let port = t.local_addr().expect("local addr").port();
-        drop(t);
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if given.contains(&port) {
-            continue;
-        }
-        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && UdpSocket::bind(("::", port)).is_ok()
-            && TcpListener::bind(("::", port)).is_ok();
-        if free {
-            given.push(port);
-            return port;
-        }
-    }
-    panic!("no free port found");
-}
-
-/// Polls `cond` every 10 ms until it holds or `secs` pass.
-pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("timed out after {secs}s waiting for {what}");
-}
 
 /// A running daemon with its temp directory.
 pub struct Daemon {
@@ -151,14 +122,16 @@ impl Daemon {
 
     /// Waits for the process to exit and returns its status code.
     pub fn wait_exit(&mut self, secs: u64) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return st.code();
+        let mut code = None;
+        let exited = xinetd_test_support::wait_for(secs, || match self.child.try_wait() {
+            Ok(Some(st)) => {
+                code = Some(st.code());
+                true
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("xinetd did not exit within {secs}s");
+            _ => false,
+        });
+        assert!(exited, "xinetd did not exit within {secs}s");
+        code.flatten()
     }
 }
 
@@ -178,28 +151,6 @@ fn expand(text: &str, dir: &Path) -> String {
     text.replace("@DIR@", &dir.display().to_string())
 }
 
-/// Connects from `src` (127.0.0.x) to 127.0.0.1:`port`.
-pub fn connect_from(src: Ipv4Addr, port: u16) -> TcpStream {
-    let sock =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    sock.bind(&SocketAddr::from((src, 0)).into())
-        .expect("bind client source");
-    sock.connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)).into(),
-        Duration::from_secs(5),
-    )
-    .expect("connect");
-    let s: TcpStream = sock.into();
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s
-}
-
-/// Connects from 127.0.0.1.
-pub fn connect(port: u16) -> TcpStream {
-    connect_from(Ipv4Addr::LOCALHOST, port)
-}
-
 /// Reads until EOF (bounded by the read timeout and 1 MiB).
 pub fn read_all(s: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
@@ -213,19 +164,6 @@ pub fn exchange(port: u16, payload: &[u8]) -> Vec<u8> {
     s.write_all(payload).expect("write");
     s.shutdown(std::net::Shutdown::Write).expect("shutdown");
     read_all(&mut s)
-}
-
-/// One UDP request from `src`; `None` on timeout.
-pub fn udp_from(src: Ipv4Addr, port: u16, payload: &[u8], timeout_ms: u64) -> Option<Vec<u8>> {
-    let u = UdpSocket::bind((src, 0)).expect("udp bind");
-    u.set_read_timeout(Some(Duration::from_millis(timeout_ms)))
-        .expect("timeout");
-    u.send_to(payload, ("127.0.0.1", port)).expect("send");
-    let mut buf = vec![0u8; 65536];
-    match u.recv_from(&mut buf) {
-        Ok((n, _)) => Some(buf[..n].to_vec()),
-        Err(_) => None,
-    }
 }
 
 /// The inode of the TCP socket listening on 127.0.0.1:`port` (from /proc/net/tcp).
@@ -279,7 +217,13 @@ pub fn external(id: &str, port: u16, server: &str, args: &str, extra: &str) -> S
     )
 }
 
-/// Tests that start external servers as `user = root` need root (CI runs as root).
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+/// A helper process (rpcbind, a daemon started through `prlimit`/`setpriv`) killed and reaped
+/// when the test ends, however it ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests.
-#![allow(dead_code)]
+// Each test binary uses its own part of the helpers.
+#![allow(dead_code, unused_imports)]
 
 use jiff::civil::date;
 use jiff::tz::TimeZone;
@@ -29,22 +30,5 @@ pub fn corpus_dir() -> Option<std::path::PathBuf> {
     }
 }
 
-/// Strip xinetd's `YY/M/D@HH:MM:SS` prefix and the separator after it (`: ` in FILE and
-/// `-d` lines, a space in `-filelog` lines), as the oracle's normalisation did. Panics if
-/// the line does not start with such a timestamp.
-pub fn strip_timestamp(line: &str) -> &str {
-    let at = line.find('@').expect("timestamp has '@'");
-    let date = &line[..at];
-    let parts: Vec<&str> = date.split('/').collect();
-    assert_eq!(parts.len(), 3, "date part {date:?}");
-    assert_eq!(parts[0].len(), 2, "two-digit year in {line:?}");
-    let time = &line[at + 1..at + 9];
-    assert!(
-        time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':',
-        "time part {time:?}"
-    );
-    let rest = &line[at + 9..];
-    rest.strip_prefix(": ")
-        .or_else(|| rest.strip_prefix(' '))
-        .expect("separator after timestamp")
-}
+/// xinetd's `YY/M/D@HH:MM:SS` stamp stripped, as the oracle's normalisation did.
+pub use xinetd_test_support::strip_log_timestamp as strip_timestamp;

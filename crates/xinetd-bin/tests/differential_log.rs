@@ -1,90 +1,37 @@
-//! Differential test against the real xinetd (Debian's 2.3.15.3 at /usr/sbin/xinetd): run it
-//! on loopback with FILE-logged internal services, make it log START/EXIT/FAIL lines and its
-//! own `-filelog` lines, then re-create every line with this crate from the values it printed
-//! (pids, durations) and compare — text, field order, gating, address forms, `pid=0` for an
-//! inline service, and the local-time timestamp.
+//! Differential test of the log formats against the real xinetd (Debian's 2.3.15.3 at
+//! /usr/sbin/xinetd): run it on loopback with FILE-logged internal services, make it log
+//! START/EXIT/FAIL lines and its own `-filelog` lines, then re-create every line with
+//! xinetd-log from the values it printed (pids, durations) and compare — text, field order,
+//! gating, address forms, `pid=0` for an inline service, and the local-time timestamp.
 //!
-//! Skipped (with a message) when the binary is missing or the test is not root.
-
-mod util;
+//! It lives with the daemon's differential suite, not in xinetd-log, so that the library's
+//! own tests never start a daemon. Skipped (with a message) when the binary is missing or the
+//! test is not root.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use xinetd_log::{
     file_timestamp, DaemonLog, ExitStatus, FailReason, Level, LocalClock, LogOnFailure,
     LogOnSuccess, Peer, Server, ServiceRecords, StderrStyle,
 };
+use xinetd_test_support::{
+    connect_from, free_port, require_root, strip_log_timestamp, wait_for, RealXinetd,
+};
 
-const XINETD: &str = "/usr/sbin/xinetd";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    // Free on the IPv6 wildcard means free for the dual-stack service too.
-    let l = TcpListener::bind("[::]:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// Kills xinetd by its pid when the test ends, whatever happens.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// The lines of `path` once there are `n` of them, or whatever is there after 10 s (the
+/// caller asserts the count).
 fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= n || Instant::now() > deadline {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn connect_from(src: &str, port: u16) -> TcpStream {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let src: IpAddr = src.parse().expect("address");
-    socket
-        .bind(&SocketAddr::new(src, 0).into())
-        .expect("bind source");
-    socket
-        .connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
-        .expect("connect");
-    let s: TcpStream = socket.into();
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_for(10, || lines().len() >= n);
+    lines()
 }
 
 fn field<'a>(line: &'a str, key: &str) -> &'a str {
@@ -97,49 +44,30 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn same_lines_as_the_real_xinetd() {
-    if !Path::new(XINETD).exists() {
-        println!("skipping: {XINETD} not installed (apt-get install xinetd)");
+    if !require_root("the real xinetd") {
         return;
     }
-    if !is_root() {
-        println!("skipping: the real xinetd needs root");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let svc_log = dir.path().join("svc.log");
-    let prog_log = dir.path().join("xinetd.log");
-    let lim_log = dir.path().join("lim.log");
     let (p_echo, p_day, p_lim) = (free_port(), free_port(), free_port());
     let conf = format!(
         "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-t\n\tsocket_type = stream\n\
          \tprotocol = tcp\n\twait = no\n\tport = {p_echo}\n\tbind = 127.0.0.1\n\
-         \tlog_type = FILE {log}\n\tlog_on_success = PID HOST EXIT DURATION\n\
+         \tlog_type = FILE @DIR@/svc.log\n\tlog_on_success = PID HOST EXIT DURATION\n\
          \tlog_on_failure = HOST\n}}\n\
          service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tid = day-t\n\tsocket_type = stream\n\
          \tprotocol = tcp\n\twait = no\n\tport = {p_day}\n\
-         \tlog_type = FILE {log}\n\tlog_on_success = PID HOST\n\
+         \tlog_type = FILE @DIR@/svc.log\n\tlog_on_success = PID HOST\n\
          \tlog_on_failure = HOST ATTEMPT\n\tonly_from = 127.0.0.2\n}}\n\
          service discard\n{{\n\ttype = INTERNAL UNLISTED\n\tid = lim\n\tsocket_type = stream\n\
          \tprotocol = tcp\n\twait = no\n\tport = {p_lim}\n\tinstances = 0\n\
-         \tlog_type = FILE {lim} 100 150\n\tlog_on_success = PID HOST\n\
-         \tlog_on_failure = HOST\n}}\n",
-        log = svc_log.display(),
-        lim = lim_log.display()
+         \tlog_type = FILE @DIR@/lim.log 100 150\n\tlog_on_success = PID HOST\n\
+         \tlog_on_failure = HOST\n}}\n"
     );
-    let conf_path = dir.path().join("xinetd.conf");
-    std::fs::write(&conf_path, conf).expect("write conf");
-    let child = Command::new(XINETD)
-        .arg("-dontfork")
-        .arg("-filelog")
-        .arg(&prog_log)
-        .arg("-f")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start xinetd");
-    let daemon = Daemon(child);
+    let Some(mut daemon) = RealXinetd::start(&conf) else {
+        return;
+    };
+    let svc_log = daemon.path("svc.log");
+    let prog_log = daemon.path("prog.log");
+    let lim_log = daemon.path("lim.log");
     let started = wait_for_lines(&prog_log, 2);
     assert!(
         started
@@ -149,16 +77,16 @@ fn same_lines_as_the_real_xinetd() {
     );
 
     // echo (forking internal, IPv4 bind): START + EXIT.
-    let mut c = connect_from("127.0.0.1", p_echo);
+    let mut c = connect_from(Ipv4Addr::LOCALHOST, p_echo);
     c.write_all(b"ping\n").expect("send");
     let mut buf = [0u8; 5];
     c.read_exact(&mut buf).expect("echo reply");
     drop(c);
     // daytime from 127.0.0.1: refused by only_from, parent-side FAIL (dual-stack address).
-    let mut c = connect_from("127.0.0.1", p_day);
+    let mut c = connect_from(Ipv4Addr::LOCALHOST, p_day);
     let _ = c.read(&mut [0u8; 64]);
     // daytime from 127.0.0.2: inline service, START pid=0 and no EXIT.
-    let mut c = connect_from("127.0.0.2", p_day);
+    let mut c = connect_from(Ipv4Addr::new(127, 0, 0, 2), p_day);
     let mut reply = String::new();
     let _ = c.read_to_string(&mut reply);
     assert!(!reply.is_empty(), "daytime answered");
@@ -166,19 +94,13 @@ fn same_lines_as_the_real_xinetd() {
     // lim (instances = 0): every connection is a FAIL line until the FILE log's hard limit
     // (150 bytes) closes it.
     for _ in 0..6 {
-        let mut c = connect_from("127.0.0.1", p_lim);
+        let mut c = connect_from(Ipv4Addr::LOCALHOST, p_lim);
         let _ = c.read(&mut [0u8; 16]);
     }
     let lines = wait_for_lines(&svc_log, 4);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&prog_log)
-        .unwrap_or_default()
-        .contains("Error in lim log")
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(daemon);
+    // Bounded; the assertions below say what was missing.
+    wait_for(10, || daemon.prog_log().contains("Error in lim log"));
+    daemon.stop();
     assert_eq!(lines.len(), 4, "{lines:?}");
 
     // Re-create each line with our formatter from the values the real one printed.
@@ -211,7 +133,7 @@ fn same_lines_as_the_real_xinetd() {
             "timestamp {stamp:?} is not local time within the last two minutes ({})",
             recent[0]
         );
-        let record = util::strip_timestamp(line);
+        let record = strip_log_timestamp(line);
         let ours = if record.starts_with("START: echo-t") {
             let pid: u32 = field(record, "pid=").parse().expect("pid");
             echo.start(Server::Forked(pid), v4)
@@ -246,7 +168,7 @@ fn same_lines_as_the_real_xinetd() {
     let real_lim = std::fs::read_to_string(&lim_log).expect("lim log");
     let real_lines: Vec<&str> = real_lim.lines().collect();
     assert_eq!(real_lines.len(), 3, "{real_lim}");
-    let ours_path = dir.path().join("ours.log");
+    let ours_path = daemon.path("ours.log");
     let (ours_lim, diags) = xinetd_log::FileLog::open(
         &ours_path,
         "lim",
@@ -265,7 +187,7 @@ fn same_lines_as_the_real_xinetd() {
         let rec = lim
             .fail(FailReason::ServiceLimit, mapped("::ffff:127.0.0.1"))
             .expect("FAIL");
-        assert_eq!(rec.as_str(), util::strip_timestamp(real_lines[0]));
+        assert_eq!(rec.as_str(), strip_log_timestamp(real_lines[0]));
         our_diags.extend(ours_lim.write(&rec).diagnostics);
     }
     let ours_text = std::fs::read_to_string(&ours_path).expect("ours");
@@ -292,7 +214,7 @@ fn same_lines_as_the_real_xinetd() {
             // deliberately do not write this line (docs/compat.md).
             continue;
         }
-        let rest = util::strip_timestamp(line);
+        let rest = strip_log_timestamp(line);
         let after_ident = rest.strip_prefix("xinetd[").expect("xinetd[pid]");
         let (pid, rest) = after_ident.split_once("]: ").expect("pid");
         let pid: u32 = pid.parse().expect("numeric pid");
@@ -306,7 +228,7 @@ fn same_lines_as_the_real_xinetd() {
             other => panic!("level {other}"),
         };
         let mine = ours.format_line(level, Some("main"), text, pid);
-        assert_eq!(util::strip_timestamp(&mine), util::strip_timestamp(line));
+        assert_eq!(strip_log_timestamp(&mine), strip_log_timestamp(line));
         compared += 1;
     }
     assert!(compared >= 2);
