@@ -55,7 +55,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diagnostic::{diag, Diagnostic, Severity, XinetdLevel};
+use crate::diagnostic::{diag, errno_text, Diagnostic, Severity, XinetdLevel};
 use crate::env::Environment;
 use crate::load::{builtin_for, Loaded};
 use crate::model::*;
@@ -540,7 +540,7 @@ pub fn load_inetd_compat(loaded: &mut Loaded, path: &Path, env: &Environment) ->
         Err(e) => {
             let err = InetdError::Unreadable {
                 path: shown.clone(),
-                reason: e.to_string(),
+                reason: errno_text(&e),
             };
             let mut d = err.to_diagnostic(&shown);
             d.severity = Severity::Warning;

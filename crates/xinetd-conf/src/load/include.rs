@@ -1,6 +1,6 @@
 //! `include` and `includedir` following (xinetd's parse_conf_file / handle_includedir).
 
-use crate::diagnostic::{diag, Severity, XinetdLevel};
+use crate::diagnostic::{diag, errno_text, Severity, XinetdLevel};
 use crate::model::*;
 use crate::syntax::{self};
 
@@ -52,7 +52,7 @@ impl Loader<'_> {
                     diag(
                         span,
                         Severity::Error,
-                        format!("cannot open included file {path}: {e}"),
+                        format!("cannot open included file {path}: {}", errno_text(&e)),
                     )
                     .hint("xinetd logs this and continues with the rest of the file")
                     .xparse(
@@ -86,7 +86,7 @@ impl Loader<'_> {
                     diag(
                         span,
                         Severity::Error,
-                        format!("cannot read included directory {dir}: {e}"),
+                        format!("cannot read included directory {dir}: {}", errno_text(&e)),
                     )
                     .xparse(
                         XinetdLevel::Error,

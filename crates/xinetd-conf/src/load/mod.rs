@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diagnostic::{diag, Diagnostic, Severity, Sink, XinetdLevel};
+use crate::diagnostic::{diag, errno_text, Diagnostic, Severity, Sink, XinetdLevel};
 use crate::env::Environment;
 use crate::model::*;
 use crate::syntax::{self};
@@ -52,7 +52,7 @@ impl Loaded {
 #[non_exhaustive]
 pub enum LoadError {
     /// The main file cannot be read.
-    #[error("{path}: cannot read configuration: {source}")]
+    #[error("{path}: cannot read configuration: {}", errno_text(source))]
     Unreadable {
         /// The path.
         path: String,
@@ -92,7 +92,7 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, LoadError> {
         let d = diag(
             &span,
             Severity::Error,
-            format!("cannot read configuration: {source}"),
+            format!("cannot read configuration: {}", errno_text(&source)),
         )
         .xplain(
             XinetdLevel::Critical,
@@ -126,10 +126,6 @@ pub fn load_bytes(bytes: &[u8], file: &str, env: &Environment) -> Result<Loaded,
         });
     }
     Ok(l.finish())
-}
-
-fn errno_text(e: &std::io::Error) -> String {
-    format!("{} (errno = {})", e, e.raw_os_error().unwrap_or(0))
 }
 
 /// Fatal defaults error marker.
