@@ -15,22 +15,21 @@
 //!
 //! ```
 //! use xinetd_conf::{
-//!     convert_inetd, load_bytes, merge_inetd_bytes, ConvertOptions, Environment, parse_passwd,
-//!     parse_services,
+//!     convert_inetd, load_bytes, merge_inetd_bytes, ConvertOptions, Environment, LoadOptions,
+//!     parse_passwd, parse_services,
 //! };
 //!
-//! let env = Environment {
-//!     passwd: parse_passwd("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"),
-//!     services: parse_services("echo 7/tcp\necho 7/udp\nfinger 79/tcp\n"),
-//!     ..Environment::isolated()
-//! };
+//! let env = Environment::isolated()
+//!     .passwd(parse_passwd("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"))
+//!     .services(parse_services("echo 7/tcp\necho 7/udp\nfinger 79/tcp\n"));
+//! let options = LoadOptions::new();
 //! let inetd = "\
 //! ## standard services
 //! echo    stream tcp nowait root   internal
 //! finger  stream tcp nowait nobody /usr/sbin/in.fingerd in.fingerd -w
 //! ";
 //! // xinetd -inetd_compat: the xinetd.conf first, then inetd.conf on top of it.
-//! let mut loaded = load_bytes(b"", "xinetd.conf", &env)?;
+//! let mut loaded = load_bytes(b"", "xinetd.conf", &env, &options)?;
 //! let summary = merge_inetd_bytes(&mut loaded, inetd.as_bytes(), "/etc/inetd.conf", &env);
 //! assert_eq!(summary.added, 2);
 //! let finger = &loaded.config.services[1];
@@ -45,7 +44,7 @@
 //! let conv = convert_inetd(inetd.as_bytes(), "inetd.conf", &ConvertOptions::default());
 //! assert!(conv.errors.is_empty());
 //! assert!(conv.text.starts_with("service echo\n{\n\tsocket_type     = stream\n"));
-//! let back = load_bytes(conv.text.as_bytes(), "converted.conf", &env)?;
+//! let back = load_bytes(conv.text.as_bytes(), "converted.conf", &env, &options)?;
 //! assert_eq!(back.config.services.len(), 2);
 //! # Ok::<(), xinetd_conf::LoadError>(())
 //! ```

@@ -3,10 +3,11 @@
 //!
 //! * [`load`] / [`load_bytes`] read a file and everything it includes, merge `defaults`,
 //!   validate every service against the [`Environment`] (users, groups, /etc/services,
-//!   /etc/protocols, /etc/rpc, server executables) and return a [`Loaded`]: the accepted
+//!   /etc/protocols, /etc/rpc, host names, server executables, included files) with the
+//!   caller's [`LoadOptions`], and return a [`Loaded`]: the accepted
 //!   [`Service`]s, every [`Diagnostic`] (ours, plus the exact line xinetd would log), and the
 //!   services that were dropped. A bad value in `defaults` is fatal like in xinetd
-//!   ([`LoadError::FatalDefaults`]) unless [`Environment::debug`] is set (xinetd's `-d`).
+//!   ([`LoadError::FatalDefaults`]) unless [`LoadOptions::debug`] is set (xinetd's `-d`).
 //! * [`parse_document`] is the parse-only layer (no file system, no databases).
 //! * [`print()`] writes a model back as canonical text; loading that text gives the same model.
 //!
@@ -29,7 +30,7 @@
 //! # Example: parse a file, list services with their ports
 //!
 //! ```
-//! use xinetd_conf::{load, Environment};
+//! use xinetd_conf::{load, Environment, LoadOptions};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("xinetd.conf");
@@ -51,8 +52,9 @@
 //!      }\n",
 //! )?;
 //! // Environment::system() reads /etc/passwd, /etc/services, ...; the isolated one needs
-//! // nothing, which is enough for internal services on explicit ports.
-//! let loaded = load(&path, &Environment::isolated())?;
+//! // nothing, which is enough for internal services on explicit ports. LoadOptions::new()
+//! // loads as xinetd 2.3.15.3 does (no -d, no admin builtins).
+//! let loaded = load(&path, &Environment::isolated(), &LoadOptions::new())?;
 //! let listing: Vec<String> = loaded
 //!     .config
 //!     .services
@@ -89,7 +91,7 @@ mod values;
 pub use diagnostic::{Diagnostic, Severity, XinetdLevel, XinetdMessage};
 pub use env::{
     parse_group, parse_hosts, parse_numbered, parse_passwd, parse_services, Environment,
-    GroupEntry, HostResolver, NumberedEntry, PasswdEntry, ServerCheck, ServicesEntry,
+    GroupEntry, HostResolver, LoadOptions, NumberedEntry, PasswdEntry, ServerCheck, ServicesEntry,
 };
 pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
 pub use model::*;

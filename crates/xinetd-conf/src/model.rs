@@ -626,7 +626,7 @@ pub enum Builtin {
     /// The SENSOR discard builtin (F-147).
     Sensor,
     /// `servers` (stream): the running servers. Gone since xinetd 2.3.12 (F-530); only with
-    /// [`Environment::admin_builtins`](crate::Environment::admin_builtins) (issue 8).
+    /// [`LoadOptions::admin_builtins`](crate::LoadOptions::admin_builtins) (issue 8).
     Servers,
     /// `services` (stream): the available services. Like [`Builtin::Servers`].
     Services,

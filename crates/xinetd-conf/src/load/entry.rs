@@ -399,7 +399,7 @@ impl Loader<'_> {
                         d.error = Some(line.span.clone());
                     }
                     Ok(())
-                } else if self.env.debug {
+                } else if self.options.is_debug() {
                     dg.message = format!("{} (in defaults; not fatal in debug mode)", dg.message);
                     self.sink.push(dg);
                     Ok(())

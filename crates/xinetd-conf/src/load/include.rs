@@ -11,7 +11,7 @@ pub(super) const MAX_INCLUDE_DEPTH: usize = 32;
 
 impl Loader<'_> {
     pub(super) fn include(&mut self, path: &str, span: &Span) -> Result<(), Fatal> {
-        if !self.env.follow_includes {
+        if !self.env.follows_includes() {
             self.sink.push(
                 diag(span, Severity::Info, format!("include {path} not followed"))
                     .hint("includes are not read in this environment"),
@@ -67,7 +67,7 @@ impl Loader<'_> {
     }
 
     pub(super) fn includedir(&mut self, dir: &str, span: &Span) -> Result<(), Fatal> {
-        if !self.env.follow_includes {
+        if !self.env.follows_includes() {
             self.sink.push(
                 diag(
                     span,

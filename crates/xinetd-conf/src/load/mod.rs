@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::diagnostic::{diag, errno_text, Diagnostic, Severity, Sink, XinetdLevel};
-use crate::env::Environment;
+use crate::env::{Environment, LoadOptions};
 use crate::model::*;
 use crate::syntax::{self};
 
@@ -80,8 +80,8 @@ impl LoadError {
     }
 }
 
-/// Loads `path` (and its includes) against `env`.
-pub fn load(path: &Path, env: &Environment) -> Result<Loaded, LoadError> {
+/// Loads `path` (and its includes), looking names up in `env`.
+pub fn load(path: &Path, env: &Environment, options: &LoadOptions) -> Result<Loaded, LoadError> {
     let shown = path.to_string_lossy().into_owned();
     let bytes = std::fs::read(path).map_err(|source| {
         let span = Span {
@@ -105,14 +105,20 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, LoadError> {
             diagnostics: vec![d],
         }
     })?;
-    load_bytes(&bytes, &shown, env)
+    load_bytes(&bytes, &shown, env, options)
 }
 
 /// Loads configuration text held in memory; `file` names it in spans. Includes are
 /// resolved against the file system as `env` allows.
-pub fn load_bytes(bytes: &[u8], file: &str, env: &Environment) -> Result<Loaded, LoadError> {
+pub fn load_bytes(
+    bytes: &[u8],
+    file: &str,
+    env: &Environment,
+    options: &LoadOptions,
+) -> Result<Loaded, LoadError> {
     let mut l = Loader {
         env,
+        options,
         sink: Sink::default(),
         defaults: Draft::new("(null)".into(), Span::synthetic(), true),
         drafts: Vec::new(),
@@ -133,6 +139,7 @@ pub(crate) struct Fatal;
 
 pub(crate) struct Loader<'e> {
     env: &'e Environment,
+    options: &'e LoadOptions,
     sink: Sink,
     defaults: Draft,
     /// Boxed: a draft is about 2 KB, and the entries move through three lists in `finish`;

@@ -136,7 +136,8 @@ impl Loader<'_> {
                 d.name.as_str()
             };
             let st = d.socket_type.as_ref().map(|s| s.value);
-            let admin = || admin_builtin_for(lookup, st).filter(|_| self.env.admin_builtins);
+            let admin =
+                || admin_builtin_for(lookup, st).filter(|_| self.options.admin_builtins_enabled());
             match builtin_for(lookup, st).or_else(admin) {
                 Some(_) => {}
                 None => {
@@ -497,7 +498,8 @@ pub fn builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> {
 }
 
 /// The admin builtins of xinetd ≤ 2.3.11 (`servers`, `services`, `xadmin`; stream only),
-/// accepted only with [`Environment::admin_builtins`] (F-530, issue 8).
+/// accepted only with [`LoadOptions::admin_builtins`](crate::LoadOptions::admin_builtins)
+/// (F-530, issue 8).
 pub fn admin_builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> {
     if st? != SocketType::Stream {
         return None;
