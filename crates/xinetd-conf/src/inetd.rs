@@ -56,7 +56,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::{diag, errno_text, Diagnostic, Severity, XinetdLevel};
 use crate::env::Environment;
-use crate::load::{builtin_for, Loaded};
+use crate::load::{into_service, Checks, Claim, Draft, Loaded, Origin};
 use crate::model::*;
 
 /// Where xinetd looks for the inetd configuration with `-inetd_compat` (F-809).
@@ -672,20 +672,6 @@ impl Merger<'_> {
         }
     }
 
-    fn post_error(&mut self, e: &InetdEntry, func: &'static str, xinetd: String, ours: String) {
-        let id = e.id();
-        self.loaded.diagnostics.push(
-            diag(
-                &e.name.span,
-                Severity::Error,
-                format!("{ours}; service '{id}' is dropped"),
-            )
-            .service(Some(&id))
-            .xplain(XinetdLevel::Error, func, xinetd),
-        );
-        self.drop(e, DropReason::Error);
-    }
-
     fn drop(&mut self, e: &InetdEntry, reason: DropReason) {
         self.loaded.dropped.push(DroppedService {
             name: e.name.value.clone(),
@@ -808,306 +794,99 @@ impl Merger<'_> {
         })
     }
 
-    /// remove_disabled_services, service_fill and check_entry for one entry; `None` when it
-    /// is dropped (reported).
-    #[allow(clippy::too_many_lines)]
+    /// remove_disabled_services, service_fill and check_entry for one entry, the same
+    /// passes as for an xinetd.conf service; `None` when it is dropped (reported).
     fn service(&mut self, e: &InetdEntry, lookups: Lookups) -> Option<Service> {
-        let env = self.env;
-        let Lookups {
-            protocol_number: number,
-            user,
-            group,
-        } = lookups;
-        let id = e.id();
-        // remove_disabled_services (F-051, F-052).
-        let listed = |l: &Option<Spanned<Vec<String>>>| {
-            l.as_ref()
-                .map(|l| l.value.iter().any(|x| x.eq_ignore_ascii_case(&id)))
+        let mut d = draft(e, lookups);
+        let loaded = &mut *self.loaded;
+        let mut checks = Checks {
+            env: self.env,
+            // The admin builtins exist for xinetd.conf entries only.
+            admin_builtins: false,
+            diagnostics: &mut loaded.diagnostics,
         };
-        if listed(&self.defaults.enabled) == Some(false) {
-            self.loaded.diagnostics.push(
-                diag(
-                    &e.name.span,
-                    Severity::Info,
-                    format!("service '{id}' is not listed in 'enabled' in defaults; removed"),
-                )
-                .service(Some(&id))
-                .xplain(
-                    XinetdLevel::Debug,
-                    "remove_disabled_services",
-                    format!("removing {}", e.name.value),
-                ),
-            );
-            self.drop(e, DropReason::NotEnabled);
+        if let Some(reason) = checks.remove_disabled(&mut d, self.defaults) {
+            self.drop(e, reason);
             return None;
         }
-        if listed(&self.defaults.disabled) == Some(true) {
-            self.loaded.diagnostics.push(
-                diag(
-                    &e.name.span,
-                    Severity::Info,
-                    format!("service '{id}' is listed in 'disabled' in defaults; removed"),
-                )
-                .service(Some(&id)),
+        // Duplicates (F-071) are checked against every service accepted before this one,
+        // xinetd.conf's and the earlier inetd.conf lines'.
+        let ok = checks.service_fill(&mut d, self.defaults)
+            && checks.check_entry(
+                &mut d,
+                loaded
+                    .config
+                    .services
+                    .iter()
+                    .filter_map(|s| Claim::of_service(s)),
             );
-            self.drop(e, DropReason::DisabledByDefaults);
+        if !ok {
+            self.drop(e, DropReason::Error);
             return None;
         }
+        checks.clear_identity_userid(&mut d);
+        Some(into_service(d))
+    }
+}
 
-        // service_fill (F-047).
-        let hs = e.name.span.clone();
-        let def = self.defaults;
-        let protocol = Spanned::new(
-            Protocol {
-                name: e.protocol.value.clone(),
-                number,
-            },
-            e.protocol.span.clone(),
-        );
-        let port = if e.is_rpc() {
-            None
-        } else {
-            match env.service_port(&e.name.value, &e.protocol.value) {
-                Some(p) => Some(Spanned::new(p, hs.clone())),
-                None => {
-                    self.post_error(
-                        e,
-                        "service_fill",
-                        format!(
-                            "Port not specified and can't find service: {} with getservbyname",
-                            e.name.value
-                        ),
-                        format!(
-                            "'{}/{}' is not in /etc/services",
-                            e.name.value, e.protocol.value
-                        ),
-                    );
-                    return None;
-                }
+/// An inetd.conf entry as the service xinetd makes of it (F-830, F-831), before the
+/// defaults fill: `groups = yes`; external servers get `flags = REUSE NOLIBWRAP NAMEINARGS`
+/// and the rest of the line as argv; `internal` becomes `type = INTERNAL`; `rpc/...`
+/// protocols make RPC services. Values carry the span of the field they come from, the
+/// others that of the service name.
+fn draft(e: &InetdEntry, lookups: Lookups) -> Draft {
+    let hs = e.name.span.clone();
+    let mut d = Draft::new(e.name.value.clone(), hs.clone(), false);
+    d.origin = Origin::InetdConf;
+    d.id = Some(Spanned::new(e.id(), hs.clone()));
+    d.socket_type = Some(e.socket_type.clone());
+    d.protocol = Some(Spanned::new(
+        Protocol {
+            name: e.protocol.value.clone(),
+            number: lookups.protocol_number,
+        },
+        e.protocol.span.clone(),
+    ));
+    d.wait = Some(e.wait.clone());
+    d.user = Some(lookups.user);
+    d.group = lookups.group;
+    // inetd runs servers with the user's supplementary groups (F-830).
+    d.groups = Some(Spanned::new(true, e.user.span.clone()));
+    d.rpc_version = e.rpc_version.clone();
+    match &e.server {
+        InetdServer::Internal(span) => {
+            let mut t = BTreeSet::from([ServiceType::Internal]);
+            if e.is_rpc() {
+                t.insert(ServiceType::Rpc);
             }
-        };
-        let mut log_on_success = def
-            .log_on_success
-            .clone()
-            .unwrap_or_else(|| Spanned::new(BTreeSet::new(), hs.clone()));
-        let mut log_on_failure = def
-            .log_on_failure
-            .clone()
-            .unwrap_or_else(|| Spanned::new(BTreeSet::new(), hs.clone()));
-        let log_type = def.log_type.clone().map(|mut lt| {
-            if let LogType::File { shared, .. } = &mut lt.value {
-                *shared = true;
-            }
-            lt
-        });
-
-        // check_entry.
-        let (types, flags, server, server_args, builtin) = match &e.server {
-            InetdServer::Internal(span) => {
-                let b = builtin_for(&e.name.value, Some(e.socket_type.value));
-                if b.is_none() {
-                    let st = e.socket_type.value.as_str();
-                    self.post_error(
-                        e,
-                        "builtin_find",
-                        format!(
-                            "No such internal service: {}/{st} - DISABLING",
-                            e.name.value
-                        ),
-                        format!("no builtin '{}' for socket_type {st}", e.name.value),
-                    );
-                    return None;
-                }
-                let mut t = BTreeSet::from([ServiceType::Internal]);
-                if e.is_rpc() {
-                    t.insert(ServiceType::Rpc);
-                }
-                (
-                    Spanned::new(t, span.clone()),
-                    Spanned::new(BTreeSet::new(), hs.clone()),
-                    None,
-                    None,
-                    b,
-                )
-            }
-            InetdServer::External { path, argv } => {
-                let t = if e.is_rpc() {
-                    BTreeSet::from([ServiceType::Rpc])
-                } else {
-                    BTreeSet::new()
-                };
-                let args_span = argv
-                    .first()
-                    .map_or_else(|| path.span.clone(), |a| a.span.clone());
-                (
-                    Spanned::new(t, hs.clone()),
-                    Spanned::new(
-                        BTreeSet::from([
-                            ServiceFlag::Reuse,
-                            ServiceFlag::NoLibwrap,
-                            ServiceFlag::NameInArgs,
-                        ]),
-                        path.span.clone(),
-                    ),
-                    Some(path.clone()),
-                    Some(Spanned::new(
-                        argv.iter().map(|a| a.value.clone()).collect(),
-                        args_span,
-                    )),
-                    None,
-                )
-            }
-        };
-        let rpc_number = if e.is_rpc() {
-            match env.rpc_number(&e.name.value) {
-                Some(n) => Some(Spanned::new(n, hs.clone())),
-                None => {
-                    self.post_error(
-                        e,
-                        "check_entry",
-                        format!("unknown RPC service: {}", e.name.value),
-                        format!("'{}' is not in /etc/rpc", e.name.value),
-                    );
-                    return None;
-                }
-            }
-        } else {
-            None
-        };
-        if log_on_success.value.contains(&SuccessFlag::Traffic) {
-            self.post_error(
-                e,
-                "check_entry",
-                format!(
-                    "Service {} should not have TRAFFIC flag set since its not redirected",
-                    e.name.value
-                ),
-                "log_on_success TRAFFIC (from defaults) is only for redirected services".into(),
-            );
-            return None;
+            d.types = Some(Spanned::new(t, span.clone()));
         }
-        let bind = def.bind.clone();
-        // Duplicates (F-071): only against earlier services that have a bind address.
-        let port_n = port.as_ref().map_or(0, |p| p.value);
-        if let Some(t) = self.loaded.config.services.iter().find(|t| {
-            let Some(tb) = &t.bind else { return false };
-            t.port.as_ref().map_or(0, |p| p.value) == port_n
-                && t.protocol.value.number == number
-                && bind
-                    .as_ref()
-                    .is_none_or(|b| b.value.address == tb.value.address)
-                && (!e.is_rpc()
-                    || !t.has_type(ServiceType::Rpc)
-                    || (rpc_number.as_ref().map(|n| n.value)
-                        == t.rpc_number.as_ref().map(|n| n.value)
-                        && match (&e.rpc_version, &t.rpc_version) {
-                            (Some(a), Some(b)) => {
-                                a.value.min <= b.value.max && a.value.max >= b.value.min
-                            }
-                            _ => true,
-                        }))
-        }) {
-            let (tn, tid, tline) = (t.name.value.clone(), t.id.value.clone(), t.name.span.line);
-            let (x, ours) = if tid.eq_ignore_ascii_case(&id) {
-                (
-                    format!("service: {} id: {id} not unique or is a duplicate - DISABLING", e.name.value),
-                    format!("duplicate of service '{tid}' (line {tline}) on the same port, protocol and bind address"),
-                )
+        InetdServer::External { path, argv } => {
+            let t = if e.is_rpc() {
+                BTreeSet::from([ServiceType::Rpc])
             } else {
-                (
-                    format!("service: {} id: {id} is unique but its identical to service: {tn} id: {tid} - DISABLING", e.name.value),
-                    format!("same port, protocol and bind address as service '{tid}' (line {tline})"),
-                )
+                BTreeSet::new()
             };
-            self.post_error(e, "check_entry", x, ours);
-            return None;
+            d.types = Some(Spanned::new(t, hs));
+            d.flags = Some(Spanned::new(
+                BTreeSet::from([
+                    ServiceFlag::Reuse,
+                    ServiceFlag::NoLibwrap,
+                    ServiceFlag::NameInArgs,
+                ]),
+                path.span.clone(),
+            ));
+            d.server = Some(path.clone());
+            let args_span = argv
+                .first()
+                .map_or_else(|| path.span.clone(), |a| a.span.clone());
+            d.server_args = Some(Spanned::new(
+                argv.iter().map(|a| a.value.clone()).collect(),
+                args_span,
+            ));
         }
-        let family = match &bind {
-            Some(b) if b.value.address.is_ipv4() => AddressFamily::Ipv4,
-            _ => AddressFamily::Ipv6,
-        };
-        // The identity service never queries itself (F-067).
-        if port_n == 113 && number == 6 {
-            if log_on_success.value.remove(&SuccessFlag::Userid) {
-                self.clear_userid_note(e, "log_on_success");
-            }
-            if log_on_failure.value.remove(&FailureFlag::Userid) {
-                self.clear_userid_note(e, "log_on_failure");
-            }
-        }
-        Some(Service {
-            name: e.name.clone(),
-            id: Spanned::new(id, hs.clone()),
-            socket_type: e.socket_type.clone(),
-            protocol,
-            port,
-            bind,
-            family,
-            wait: e.wait.clone(),
-            types,
-            flags,
-            user: Some(user),
-            group,
-            // inetd runs servers with the user's supplementary groups (F-830).
-            groups: Spanned::new(true, e.user.span.clone()),
-            server,
-            server_args,
-            env: None,
-            passenv: None,
-            only_from: None,
-            no_access: None,
-            access_times: None,
-            log_type,
-            log_on_success,
-            log_on_failure,
-            instances: def
-                .instances
-                .clone()
-                .unwrap_or_else(|| Spanned::new(Limit::Unlimited, hs.clone())),
-            per_source: def
-                .per_source
-                .clone()
-                .unwrap_or_else(|| Spanned::new(Limit::Unlimited, hs.clone())),
-            cps: def
-                .cps
-                .clone()
-                .unwrap_or_else(|| Spanned::new(Cps::default(), hs.clone())),
-            max_load: def.max_load.clone(),
-            rlimits: Rlimits::default(),
-            umask: def.umask.clone(),
-            nice: None,
-            banner: None,
-            banner_success: None,
-            banner_fail: None,
-            redirect: None,
-            rpc_version: e.rpc_version.clone(),
-            rpc_number,
-            deny_time: Spanned::new(DenyTime::Never, hs),
-            v6only: None,
-            libwrap: None,
-            builtin,
-            chroot: None,
-            timeout: None,
-            bind_device: None,
-        })
     }
-
-    fn clear_userid_note(&mut self, e: &InetdEntry, mask: &str) {
-        let id = e.id();
-        self.loaded.diagnostics.push(
-            diag(
-                &e.name.span,
-                Severity::Warning,
-                format!("USERID removed from {mask} of the identity service (tcp/113)"),
-            )
-            .service(Some(&id))
-            .xplain(
-                XinetdLevel::Warning,
-                "cnf_get",
-                format!("{id} service: clearing USERID option from {mask}"),
-            ),
-        );
-    }
+    d
 }
 
 /// Which converter's output to reproduce.

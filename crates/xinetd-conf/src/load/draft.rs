@@ -8,65 +8,77 @@ use crate::model::*;
 
 use super::validate::{admin_builtin_for, builtin_for};
 
+/// Where a service was declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// An xinetd.conf entry.
+    XinetdConf,
+    /// An inetd.conf line read by `-inetd_compat`.
+    InetdConf,
+}
+
 /// A service (or the defaults) while its entry is read: xinetd's struct service_config.
 #[derive(Debug, Clone)]
-pub(super) struct Draft {
-    pub(super) name: String,
-    pub(super) header: Span,
-    pub(super) is_defaults: bool,
-    pub(super) specified: HashSet<Attr>,
-    pub(super) disabled: bool,
-    pub(super) disabled_by_entry: bool,
+pub(crate) struct Draft {
+    /// Which file format the service came from (some wording differs).
+    pub(crate) origin: Origin,
+    pub(crate) name: String,
+    pub(crate) header: Span,
+    pub(crate) is_defaults: bool,
+    pub(crate) specified: HashSet<Attr>,
+    pub(crate) disabled: bool,
+    pub(crate) disabled_by_entry: bool,
     /// A value failed to parse (xinetd's SC_DISABLE from identify_attribute); unlike
     /// `disabled`, `disable = no` and `enabled` do not clear it (docs/compat.md).
-    pub(super) error: Option<Span>,
-    pub(super) id: Option<Spanned<String>>,
-    pub(super) socket_type: Option<Spanned<SocketType>>,
-    pub(super) protocol: Option<Spanned<Protocol>>,
-    pub(super) wait: Option<Spanned<bool>>,
-    pub(super) user: Option<Spanned<User>>,
-    pub(super) group: Option<Spanned<Group>>,
-    pub(super) server: Option<Spanned<String>>,
-    pub(super) server_args: Option<Spanned<Vec<String>>>,
-    pub(super) instances: Option<Spanned<Limit>>,
-    pub(super) log_on_success: Option<Spanned<BTreeSet<SuccessFlag>>>,
-    pub(super) log_on_failure: Option<Spanned<BTreeSet<FailureFlag>>>,
-    pub(super) log_type: Option<Spanned<LogType>>,
-    pub(super) only_from: Option<Spanned<AddressList>>,
-    pub(super) no_access: Option<Spanned<AddressList>>,
-    pub(super) access_times: Option<Spanned<Vec<TimeInterval>>>,
-    pub(super) types: Option<Spanned<BTreeSet<ServiceType>>>,
-    pub(super) rpc_version: Option<Spanned<RpcVersion>>,
-    pub(super) rpc_number: Option<Spanned<i32>>,
-    pub(super) env: Option<Spanned<Vec<EnvVar>>>,
-    pub(super) port: Option<Spanned<u16>>,
-    pub(super) passenv: Option<Spanned<Vec<String>>>,
-    pub(super) flags: Option<Spanned<BTreeSet<ServiceFlag>>>,
-    pub(super) nice: Option<Spanned<i32>>,
-    pub(super) redirect: Option<Spanned<Redirect>>,
-    pub(super) banner: Option<Spanned<String>>,
-    pub(super) bind: Option<Spanned<BindAddress>>,
-    pub(super) per_source: Option<Spanned<Limit>>,
-    pub(super) groups: Option<Spanned<bool>>,
-    pub(super) banner_success: Option<Spanned<String>>,
-    pub(super) banner_fail: Option<Spanned<String>>,
-    pub(super) cps: Option<Spanned<Cps>>,
-    pub(super) max_load: Option<Spanned<f64>>,
-    pub(super) rlimits: Rlimits,
-    pub(super) v6only: Option<Spanned<bool>>,
-    pub(super) deny_time: Option<Spanned<DenyTime>>,
-    pub(super) umask: Option<Spanned<u32>>,
-    pub(super) libwrap: Option<Spanned<String>>,
-    pub(super) enabled: Option<Spanned<Vec<String>>>,
-    pub(super) disabled_ids: Option<Spanned<Vec<String>>>,
-    pub(super) chroot: Option<Spanned<String>>,
-    pub(super) timeout: Option<Spanned<u32>>,
-    pub(super) bind_device: Option<Spanned<String>>,
+    pub(crate) error: Option<Span>,
+    pub(crate) id: Option<Spanned<String>>,
+    pub(crate) socket_type: Option<Spanned<SocketType>>,
+    pub(crate) protocol: Option<Spanned<Protocol>>,
+    pub(crate) wait: Option<Spanned<bool>>,
+    pub(crate) user: Option<Spanned<User>>,
+    pub(crate) group: Option<Spanned<Group>>,
+    pub(crate) server: Option<Spanned<String>>,
+    pub(crate) server_args: Option<Spanned<Vec<String>>>,
+    pub(crate) instances: Option<Spanned<Limit>>,
+    pub(crate) log_on_success: Option<Spanned<BTreeSet<SuccessFlag>>>,
+    pub(crate) log_on_failure: Option<Spanned<BTreeSet<FailureFlag>>>,
+    pub(crate) log_type: Option<Spanned<LogType>>,
+    pub(crate) only_from: Option<Spanned<AddressList>>,
+    pub(crate) no_access: Option<Spanned<AddressList>>,
+    pub(crate) access_times: Option<Spanned<Vec<TimeInterval>>>,
+    pub(crate) types: Option<Spanned<BTreeSet<ServiceType>>>,
+    pub(crate) rpc_version: Option<Spanned<RpcVersion>>,
+    pub(crate) rpc_number: Option<Spanned<i32>>,
+    pub(crate) env: Option<Spanned<Vec<EnvVar>>>,
+    pub(crate) port: Option<Spanned<u16>>,
+    pub(crate) passenv: Option<Spanned<Vec<String>>>,
+    pub(crate) flags: Option<Spanned<BTreeSet<ServiceFlag>>>,
+    pub(crate) nice: Option<Spanned<i32>>,
+    pub(crate) redirect: Option<Spanned<Redirect>>,
+    pub(crate) banner: Option<Spanned<String>>,
+    pub(crate) bind: Option<Spanned<BindAddress>>,
+    pub(crate) per_source: Option<Spanned<Limit>>,
+    pub(crate) groups: Option<Spanned<bool>>,
+    pub(crate) banner_success: Option<Spanned<String>>,
+    pub(crate) banner_fail: Option<Spanned<String>>,
+    pub(crate) cps: Option<Spanned<Cps>>,
+    pub(crate) max_load: Option<Spanned<f64>>,
+    pub(crate) rlimits: Rlimits,
+    pub(crate) v6only: Option<Spanned<bool>>,
+    pub(crate) deny_time: Option<Spanned<DenyTime>>,
+    pub(crate) umask: Option<Spanned<u32>>,
+    pub(crate) libwrap: Option<Spanned<String>>,
+    pub(crate) enabled: Option<Spanned<Vec<String>>>,
+    pub(crate) disabled_ids: Option<Spanned<Vec<String>>>,
+    pub(crate) chroot: Option<Spanned<String>>,
+    pub(crate) timeout: Option<Spanned<u32>>,
+    pub(crate) bind_device: Option<Spanned<String>>,
 }
 
 impl Draft {
-    pub(super) fn new(name: String, header: Span, is_defaults: bool) -> Draft {
+    pub(crate) fn new(name: String, header: Span, is_defaults: bool) -> Draft {
         Draft {
+            origin: Origin::XinetdConf,
             name,
             header,
             is_defaults,
@@ -118,7 +130,7 @@ impl Draft {
             bind_device: None,
         }
     }
-    pub(super) fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.id
             .as_ref()
             .map(|s| s.value.as_str())
@@ -160,7 +172,7 @@ pub(super) fn family(d: &Draft) -> AddressFamily {
     }
 }
 
-pub(super) fn into_service(d: Draft) -> Service {
+pub(crate) fn into_service(d: Draft) -> Service {
     let hs = d.header.clone();
     let family = family(&d);
     let builtin = if d.is_internal() {

@@ -1,13 +1,73 @@
-//! End-of-parse defaults fill (xinetd's service_fill, F-047).
+//! Defaults at the end of the parse: the `enabled`/`disabled` lists (xinetd's
+//! remove_disabled_services) and the fill-at-end values (service_fill, F-047).
 
 use crate::attrs::Attr;
+use crate::diagnostic::{diag, Severity, XinetdLevel};
 use crate::model::*;
 
-use super::draft::Draft;
-use super::Loader;
+use super::draft::{Draft, Origin};
+use super::Checks;
 
-impl Loader<'_> {
-    pub(super) fn service_fill(&mut self, d: &mut Draft, def: &Draft) -> bool {
+impl Checks<'_> {
+    /// remove_disabled_services for one service (F-051, F-052): `Some` (reported) when
+    /// `disable`, a parse error, the `enabled` list or the `disabled` list of the defaults
+    /// takes it out.
+    pub(crate) fn remove_disabled(&mut self, d: &mut Draft, def: &Defaults) -> Option<DropReason> {
+        let in_list = |l: &Option<Spanned<Vec<String>>>, id: &str| {
+            l.as_ref()
+                .is_some_and(|l| l.value.iter().any(|x| x.eq_ignore_ascii_case(id)))
+        };
+        // The `enabled` filter disables every service, then enables the listed ones
+        // (which also re-enables services disabled by an error; we drop those later).
+        let mut filtered_out = false;
+        if def.enabled.is_some() {
+            let listed = in_list(&def.enabled, d.id());
+            filtered_out = !listed;
+            d.disabled = !listed;
+        }
+        let reason = if d.disabled {
+            if d.error.is_some() {
+                DropReason::Error
+            } else if filtered_out {
+                DropReason::NotEnabled
+            } else {
+                DropReason::DisabledInEntry
+            }
+        } else if in_list(&def.disabled, d.id()) {
+            DropReason::DisabledByDefaults
+        } else {
+            return None;
+        };
+        let msg = match reason {
+            DropReason::NotEnabled => format!(
+                "service '{}' is not listed in 'enabled' in defaults; removed",
+                d.id()
+            ),
+            DropReason::DisabledByDefaults => format!(
+                "service '{}' is listed in 'disabled' in defaults; removed",
+                d.id()
+            ),
+            _ => format!(
+                "service '{}' is removed because of the errors above",
+                d.id()
+            ),
+        };
+        let mut dg = diag(&d.header, Severity::Info, msg).service(Some(d.id()));
+        if reason != DropReason::DisabledByDefaults {
+            dg = dg.xplain(
+                XinetdLevel::Debug,
+                "remove_disabled_services",
+                format!("removing {}", d.name),
+            );
+        }
+        self.diagnostics.push(dg);
+        Some(reason)
+    }
+
+    /// service_fill (F-047): the end-of-parse defaults and the values xinetd infers
+    /// (protocol from socket_type and back, the port from /etc/services). `false` when
+    /// the service is dropped (reported).
+    pub(crate) fn service_fill(&mut self, d: &mut Draft, def: &Defaults) -> bool {
         let hs = d.header.clone();
         let has_redirect = d.redirect.is_some();
         if !d.is_internal() && !has_redirect && d.server.is_none() {
@@ -124,10 +184,16 @@ impl Loader<'_> {
                             "Port not specified and can't find service: {} with getservbyname",
                             d.name
                         );
-                        let ours = format!(
-                            "'{}/{}' is not in /etc/services and no port is given",
-                            d.name, p.value.name
-                        );
+                        // An inetd.conf line has no port field to mention.
+                        let ours = match d.origin {
+                            Origin::XinetdConf => format!(
+                                "'{}/{}' is not in /etc/services and no port is given",
+                                d.name, p.value.name
+                            ),
+                            Origin::InetdConf => {
+                                format!("'{}/{}' is not in /etc/services", d.name, p.value.name)
+                            }
+                        };
                         let hint = if p.value.name != p.value.name.to_ascii_lowercase() {
                             "/etc/services lookups compare the protocol name case-sensitively: write it in lower case"
                         } else {
@@ -153,12 +219,11 @@ impl Loader<'_> {
                 }
             }
         }
-        if !d.specified.contains(&Attr::LogOnSuccess) && def.specified.contains(&Attr::LogOnSuccess)
-        {
+        // `Defaults` holds log_on_success/failure only when the defaults entry set them.
+        if !d.specified.contains(&Attr::LogOnSuccess) && def.log_on_success.is_some() {
             d.log_on_success = def.log_on_success.clone();
         }
-        if !d.specified.contains(&Attr::LogOnFailure) && def.specified.contains(&Attr::LogOnFailure)
-        {
+        if !d.specified.contains(&Attr::LogOnFailure) && def.log_on_failure.is_some() {
             d.log_on_failure = def.log_on_failure.clone();
         }
         if d.log_type.is_none() {

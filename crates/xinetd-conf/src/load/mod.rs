@@ -18,14 +18,16 @@ use crate::syntax::{self};
 
 mod address;
 mod attribute;
-mod draft;
+pub(crate) mod draft;
 mod entry;
 mod fill;
 mod include;
 mod validate;
 
-use draft::{into_defaults, into_service, Draft};
+use draft::into_defaults;
+pub(crate) use draft::{into_service, Draft, Origin};
 pub use validate::builtin_for;
+pub(crate) use validate::Claim;
 
 /// The result of a successful load: the configuration, everything that was said about it,
 /// and the services that did not make it.
@@ -151,84 +153,48 @@ pub(crate) struct Loader<'e> {
     depth: usize,
 }
 
+/// The post-parse passes' context (remove_disabled_services, service_fill, check_entry,
+/// cnf_get): the world to look names up in and where their diagnostics go. The loader and
+/// the inetd.conf merger (`-inetd_compat`) run the same passes through it.
+pub(crate) struct Checks<'a> {
+    pub(crate) env: &'a Environment,
+    /// [`LoadOptions::admin_builtins`].
+    pub(crate) admin_builtins: bool,
+    pub(crate) diagnostics: &'a mut Vec<Diagnostic>,
+}
+
 impl Loader<'_> {
     /// remove_disabled_services, service_fill, check_entry (cnf_get).
     fn finish(mut self) -> Loaded {
-        let defaults = self.defaults.clone();
+        let defaults = into_defaults(self.defaults.clone());
         let drafts = std::mem::take(&mut self.drafts);
-        let enabled: Option<Vec<String>> = defaults.enabled.as_ref().map(|s| s.value.clone());
-        let disabled: Option<Vec<String>> = defaults.disabled_ids.as_ref().map(|s| s.value.clone());
+        let mut checks = Checks {
+            env: self.env,
+            admin_builtins: self.options.admin_builtins_enabled(),
+            diagnostics: &mut self.sink.items,
+        };
+        // xinetd removes the disabled services first, then fills and checks the others.
         let mut survivors = Vec::new();
         for mut d in drafts {
-            let in_list = |l: &Option<Vec<String>>, id: &str| {
-                l.as_ref()
-                    .is_some_and(|l| l.iter().any(|x| x.eq_ignore_ascii_case(id)))
-            };
-            // The `enabled` filter disables every service, then enables the listed ones
-            // (which also re-enables services disabled by an error; we drop those later).
-            let mut filtered_out = false;
-            if enabled.is_some() {
-                let listed = in_list(&enabled, d.id());
-                filtered_out = !listed;
-                d.disabled = !listed;
-            }
-            let reason = if d.disabled {
-                Some(if d.error.is_some() {
-                    DropReason::Error
-                } else if filtered_out {
-                    DropReason::NotEnabled
-                } else {
-                    DropReason::DisabledInEntry
-                })
-            } else if in_list(&disabled, d.id()) {
-                Some(DropReason::DisabledByDefaults)
-            } else {
-                None
-            };
-            match reason {
-                Some(r) => {
-                    let msg = match r {
-                        DropReason::NotEnabled => format!(
-                            "service '{}' is not listed in 'enabled' in defaults; removed",
-                            d.id()
-                        ),
-                        DropReason::DisabledByDefaults => format!(
-                            "service '{}' is listed in 'disabled' in defaults; removed",
-                            d.id()
-                        ),
-                        _ => format!(
-                            "service '{}' is removed because of the errors above",
-                            d.id()
-                        ),
-                    };
-                    let mut dg = diag(&d.header, Severity::Info, msg).service(Some(d.id()));
-                    if r != DropReason::DisabledByDefaults {
-                        dg = dg.xplain(
-                            XinetdLevel::Debug,
-                            "remove_disabled_services",
-                            format!("removing {}", d.name),
-                        );
-                    }
-                    self.sink.push(dg);
-                    self.dropped.push(DroppedService {
-                        name: d.name.clone(),
-                        id: d.id().to_string(),
-                        span: d.header.clone(),
-                        reason: r,
-                    });
-                }
+            match checks.remove_disabled(&mut d, &defaults) {
+                Some(reason) => self.dropped.push(DroppedService {
+                    name: d.name.clone(),
+                    id: d.id().to_string(),
+                    span: d.header.clone(),
+                    reason,
+                }),
                 None => survivors.push(d),
             }
         }
         let mut accepted: Vec<Box<Draft>> = Vec::new();
         for mut d in survivors {
-            let mut ok =
-                self.service_fill(&mut d, &defaults) && self.check_entry(&mut d, &accepted);
+            let mut ok = checks.service_fill(&mut d, &defaults)
+                && checks.check_entry(&mut d, accepted.iter().filter_map(|t| Claim::of_draft(t)));
             if ok {
                 if let Some(at) = &d.error {
                     // xinetd 2.3.15.3 would run this half-configured service: `disable = no`
                     // or `enabled` cleared the disable its parse error set (docs/compat.md).
-                    self.sink.push(
+                    checks.diagnostics.push(
                         diag(&d.header, Severity::Error, format!("service '{}' stays disabled because of the error at line {}", d.id(), at.line))
                             .hint("xinetd 2.3.15.3 would start it without the bad attribute, because `disable = no` or `enabled` re-enabled it; xinetd-rs follows the documented rule that a bad value disables the service")
                             .service(Some(d.id())),
@@ -237,7 +203,7 @@ impl Loader<'_> {
                 }
             }
             if ok {
-                self.clear_identity_userid(&mut d);
+                checks.clear_identity_userid(&mut d);
                 accepted.push(d);
             } else {
                 self.dropped.push(DroppedService {
@@ -254,10 +220,7 @@ impl Loader<'_> {
             .map(|d| Box::new(into_service(*d)))
             .collect();
         Loaded {
-            config: Config {
-                defaults: into_defaults(defaults),
-                services,
-            },
+            config: Config { defaults, services },
             diagnostics: self.sink.items,
             dropped: self.dropped,
         }

@@ -1,16 +1,70 @@
 //! Post-parse checks (xinetd's check_entry, service_attr_check, builtin_find, cnf_get).
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use crate::attrs::Attr;
 use crate::diagnostic::{diag, Severity, XinetdLevel};
 use crate::model::*;
 
 use super::draft::Draft;
-use super::Loader;
+use super::draft::Origin;
+use super::Checks;
 
-impl Loader<'_> {
-    pub(super) fn post_error(
+/// What the duplicate rule (F-071) compares of an earlier accepted service that has a bind
+/// address: from a draft of this load, or from a service of a configuration already loaded
+/// (`-inetd_compat` adds its services to one).
+pub(crate) struct Claim<'a> {
+    name: &'a str,
+    id: &'a str,
+    line: u32,
+    port: u16,
+    protocol: i32,
+    bind: IpAddr,
+    rpc: Option<(Option<i32>, Option<&'a RpcVersion>)>,
+}
+
+impl<'a> Claim<'a> {
+    /// `None` without a bind address: such services never clash.
+    pub(crate) fn of_draft(t: &'a Draft) -> Option<Claim<'a>> {
+        Some(Claim {
+            name: &t.name,
+            id: t.id(),
+            line: t.header.line,
+            port: t.port.as_ref().map(|p| p.value).unwrap_or(0),
+            protocol: t.protocol.as_ref().map(|p| p.value.number).unwrap_or(0),
+            bind: t.bind.as_ref()?.value.address,
+            rpc: t.is_rpc().then(|| {
+                (
+                    t.rpc_number.as_ref().map(|n| n.value),
+                    t.rpc_version.as_ref().map(|v| &v.value),
+                )
+            }),
+        })
+    }
+
+    /// `None` without a bind address: such services never clash.
+    pub(crate) fn of_service(t: &'a Service) -> Option<Claim<'a>> {
+        Some(Claim {
+            name: &t.name.value,
+            id: &t.id.value,
+            line: t.name.span.line,
+            port: t.port.as_ref().map(|p| p.value).unwrap_or(0),
+            protocol: t.protocol.value.number,
+            bind: t.bind.as_ref()?.value.address,
+            rpc: t.has_type(ServiceType::Rpc).then(|| {
+                (
+                    t.rpc_number.as_ref().map(|n| n.value),
+                    t.rpc_version.as_ref().map(|v| &v.value),
+                )
+            }),
+        })
+    }
+}
+
+impl Checks<'_> {
+    /// A post-parse error that drops the service (logged by xinetd without a location).
+    pub(crate) fn post_error(
         &mut self,
         d: &Draft,
         function: &'static str,
@@ -25,53 +79,54 @@ impl Loader<'_> {
         )
         .service(Some(d.id()))
         .xplain(XinetdLevel::Error, function, text);
-        if let Some(h) = hint {
+        // The hints speak xinetd.conf (type = UNLISTED, ...), which an inetd.conf line cannot say.
+        if let (Some(h), Origin::XinetdConf) = (hint, d.origin) {
             dg = dg.hint(h);
         }
-        self.sink.push(dg);
+        self.diagnostics.push(dg);
     }
 
+    /// check_entry and service_attr_check (F-055..F-071) against the services accepted
+    /// before this one; `false` when the service is dropped (reported).
     #[allow(clippy::too_many_lines)]
-    pub(super) fn check_entry(&mut self, d: &mut Draft, accepted: &[Box<Draft>]) -> bool {
+    pub(crate) fn check_entry<'c>(
+        &mut self,
+        d: &mut Draft,
+        accepted: impl IntoIterator<Item = Claim<'c>>,
+    ) -> bool {
         // Duplicates, only against earlier services with a bind address (F-071).
         let port = d.port.as_ref().map(|p| p.value).unwrap_or(0);
         let proto = d.protocol.as_ref().map(|p| p.value.number).unwrap_or(0);
         for t in accepted {
-            let Some(tb) = &t.bind else { continue };
-            if t.port.as_ref().map(|p| p.value).unwrap_or(0) != port
-                || t.protocol.as_ref().map(|p| p.value.number).unwrap_or(0) != proto
-            {
+            if t.port != port || t.protocol != proto {
                 continue;
             }
             if let Some(b) = &d.bind {
-                if b.value.address != tb.value.address {
+                if b.value.address != t.bind {
                     continue;
                 }
             }
-            if d.is_rpc() && t.is_rpc() {
-                let (n1, n2) = (
-                    d.rpc_number.as_ref().map(|n| n.value),
-                    t.rpc_number.as_ref().map(|n| n.value),
-                );
+            if let (true, Some((n2, v2))) = (d.is_rpc(), t.rpc) {
+                let n1 = d.rpc_number.as_ref().map(|n| n.value);
                 if n1 != n2 {
                     continue;
                 }
-                if let (Some(v1), Some(v2)) = (&d.rpc_version, &t.rpc_version) {
-                    if v1.value.min > v2.value.max || v1.value.max < v2.value.min {
+                if let (Some(v1), Some(v2)) = (&d.rpc_version, v2) {
+                    if v1.value.min > v2.max || v1.value.max < v2.min {
                         continue;
                     }
                 }
             }
-            let diff = !t.id().eq_ignore_ascii_case(d.id());
+            let diff = !t.id.eq_ignore_ascii_case(d.id());
             let (text, ours) = if diff {
                 (
-                    format!("service: {} id: {} is unique but its identical to service: {} id: {} - DISABLING", d.name, d.id(), t.name, t.id()),
-                    format!("same port, protocol and bind address as service '{}' (line {})", t.id(), t.header.line),
+                    format!("service: {} id: {} is unique but its identical to service: {} id: {} - DISABLING", d.name, d.id(), t.name, t.id),
+                    format!("same port, protocol and bind address as service '{}' (line {})", t.id, t.line),
                 )
             } else {
                 (
                     format!("service: {} id: {} not unique or is a duplicate - DISABLING", d.name, d.id()),
-                    format!("duplicate of service '{}' (line {}) on the same port, protocol and bind address", t.id(), t.header.line),
+                    format!("duplicate of service '{}' (line {}) on the same port, protocol and bind address", t.id, t.line),
                 )
             };
             self.post_error(d, "check_entry", text, ours, None);
@@ -80,7 +135,7 @@ impl Loader<'_> {
         if d.has_flag(ServiceFlag::Intercept) {
             let mut clear = false;
             if d.is_internal() {
-                self.sink.push(
+                self.diagnostics.push(
                     diag(
                         &d.header,
                         Severity::Warning,
@@ -96,7 +151,7 @@ impl Loader<'_> {
                 clear = true;
             }
             if !d.waits() {
-                self.sink.push(
+                self.diagnostics.push(
                     diag(
                         &d.header,
                         Severity::Warning,
@@ -136,8 +191,7 @@ impl Loader<'_> {
                 d.name.as_str()
             };
             let st = d.socket_type.as_ref().map(|s| s.value);
-            let admin =
-                || admin_builtin_for(lookup, st).filter(|_| self.options.admin_builtins_enabled());
+            let admin = || admin_builtin_for(lookup, st).filter(|_| self.admin_builtins);
             match builtin_for(lookup, st).or_else(admin) {
                 Some(_) => {}
                 None => {
@@ -321,11 +375,18 @@ impl Loader<'_> {
                 "Service {} should not have TRAFFIC flag set since its not redirected",
                 d.name
             );
+            // An inetd.conf line cannot set log_on_success: TRAFFIC came from the defaults.
+            let ours = match d.origin {
+                Origin::XinetdConf => "log_on_success TRAFFIC is only for redirected services",
+                Origin::InetdConf => {
+                    "log_on_success TRAFFIC (from defaults) is only for redirected services"
+                }
+            };
             self.post_error(
                 d,
                 "check_entry",
                 t,
-                "log_on_success TRAFFIC is only for redirected services".into(),
+                ours.into(),
                 Some("remove TRAFFIC (it may come from defaults)"),
             );
             return false;
@@ -358,7 +419,7 @@ impl Loader<'_> {
         }
         // service_attr_check (F-055, F-056).
         if d.has_flag(ServiceFlag::Ipv4) && d.has_flag(ServiceFlag::Ipv6) {
-            self.sink.push(
+            self.diagnostics.push(
                 diag(
                     &d.header,
                     Severity::Info,
@@ -435,7 +496,8 @@ impl Loader<'_> {
         !missing
     }
 
-    pub(super) fn clear_identity_userid(&mut self, d: &mut Draft) {
+    /// cnf_get: the identity service never queries itself (F-067).
+    pub(crate) fn clear_identity_userid(&mut self, d: &mut Draft) {
         let is_ident = d.port.as_ref().is_some_and(|p| p.value == 113)
             && d.protocol.as_ref().is_some_and(|p| p.value.number == 6);
         if !is_ident {
@@ -444,7 +506,7 @@ impl Loader<'_> {
         if let Some(s) = d.log_on_success.as_mut() {
             if s.value.remove(&SuccessFlag::Userid) {
                 let id = d.id().to_string();
-                self.sink.push(
+                self.diagnostics.push(
                     diag(
                         &d.header,
                         Severity::Warning,
@@ -462,7 +524,7 @@ impl Loader<'_> {
         if let Some(s) = d.log_on_failure.as_mut() {
             if s.value.remove(&FailureFlag::Userid) {
                 let id = d.id().to_string();
-                self.sink.push(
+                self.diagnostics.push(
                     diag(
                         &d.header,
                         Severity::Warning,
