@@ -517,6 +517,7 @@ impl InetdEntry {
 
 /// What [`merge_inetd_bytes`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InetdSummary {
     /// Whether the file was read (xinetd silently ignores a missing inetd.conf).
     pub read: bool,
@@ -891,6 +892,7 @@ fn draft(e: &InetdEntry, lookups: Lookups) -> Draft {
 
 /// Which converter's output to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ConvertStyle {
     /// `itox` (the C converter, F-900..F-902): `\t%-15s = %s` lines, `argv[0]` dropped,
     /// `tcpd` replaced by the daemon with `-daemon_dir`, no defaults block.
@@ -903,6 +905,7 @@ pub enum ConvertStyle {
 
 /// Options of [`convert_inetd`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConvertOptions {
     /// Output layout.
     pub style: ConvertStyle,
@@ -911,8 +914,26 @@ pub struct ConvertOptions {
     pub daemon_dir: Option<String>,
 }
 
+impl ConvertOptions {
+    /// itox's output, no `-daemon_dir`.
+    pub fn new() -> ConvertOptions {
+        ConvertOptions::default()
+    }
+    /// Sets [`ConvertOptions::style`].
+    pub fn style(mut self, style: ConvertStyle) -> Self {
+        self.style = style;
+        self
+    }
+    /// Sets [`ConvertOptions::daemon_dir`].
+    pub fn daemon_dir(mut self, dir: Option<String>) -> Self {
+        self.daemon_dir = dir;
+        self
+    }
+}
+
 /// The result of [`convert_inetd`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Conversion {
     /// The xinetd.conf text for every convertible line.
     pub text: String,

@@ -32,6 +32,7 @@ pub(crate) use validate::Claim;
 /// The result of a successful load: the configuration, everything that was said about it,
 /// and the services that did not make it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Loaded {
     /// Accepted services and merged defaults.
     pub config: Config,
