@@ -5,9 +5,10 @@
 //!   way xinetd's `next_line()` does; [`InetdEntry::parse`] reads one line as xinetd's
 //!   `get_next_inet_entry()` does, with typed [`InetdError`]s naming file:line:col.
 //! * [`load_inetd_compat`] / [`merge_inetd_bytes`] add the services of an inetd.conf to a
-//!   [`Loaded`] xinetd configuration exactly as `xinetd -inetd_compat` does after reading
-//!   its own files: same defaults fill (F-047, but *not* the copy-at-start of F-046), same
-//!   `enabled`/`disabled` filter, same validation and duplicate rules (F-071).
+//!   [`Loaded`](crate::Loaded) xinetd configuration exactly as `xinetd -inetd_compat` does
+//!   after reading its own files: the same passes as xinetd.conf services (defaults fill,
+//!   F-047, but *not* the copy-at-start of F-046; the `enabled`/`disabled` filter;
+//!   validation and the duplicate rule, F-071).
 //! * [`convert_inetd`] writes xinetd.conf text for an inetd.conf, byte for byte as Debian's
 //!   `itox` ([`ConvertStyle::Itox`], the default) or `xconv.pl` ([`ConvertStyle::Xconv`]).
 //!
