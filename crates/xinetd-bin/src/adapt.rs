@@ -103,6 +103,13 @@ pub fn service(
         Some(conf::Builtin::Servers) => Server::Internal(Builtin::Servers),
         Some(conf::Builtin::Services) => Server::Internal(Builtin::Services),
         Some(conf::Builtin::Xadmin) => Server::Internal(Builtin::Xadmin),
+        // conf::Builtin is non_exhaustive: a builtin the model learns before this daemon
+        // does is skipped with a message, like any other service it cannot run.
+        Some(other) => {
+            return Err(format!(
+                "service {id}: builtin {other:?} is not supported by xinetd-rs"
+            ))
+        }
         None => Server::External,
     };
     let spawn = if server == Server::External {

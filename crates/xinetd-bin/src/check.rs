@@ -8,15 +8,15 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use xinetd_conf::{Diagnostic, Environment, LoadError, Loaded, Service};
+use xinetd_conf::{Diagnostic, Environment, LoadError, LoadOptions, Loaded, Service};
 
 /// Runs the check and returns the process exit code (0 all accepted, 1 some dropped,
 /// 2 unusable).
 pub fn run(config: &Path, json: bool) -> u8 {
-    let mut env = Environment::system();
+    let env = Environment::system();
     // As the daemon (crate::session::admin): servers/services/xadmin are builtins here.
-    env.admin_builtins = true;
-    match xinetd_conf::load(config, &env) {
+    let options = LoadOptions::new().admin_builtins(true);
+    match xinetd_conf::load(config, &env, &options) {
         Ok(loaded) => {
             let code = u8::from(loaded.has_dropped_errors());
             if json {

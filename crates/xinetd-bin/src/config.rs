@@ -19,11 +19,12 @@ pub fn load(
     log: &mut ProgramLog,
     startup_env: &xinetd_spawn::Environment,
 ) -> Result<Loaded, ()> {
-    let mut env = xinetd_conf::Environment::system();
-    env.debug = opts.debug;
+    let env = xinetd_conf::Environment::system();
     // Issue 8: the servers/services/xadmin builtins (crate::session::admin).
-    env.admin_builtins = true;
-    let mut loaded = match xinetd_conf::load(&opts.config, &env) {
+    let options = xinetd_conf::LoadOptions::new()
+        .debug(opts.debug)
+        .admin_builtins(true);
+    let mut loaded = match xinetd_conf::load(&opts.config, &env, &options) {
         Ok(l) => l,
         Err(e) => {
             let diags = match &e {

@@ -163,14 +163,13 @@ fn convert_inetd(file: &std::path::Path, daemon_dir: Option<String>, xconv: bool
             return 1;
         }
     };
-    let options = xinetd_conf::ConvertOptions {
-        daemon_dir,
-        style: if xconv {
+    let options = xinetd_conf::ConvertOptions::new()
+        .style(if xconv {
             xinetd_conf::inetd::ConvertStyle::Xconv
         } else {
             xinetd_conf::inetd::ConvertStyle::Itox
-        },
-    };
+        })
+        .daemon_dir(daemon_dir);
     let conv = xinetd_conf::convert_inetd(&bytes, &file.to_string_lossy(), &options);
     print!("{}", conv.text);
     for w in &conv.warnings {

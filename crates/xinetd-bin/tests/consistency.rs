@@ -104,7 +104,10 @@ fn every_kind_of_hold_is_counted() {
     };
     d.wait_log(10, "Started working");
     let log = d.prog_log();
-    assert!(log.contains("Started working: 4 available services"), "{log}");
+    assert!(
+        log.contains("Started working: 4 available services"),
+        "{log}"
+    );
     // The libwrap request first: it starts the resolver threads before forks fail.
     let _wrapped = connect_from("127.0.0.2".parse().expect("ip"), wrapped);
     let mut session = connect(admin);

@@ -170,7 +170,8 @@ fn bundled_example_serves_every_service() {
 #[test]
 fn bundled_example_logs_nowhere_world_writable() {
     let env = xinetd_conf::Environment::system();
-    let loaded = xinetd_conf::load(Path::new(EXAMPLE), &env).expect("load the example");
+    let options = xinetd_conf::LoadOptions::new();
+    let loaded = xinetd_conf::load(Path::new(EXAMPLE), &env, &options).expect("load the example");
     let services = &loaded.config.services;
     assert_eq!(services.len(), 5, "{:?}", loaded.diagnostics);
     for s in services {

@@ -2,7 +2,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use xinetd_conf::{load_bytes, parse_document, Environment};
+use xinetd_conf::{load_bytes, parse_document, Environment, LoadOptions};
 
 /// 1,000 services mixing internal and external ones with the attributes real files use.
 fn generated(n: usize) -> String {
@@ -32,7 +32,8 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("load 1000 services", |b| {
         b.iter(|| {
-            let l = load_bytes(text.as_bytes(), "bench.conf", &env).expect("loads");
+            let l = load_bytes(text.as_bytes(), "bench.conf", &env, &LoadOptions::new())
+                .expect("loads");
             assert_eq!(l.config.services.len(), 1000);
             l
         })

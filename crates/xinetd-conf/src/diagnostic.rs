@@ -198,3 +198,38 @@ impl Diagnostic {
         self
     }
 }
+
+/// The C library's `strerror` text of an I/O error, without the ` (os error N)` that the
+/// standard library's `Display` appends: user-facing text never shows Rust's wording.
+pub(crate) fn strerror(e: &std::io::Error) -> String {
+    let shown = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => shown
+            .strip_suffix(&format!(" (os error {code})"))
+            .map_or_else(|| shown.clone(), str::to_string),
+        None => shown,
+    }
+}
+
+/// xinetd's `%m` (its own `msg()` expands it, F-704): `<strerror text> (errno = N)`.
+pub(crate) fn errno_text(e: &std::io::Error) -> String {
+    format!(
+        "{} (errno = {})",
+        strerror(e),
+        e.raw_os_error().unwrap_or(0)
+    )
+}
+
+#[cfg(test)]
+mod errno_tests {
+    use super::*;
+
+    #[test]
+    fn errno_text_is_xinetds_percent_m() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(strerror(&e), "No such file or directory");
+        assert_eq!(errno_text(&e), "No such file or directory (errno = 2)");
+        let custom = std::io::Error::other("boom");
+        assert_eq!(errno_text(&custom), "boom (errno = 0)");
+    }
+}

@@ -1,5 +1,5 @@
-//! The system databases and file-system policy a load runs against, injectable for tests
-//! (the corpus test reproduces the oracle's sandbox with it).
+//! What a load runs against: the world it looks things up in ([`Environment`]: system
+//! databases and file system) and the caller's choices ([`LoadOptions`]).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -52,10 +52,12 @@ pub struct NumberedEntry {
 /// How host names in `only_from`, `no_access`, `bind` and `redirect` are resolved at parse
 /// time.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum HostResolver {
     /// The system resolver (`getaddrinfo` through the standard library).
     System,
-    /// Only these `/etc/hosts`-style entries (what xinetd sees without DNS).
+    /// Only these `/etc/hosts`-style entries (what xinetd sees without DNS); see
+    /// [`parse_hosts`].
     Hosts(Vec<(IpAddr, Vec<String>)>),
     /// No name resolves (only numeric addresses work).
     Nothing,
@@ -64,51 +66,51 @@ pub enum HostResolver {
 /// How `server =` paths are checked (xinetd calls `access(X_OK)` and `stat()` at parse time,
 /// F-111).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ServerCheck {
-    /// Check the file system; paths in the set also count as executable (the oracle
-    /// sandbox created stubs for them).
-    FileSystem(HashSet<String>),
+    /// Check the file system (plus [`Environment::also_executable`]).
+    FileSystem,
     /// Every path is executable (for parsing without touching the file system).
     AssumeExecutable,
 }
 
-/// Everything a load consults outside the configuration text.
+/// The world a load looks things up in: the system databases (users, groups,
+/// /etc/services, /etc/protocols, /etc/rpc, host names, xinetd's start-up environment) and
+/// the file system (server executables, included files).
+///
+/// What the caller chooses about the load itself (xinetd's `-d`, the admin builtins) is in
+/// [`LoadOptions`]. Start from [`Environment::system`] or [`Environment::isolated`] and
+/// replace what differs:
+///
+/// ```
+/// use xinetd_conf::{parse_services, Environment};
+///
+/// let env = Environment::isolated()
+///     .services(parse_services("echo 7/tcp\nauth 113/tcp ident\n"))
+///     .process_env(["PATH"]);
+/// assert_eq!(env.service_port("ident", "tcp"), Some(113));
+/// assert!(env.env_defined("PATH") && !env.env_defined("HOME"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Environment {
-    /// Users (getpwnam).
-    pub passwd: Vec<PasswdEntry>,
-    /// Groups (getgrnam).
-    pub groups: Vec<GroupEntry>,
-    /// /etc/services (getservbyname).
-    pub services: Vec<ServicesEntry>,
-    /// /etc/protocols (getprotobyname).
-    pub protocols: Vec<NumberedEntry>,
-    /// /etc/rpc (getrpcbyname).
-    pub rpc: Vec<NumberedEntry>,
-    /// Host name resolution.
-    pub resolver: HostResolver,
-    /// Server path checks.
-    pub server_check: ServerCheck,
-    /// Prefix rewrites applied to `include`/`includedir` paths before opening them
-    /// (`/etc/xinetd.d` → a test directory). Messages keep the path as written.
-    pub path_map: Vec<(PathBuf, PathBuf)>,
-    /// Whether `include`/`includedir` are followed at all.
-    pub follow_includes: bool,
-    /// xinetd's `-d`: a bad value in `defaults` is then an error, not fatal (F-037).
-    pub debug: bool,
-    /// Names defined in xinetd's start-up environment (for `passenv` warnings, F-122).
+    passwd: Vec<PasswdEntry>,
+    groups: Vec<GroupEntry>,
+    services: Vec<ServicesEntry>,
+    protocols: Vec<NumberedEntry>,
+    rpc: Vec<NumberedEntry>,
+    resolver: HostResolver,
+    server_check: ServerCheck,
+    also_executable: HashSet<String>,
+    path_map: Vec<(PathBuf, PathBuf)>,
+    follow_includes: bool,
     /// `None` = the current process environment.
-    pub process_env: Option<HashSet<String>>,
-    /// Accept the `servers`, `services` and `xadmin` builtins of xinetd ≤ 2.3.11 (the seed
-    /// article's section 4.3), which 2.3.15.3 rejects with `No such internal service`
-    /// (F-530). Off by default, so that loads agree with 2.3.15.3; xinetd-rs's daemon turns
-    /// it on (issue 8).
-    pub admin_builtins: bool,
+    process_env: Option<HashSet<String>>,
 }
 
 impl Environment {
     /// The running system: /etc/passwd, /etc/group, /etc/services, /etc/protocols,
-    /// /etc/rpc, the system resolver and the real file system. Missing files count as empty.
+    /// /etc/rpc, the system resolver, the process environment and the real file system
+    /// (includes are followed). Missing files count as empty.
     pub fn system() -> Environment {
         Environment::from_files(
             Path::new("/etc/passwd"),
@@ -139,18 +141,18 @@ impl Environment {
                 .unwrap_or_default(),
             rpc: read(rpc).map(|t| parse_numbered(&t)).unwrap_or_default(),
             resolver: HostResolver::System,
-            server_check: ServerCheck::FileSystem(HashSet::new()),
+            server_check: ServerCheck::FileSystem,
+            also_executable: HashSet::new(),
             path_map: Vec::new(),
             follow_includes: true,
-            debug: false,
             process_env: None,
-            admin_builtins: false,
         }
     }
 
-    /// No databases, no resolver, no file-system access: every lookup fails except
-    /// numeric users/groups, and servers count as executable. Used for parse-only checks
-    /// and fuzzing.
+    /// No databases (except `tcp` and `udp` in /etc/protocols), no resolver, an empty
+    /// start-up environment and no file-system access: every lookup fails except numeric
+    /// users/groups, servers count as executable and includes are not followed. Used for
+    /// parse-only checks and fuzzing.
     pub fn isolated() -> Environment {
         Environment {
             passwd: Vec::new(),
@@ -171,14 +173,85 @@ impl Environment {
             rpc: Vec::new(),
             resolver: HostResolver::Nothing,
             server_check: ServerCheck::AssumeExecutable,
+            also_executable: HashSet::new(),
             path_map: Vec::new(),
             follow_includes: false,
-            debug: false,
             process_env: Some(HashSet::new()),
-            admin_builtins: false,
         }
     }
 
+    /// Replaces the users (getpwnam); see [`parse_passwd`].
+    pub fn passwd(mut self, entries: Vec<PasswdEntry>) -> Self {
+        self.passwd = entries;
+        self
+    }
+    /// Replaces the groups (getgrnam); see [`parse_group`].
+    pub fn groups(mut self, entries: Vec<GroupEntry>) -> Self {
+        self.groups = entries;
+        self
+    }
+    /// Replaces /etc/services (getservbyname); see [`parse_services`].
+    pub fn services(mut self, entries: Vec<ServicesEntry>) -> Self {
+        self.services = entries;
+        self
+    }
+    /// Replaces /etc/protocols (getprotobyname); see [`parse_numbered`].
+    pub fn protocols(mut self, entries: Vec<NumberedEntry>) -> Self {
+        self.protocols = entries;
+        self
+    }
+    /// Replaces /etc/rpc (getrpcbyname); see [`parse_numbered`].
+    pub fn rpc(mut self, entries: Vec<NumberedEntry>) -> Self {
+        self.rpc = entries;
+        self
+    }
+    /// Sets how host names resolve.
+    pub fn resolver(mut self, resolver: HostResolver) -> Self {
+        self.resolver = resolver;
+        self
+    }
+    /// Sets how `server =` paths are checked.
+    pub fn server_check(mut self, check: ServerCheck) -> Self {
+        self.server_check = check;
+        self
+    }
+    /// Server paths that count as executable under [`ServerCheck::FileSystem`] even when
+    /// this machine lacks them: for checking a configuration written for another machine.
+    pub fn also_executable<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.also_executable = paths.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The names set in xinetd's start-up environment (`passenv` warns about the others,
+    /// F-122), instead of the current process environment.
+    pub fn process_env<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.process_env = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Whether `include` and `includedir` are followed at all.
+    pub fn follow_includes(mut self, follow: bool) -> Self {
+        self.follow_includes = follow;
+        self
+    }
+    /// Reads included paths under `from` from `to` instead (`/etc/xinetd.d` → a copy
+    /// elsewhere, e.g. a configuration for another root). Messages keep the path as
+    /// written. The first matching prefix wins.
+    pub fn map_prefix(mut self, from: impl Into<PathBuf>, to: impl Into<PathBuf>) -> Self {
+        self.path_map.push((from.into(), to.into()));
+        self
+    }
+
+    /// Whether `include` and `includedir` are followed.
+    pub fn follows_includes(&self) -> bool {
+        self.follow_includes
+    }
     /// getpwnam (case-sensitive, like libc).
     pub fn user_by_name(&self, name: &str) -> Option<&PasswdEntry> {
         self.passwd.iter().find(|e| e.name == name)
@@ -218,7 +291,7 @@ impl Environment {
             None => std::env::var_os(name).is_some(),
         }
     }
-    /// Applies [`Environment::path_map`].
+    /// Where an included `path` is read from (see [`Environment::map_prefix`]).
     pub fn map_path(&self, path: &str) -> PathBuf {
         let p = Path::new(path);
         for (from, to) in &self.path_map {
@@ -236,8 +309,8 @@ impl Environment {
     pub fn server_is_executable(&self, path: &str) -> bool {
         match &self.server_check {
             ServerCheck::AssumeExecutable => true,
-            ServerCheck::FileSystem(extra) => {
-                extra.contains(path) || is_executable(Path::new(path))
+            ServerCheck::FileSystem => {
+                self.also_executable.contains(path) || is_executable(Path::new(path))
             }
         }
     }
@@ -377,6 +450,51 @@ pub fn parse_hosts(text: &str) -> Vec<(IpAddr, Vec<String>)> {
         .collect()
 }
 
+/// The caller's choices for a load (as opposed to the [`Environment`] it looks things up
+/// in).
+///
+/// ```
+/// use xinetd_conf::LoadOptions;
+///
+/// // What xinetd-rs's daemon runs with under `-d`.
+/// let options = LoadOptions::new().debug(true).admin_builtins(true);
+/// assert!(options.is_debug() && options.admin_builtins_enabled());
+/// assert!(!LoadOptions::default().is_debug());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    debug: bool,
+    admin_builtins: bool,
+}
+
+impl LoadOptions {
+    /// xinetd 2.3.15.3's behaviour: not debugging, no admin builtins.
+    pub fn new() -> LoadOptions {
+        LoadOptions::default()
+    }
+    /// xinetd's `-d`: a bad value in `defaults` is then an error, not fatal (F-037).
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
+        self
+    }
+    /// Accept the `servers`, `services` and `xadmin` builtins of xinetd ≤ 2.3.11 (the seed
+    /// article's section 4.3), which 2.3.15.3 rejects with `No such internal service`
+    /// (F-530). Off by default, so that loads agree with 2.3.15.3; xinetd-rs's daemon turns
+    /// it on (issue 8).
+    pub fn admin_builtins(mut self, on: bool) -> Self {
+        self.admin_builtins = on;
+        self
+    }
+    /// Whether [`LoadOptions::debug`] is on.
+    pub fn is_debug(&self) -> bool {
+        self.debug
+    }
+    /// Whether [`LoadOptions::admin_builtins`] is on.
+    pub fn admin_builtins_enabled(&self) -> bool {
+        self.admin_builtins
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,11 +508,7 @@ mod tests {
         assert_eq!(p[1].number, 17);
         let pw = parse_passwd("root:x:0:0:root:/root:/bin/sh\nbad\n");
         assert_eq!(pw.len(), 1);
-        let env = Environment {
-            services: s,
-            protocols: p,
-            ..Environment::isolated()
-        };
+        let env = Environment::isolated().services(s).protocols(p);
         assert_eq!(env.service_port("http", "tcp"), Some(80));
         assert_eq!(env.service_port("echo", "TCP"), None);
         assert_eq!(env.protocol_number("TCP"), Some(6));
@@ -402,10 +516,7 @@ mod tests {
 
     #[test]
     fn path_map_rewrites_prefix() {
-        let env = Environment {
-            path_map: vec![(PathBuf::from("/etc/xinetd.d"), PathBuf::from("/tmp/x"))],
-            ..Environment::isolated()
-        };
+        let env = Environment::isolated().map_prefix("/etc/xinetd.d", "/tmp/x");
         assert_eq!(env.map_path("/etc/xinetd.d"), PathBuf::from("/tmp/x"));
         assert_eq!(env.map_path("/etc/xinetd.d/a"), PathBuf::from("/tmp/x/a"));
         assert_eq!(env.map_path("/etc/other"), PathBuf::from("/etc/other"));

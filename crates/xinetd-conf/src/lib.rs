@@ -3,18 +3,20 @@
 //!
 //! * [`load`] / [`load_bytes`] read a file and everything it includes, merge `defaults`,
 //!   validate every service against the [`Environment`] (users, groups, /etc/services,
-//!   /etc/protocols, /etc/rpc, server executables) and return a [`Loaded`]: the accepted
-//!   [`Service`]s, every [`Diagnostic`] (ours, plus the exact line xinetd would log), and the
-//!   services that were dropped. A bad value in `defaults` is fatal like in xinetd
-//!   ([`LoadError::FatalDefaults`]) unless [`Environment::debug`] is set (xinetd's `-d`).
+//!   /etc/protocols, /etc/rpc, host names, server executables, included files) with the
+//!   caller's [`LoadOptions`], and return a [`Loaded`]: the accepted [`Service`]s, every
+//!   [`Diagnostic`] (ours, plus the exact line xinetd would log), and the services that
+//!   were dropped. A bad value in `defaults` is fatal like in xinetd
+//!   ([`LoadError::FatalDefaults`]) unless [`LoadOptions::debug`] is set (xinetd's `-d`).
 //! * [`parse_document`] is the parse-only layer (no file system, no databases).
 //! * [`print()`] writes a model back as canonical text; loading that text gives the same model.
 //!
 //! The outcome (which services survive) is xinetd's, quirks included: `#` starts a comment
 //! only at the beginning of a line, a stray line swallows the next service, CRLF breaks
 //! values, `disable = yes` stops reading the entry. Two deliberate differences are listed in
-//! `docs/compat.md`: lines longer than xinetd's 8 KiB buffer are read whole, and services
-//! disabled by a parse error stay disabled even when `enabled` lists them. Three extension
+//! the repository's [docs/compat.md]: lines longer than xinetd's 8 KiB buffer are read
+//! whole, and services disabled by a parse error stay disabled even when `enabled` lists
+//! them. Three extension
 //! attributes exist: `chroot`, `timeout` and `bind_device`.
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
@@ -22,14 +24,26 @@
 //! like xinetd's find_next_entry / parse_entry / skip_entry loop over one mutable buffer, so
 //! xinetd's in-buffer quirks come out the same. The two rules run on every line have
 //! hand-written equivalents for speed, checked against the grammar on every short string
-//! (docs/performance.md). Values are then read by functions that copy the C library's
+//! ([docs/performance.md]). Values are then read by functions that copy the C library's
 //! acceptance rules (strtol, strtoull, sscanf, inet_aton), which a grammar would only
 //! approximate.
+//!
+//! [docs/compat.md]: https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md
+//! [docs/performance.md]: https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/performance.md
+//!
+//! # The world and the options
+//!
+//! [`Environment`] is what a load looks names up in: [`Environment::system`] for the running
+//! machine, [`Environment::isolated`] for nothing at all, and builders to replace any part
+//! (`.services(...)`, `.passwd(...)`, `.resolver(...)`, `.follow_includes(...)`,
+//! `.map_prefix(...)`, ...). [`LoadOptions`] is what the caller decides about the load:
+//! `LoadOptions::new()` loads as xinetd 2.3.15.3 does, `.debug(true)` is xinetd's `-d`,
+//! `.admin_builtins(true)` accepts the `servers`/`services`/`xadmin` builtins.
 //!
 //! # Example: parse a file, list services with their ports
 //!
 //! ```
-//! use xinetd_conf::{load, Environment};
+//! use xinetd_conf::{load, Environment, LoadOptions};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("xinetd.conf");
@@ -51,8 +65,9 @@
 //!      }\n",
 //! )?;
 //! // Environment::system() reads /etc/passwd, /etc/services, ...; the isolated one needs
-//! // nothing, which is enough for internal services on explicit ports.
-//! let loaded = load(&path, &Environment::isolated())?;
+//! // nothing, which is enough for internal services on explicit ports. LoadOptions::new()
+//! // loads as xinetd 2.3.15.3 does (no -d, no admin builtins).
+//! let loaded = load(&path, &Environment::isolated(), &LoadOptions::new())?;
 //! let listing: Vec<String> = loaded
 //!     .config
 //!     .services
@@ -72,6 +87,11 @@
 #![warn(missing_docs)]
 #![doc = "\n# inetd.conf\n\n[`inetd`] reads inetd.conf lines ([`parse_inetd`], [`InetdEntry`]), merges them into a [`Loaded`] configuration as `xinetd -inetd_compat` does ([`load_inetd_compat`], [`merge_inetd_bytes`]) and converts them to xinetd.conf text as `itox` / `xconv.pl` do ([`convert_inetd`])."]
 
+/// The README's examples, compiled and run as doc-tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 mod attrs;
 mod diagnostic;
 mod env;
@@ -89,7 +109,7 @@ mod values;
 pub use diagnostic::{Diagnostic, Severity, XinetdLevel, XinetdMessage};
 pub use env::{
     parse_group, parse_hosts, parse_numbered, parse_passwd, parse_services, Environment,
-    GroupEntry, HostResolver, NumberedEntry, PasswdEntry, ServerCheck, ServicesEntry,
+    GroupEntry, HostResolver, LoadOptions, NumberedEntry, PasswdEntry, ServerCheck, ServicesEntry,
 };
 pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
 pub use model::*;

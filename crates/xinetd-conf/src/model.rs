@@ -113,6 +113,7 @@ pub struct Protocol {
 
 /// A word of `type` (F-101).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ServiceType {
     /// `RPC`.
     Rpc,
@@ -153,6 +154,7 @@ impl ServiceType {
 
 /// A word of `flags` (F-102, F-140..F-151).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ServiceFlag {
     /// `REUSE` (accepted, no effect: SO_REUSEADDR is always set).
     Reuse,
@@ -610,6 +612,7 @@ pub enum AddressFamily {
 
 /// A builtin implementation selected for an `INTERNAL` service (F-060).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Builtin {
     /// `echo`.
     Echo,
@@ -626,7 +629,7 @@ pub enum Builtin {
     /// The SENSOR discard builtin (F-147).
     Sensor,
     /// `servers` (stream): the running servers. Gone since xinetd 2.3.12 (F-530); only with
-    /// [`Environment::admin_builtins`](crate::Environment::admin_builtins) (issue 8).
+    /// [`LoadOptions::admin_builtins`](crate::LoadOptions::admin_builtins) (issue 8).
     Servers,
     /// `services` (stream): the available services. Like [`Builtin::Servers`].
     Services,
@@ -656,6 +659,7 @@ pub struct Group {
 
 /// A fully merged, validated service: everything the daemon needs.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Service {
     /// `service NAME` (span = the header line).
     pub name: Spanned<String>,
@@ -762,6 +766,7 @@ impl Service {
 
 /// The `defaults` entry after every file was read (all `defaults` blocks merged, F-040).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Defaults {
     /// `log_type`.
     pub log_type: Option<Spanned<LogType>>,
@@ -805,6 +810,7 @@ pub struct Defaults {
 
 /// A whole configuration: the merged defaults and the accepted services, in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// The defaults entry.
     pub defaults: Defaults,
@@ -827,6 +833,7 @@ impl Config {
 
 /// Why a declared service is not in [`Config::services`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DropReason {
     /// `disable = yes` in the entry (F-050).
     DisabledInEntry,
@@ -840,6 +847,7 @@ pub enum DropReason {
 
 /// A service that was declared but dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DroppedService {
     /// `service NAME`.
     pub name: String,

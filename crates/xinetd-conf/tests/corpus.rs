@@ -9,11 +9,11 @@
 //! empty directory) as /etc/xinetd.d, and `/corpus/...` as the file names.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use xinetd_conf::{
     load_bytes, parse_hosts, parse_numbered, parse_services, Environment, HostResolver, LoadError,
-    Loaded, ServerCheck, XinetdLevel,
+    LoadOptions, Loaded, ServerCheck, XinetdLevel,
 };
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
@@ -37,7 +37,7 @@ fn read(p: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned()
 }
 
-fn environment(corpus: &Path, xinetd_d: &Path, debug: bool) -> Environment {
+fn environment(corpus: &Path, xinetd_d: &Path) -> Environment {
     let envdir = corpus.join("oracle-env");
     let passwd = read(Path::new("/etc/passwd")) + &read(&envdir.join("passwd.add"));
     let group = read(Path::new("/etc/group")) + &read(&envdir.join("group.add"));
@@ -66,20 +66,20 @@ fn environment(corpus: &Path, xinetd_d: &Path, debug: bool) -> Environment {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    Environment {
-        passwd: xinetd_conf::parse_passwd(&passwd),
-        groups: xinetd_conf::parse_group(&group),
-        services: parse_services(&read(&envdir.join("services"))),
-        protocols: parse_numbered(&read(&envdir.join("protocols"))),
-        rpc: parse_numbered(&read(&envdir.join("rpc"))),
-        resolver: HostResolver::Hosts(parse_hosts(&read(Path::new("/etc/hosts")))),
-        server_check: ServerCheck::FileSystem(stubs),
-        path_map: vec![(PathBuf::from("/etc/xinetd.d"), xinetd_d.to_path_buf())],
-        follow_includes: true,
-        debug,
-        process_env: Some(process_env),
-        admin_builtins: false,
-    }
+    Environment::isolated()
+        .passwd(xinetd_conf::parse_passwd(&passwd))
+        .groups(xinetd_conf::parse_group(&group))
+        .services(parse_services(&read(&envdir.join("services"))))
+        .protocols(parse_numbered(&read(&envdir.join("protocols"))))
+        .rpc(parse_numbered(&read(&envdir.join("rpc"))))
+        .resolver(HostResolver::Hosts(parse_hosts(&read(Path::new(
+            "/etc/hosts",
+        )))))
+        .server_check(ServerCheck::FileSystem)
+        .also_executable(stubs)
+        .map_prefix("/etc/xinetd.d", xinetd_d)
+        .follow_includes(true)
+        .process_env(process_env)
 }
 
 #[derive(Debug)]
@@ -101,9 +101,10 @@ fn run(corpus: &Path, rel: &str, bytes: &[u8], debug: bool, empty: &Path) -> Out
     } else {
         empty.to_path_buf()
     };
-    let env = environment(corpus, &xinetd_d, debug);
+    let env = environment(corpus, &xinetd_d);
+    let options = LoadOptions::new().debug(debug);
     let shown = format!("/corpus/{rel}");
-    let (loaded, fatal): (Option<Loaded>, bool) = match load_bytes(bytes, &shown, &env) {
+    let (loaded, fatal): (Option<Loaded>, bool) = match load_bytes(bytes, &shown, &env, &options) {
         Ok(l) => (Some(l), false),
         Err(LoadError::FatalDefaults { diagnostics }) => {
             let messages = collect(&diagnostics);

@@ -28,25 +28,27 @@ const SAMPLES: [&str; 6] = [
 
 /// A fixed system: the databases the samples need, nothing from the host.
 fn env() -> Environment {
-    Environment {
-        passwd: parse_passwd(
+    Environment::isolated()
+        .passwd(parse_passwd(
             "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n\
              identd:x:110:65534::/:/bin/false\ntelnetd:x:111:120::/:/bin/false\n",
-        ),
-        groups: parse_group("root:x:0:\ntty:x:5:\nutmp:x:43:\nnogroup:x:65534:\n"),
-        services: parse_services(
+        ))
+        .groups(parse_group(
+            "root:x:0:\ntty:x:5:\nutmp:x:43:\nnogroup:x:65534:\n",
+        ))
+        .services(parse_services(
             "tcpmux 1/tcp\necho 7/tcp\necho 7/udp\ndiscard 9/tcp\ndaytime 13/tcp\n\
              daytime 13/udp\nchargen 19/tcp\nchargen 19/udp\nftp 21/tcp\ntelnet 23/tcp\n\
              time 37/tcp\ntime 37/udp\ntftp 69/udp\nfinger 79/tcp\nauth 113/tcp ident\n\
              talk 517/udp\nntalk 518/udp\n",
-        ),
-        rpc: parse_numbered("rstatd 100001 rstat\nrusersd 100002 rusers\nwalld 100008 rwall\n"),
-        ..Environment::isolated()
-    }
+        ))
+        .rpc(parse_numbered(
+            "rstatd 100001 rstat\nrusersd 100002 rusers\nwalld 100008 rwall\n",
+        ))
 }
 
 fn empty_loaded(env: &Environment) -> Loaded {
-    load_bytes(b"", "xinetd.conf", env).expect("empty config loads")
+    load_bytes(b"", "xinetd.conf", env, &LoadOptions::new()).expect("empty config loads")
 }
 
 fn merged(name: &str) -> (Loaded, InetdSummary) {
@@ -299,7 +301,13 @@ service ftp
 \tbind        = 127.0.0.1
 }
 ";
-    let mut loaded = load_bytes(xinetd_conf.as_bytes(), "xinetd.conf", &env).unwrap();
+    let mut loaded = load_bytes(
+        xinetd_conf.as_bytes(),
+        "xinetd.conf",
+        &env,
+        &LoadOptions::new(),
+    )
+    .unwrap();
     assert_eq!(loaded.config.services.len(), 1);
     let sum = merge_inetd_bytes(&mut loaded, &sample("standard.conf"), "inetd.conf", &env);
     // ftp collides with the bound xinetd ftp (F-071), telnet is in `disabled`.
@@ -338,7 +346,7 @@ service ftp
 fn compat_enabled_list_and_identity_userid() {
     let env = env();
     let conf = "defaults\n{\n\tenabled = auth echo-dgram\n\tlog_on_success = PID USERID\n}\n";
-    let mut loaded = load_bytes(conf.as_bytes(), "xinetd.conf", &env).unwrap();
+    let mut loaded = load_bytes(conf.as_bytes(), "xinetd.conf", &env, &LoadOptions::new()).unwrap();
     let text = "auth stream tcp wait identd /usr/sbin/identd identd\necho dgram udp wait root internal\nftp stream tcp nowait root /usr/sbin/in.ftpd in.ftpd\n";
     let sum = merge_inetd_bytes(&mut loaded, text.as_bytes(), "inetd.conf", &env);
     assert_eq!(sum.added, 2);
@@ -374,7 +382,7 @@ fn merged_configuration_prints_and_loads_back() {
     for name in ["standard.conf", "internal.conf", "rpc.conf", "tcpd.conf"] {
         let (l, _) = merged(name);
         let text = print(&l.config);
-        let back = load_bytes(text.as_bytes(), "printed.conf", &env).unwrap();
+        let back = load_bytes(text.as_bytes(), "printed.conf", &env, &LoadOptions::new()).unwrap();
         assert_eq!(back.config.services, l.config.services, "{name}:\n{text}");
     }
 }
@@ -383,10 +391,9 @@ fn itox(text: &[u8], dir: Option<&str>) -> Conversion {
     convert_inetd(
         text,
         "inetd.conf",
-        &ConvertOptions {
-            style: ConvertStyle::Itox,
-            daemon_dir: dir.map(str::to_string),
-        },
+        &ConvertOptions::new()
+            .style(ConvertStyle::Itox)
+            .daemon_dir(dir.map(str::to_string)),
     )
 }
 
@@ -448,7 +455,13 @@ fn itox_output_loads_back_into_the_expected_services() {
     ] {
         let c = itox(&sample(name), dir);
         assert!(c.is_ok(), "{name}: {:?}", c.errors);
-        let back = load_bytes(c.text.as_bytes(), "converted.conf", &env).unwrap();
+        let back = load_bytes(
+            c.text.as_bytes(),
+            "converted.conf",
+            &env,
+            &LoadOptions::new(),
+        )
+        .unwrap();
         let (compat, _) = merged(name);
         let key = |s: &Service| {
             (
@@ -483,7 +496,13 @@ fn itox_output_loads_back_into_the_expected_services() {
     }
     // The standard sample: every wait is what the line says (finger nowait.400 → no).
     let c = itox(&sample("standard.conf"), None);
-    let back = load_bytes(c.text.as_bytes(), "converted.conf", &env).unwrap();
+    let back = load_bytes(
+        c.text.as_bytes(),
+        "converted.conf",
+        &env,
+        &LoadOptions::new(),
+    )
+    .unwrap();
     let waits: Vec<(String, bool)> = back
         .config
         .services
@@ -511,14 +530,13 @@ fn xconv_layout_and_load_back() {
     let c = convert_inetd(
         &sample("standard.conf"),
         "inetd.conf",
-        &ConvertOptions {
-            style: ConvertStyle::Xconv,
-            daemon_dir: None,
-        },
+        &ConvertOptions::new()
+            .style(ConvertStyle::Xconv)
+            .daemon_dir(None),
     );
     assert!(c.text.starts_with("# This file generated by xconv.pl"));
     assert!(c.text.contains("service ftp\n{\n\tflags       = NAMEINARGS\n\tsocket_type = stream\n\tprotocol    = tcp\n\twait        = no\n\tuser        = root\n\tserver      = /usr/sbin/in.ftpd\n\tserver_args = in.ftpd -l -a \n}\n\n"));
-    let back = load_bytes(c.text.as_bytes(), "xconv.conf", &env).unwrap();
+    let back = load_bytes(c.text.as_bytes(), "xconv.conf", &env, &LoadOptions::new()).unwrap();
     assert_eq!(back.config.services.len(), 7);
     assert_eq!(
         back.config.defaults.instances.as_ref().unwrap().value,
@@ -528,10 +546,9 @@ fn xconv_layout_and_load_back() {
     let rpc = convert_inetd(
         &sample("rpc.conf"),
         "rpc.conf",
-        &ConvertOptions {
-            style: ConvertStyle::Xconv,
-            daemon_dir: None,
-        },
+        &ConvertOptions::new()
+            .style(ConvertStyle::Xconv)
+            .daemon_dir(None),
     );
     assert!(!rpc.text.contains("service rstatd"));
     assert_eq!(rpc.warnings.len(), 4);
@@ -662,10 +679,9 @@ fn differential_against_debian_xconv_pl() {
         let ours = convert_inetd(
             input,
             "inetd.conf",
-            &ConvertOptions {
-                style: ConvertStyle::Xconv,
-                daemon_dir: None,
-            },
+            &ConvertOptions::new()
+                .style(ConvertStyle::Xconv)
+                .daemon_dir(None),
         );
         assert_eq!(String::from_utf8_lossy(&stdout), ours.text, "{name}");
         let skipped = stderr.matches("not added because").count();
@@ -845,7 +861,13 @@ fn differential_against_real_xinetd_inetd_compat() {
                 return;
             }
         };
-        let mut loaded = load_bytes(xinetd_conf.as_bytes(), "xinetd.conf", &env).unwrap();
+        let mut loaded = load_bytes(
+            xinetd_conf.as_bytes(),
+            "xinetd.conf",
+            &env,
+            &LoadOptions::new(),
+        )
+        .unwrap();
         merge_inetd_bytes(&mut loaded, input.as_bytes(), "/etc/inetd.conf", &env);
 
         // The inetd.conf messages and the post-parse errors, word for word.
@@ -969,7 +991,7 @@ mod properties {
             let mut loaded = empty_loaded(&env);
             merge_inetd_bytes(&mut loaded, text.as_bytes(), "f", &env);
             for style in [ConvertStyle::Itox, ConvertStyle::Xconv] {
-                let c = convert_inetd(text.as_bytes(), "f", &ConvertOptions { style, daemon_dir: Some("/d".into()) });
+                let c = convert_inetd(text.as_bytes(), "f", &ConvertOptions::new().style(style).daemon_dir(Some("/d".into())));
                 for e in &c.errors {
                     prop_assert!(e.span().is_some_and(|s| (s.line as usize) <= lines));
                 }
@@ -1009,7 +1031,7 @@ mod properties {
 
             let c = convert_inetd(line.as_bytes(), "f", &ConvertOptions::default());
             prop_assert!(c.is_ok());
-            let back = load_bytes(c.text.as_bytes(), "c", &env).unwrap();
+            let back = load_bytes(c.text.as_bytes(), "c", &env, &LoadOptions::new()).unwrap();
             prop_assert_eq!(back.config.services.len(), 1);
             let b = &back.config.services[0];
             prop_assert_eq!(&b.server.as_ref().unwrap().value, &server);

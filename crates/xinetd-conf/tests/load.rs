@@ -1,22 +1,21 @@
 //! Loader behaviour: defaults merging, operators, enabled/disabled, includes, validation,
 //! diagnostics and the deliberate differences listed in docs/compat.md.
 
-use std::collections::HashSet;
-
 use xinetd_conf::{
-    load, load_bytes, AddressFamily, AddressForm, DropReason, Environment, LoadError, Loaded,
-    LogType, ServiceFlag, Severity, SuccessFlag, XinetdLevel,
+    load, load_bytes, AddressFamily, AddressForm, DropReason, Environment, LoadError, LoadOptions,
+    Loaded, LogType, ServiceFlag, Severity, SuccessFlag, XinetdLevel,
 };
 
 fn env() -> Environment {
-    let mut e = Environment::isolated();
-    e.services = xinetd_conf::parse_services("echo 7/tcp\necho 7/udp\nauth 113/tcp ident\n");
-    e.process_env = Some(["PATH".to_string()].into_iter().collect::<HashSet<_>>());
-    e
+    Environment::isolated()
+        .services(xinetd_conf::parse_services(
+            "echo 7/tcp\necho 7/udp\nauth 113/tcp ident\n",
+        ))
+        .process_env(["PATH"])
 }
 
 fn ok(text: &str) -> Loaded {
-    load_bytes(text.as_bytes(), "t.conf", &env()).expect("loads")
+    load_bytes(text.as_bytes(), "t.conf", &env(), &LoadOptions::new()).expect("loads")
 }
 
 fn ids(l: &Loaded) -> Vec<&str> {
@@ -167,7 +166,7 @@ fn compat_errors_stay_fatal_for_the_service() {
 #[test]
 fn bad_value_in_defaults_is_fatal_unless_debug() {
     let text = "defaults\n{\n\tinstances = lots\n}\n";
-    match load_bytes(text.as_bytes(), "t.conf", &env()) {
+    match load_bytes(text.as_bytes(), "t.conf", &env(), &LoadOptions::new()) {
         Err(LoadError::FatalDefaults { diagnostics }) => {
             let last = diagnostics.last().unwrap();
             assert_eq!(last.span.line, 3);
@@ -179,9 +178,8 @@ fn bad_value_in_defaults_is_fatal_unless_debug() {
         }
         other => panic!("{other:?}"),
     }
-    let mut e = env();
-    e.debug = true;
-    assert!(load_bytes(text.as_bytes(), "t.conf", &e).is_ok());
+    let debug = LoadOptions::new().debug(true);
+    assert!(load_bytes(text.as_bytes(), "t.conf", &env(), &debug).is_ok());
 }
 
 #[test]
@@ -271,9 +269,10 @@ fn long_lines_are_read_whole_with_a_warning() {
 
 #[test]
 fn validation_rules() {
-    let mut e = env();
-    e.passwd = xinetd_conf::parse_passwd("nobody:x:65534:65534::/:/bin/false\n");
-    let load = |t: &str| load_bytes(t.as_bytes(), "t.conf", &e).unwrap();
+    let e = env().passwd(xinetd_conf::parse_passwd(
+        "nobody:x:65534:65534::/:/bin/false\n",
+    ));
+    let load = |t: &str| load_bytes(t.as_bytes(), "t.conf", &e, &LoadOptions::new()).unwrap();
     // Listed service: port from /etc/services, mismatch rejected.
     let l = load("service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n}\nservice echo\n{\n\tid = e2\n\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n\tport = 8\n}\n");
     assert_eq!(l.config.services[0].port.as_ref().unwrap().value, 7);
@@ -366,10 +365,10 @@ fn includes_follow_xinetd_rules() {
         "includedir /etc/xinetd.d\ninclude /nonexistent/file\n",
     )
     .unwrap();
-    let mut e = env();
-    e.follow_includes = true;
-    e.path_map = vec![("/etc/xinetd.d".into(), d.clone())];
-    let l = load(&main, &e).unwrap();
+    let e = env()
+        .follow_includes(true)
+        .map_prefix("/etc/xinetd.d", d.clone());
+    let l = load(&main, &e, &LoadOptions::new()).unwrap();
     // strcmp order: "B" before "b"; dotted and ~ names skipped with an info note.
     assert_eq!(ids(&l), ["from-B", "from-b"]);
     assert_eq!(
@@ -394,7 +393,7 @@ fn includes_follow_xinetd_rules() {
         .any(|d| d.message.contains("skips /etc/xinetd.d/c.conf")));
     // Unreadable main file.
     assert!(matches!(
-        load(&dir.path().join("missing"), &e),
+        load(&dir.path().join("missing"), &e, &LoadOptions::new()),
         Err(LoadError::Unreadable { .. })
     ));
 }
@@ -406,9 +405,8 @@ fn include_loops_stop_with_an_error() {
     let main = dir.path().join("loop.conf");
     let shown = main.to_string_lossy().into_owned();
     std::fs::write(&main, format!("include {shown}\n{}", svc("echo", 7001, ""))).unwrap();
-    let mut e = env();
-    e.follow_includes = true;
-    let l = load(&main, &e).unwrap();
+    let e = env().follow_includes(true);
+    let l = load(&main, &e, &LoadOptions::new()).unwrap();
     assert!(
         l.diagnostics
             .iter()

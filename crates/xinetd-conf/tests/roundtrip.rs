@@ -3,20 +3,11 @@
 //! Models are generated as configuration text covering every attribute, loaded (all services
 //! must be accepted), printed, and loaded again.
 
-use std::collections::HashSet;
-
 use proptest::prelude::*;
-use xinetd_conf::{load_bytes, print, Environment, Severity};
+use xinetd_conf::{load_bytes, print, Environment, LoadOptions, Severity};
 
 fn env() -> Environment {
-    let mut e = Environment::isolated();
-    e.process_env = Some(
-        ["PATH", "HOME", "LANG", "TZ"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<HashSet<_>>(),
-    );
-    e
+    Environment::isolated().process_env(["PATH", "HOME", "LANG", "TZ"])
 }
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
@@ -263,12 +254,12 @@ proptest! {
     #[test]
     fn print_then_load_gives_the_same_model(text in config()) {
         let env = env();
-        let first = load_bytes(text.as_bytes(), "generated.conf", &env).expect("generated config loads");
+        let first = load_bytes(text.as_bytes(), "generated.conf", &env, &LoadOptions::new()).expect("generated config loads");
         let errors: Vec<String> = first.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.render()).collect();
         prop_assert!(errors.is_empty(), "generator produced errors: {errors:?}\n{text}");
         prop_assert_eq!(first.config.services.len(), text.matches("\nservice ").count() + usize::from(text.starts_with("service ")));
         let printed = print(&first.config);
-        let second = load_bytes(printed.as_bytes(), "printed.conf", &env).expect("printed config loads");
+        let second = load_bytes(printed.as_bytes(), "printed.conf", &env, &LoadOptions::new()).expect("printed config loads");
         let errors: Vec<String> = second.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.render()).collect();
         prop_assert!(errors.is_empty(), "printed text has errors: {errors:?}\n{printed}");
         prop_assert_eq!(&second.config, &first.config, "printed:\n{}", printed);

@@ -16,9 +16,9 @@ fn services(text: &str) -> Vec<Service> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("xinetd.conf");
     std::fs::write(&path, text).expect("write config");
-    let mut env = xinetd_conf::Environment::system();
-    env.admin_builtins = true;
-    let loaded = xinetd_conf::load(&path, &env).expect("config loads");
+    let env = xinetd_conf::Environment::system();
+    let options = xinetd_conf::LoadOptions::new().admin_builtins(true);
+    let loaded = xinetd_conf::load(&path, &env, &options).expect("config loads");
     let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(1));
     let mut cache = crate::adapt::LoadCache::default();
     let startup = xinetd_spawn::Environment::startup();
