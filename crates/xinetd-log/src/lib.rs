@@ -100,6 +100,7 @@ mod diagnostic;
 mod error;
 mod file;
 mod ident;
+mod peer;
 mod priority;
 mod record;
 mod service;
@@ -111,13 +112,14 @@ pub use diagnostic::{explain_errno, Diagnostic, DiagnosticKind, Outcome, WriteRe
 pub use error::LogError;
 pub use file::{FileLimits, FileLog, LOG_EXTRA_MAX, LOG_EXTRA_MIN};
 pub use ident::{
-    lookup_blocking, IdentClient, IdentFailure, IdentOutcome, IdentQuery, IdentReply, IdentResult,
-    IdentTimeout, ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
+    lookup_blocking, IdentClient, IdentFailure, IdentQuery, IdentReply, IdentResult, IdentTimeout,
+    ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
 };
+pub use peer::Peer;
 pub use priority::{priority, Facility, Level, LocalNumber};
 pub use record::{
-    elapsed_secs, ExitStatus, FailReason, LogOnFailure, LogOnSuccess, Peer, Record, RecordKind,
-    Server, ServiceRecords, MAX_RECORD_LEN,
+    elapsed_secs, ExitStatus, FailReason, IdentOutcome, LogOnFailure, LogOnSuccess, Record,
+    RecordKind, Server, ServiceRecords, MAX_RECORD_LEN,
 };
 pub use service::ServiceLog;
 pub use syslog::{format_rfc3164, SyslogLog, DEFAULT_SYSLOG_PATH, IDENT, SEND_WAIT};
