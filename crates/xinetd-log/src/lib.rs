@@ -10,7 +10,8 @@
 //! * [`ServiceRecords`] formats `START`, `EXIT`, `FAIL`, `USERID`, `NOID` and `TRAFFIC`
 //!   records with xinetd's field order and gating by `log_on_success` ([`LogOnSuccess`]) and
 //!   `log_on_failure` ([`LogOnFailure`]). Internal services handled in the event loop are
-//!   [`Server::Inline`]: `pid=0` and never an EXIT.
+//!   [`Server::Inline`]: `pid=0` and never an EXIT; connections the daemon serves itself and
+//!   holds open are [`Server::Held`]: `pid=0` and an EXIT when they close.
 //! * [`ServiceLog`] is a service's `log_type`: [`SyslogLog`] (RFC 3164 datagrams to
 //!   `/dev/log` or any socket path) or [`FileLog`] (`YY/M/D@HH:MM:SS: record`, with
 //!   [`FileLimits`]).

@@ -96,9 +96,15 @@ impl LogOnFailure {
 
 /// Which process a START/EXIT record is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Server {
     /// A forked server (external, redirect or forking internal service) with its pid.
     Forked(u32),
+    /// A connection that xinetd would fork a server for but the daemon serves itself and
+    /// holds open (internal stream services such as echo, chargen, tcpmux): there is no
+    /// child, so START and EXIT say `pid=0`, and EXIT is written when the connection closes,
+    /// as xinetd writes it when its forked child exits.
+    Held,
     /// An internal service handled inside the event loop: START says `pid=0` and there is
     /// never an EXIT record (F-720, F-723).
     Inline,
@@ -108,7 +114,7 @@ impl Server {
     fn pid(self) -> u32 {
         match self {
             Server::Forked(pid) => pid,
-            Server::Inline => 0,
+            Server::Held | Server::Inline => 0,
         }
     }
 }
@@ -296,11 +302,13 @@ impl ServiceRecords {
 
     /// `EXIT: <id>[ status=<n>| signal=<n>][ pid=<pid>][ duration=<secs>(sec)]` (F-723),
     /// with `EXIT` or `DURATION` in `log_on_success`. Never for [`Server::Inline`].
-    /// `duration_secs` is whole seconds since the fork, see [`elapsed_secs`].
+    /// `duration_secs` is whole seconds since the fork (or, for [`Server::Held`], since the
+    /// connection was accepted), see [`elapsed_secs`].
     pub fn exit(&self, server: Server, status: ExitStatus, duration_secs: i64) -> Option<Record> {
-        let Server::Forked(pid) = server else {
+        if server == Server::Inline {
             return None;
-        };
+        }
+        let pid = server.pid();
         if !self.on_success.logs_exit() {
             return None;
         }
@@ -453,6 +461,32 @@ pub fn elapsed_secs(started: SystemTime, ended: SystemTime) -> i64 {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn held_connections_render_as_pid_zero_with_exit() {
+        // Server::Held replaced callers passing Forked(0): the bytes must not change.
+        let records = ServiceRecords::new(
+            "echo",
+            LogOnSuccess::from_words(["PID", "HOST", "EXIT", "DURATION"]).expect("flags"),
+            LogOnFailure::default(),
+        );
+        let peer = Peer::Addr("::ffff:127.0.0.1".parse().expect("addr"));
+        let start = records.start(Server::Held, peer).expect("START");
+        assert_eq!(
+            start,
+            records.start(Server::Forked(0), peer).expect("START")
+        );
+        assert_eq!(start.as_str(), "START: echo pid=0 from=::ffff:127.0.0.1");
+        let exit = records.exit(Server::Held, ExitStatus::Exited(0), 2);
+        assert_eq!(
+            exit,
+            records.exit(Server::Forked(0), ExitStatus::Exited(0), 2)
+        );
+        assert_eq!(
+            exit.as_ref().map(Record::as_str),
+            Some("EXIT: echo status=0 pid=0 duration=2(sec)")
+        );
+    }
 
     #[test]
     fn long_records_are_cut_like_xinetd() {
