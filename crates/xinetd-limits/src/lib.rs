@@ -30,12 +30,12 @@
 //!
 //! let start = Instant::now();
 //! let mut limits = Limits::new(GlobalLimits::new(0, None), start);
-//! let echo = limits.add_service(ServiceLimits {
-//!     instances: Some(2),
-//!     per_source: Some(1),
-//!     cps: Cps::new(2, 3),
-//!     ..ServiceLimits::new("echo")
-//! });
+//! let echo = limits.add_service(
+//!     ServiceLimits::new("echo")
+//!         .with_instances(Some(2))
+//!         .with_per_source(Some(1))
+//!         .with_cps(Cps::new(2, 3)),
+//! );
 //! let a: IpAddr = "127.0.0.2".parse()?;
 //! let b: IpAddr = "127.0.0.3".parse()?;
 //! let mut load = FixedLoad(0.0);
