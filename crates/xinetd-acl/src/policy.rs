@@ -258,6 +258,7 @@ impl fmt::Display for Denial {
 /// The outcome of [`AccessPolicy::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum Decision {
     /// Serve the client.
     Allow(Allowed),

@@ -46,12 +46,13 @@ fn name(client: IpAddr, spec: &str) -> ClientName {
     }
 }
 
-/// 'A' allow, 'D' deny, 'L' needs lookup.
+/// 'A' allow, 'D' deny, 'L' needs lookup, '?' a verdict these tests do not know.
 fn verdict(d: &WrapDecision) -> char {
     match d {
         WrapDecision::Allow(_) => 'A',
         WrapDecision::Deny(_) => 'D',
         WrapDecision::NeedsLookup(_) => 'L',
+        _ => '?',
     }
 }
 

@@ -131,6 +131,12 @@ impl Wrappers {
                 messages: vec![(Level::Info, d.log_text(&svc.id, &daemon, &peer.to_string()))],
                 deactivate_until: None,
             }),
+            // WrapDecision is non_exhaustive: a verdict this daemon does not know refuses.
+            _ => Check::Deny(Refusal {
+                reason: "libwrap",
+                messages: Vec::new(),
+                deactivate_until: None,
+            }),
         }
     }
 
