@@ -375,6 +375,7 @@ impl ServiceRecords {
 
 /// What to do with a connection after a lookup for a starting server (F-740, F-142).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IdentOutcome {
     /// `USERID:` on success, `NOID:` when an `IDONLY` service refuses; else none.
     pub record: Option<Record>,

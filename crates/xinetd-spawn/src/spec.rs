@@ -36,6 +36,7 @@ pub struct SpawnSpec {
 
 /// How the server is detached from the daemon (F-412).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Session {
     /// `setsid()`, as xinetd: the server leads a new session (no controlling terminal) and a
     /// new process group. On kernels with `CONFIG_SCHED_AUTOGROUP` enabled (Debian's default)
