@@ -1164,6 +1164,7 @@ fn name_lookup_double_checks_the_name() {
     );
 }
 
+#[cfg(feature = "system-resolver")]
 #[test]
 fn system_resolver_verifies_localhost() {
     // End to end with the C library's resolver: 127.0.0.1 is `localhost` in /etc/hosts on the
