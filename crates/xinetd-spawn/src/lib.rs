@@ -107,8 +107,6 @@ pub use argv::server_argv;
 pub use credentials::Credentials;
 pub use environment::{Environment, ServiceEnvironment};
 pub use error::{SetupStep, SetupWarning, SpawnError};
-#[doc(hidden)]
-pub use fork_exec::spawn_with_proc_fd_fallback;
 pub use fork_exec::{spawn, Child, Connection};
 pub use rlimits::{default_nofile, Rlimit, RlimitValue};
 pub use spec::{Session, SpawnSpec, SpawnSpecBuilder};
