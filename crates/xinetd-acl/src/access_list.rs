@@ -405,7 +405,7 @@ fn labels(suffix: &str) -> u8 {
 }
 
 /// xinetd's `xremove` equality: names compare as written; networks by family, address and
-/// mask (we compare the truncated network, see docs/compat.md).
+/// mask (we compare the truncated network, see [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#access-control-xinetd-acl)).
 fn same_entry(existing: &Entry, gone: &Entry) -> bool {
     match (&existing.target, &gone.target) {
         (EntryTarget::Network { net: a, .. }, EntryTarget::Network { net: b, .. }) => a == b,

@@ -78,7 +78,7 @@
 //!
 //! Where we differ from xinetd 2.3.15.3 on purpose (the more-specific rule, `::1/128`, host
 //! names matched by their configured addresses too, ...) is listed in the project's
-//! `docs/compat.md`, each item with the test that asserts it.
+//! [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#access-control-xinetd-acl), each item with the test that asserts it.
 //!
 //! # Performance
 //!
@@ -96,7 +96,7 @@
 //! | 100,000      | 400 ns                        | 340 µs      |
 //!
 //! (Medians, measured while other builds shared the machine; see the project's
-//! `docs/performance.md` for the conditions. For ten entries the scan is faster, and both are
+//! [docs/performance.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/performance.md#access-control-xinetd-acl) for the conditions. For ten entries the scan is faster, and both are
 //! negligible next to a `fork`.)
 //!
 //! # Dependencies and features
@@ -141,3 +141,8 @@ pub use policy::{AccessPolicy, Allowed, Decision, Denial, FailReason, LookupRequ
 pub use resolver::{parse_networks, ResolveError, Resolver, StaticResolver};
 #[cfg(feature = "system-resolver")]
 pub use system_resolver::SystemResolver;
+
+// The README's example is compiled and run as a doc-test, so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -3,10 +3,9 @@
 //! The child is created with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`, as glibc's
 //! `posix_spawn` and Rust's `std::process::Command` do: it borrows the parent's memory and the
 //! calling thread sleeps until the child has called `execve` (or exited). That avoids copying
-//! the daemon's page tables (the cost of `fork` grows with the daemon's RSS,
-//! ../shared/spec/peers.md §2c) and lets the child report a failure by writing into a
-//! [`Report`] in the parent's memory, like glibc's `posix_spawn` does, instead of through an
-//! extra pipe: no descriptor, no extra system call on the fast path, and room for the
+//! the daemon's page tables (the cost of `fork` grows with the daemon's RSS) and lets the
+//! child report a failure by writing into a [`Report`] in the parent's memory, like glibc's
+//! `posix_spawn` does, instead of through an extra pipe: no descriptor, no extra system call on the fast path, and room for the
 //! warnings of the steps xinetd ignores.
 //!
 //! Because the memory is shared, the child must never allocate, take a lock, unwind or touch
