@@ -266,6 +266,7 @@ impl fmt::Display for Record {
 /// What a service logs: its id and flag sets. Methods return `None` when the flags say
 /// the record is not written.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceRecords {
     /// The service id (F-100), printed in every record.
     pub id: String,
