@@ -29,6 +29,7 @@ use crate::resolver::Resolver;
 /// (dual-stack) socket, which arrives as `::ffff:a.b.c.d`, an IPv4 rule `/n` counts as `/96+n`,
 /// so that `::/0` is less specific than `0.0.0.0` and `::ffff:10.0.0.1` ties with `10.0.0.1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Specificity {
     /// A `.domain` suffix of the client's reverse-resolved name, with its number of labels
     /// (`.example.com` has 2).
@@ -48,6 +49,7 @@ pub enum Specificity {
 
 /// How an entry matched the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MatchedBy {
     /// The client's address is inside the entry's network (or is one of the host's addresses).
     Address,
@@ -57,6 +59,7 @@ pub enum MatchedBy {
 
 /// The most specific entry of a list that matches a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Match {
     /// The entry (its `source` is the configuration value to show in logs).
     pub entry: Arc<Entry>,
@@ -402,7 +405,7 @@ fn labels(suffix: &str) -> u8 {
 }
 
 /// xinetd's `xremove` equality: names compare as written; networks by family, address and
-/// mask (we compare the truncated network, see docs/compat.md).
+/// mask (we compare the truncated network, see [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#access-control-xinetd-acl)).
 fn same_entry(existing: &Entry, gone: &Entry) -> bool {
     match (&existing.target, &gone.target) {
         (EntryTarget::Network { net: a, .. }, EntryTarget::Network { net: b, .. }) => a == b,

@@ -15,6 +15,7 @@ use crate::resolver::Resolver;
 
 /// How xinetd classifies an entry in its configuration dump (`addrlist_dump`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EntryKind {
     /// A single address or one with trailing-zero wildcards, including factorized values
     /// (`NUMERIC` in the dump).
@@ -27,6 +28,7 @@ pub enum EntryKind {
 
 /// What one parsed entry matches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EntryTarget {
     /// Addresses inside a network (an exact address is a full-length network).
     ///
@@ -57,6 +59,7 @@ pub enum EntryTarget {
 
 /// One entry of an address list, as xinetd stores it (a factorized value gives several).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Entry {
     /// The configuration value this entry came from (e.g. `10.0.{1,2}` for both of its
     /// entries).
@@ -105,6 +108,7 @@ impl Entry {
 /// Result of parsing one value: its entries (none for an empty value or one that was only
 /// warned about) and the warnings to log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParsedValue {
     /// Entries, in xinetd's order.
     pub entries: Vec<Entry>,

@@ -22,6 +22,7 @@ pub enum Level {
 /// One line exactly as xinetd 2.3.15.3 logs it (without the `[file=..] [line=..]` suffix that
 /// the configuration parser appends).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct XinetdMessage {
     /// Level the line is logged at.
     pub level: Level,

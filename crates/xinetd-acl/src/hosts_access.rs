@@ -135,6 +135,7 @@ pub enum DiagnosticKind {
 /// A problem found while loading the hosts files, with its position (1-based line and column;
 /// the line is the first physical line of a continued rule).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// The file.
     pub file: PathBuf,
@@ -182,6 +183,7 @@ pub enum Table {
 
 /// Where a rule is: file and (first physical) line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RuleLocation {
     /// Allow or deny file.
     pub table: Table,
@@ -265,6 +267,7 @@ impl fmt::Display for WrapDenial {
 /// The outcome of [`HostsAccess::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum WrapDecision {
     /// Serve the client.
     Allow(WrapAllowed),

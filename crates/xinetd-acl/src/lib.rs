@@ -78,7 +78,7 @@
 //!
 //! Where we differ from xinetd 2.3.15.3 on purpose (the more-specific rule, `::1/128`, host
 //! names matched by their configured addresses too, ...) is listed in the project's
-//! `docs/compat.md`, each item with the test that asserts it.
+//! [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#access-control-xinetd-acl), each item with the test that asserts it.
 //!
 //! # Performance
 //!
@@ -96,17 +96,22 @@
 //! | 100,000      | 400 ns                        | 340 µs      |
 //!
 //! (Medians, measured while other builds shared the machine; see the project's
-//! `docs/performance.md` for the conditions. For ten entries the scan is faster, and both are
+//! [docs/performance.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/performance.md#access-control-xinetd-acl) for the conditions. For ten entries the scan is faster, and both are
 //! negligible next to a `fork`.)
 //!
-//! # Dependencies
+//! # Dependencies and features
 //!
 //! `ipnet` and `prefix-trie` (the project's chosen crates) for networks and longest-prefix
-//! match; `thiserror` for the error types; `dns-lookup` for [`SystemResolver`]'s reverse lookups:
-//! the standard library resolves names forward (`ToSocketAddrs`) but has no `getnameinfo`, and
-//! this crate forbids `unsafe`, so a small, widely used wrapper of the C call xinetd itself
-//! makes (`getnameinfo(NI_NAMEREQD)`) is the right tool. Nothing here knows about the event loop
-//! or the configuration parser: the daemon passes the raw attribute values.
+//! match; `thiserror` for the error types. Nothing here knows about the event loop or the
+//! configuration parser: the daemon passes the raw attribute values.
+//!
+//! The cargo feature **`system-resolver`** (on by default) provides `SystemResolver`, the C
+//! library's resolver with a deadline, and with it the `dns-lookup` dependency for its reverse
+//! lookups: the standard library resolves names forward (`ToSocketAddrs`) but has no
+//! `getnameinfo`, and this crate forbids `unsafe`, so a small, widely used wrapper of the C
+//! call xinetd itself makes (`getnameinfo(NI_NAMEREQD)`) is the right tool. A program with its
+//! own name service turns the feature off (`default-features = false`) and implements
+//! [`Resolver`]; [`StaticResolver`] answers from tables.
 //!
 //! # Errors
 //!
@@ -122,6 +127,8 @@ mod address;
 mod error;
 mod policy;
 mod resolver;
+#[cfg(feature = "system-resolver")]
+mod system_resolver;
 
 pub mod hosts_access;
 
@@ -131,4 +138,11 @@ pub use address::{inet_aton, parse_value, Entry, EntryKind, EntryTarget, ParsedV
 pub use error::{AclError, AclWarning, Level, XinetdMessage};
 pub use hosts_access::{ClientName, HostsAccess, WrapDecision};
 pub use policy::{AccessPolicy, Allowed, Decision, Denial, FailReason, LookupRequest, Resolved};
-pub use resolver::{parse_networks, ResolveError, Resolver, StaticResolver, SystemResolver};
+pub use resolver::{parse_networks, ResolveError, Resolver, StaticResolver};
+#[cfg(feature = "system-resolver")]
+pub use system_resolver::SystemResolver;
+
+// The README's example is compiled and run as a doc-test, so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

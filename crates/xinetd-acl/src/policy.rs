@@ -258,6 +258,7 @@ impl fmt::Display for Denial {
 /// The outcome of [`AccessPolicy::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum Decision {
     /// Serve the client.
     Allow(Allowed),
@@ -419,7 +420,7 @@ fn verdict(of: Option<Option<Specificity>>, na: Option<Option<Specificity>>) -> 
 }
 
 /// The documented rule (xinetd.conf(5), seed article; F-211 notes that 2.3.15 denies every
-/// double match instead — see docs/compat.md).
+/// double match instead — see [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#access-control-xinetd-acl)).
 fn evaluate(
     only_from: &Option<AccessList>,
     of: Option<Option<Match>>,

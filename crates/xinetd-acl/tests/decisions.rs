@@ -694,6 +694,10 @@ fn every_example_decides_as_documented() {
                 failures.push(format!("{}: asked twice for a lookup", c.what));
                 continue;
             }
+            other => {
+                failures.push(format!("{}: unexpected decision {other:?}", c.what));
+                continue;
+            }
         };
         if got != c.expect {
             failures.push(format!(

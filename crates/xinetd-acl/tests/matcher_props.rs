@@ -226,6 +226,7 @@ proptest! {
                 Decision::Deny(Denial::Tie { .. }) => "tie",
                 Decision::Deny(_) => "deny",
                 Decision::NeedsLookup(_) => "lookup",
+                _ => "unknown decision",
             };
             prop_assert_eq!(got, expected, "peer {}", p);
         }

@@ -2,6 +2,7 @@
 //! configuration-time host-name resolution, and a decision that asks for a reverse lookup,
 //! performed through `SystemResolver` with its deadline.
 
+#![cfg(feature = "system-resolver")]
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::net::IpAddr;

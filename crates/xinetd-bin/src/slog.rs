@@ -141,7 +141,7 @@ impl ServiceLog {
 fn server(s: Served) -> xinetd_log::Server {
     match s {
         Served::Process(pid) => xinetd_log::Server::Forked(pid.unsigned_abs()),
-        Served::Held => xinetd_log::Server::Forked(0),
+        Served::Held => xinetd_log::Server::Held,
         Served::Inline => xinetd_log::Server::Inline,
     }
 }

@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::num::NonZeroU32;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -35,20 +34,15 @@ fn sources(n: usize) -> Vec<IpAddr> {
 
 /// A service with every parent-side limit switched on, none of them reached.
 fn all_limits(per_source: u32) -> ServiceLimits {
-    ServiceLimits {
-        instances: Some(u32::MAX),
-        per_source: Some(per_source),
-        cps: Cps::new(u32::MAX, 10),
-        max_load: Some(MaxLoad::new(1000.0).expect("positive")),
-        ..ServiceLimits::new("bench")
-    }
+    ServiceLimits::new("bench")
+        .with_instances(Some(u32::MAX))
+        .with_per_source(Some(per_source))
+        .with_cps(Cps::new(u32::MAX, 10))
+        .with_max_load(Some(MaxLoad::new(1000.0).expect("positive")))
 }
 
 fn global() -> GlobalLimits {
-    GlobalLimits {
-        process_limit: NonZeroU32::new(u32::MAX),
-        ..GlobalLimits::default()
-    }
+    GlobalLimits::new(u32::MAX, None)
 }
 
 /// A `Limits` with one service whose every source holds one live permit.
@@ -126,10 +120,8 @@ fn bench(c: &mut Criterion) {
     // The SENSOR deny list full (10,240 addresses); half of the checked sources are listed.
     {
         let mut limits = Limits::new(global(), now);
-        let trap = limits.add_service(ServiceLimits {
-            sensor: Some(DenyTime::Forever),
-            ..ServiceLimits::new("trap")
-        });
+        let trap =
+            limits.add_service(ServiceLimits::new("trap").with_sensor(Some(DenyTime::Forever)));
         let svc = limits.add_service(all_limits(10));
         for &a in addrs.iter().step_by(2).take(MAX_GLOBAL_NO_ACCESS) {
             let _ = limits.check_address(&trap, Some(a), now);

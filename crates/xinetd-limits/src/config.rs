@@ -82,7 +82,12 @@ impl DenyTime {
 }
 
 /// The limits of one service, as plain numbers.
+///
+/// Built with [`ServiceLimits::new`] and the `with_*` methods (or by assigning the fields):
+/// the struct is `#[non_exhaustive]` because xinetd attributes that limit a service may be
+/// added.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ServiceLimits {
     /// The service **name** (not id): xinetd's cps messages use `SC_NAME` (F-311).
     pub name: String,
@@ -114,10 +119,54 @@ impl ServiceLimits {
             intercepted: false,
         }
     }
+
+    /// Set `instances` (`None` = `UNLIMITED`).
+    #[must_use]
+    pub fn with_instances(mut self, instances: Option<u32>) -> Self {
+        self.instances = instances;
+        self
+    }
+
+    /// Set `per_source` (`None` = `UNLIMITED`).
+    #[must_use]
+    pub fn with_per_source(mut self, per_source: Option<u32>) -> Self {
+        self.per_source = per_source;
+        self
+    }
+
+    /// Set `cps`.
+    #[must_use]
+    pub fn with_cps(mut self, cps: Cps) -> Self {
+        self.cps = cps;
+        self
+    }
+
+    /// Set `max_load` (`None` = off).
+    #[must_use]
+    pub fn with_max_load(mut self, max_load: Option<MaxLoad>) -> Self {
+        self.max_load = max_load;
+        self
+    }
+
+    /// Make the service a SENSOR with this `deny_time` (`None` = not a sensor).
+    #[must_use]
+    pub fn with_sensor(mut self, sensor: Option<DenyTime>) -> Self {
+        self.sensor = sensor;
+        self
+    }
+
+    /// Set `flags = INTERCEPT`.
+    #[must_use]
+    pub fn with_intercepted(mut self, intercepted: bool) -> Self {
+        self.intercepted = intercepted;
+        self
+    }
 }
 
-/// Daemon-wide limits from the command line (F-806, F-807).
+/// Daemon-wide limits from the command line (F-806, F-807). Built with
+/// [`GlobalLimits::new`]; `#[non_exhaustive]` because daemon options may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct GlobalLimits {
     /// `-limit N`: cap on running servers of all services; `None` when absent or 0.
     pub process_limit: Option<NonZeroU32>,

@@ -30,12 +30,12 @@
 //!
 //! let start = Instant::now();
 //! let mut limits = Limits::new(GlobalLimits::new(0, None), start);
-//! let echo = limits.add_service(ServiceLimits {
-//!     instances: Some(2),
-//!     per_source: Some(1),
-//!     cps: Cps::new(2, 3),
-//!     ..ServiceLimits::new("echo")
-//! });
+//! let echo = limits.add_service(
+//!     ServiceLimits::new("echo")
+//!         .with_instances(Some(2))
+//!         .with_per_source(Some(1))
+//!         .with_cps(Cps::new(2, 3)),
+//! );
 //! let a: IpAddr = "127.0.0.2".parse()?;
 //! let b: IpAddr = "127.0.0.3".parse()?;
 //! let mut load = FixedLoad(0.0);
@@ -98,7 +98,7 @@
 //!
 //! # Deliberate differences from xinetd 2.3.15.3
 //!
-//! Listed with their tests in `docs/compat.md` (section "Limits"): a cps pause does not reset
+//! Listed with their tests in [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#limits-xinetd-limits): a cps pause does not reset
 //! the running-instance count (xinetd-org issue 21); a repeat SENSOR hit extends the ban; a
 //! ban covers an IPv4 client in both its IPv4 and IPv4-mapped forms; `-logprocs` is enforced.
 #![forbid(unsafe_code)]
@@ -133,3 +133,8 @@ pub(crate) fn shrink_map<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
         map.shrink_to(map.len() * 2);
     }
 }
+
+// The README's example is compiled and run as a doc-test, so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -84,6 +84,7 @@ impl fmt::Display for Reason {
 ///
 /// [`Limits::tick`] reports the end of the pause with [`Event::Reactivate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Deactivation {
     /// The deactivated service.
     pub service: ServiceId,
@@ -97,6 +98,7 @@ pub struct Deactivation {
 
 /// A refused request: the FAIL reason plus what the daemon must log and do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Refusal {
     /// The FAIL reason.
     pub reason: Reason,
@@ -127,6 +129,7 @@ impl Refusal {
 
 /// One request to [`Limits::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Request {
     /// The client address; `None` for tcp `wait = yes` (`<no address>`, F-213), which skips
     /// `per_source`.
@@ -168,6 +171,7 @@ pub enum Event {
 
 /// The end of a cps (or descriptor-exhaustion) pause.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reactivation {
     /// The service to re-activate.
     pub service: ServiceId,

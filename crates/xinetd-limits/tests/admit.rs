@@ -3,7 +3,6 @@
 mod util;
 
 use std::cell::Cell;
-use std::num::NonZeroU32;
 
 use util::{idle, ip, limits, secs, service};
 use xinetd_limits::{Cps, FixedLoad, GlobalLimits, Level, MaxLoad, Reason, Request, ServiceLimits};
@@ -40,14 +39,8 @@ fn reason_words_are_xinetds() {
 #[test]
 fn instances_counts_running_servers_of_the_service() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        instances: Some(2),
-        ..service("ftp")
-    });
-    let other = l.add_service(ServiceLimits {
-        instances: Some(2),
-        ..service("telnet")
-    });
+    let svc = l.add_service(service("ftp").with_instances(Some(2)));
+    let other = l.add_service(service("telnet").with_instances(Some(2)));
     let a = l.admit(&svc, Request::new(Some(ip("10.0.0.1")), t), &mut idle());
     let b = l.admit(&svc, Request::new(Some(ip("10.0.0.2")), t), &mut idle());
     assert!(a.is_ok() && b.is_ok());
@@ -66,10 +59,7 @@ fn instances_counts_running_servers_of_the_service() {
 #[test]
 fn instances_zero_refuses_everything() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        instances: Some(0),
-        ..service("daytime")
-    });
+    let svc = l.add_service(service("daytime").with_instances(Some(0)));
     let r = l.admit(&svc, Request::new(Some(ip("127.0.0.1")), t), &mut idle());
     assert_eq!(r.unwrap_err().reason, Reason::ServiceLimit);
 }
@@ -93,10 +83,7 @@ fn unlimited_instances_never_refuse() {
 #[test]
 fn per_source_counts_per_client_address() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        per_source: Some(2),
-        ..service("ssh")
-    });
+    let svc = l.add_service(service("ssh").with_per_source(Some(2)));
     let a = ip("127.0.0.2");
     let b = ip("127.0.0.3");
     let p1 = l
@@ -120,14 +107,8 @@ fn per_source_counts_per_client_address() {
 #[test]
 fn per_source_is_per_service() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let one = l.add_service(ServiceLimits {
-        per_source: Some(1),
-        ..service("one")
-    });
-    let two = l.add_service(ServiceLimits {
-        per_source: Some(1),
-        ..service("two")
-    });
+    let one = l.add_service(service("one").with_per_source(Some(1)));
+    let two = l.add_service(service("two").with_per_source(Some(1)));
     let a = ip("::1");
     let _p = l
         .admit(&one, Request::new(Some(a), t), &mut idle())
@@ -138,10 +119,7 @@ fn per_source_is_per_service() {
 #[test]
 fn per_source_zero_refuses_everything() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        per_source: Some(0),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_per_source(Some(0)));
     let r = l.admit(&svc, Request::new(Some(ip("127.0.0.1")), t), &mut idle());
     assert_eq!(r.unwrap_err().reason, Reason::PerSourceLimit);
 }
@@ -150,10 +128,7 @@ fn per_source_zero_refuses_everything() {
 fn per_source_is_skipped_without_an_address() {
     // tcp wait = yes services have no peer address (F-213): xinetd skips per_source.
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        per_source: Some(0),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_per_source(Some(0)));
     let p = l
         .admit(&svc, Request::new(None, t), &mut idle())
         .expect("no address");
@@ -164,10 +139,7 @@ fn per_source_is_skipped_without_an_address() {
 #[test]
 fn per_source_treats_ipv4_mapped_as_the_same_host() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        per_source: Some(1),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_per_source(Some(1)));
     let _p = l
         .admit(
             &svc,
@@ -207,10 +179,7 @@ fn process_limit_counts_servers_of_all_services() {
 fn process_limit_reserves_two_processes_for_intercepted_services() {
     let (mut l, t) = limits(GlobalLimits::new(2, None));
     let plain = l.add_service(service("plain"));
-    let intercepted = l.add_service(ServiceLimits {
-        intercepted: true,
-        ..service("icpt")
-    });
+    let intercepted = l.add_service(service("icpt").with_intercepted(true));
     let _p = l
         .admit(&plain, Request::new(None, t), &mut idle())
         .expect("1 of 2");
@@ -236,10 +205,7 @@ fn process_limit_zero_means_no_limit() {
     assert_eq!(l.stats().running_total, 100);
     drop(held);
     assert_eq!(l.global().process_limit, None);
-    l.set_global(GlobalLimits {
-        process_limit: NonZeroU32::new(1),
-        ..g
-    });
+    l.set_global(GlobalLimits::new(1, Some(g.logprocs)));
     let _one = l
         .admit(&a, Request::new(None, t), &mut idle())
         .expect("1 of 1");
@@ -250,10 +216,7 @@ fn process_limit_zero_means_no_limit() {
 #[test]
 fn max_load_refuses_at_or_above_the_threshold_and_logs() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        max_load: Some(MaxLoad::new(2.5).expect("valid")),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_max_load(Some(MaxLoad::new(2.5).expect("valid"))));
     let peer = Some(ip("127.0.0.2"));
     assert!(l
         .admit(&svc, Request::new(peer, t), &mut FixedLoad(2.49))
@@ -292,10 +255,7 @@ fn max_load_refuses_at_or_above_the_threshold_and_logs() {
 fn unknown_load_never_refuses() {
     // xinetd's reader returns -1 on failure, which is below any max_load.
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        max_load: Some(MaxLoad::new(0.001).expect("valid")),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_max_load(Some(MaxLoad::new(0.001).expect("valid"))));
     let mut unknown = || None;
     assert!(l.admit(&svc, Request::new(None, t), &mut unknown).is_ok());
 }
@@ -304,10 +264,8 @@ fn unknown_load_never_refuses() {
 fn load_is_only_read_for_services_with_max_load() {
     let (mut l, t) = limits(GlobalLimits::default());
     let plain = l.add_service(service("plain"));
-    let loaded = l.add_service(ServiceLimits {
-        max_load: Some(MaxLoad::new(1.0).expect("valid")),
-        ..service("loaded")
-    });
+    let loaded =
+        l.add_service(service("loaded").with_max_load(Some(MaxLoad::new(1.0).expect("valid"))));
     let reads = Cell::new(0);
     let mut source = || {
         reads.set(reads.get() + 1);
@@ -350,13 +308,13 @@ fn access_times_verdict_is_reported_as_time() {
 fn checking_order_is_cps_load_time_instances_per_source_process() {
     let (mut l, t) = limits(GlobalLimits::new(1, None));
     let peer = Some(ip("127.0.0.2"));
-    let svc = l.add_service(ServiceLimits {
-        instances: Some(1),
-        per_source: Some(1),
-        cps: Cps::new(1, 60),
-        max_load: Some(MaxLoad::new(1.0).expect("valid")),
-        ..ServiceLimits::new("x")
-    });
+    let svc = l.add_service(
+        ServiceLimits::new("x")
+            .with_instances(Some(1))
+            .with_per_source(Some(1))
+            .with_cps(Cps::new(1, 60))
+            .with_max_load(Some(MaxLoad::new(1.0).expect("valid"))),
+    );
     // Fill instances, per_source and the process table with one permit.
     let _held = l
         .admit(&svc, Request::new(peer, t), &mut idle())
@@ -372,13 +330,11 @@ fn checking_order_is_cps_load_time_instances_per_source_process() {
     assert_eq!(r.unwrap_err().reason, Reason::Cps);
 
     // A fresh service without cps but the same full state: load comes next.
-    let mut next = ServiceLimits {
-        instances: Some(0),
-        per_source: Some(0),
-        cps: Cps::new(0, 10),
-        max_load: Some(MaxLoad::new(1.0).expect("valid")),
-        ..ServiceLimits::new("y")
-    };
+    let mut next = ServiceLimits::new("y")
+        .with_instances(Some(0))
+        .with_per_source(Some(0))
+        .with_cps(Cps::new(0, 10))
+        .with_max_load(Some(MaxLoad::new(1.0).expect("valid")));
     let y = l.add_service(next.clone());
     let order = |l: &mut xinetd_limits::Limits, y: &xinetd_limits::ServiceKey| {
         l.admit(
@@ -412,10 +368,7 @@ fn checking_order_is_cps_load_time_instances_per_source_process() {
 #[test]
 fn a_refusal_does_not_count() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        per_source: Some(1),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_per_source(Some(1)));
     let a = Some(ip("127.0.0.2"));
     let _p = l
         .admit(&svc, Request::new(a, t), &mut idle())
@@ -435,20 +388,16 @@ fn max_load_with_the_real_proc_loadavg() {
         return;
     };
     let (mut l, t) = limits(GlobalLimits::default());
-    let generous = l.add_service(ServiceLimits {
-        max_load: Some(MaxLoad::new(1e9).expect("valid")),
-        ..service("generous")
-    });
+    let generous =
+        l.add_service(service("generous").with_max_load(Some(MaxLoad::new(1e9).expect("valid"))));
     assert!(l
         .admit(&generous, Request::new(None, t), &mut reader)
         .is_ok());
     // The file changes every 5 s and decays by at most ~8 % per update, so a load of 0.05 now
     // is still above zero when `admit` reads it again.
     if current >= 0.05 {
-        let strict = l.add_service(ServiceLimits {
-            max_load: Some(MaxLoad::new(1e-6).expect("valid")),
-            ..service("strict")
-        });
+        let strict = l
+            .add_service(service("strict").with_max_load(Some(MaxLoad::new(1e-6).expect("valid"))));
         let source: &mut dyn xinetd_limits::LoadSource = &mut reader;
         let r = l.admit(&strict, Request::new(None, t), source);
         assert_eq!(r.unwrap_err().reason, Reason::Load);

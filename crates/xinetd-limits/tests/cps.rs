@@ -10,10 +10,7 @@ use xinetd_limits::{Cps, Event, GlobalLimits, Level, Reason, Request, ServiceLim
 #[test]
 fn trip_deactivates_with_xinetds_message() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        cps: Cps::new(2, 3),
-        ..ServiceLimits::new("echo")
-    });
+    let svc = l.add_service(ServiceLimits::new("echo").with_cps(Cps::new(2, 3)));
     let peer = Some(ip("127.0.0.1"));
     let _a = l
         .admit(&svc, Request::new(peer, t), &mut idle())
@@ -69,10 +66,7 @@ fn default_cps_trips_on_the_51st_connection_in_one_second() {
 #[test]
 fn requests_during_the_pause_are_refused_without_a_new_message() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        cps: Cps::new(1, 5),
-        ..ServiceLimits::new("x")
-    });
+    let svc = l.add_service(ServiceLimits::new("x").with_cps(Cps::new(1, 5)));
     let _ = l.admit(&svc, Request::new(None, t), &mut idle());
     let first = l
         .admit(&svc, Request::new(None, t), &mut idle())
@@ -90,10 +84,7 @@ fn requests_during_the_pause_are_refused_without_a_new_message() {
 #[test]
 fn tick_reactivates_at_the_deadline_with_xinetds_messages() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        cps: Cps::new(1, 4),
-        ..ServiceLimits::new("daytime")
-    });
+    let svc = l.add_service(ServiceLimits::new("daytime").with_cps(Cps::new(1, 4)));
     let _ = l.admit(&svc, Request::new(None, t), &mut idle());
     assert!(l.admit(&svc, Request::new(None, t), &mut idle()).is_err());
     assert!(l.tick(t + Duration::from_millis(3999)).is_empty());
@@ -122,10 +113,7 @@ fn the_counter_survives_the_pause() {
     // F-311: the restart does not reset n/t0. cps = 2 1: trip at t=0 with n=3; at t=1 the
     // window (1 < rate 2) is still open, n=4, 4/1 > 2 trips again at once.
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        cps: Cps::new(2, 1),
-        ..ServiceLimits::new("x")
-    });
+    let svc = l.add_service(ServiceLimits::new("x").with_cps(Cps::new(2, 1)));
     for _ in 0..2 {
         let _ = l
             .admit(&svc, Request::new(None, t), &mut idle())
@@ -152,11 +140,11 @@ fn the_counter_survives_the_pause() {
 #[test]
 fn cps_reactivation_keeps_the_running_instance_count() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        instances: Some(2),
-        cps: Cps::new(2, 2),
-        ..ServiceLimits::new("ftp")
-    });
+    let svc = l.add_service(
+        ServiceLimits::new("ftp")
+            .with_instances(Some(2))
+            .with_cps(Cps::new(2, 2)),
+    );
     let a = l
         .admit(&svc, Request::new(Some(ip("10.0.0.1")), t), &mut idle())
         .expect("1");
@@ -190,10 +178,7 @@ fn cps_reactivation_keeps_the_running_instance_count() {
 #[test]
 fn descriptor_exhaustion_uses_the_same_pause() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        cps: Cps::new(0, 7),
-        ..ServiceLimits::new("imap")
-    });
+    let svc = l.add_service(ServiceLimits::new("imap").with_cps(Cps::new(0, 7)));
     let d = l.descriptors_exhausted(&svc, t);
     assert_eq!(
         d.message.text,
@@ -217,10 +202,7 @@ fn descriptor_exhaustion_uses_the_same_pause() {
 #[test]
 fn reload_restarts_the_counter_but_keeps_the_pause() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let limits_x = ServiceLimits {
-        cps: Cps::new(2, 5),
-        ..ServiceLimits::new("x")
-    };
+    let limits_x = ServiceLimits::new("x").with_cps(Cps::new(2, 5));
     let svc = l.add_service(limits_x.clone());
     for _ in 0..2 {
         let _ = l
@@ -243,10 +225,7 @@ fn reload_restarts_the_counter_but_keeps_the_pause() {
 #[test]
 fn removing_a_service_cancels_its_reactivation() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        cps: Cps::new(1, 5),
-        ..ServiceLimits::new("x")
-    });
+    let svc = l.add_service(ServiceLimits::new("x").with_cps(Cps::new(1, 5)));
     let other = l.add_service(service("other"));
     let _ = l.admit(&svc, Request::new(None, t), &mut idle());
     assert!(l.admit(&svc, Request::new(None, t), &mut idle()).is_err());
@@ -260,14 +239,8 @@ fn removing_a_service_cancels_its_reactivation() {
 #[test]
 fn pauses_of_several_services_are_reported_in_time_order() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let slow = l.add_service(ServiceLimits {
-        cps: Cps::new(1, 9),
-        ..ServiceLimits::new("slow")
-    });
-    let fast = l.add_service(ServiceLimits {
-        cps: Cps::new(1, 2),
-        ..ServiceLimits::new("fast")
-    });
+    let slow = l.add_service(ServiceLimits::new("slow").with_cps(Cps::new(1, 9)));
+    let fast = l.add_service(ServiceLimits::new("fast").with_cps(Cps::new(1, 2)));
     for key in [&slow, &fast] {
         let _ = l.admit(key, Request::new(None, t), &mut idle());
         assert!(l.admit(key, Request::new(None, t), &mut idle()).is_err());

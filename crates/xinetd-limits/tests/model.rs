@@ -209,16 +209,15 @@ impl Model {
 }
 
 fn service_limits(i: usize, c: &SvcCfg) -> ServiceLimits {
-    ServiceLimits {
-        instances: c.instances,
-        per_source: c.per_source,
-        cps: Cps::new(c.rate, c.wait),
-        max_load: c
-            .max_load_tenths
-            .map(|t| MaxLoad::new(f64::from(t) / 10.0).expect("positive")),
-        intercepted: c.intercepted,
-        ..ServiceLimits::new(format!("svc{i}"))
-    }
+    ServiceLimits::new(format!("svc{i}"))
+        .with_instances(c.instances)
+        .with_per_source(c.per_source)
+        .with_cps(Cps::new(c.rate, c.wait))
+        .with_max_load(
+            c.max_load_tenths
+                .map(|t| MaxLoad::new(f64::from(t) / 10.0).expect("positive")),
+        )
+        .with_intercepted(c.intercepted)
 }
 
 struct Harness {
@@ -241,11 +240,11 @@ impl Harness {
             .enumerate()
             .map(|(i, c)| limits.add_service(service_limits(i, c)))
             .collect();
-        let sensor = limits.add_service(ServiceLimits {
-            cps: Cps::new(0, 10),
-            sensor: Some(DenyTime::Minutes(NonZeroU32::MIN)),
-            ..ServiceLimits::new("sensor")
-        });
+        let sensor = limits.add_service(
+            ServiceLimits::new("sensor")
+                .with_cps(Cps::new(0, 10))
+                .with_sensor(Some(DenyTime::Minutes(NonZeroU32::MIN))),
+        );
         let model = Model {
             cps: vec![(0, 0); cfgs.len()],
             suspended_until: vec![None; cfgs.len()],

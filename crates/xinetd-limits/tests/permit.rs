@@ -6,7 +6,7 @@ mod util;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use util::{idle, ip, limits, service};
-use xinetd_limits::{GlobalLimits, Limits, Reason, Request, ServiceLimits};
+use xinetd_limits::{GlobalLimits, Limits, Reason, Request};
 
 #[test]
 fn release_and_drop_both_return_the_counts() {
@@ -77,10 +77,7 @@ fn slots_of_removed_services_are_reused_without_confusion() {
         .expect("p");
     l.remove_service(old);
     drop(p);
-    let new = l.add_service(ServiceLimits {
-        instances: Some(1),
-        ..service("new")
-    });
+    let new = l.add_service(service("new").with_instances(Some(1)));
     assert_ne!(new.id(), old_id);
     let q = l
         .admit(&new, Request::new(None, t), &mut idle())
@@ -101,13 +98,7 @@ fn lowering_a_limit_on_reload_does_not_touch_running_servers() {
                 .expect("ok")
         })
         .collect();
-    l.update_service(
-        &svc,
-        ServiceLimits {
-            instances: Some(1),
-            ..service("x")
-        },
-    );
+    l.update_service(&svc, service("x").with_instances(Some(1)));
     assert_eq!(l.running(&svc), 3);
     let r = l.admit(&svc, Request::new(None, t), &mut idle());
     assert_eq!(r.unwrap_err().reason, Reason::ServiceLimit);
@@ -151,10 +142,7 @@ fn ident_permits_do_not_count_as_servers() {
 #[test]
 fn memory_follows_live_sources_not_sources_seen() {
     let (mut l, t) = limits(GlobalLimits::default());
-    let svc = l.add_service(ServiceLimits {
-        per_source: Some(3),
-        ..service("x")
-    });
+    let svc = l.add_service(service("x").with_per_source(Some(3)));
     let held: Vec<_> = (0..100_000u32)
         .map(|i| {
             let peer = if i % 2 == 0 {

@@ -7,8 +7,7 @@ use std::num::NonZeroU32;
 
 use util::{idle, ip, limits, secs, service};
 use xinetd_limits::{
-    DenyTime, Event, GlobalLimits, Level, Limits, Reason, Request, ServiceKey, ServiceLimits,
-    MAX_GLOBAL_NO_ACCESS,
+    DenyTime, Event, GlobalLimits, Level, Limits, Reason, Request, ServiceKey, MAX_GLOBAL_NO_ACCESS,
 };
 
 fn minutes(n: u32) -> DenyTime {
@@ -16,10 +15,7 @@ fn minutes(n: u32) -> DenyTime {
 }
 
 fn sensor(l: &mut Limits, deny: DenyTime) -> ServiceKey {
-    l.add_service(ServiceLimits {
-        sensor: Some(deny),
-        ..service("sensor")
-    })
+    l.add_service(service("sensor").with_sensor(Some(deny)))
 }
 
 fn log_texts(events: &[Event]) -> Vec<&str> {

@@ -28,6 +28,7 @@ pub const MAX_MESSAGE_LEN: usize = 2047;
 
 /// How lines written to standard error look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StderrStyle {
     /// Exactly the `-filelog` line: `YY/M/D@HH:MM:SS xinetd[PID]: LEVEL: text`, so scripts
     /// written for xinetd's log files work on a container's output.

@@ -31,6 +31,7 @@ pub enum DiagnosticKind {
 /// Hand it to [`DaemonLog::report`](crate::DaemonLog::report), which prints it the way
 /// xinetd does.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// What happened.
     pub kind: DiagnosticKind,
@@ -72,6 +73,7 @@ impl fmt::Display for Diagnostic {
 
 /// Whether a line reached its destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Written (for syslog: handed to the socket).
     Written,
@@ -87,6 +89,7 @@ pub enum Outcome {
 /// log (usually none).
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "diagnostics must be logged, or a failing log goes unnoticed"]
+#[non_exhaustive]
 pub struct WriteReport {
     /// What happened to the line.
     pub outcome: Outcome,

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::diagnostic::{explain_errno, Diagnostic, DiagnosticKind};
-use crate::record::{Peer, Record, ServiceRecords};
+use crate::peer::Peer;
 use crate::Level;
 
 /// The identification service port (RFC 1413).
@@ -189,69 +189,6 @@ impl fmt::Display for IdentFailure {
 
 /// The result of one lookup.
 pub type IdentResult = Result<IdentReply, IdentFailure>;
-
-/// What to do with a connection after a lookup for a starting server (F-740, F-142).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdentOutcome {
-    /// `USERID:` on success, `NOID:` when an `IDONLY` service refuses; else none.
-    pub record: Option<Record>,
-    /// False when `IDONLY` refuses the client (xinetd closes the connection, `_exit(0)`).
-    pub admit: bool,
-    /// Messages for the program log.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl ServiceRecords {
-    /// Apply a lookup made because `USERID` is in `log_on_success`: log `USERID:` on
-    /// success; on failure an `IDONLY` service logs `NOID:` and refuses, any other service
-    /// starts anyway without a record.
-    pub fn ident_before_start(
-        &self,
-        peer: Peer,
-        result: &IdentResult,
-        idonly: bool,
-    ) -> IdentOutcome {
-        match result {
-            Ok(reply) => IdentOutcome {
-                record: Some(self.userid(reply.text())),
-                admit: true,
-                diagnostics: Vec::new(),
-            },
-            Err(failure) => IdentOutcome {
-                record: idonly.then(|| self.noid(peer, failure)),
-                admit: !idonly,
-                diagnostics: failure.diagnostic(peer).into_iter().collect(),
-            },
-        }
-    }
-
-    /// Apply a lookup made because `USERID` is in `log_on_failure` (a parent-side refusal,
-    /// F-741): `USERID:` on success; failures other than `no server` are reported as
-    /// `Failed to contact identity server at <addr>: <reason>`.
-    pub fn ident_after_refusal(
-        &self,
-        peer: Peer,
-        result: &IdentResult,
-    ) -> (Option<Record>, Vec<Diagnostic>) {
-        match result {
-            Ok(reply) => (Some(self.userid(reply.text())), Vec::new()),
-            Err(IdentFailure::NoServer) => (None, Vec::new()),
-            Err(failure) => {
-                let mut d: Vec<Diagnostic> = failure.diagnostic(peer).into_iter().collect();
-                d.push(Diagnostic::new(
-                    DiagnosticKind::IdentFailed,
-                    Level::Err,
-                    "stream_logging",
-                    format!(
-                        "Failed to contact identity server at {peer}: {}",
-                        failure.reason()
-                    ),
-                ));
-                (None, d)
-            }
-        }
-    }
-}
 
 /// The sans-I/O query: feed it bytes and time, it tells when it is done.
 ///

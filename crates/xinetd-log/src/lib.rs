@@ -10,7 +10,8 @@
 //! * [`ServiceRecords`] formats `START`, `EXIT`, `FAIL`, `USERID`, `NOID` and `TRAFFIC`
 //!   records with xinetd's field order and gating by `log_on_success` ([`LogOnSuccess`]) and
 //!   `log_on_failure` ([`LogOnFailure`]). Internal services handled in the event loop are
-//!   [`Server::Inline`]: `pid=0` and never an EXIT.
+//!   [`Server::Inline`]: `pid=0` and never an EXIT; connections the daemon serves itself and
+//!   holds open are [`Server::Held`]: `pid=0` and an EXIT when they close.
 //! * [`ServiceLog`] is a service's `log_type`: [`SyslogLog`] (RFC 3164 datagrams to
 //!   `/dev/log` or any socket path) or [`FileLog`] (`YY/M/D@HH:MM:SS: record`, with
 //!   [`FileLimits`]).
@@ -48,7 +49,8 @@
 //! other builds while measured; files and sockets in a temp directory): formatting a START
 //! record takes 0.3–0.5 µs; formatting it and appending it to a FILE log (one `write(2)`)
 //! 1.2–3.5 µs depending on machine load — **0.3 to 0.85 million lines per second**; a syslog
-//! datagram about 2.8 µs under load. Figures per run: docs/performance.md.
+//! datagram about 2.8 µs under load. Figures per run:
+//! [docs/performance.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/performance.md#logging-xinetd-log).
 //!
 //! # Example
 //!
@@ -100,6 +102,7 @@ mod diagnostic;
 mod error;
 mod file;
 mod ident;
+mod peer;
 mod priority;
 mod record;
 mod service;
@@ -111,13 +114,19 @@ pub use diagnostic::{explain_errno, Diagnostic, DiagnosticKind, Outcome, WriteRe
 pub use error::LogError;
 pub use file::{FileLimits, FileLog, LOG_EXTRA_MAX, LOG_EXTRA_MIN};
 pub use ident::{
-    lookup_blocking, IdentClient, IdentFailure, IdentOutcome, IdentQuery, IdentReply, IdentResult,
-    IdentTimeout, ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
+    lookup_blocking, IdentClient, IdentFailure, IdentQuery, IdentReply, IdentResult, IdentTimeout,
+    ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
 };
+pub use peer::Peer;
 pub use priority::{priority, Facility, Level, LocalNumber};
 pub use record::{
-    elapsed_secs, ExitStatus, FailReason, LogOnFailure, LogOnSuccess, Peer, Record, RecordKind,
-    Server, ServiceRecords, MAX_RECORD_LEN,
+    elapsed_secs, ExitStatus, FailReason, IdentOutcome, LogOnFailure, LogOnSuccess, Record,
+    RecordKind, Server, ServiceRecords, MAX_RECORD_LEN,
 };
 pub use service::ServiceLog;
 pub use syslog::{format_rfc3164, SyslogLog, DEFAULT_SYSLOG_PATH, IDENT, SEND_WAIT};
+
+// The README's example is compiled and run as a doc-test, so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -5,11 +5,12 @@
 //! returned [`Record`] to the service's destination ([`ServiceLog`](crate::ServiceLog)).
 
 use std::fmt::{self, Write as _};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::SystemTime;
 
-use crate::ident::IdentFailure;
-use crate::LogError;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
+use crate::ident::{IdentFailure, IdentResult};
+use crate::peer::Peer;
+use crate::{Level, LogError};
 
 /// xinetd formats service records into a 1024-byte buffer (`LOGBUF_SIZE`), so a record is at
 /// most 1023 bytes; longer ones (a long identd reply) are cut there.
@@ -93,63 +94,17 @@ impl LogOnFailure {
     }
 }
 
-/// The peer address as xinetd prints it in `from=` and `NOID:` (F-726).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Peer {
-    /// A numeric address. Pass the address of the socket as accepted: on a dual-stack
-    /// (IPv6) service an IPv4 client is `::ffff:a.b.c.d` and is printed that way.
-    Addr(IpAddr),
-    /// tcp `wait = yes` services have no peer address: `<no address>` (F-963).
-    NoAddress,
-}
-
-impl fmt::Display for Peer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Peer::Addr(IpAddr::V4(a)) => write!(f, "{a}"),
-            Peer::Addr(IpAddr::V6(a)) => write_ipv6(f, a),
-            Peer::NoAddress => f.write_str("<no address>"),
-        }
-    }
-}
-
-impl From<IpAddr> for Peer {
-    fn from(a: IpAddr) -> Peer {
-        Peer::Addr(a)
-    }
-}
-
-impl From<SocketAddr> for Peer {
-    /// The address of an accepted connection's `peer_addr()` (the port is not logged).
-    fn from(a: SocketAddr) -> Peer {
-        Peer::Addr(a.ip())
-    }
-}
-
-impl From<Option<SocketAddr>> for Peer {
-    /// `None` (tcp `wait = yes`: xinetd has no peer address) is `<no address>`.
-    fn from(a: Option<SocketAddr>) -> Peer {
-        a.map_or(Peer::NoAddress, Peer::from)
-    }
-}
-
-/// IPv6 text as glibc's `getnameinfo(NI_NUMERICHOST)` prints it. Rust's `Display` agrees
-/// (RFC 5952, `::ffff:a.b.c.d` for mapped addresses) except for the deprecated
-/// IPv4-compatible form `::a.b.c.d`, which glibc still prints in dotted form.
-fn write_ipv6(f: &mut fmt::Formatter<'_>, a: &Ipv6Addr) -> fmt::Result {
-    let s = a.segments();
-    if s[..6].iter().all(|&w| w == 0) && s[6] != 0 {
-        let o = a.octets();
-        return write!(f, "::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
-    }
-    write!(f, "{a}")
-}
-
 /// Which process a START/EXIT record is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Server {
     /// A forked server (external, redirect or forking internal service) with its pid.
     Forked(u32),
+    /// A connection that xinetd would fork a server for but the daemon serves itself and
+    /// holds open (internal stream services such as echo, chargen, tcpmux): there is no
+    /// child, so START and EXIT say `pid=0`, and EXIT is written when the connection closes,
+    /// as xinetd writes it when its forked child exits.
+    Held,
     /// An internal service handled inside the event loop: START says `pid=0` and there is
     /// never an EXIT record (F-720, F-723).
     Inline,
@@ -159,7 +114,7 @@ impl Server {
     fn pid(self) -> u32 {
         match self {
             Server::Forked(pid) => pid,
-            Server::Inline => 0,
+            Server::Held | Server::Inline => 0,
         }
     }
 }
@@ -311,6 +266,7 @@ impl fmt::Display for Record {
 /// What a service logs: its id and flag sets. Methods return `None` when the flags say
 /// the record is not written.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceRecords {
     /// The service id (F-100), printed in every record.
     pub id: String,
@@ -347,11 +303,13 @@ impl ServiceRecords {
 
     /// `EXIT: <id>[ status=<n>| signal=<n>][ pid=<pid>][ duration=<secs>(sec)]` (F-723),
     /// with `EXIT` or `DURATION` in `log_on_success`. Never for [`Server::Inline`].
-    /// `duration_secs` is whole seconds since the fork, see [`elapsed_secs`].
+    /// `duration_secs` is whole seconds since the fork (or, for [`Server::Held`], since the
+    /// connection was accepted), see [`elapsed_secs`].
     pub fn exit(&self, server: Server, status: ExitStatus, duration_secs: i64) -> Option<Record> {
-        let Server::Forked(pid) = server else {
+        if server == Server::Inline {
             return None;
-        };
+        }
+        let pid = server.pid();
         if !self.on_success.logs_exit() {
             return None;
         }
@@ -416,6 +374,70 @@ impl ServiceRecords {
     }
 }
 
+/// What to do with a connection after a lookup for a starting server (F-740, F-142).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IdentOutcome {
+    /// `USERID:` on success, `NOID:` when an `IDONLY` service refuses; else none.
+    pub record: Option<Record>,
+    /// False when `IDONLY` refuses the client (xinetd closes the connection, `_exit(0)`).
+    pub admit: bool,
+    /// Messages for the program log.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ServiceRecords {
+    /// Apply a lookup made because `USERID` is in `log_on_success`: log `USERID:` on
+    /// success; on failure an `IDONLY` service logs `NOID:` and refuses, any other service
+    /// starts anyway without a record.
+    pub fn ident_before_start(
+        &self,
+        peer: Peer,
+        result: &IdentResult,
+        idonly: bool,
+    ) -> IdentOutcome {
+        match result {
+            Ok(reply) => IdentOutcome {
+                record: Some(self.userid(reply.text())),
+                admit: true,
+                diagnostics: Vec::new(),
+            },
+            Err(failure) => IdentOutcome {
+                record: idonly.then(|| self.noid(peer, failure)),
+                admit: !idonly,
+                diagnostics: failure.diagnostic(peer).into_iter().collect(),
+            },
+        }
+    }
+
+    /// Apply a lookup made because `USERID` is in `log_on_failure` (a parent-side refusal,
+    /// F-741): `USERID:` on success; failures other than `no server` are reported as
+    /// `Failed to contact identity server at <addr>: <reason>`.
+    pub fn ident_after_refusal(
+        &self,
+        peer: Peer,
+        result: &IdentResult,
+    ) -> (Option<Record>, Vec<Diagnostic>) {
+        match result {
+            Ok(reply) => (Some(self.userid(reply.text())), Vec::new()),
+            Err(IdentFailure::NoServer) => (None, Vec::new()),
+            Err(failure) => {
+                let mut d: Vec<Diagnostic> = failure.diagnostic(peer).into_iter().collect();
+                d.push(Diagnostic::new(
+                    DiagnosticKind::IdentFailed,
+                    Level::Err,
+                    "stream_logging",
+                    format!(
+                        "Failed to contact identity server at {peer}: {}",
+                        failure.reason()
+                    ),
+                ));
+                (None, d)
+            }
+        }
+    }
+}
+
 /// Whole seconds between a server's start and its end as xinetd computes `duration=`:
 /// the difference of the two `time()` values (each truncated to the second).
 pub fn elapsed_secs(started: SystemTime, ended: SystemTime) -> i64 {
@@ -440,30 +462,32 @@ pub fn elapsed_secs(started: SystemTime, ended: SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
     use std::time::Duration;
 
     #[test]
-    fn peer_text_matches_getnameinfo() {
-        let mapped: IpAddr = "::ffff:127.0.0.1".parse().expect("addr");
-        assert_eq!(Peer::Addr(mapped).to_string(), "::ffff:127.0.0.1");
-        assert_eq!(
-            Peer::Addr(Ipv4Addr::LOCALHOST.into()).to_string(),
-            "127.0.0.1"
+    fn held_connections_render_as_pid_zero_with_exit() {
+        // Server::Held replaced callers passing Forked(0): the bytes must not change.
+        let records = ServiceRecords::new(
+            "echo",
+            LogOnSuccess::from_words(["PID", "HOST", "EXIT", "DURATION"]).expect("flags"),
+            LogOnFailure::default(),
         );
-        assert_eq!(Peer::Addr("::1".parse().expect("addr")).to_string(), "::1");
+        let peer = Peer::Addr("::ffff:127.0.0.1".parse().expect("addr"));
+        let start = records.start(Server::Held, peer).expect("START");
         assert_eq!(
-            Peer::Addr("::7f00:1".parse().expect("addr")).to_string(),
-            "::127.0.0.1"
+            start,
+            records.start(Server::Forked(0), peer).expect("START")
+        );
+        assert_eq!(start.as_str(), "START: echo pid=0 from=::ffff:127.0.0.1");
+        let exit = records.exit(Server::Held, ExitStatus::Exited(0), 2);
+        assert_eq!(
+            exit,
+            records.exit(Server::Forked(0), ExitStatus::Exited(0), 2)
         );
         assert_eq!(
-            Peer::Addr("2001:db8::1".parse().expect("addr")).to_string(),
-            "2001:db8::1"
+            exit.as_ref().map(Record::as_str),
+            Some("EXIT: echo status=0 pid=0 duration=2(sec)")
         );
-        assert_eq!(Peer::NoAddress.to_string(), "<no address>");
-        let sa: SocketAddr = "[::ffff:10.0.0.1]:4000".parse().expect("socket address");
-        assert_eq!(Peer::from(sa).to_string(), "::ffff:10.0.0.1");
-        assert_eq!(Peer::from(None::<SocketAddr>), Peer::NoAddress);
     }
 
     #[test]

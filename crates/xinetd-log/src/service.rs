@@ -10,6 +10,7 @@ use crate::LogError;
 /// (F-711): the daemon keeps a single `ServiceLog` for it (named `common`) and writes every
 /// inheriting service's records there; a FILE named in a service gets its own.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ServiceLog {
     /// `log_type = SYSLOG facility [level]`.
     Syslog(SyslogLog),

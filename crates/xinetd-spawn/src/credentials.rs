@@ -12,7 +12,7 @@ use crate::SpawnError;
 /// because name-service lookups are not async-signal-safe (and may open files, sockets or
 /// threads). The supplementary list for `groups = yes` is therefore computed here with
 /// `getgrouplist`, when the spec is built (at configuration load), not per connection as
-/// xinetd's `initgroups` does (see docs/compat.md).
+/// xinetd's `initgroups` does (see [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#spawning-xinetd-spawn)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
     uid: Option<Uid>,

@@ -17,6 +17,7 @@ pub struct Environment {
 /// Result of [`Environment::for_service`]: the environment and the `passenv` names that were
 /// absent from the start-up environment (xinetd warns `undefined environment variable: %s`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceEnvironment {
     /// The environment to put in the [`SpawnSpec`](crate::SpawnSpec).
     pub environment: Environment,

@@ -119,6 +119,7 @@ impl fmt::Display for SetupStep {
 /// A set-up step that failed in the child but that xinetd ignores (`(void) setrlimit(...)`,
 /// `(void) nice(...)`, `setsid()`): the server was still executed, and the daemon may log this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SetupWarning {
     /// Which step failed.
     pub step: SetupStep,

@@ -3,10 +3,9 @@
 //! The child is created with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`, as glibc's
 //! `posix_spawn` and Rust's `std::process::Command` do: it borrows the parent's memory and the
 //! calling thread sleeps until the child has called `execve` (or exited). That avoids copying
-//! the daemon's page tables (the cost of `fork` grows with the daemon's RSS,
-//! ../shared/spec/peers.md §2c) and lets the child report a failure by writing into a
-//! [`Report`] in the parent's memory, like glibc's `posix_spawn` does, instead of through an
-//! extra pipe: no descriptor, no extra system call on the fast path, and room for the
+//! the daemon's page tables (the cost of `fork` grows with the daemon's RSS) and lets the
+//! child report a failure by writing into a [`Report`] in the parent's memory, like glibc's
+//! `posix_spawn` does, instead of through an extra pipe: no descriptor, no extra system call on the fast path, and room for the
 //! warnings of the steps xinetd ignores.
 //!
 //! Because the memory is shared, the child must never allocate, take a lock, unwind or touch
@@ -227,10 +226,10 @@ pub fn spawn(spec: &SpawnSpec, conn: Connection<'_>) -> Result<Child, SpawnError
     spawn_impl(spec, conn, false)
 }
 
-/// [`spawn`] with the `/proc/self/fd` fallback of the descriptor clean-up forced, so tests
-/// can exercise the path taken on kernels older than 5.9 (no `close_range`).
-#[doc(hidden)]
-pub fn spawn_with_proc_fd_fallback(
+/// [`spawn`] with the `/proc/self/fd` fallback of the descriptor clean-up forced, so the
+/// unit tests exercise the path taken on kernels older than 5.9 (no `close_range`).
+#[cfg(test)]
+fn spawn_with_proc_fd_fallback(
     spec: &SpawnSpec,
     conn: Connection<'_>,
 ) -> Result<Child, SpawnError> {
@@ -751,6 +750,47 @@ mod tests {
         assert_eq!(parse_fd(b"..\0"), None);
         assert_eq!(parse_fd(b"\0"), None);
         assert_eq!(parse_fd(b"99999999999\0"), None);
+    }
+
+    /// The /proc/self/fd fallback (kernels < 5.9) also leaves exactly 0-2.
+    #[test]
+    fn proc_fd_fallback_closes_everything() {
+        use std::collections::BTreeSet;
+        use std::os::fd::{AsFd, OwnedFd};
+        use std::os::unix::net::UnixStream;
+        use std::time::{Duration, Instant};
+
+        let _leaks: Vec<(OwnedFd, OwnedFd)> = (0..20)
+            .map(|_| nix::unistd::pipe().expect("pipe"))
+            .collect();
+        // cat blocks reading the connection until we close our end.
+        let spec = SpawnSpec::builder("/bin/cat")
+            .argv(["cat"])
+            .build()
+            .expect("spec");
+        let (server, client) = UnixStream::pair().expect("socketpair");
+        let child =
+            spawn_with_proc_fd_fallback(&spec, Connection::new(server.as_fd())).expect("spawn");
+        drop(server);
+        let fds = || -> BTreeSet<i32> {
+            std::fs::read_dir(format!("/proc/{}/fd", child.pid()))
+                .map(|dir| {
+                    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // The dynamic loader may hold a library open for a moment after exec: wait for the
+        // set to settle, with a deadline; a leaked descriptor never goes away.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = fds();
+        while seen != BTreeSet::from([0, 1, 2]) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            seen = fds();
+        }
+        assert_eq!(seen, BTreeSet::from([0, 1, 2]));
+        drop(client);
+        assert!(child.wait().expect("wait").pid().is_some());
     }
 
     #[test]

@@ -58,8 +58,9 @@
 //! failure by writing into the suspended parent's memory, exactly as glibc's `posix_spawn`
 //! does, so no pipe is needed. Descriptors above 2 are closed with one `close_range(3, ~0, 0)`
 //! (a `/proc/self/fd` scan on kernels before 5.9), never with a loop up to RLIMIT_NOFILE.
-//! See the `fork_exec` module source for the exact sequence and docs/compat.md for the
-//! (few, documented) differences from xinetd.
+//! See [`spawn`] for the exact sequence and
+//! [docs/compat.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/compat.md#spawning-xinetd-spawn) for the (few, documented) differences from
+//! xinetd.
 //!
 //! # Cost
 //!
@@ -81,8 +82,8 @@
 //! than `spawn`, which does not depend on the daemon's size (criterion group
 //! `spawn_true_rss256m`). Under concurrent load the
 //! `setsid` of xinetd (F-412) has a cost of its own on kernels with scheduler autogroups:
-//! see [`Session`] and docs/performance.md, section "Spawning (xinetd-spawn)", which also has
-//! the accept-loop comparison with `../shared/bench/ceiling` under `connbench`.
+//! see [`Session`] and [docs/performance.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/performance.md#spawning-xinetd-spawn), which also has
+//! an accept-loop comparison with a minimal accept+spawn baseline.
 //!
 //! # Why not a crate
 //!
@@ -107,11 +108,14 @@ pub use argv::server_argv;
 pub use credentials::Credentials;
 pub use environment::{Environment, ServiceEnvironment};
 pub use error::{SetupStep, SetupWarning, SpawnError};
-#[doc(hidden)]
-pub use fork_exec::spawn_with_proc_fd_fallback;
 pub use fork_exec::{spawn, Child, Connection};
 pub use rlimits::{default_nofile, Rlimit, RlimitValue};
 pub use spec::{Session, SpawnSpec, SpawnSpecBuilder};
 
 /// Re-exported for [`Child::kill_process_group`], [`Child::pid`] and [`SpawnError::errno`].
 pub use nix::{errno::Errno, sys::signal::Signal, unistd::Pid};
+
+// The README's example is compiled and run as a doc-test, so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -5,6 +5,7 @@ use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
 
 /// The per-service resource limits a server gets (soft = hard for every one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rlimit {
     /// `rlimit_as`: address space, bytes.
     As,

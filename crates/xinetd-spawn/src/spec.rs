@@ -36,11 +36,12 @@ pub struct SpawnSpec {
 
 /// How the server is detached from the daemon (F-412).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Session {
     /// `setsid()`, as xinetd: the server leads a new session (no controlling terminal) and a
     /// new process group. On kernels with `CONFIG_SCHED_AUTOGROUP` enabled (Debian's default)
     /// every new session also gets its own scheduler group, which costs the daemon CPU share
-    /// when many servers run at once (docs/performance.md).
+    /// when many servers run at once ([docs/performance.md](https://github.com/xinetd-rs/xinetd-rs/blob/main/docs/performance.md#spawning-xinetd-spawn)).
     #[default]
     NewSession,
     /// `setpgid(0, 0)`: a new process group only (the daemon can still kill the whole group),

@@ -18,8 +18,8 @@ use std::time::Duration;
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::WaitStatus;
 use xinetd_spawn::{
-    server_argv, spawn, spawn_with_proc_fd_fallback, Child, Connection, Credentials, Environment,
-    Errno, Rlimit, RlimitValue, Session, SetupStep, SpawnError, SpawnSpec,
+    server_argv, spawn, Child, Connection, Credentials, Environment, Errno, Rlimit, RlimitValue,
+    Session, SetupStep, SpawnError, SpawnSpec,
 };
 
 fn probe() {
@@ -561,21 +561,6 @@ fn nameinargs_argv() {
     assert_exited_zero(r.finish());
 }
 
-/// The /proc/self/fd fallback (kernels < 5.9) also leaves exactly 0-2.
-fn proc_fd_fallback_closes_everything() {
-    let probe = ProbeDir::new();
-    let _leaks: Vec<(OwnedFd, OwnedFd)> = (0..20)
-        .map(|_| nix::unistd::pipe().expect("pipe"))
-        .collect();
-    let spec = SpawnSpec::builder(probe.path())
-        .argv(["probe", "--probe"])
-        .build()
-        .expect("spec");
-    let r = Running::start_with(&spec, None, spawn_with_proc_fd_fallback);
-    assert_eq!(r.fds(), BTreeSet::from([0, 1, 2]));
-    assert_exited_zero(r.finish());
-}
-
 /// The server leads its own process group, which the daemon can kill as a whole.
 fn process_group_can_be_killed() {
     let spec = SpawnSpec::builder("/bin/sh")
@@ -757,10 +742,6 @@ fn main() -> ExitCode {
             ignored_failures_become_warnings,
         ),
         ("nameinargs_argv", nameinargs_argv),
-        (
-            "proc_fd_fallback_closes_everything",
-            proc_fd_fallback_closes_everything,
-        ),
         ("process_group_can_be_killed", process_group_can_be_killed),
         ("connection_on_a_low_fd", connection_on_a_low_fd),
         (

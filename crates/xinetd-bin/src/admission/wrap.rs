@@ -112,6 +112,8 @@ impl Wrappers {
                 Level::Info,
                 d.log_text(&svc.id, &daemon, &peer.to_string()),
             )),
+            // WrapDecision is non_exhaustive: a verdict this daemon does not know refuses.
+            _ => Check::Deny(Refusal::plain(FailReason::Libwrap)),
         }
     }
 }

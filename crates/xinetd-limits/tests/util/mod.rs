@@ -22,10 +22,7 @@ pub fn limits(global: GlobalLimits) -> (Limits, Instant) {
 
 /// A service with the cps limiter off, so that tests of other rules are not tripped by it.
 pub fn service(name: &str) -> ServiceLimits {
-    ServiceLimits {
-        cps: xinetd_limits::Cps::new(0, 10),
-        ..ServiceLimits::new(name)
-    }
+    ServiceLimits::new(name).with_cps(xinetd_limits::Cps::new(0, 10))
 }
 
 pub fn idle() -> FixedLoad {
