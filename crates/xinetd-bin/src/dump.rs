@@ -67,6 +67,9 @@ pub struct Totals<'a> {
     pub process_limit: u32,
     /// The configuration file.
     pub config_file: &'a std::path::Path,
+    /// Descriptors held by connections served inside the daemon, and the most they may hold
+    /// (issue 17; not in xinetd's dump, which has no such budget).
+    pub descriptors: (usize, usize),
 }
 
 /// `-d`: the defaults block, then every service's block, each followed by a blank line.
@@ -144,6 +147,8 @@ pub fn state_dump(
     let _ = writeln!(o, "running_servers = {}", totals.running);
     o.push_str("Logging service = enabled\n\n");
     let _ = writeln!(o, "max_descriptors = {max}");
+    let _ = writeln!(o, "held_descriptors = {}", totals.descriptors.0);
+    let _ = writeln!(o, "descriptor_budget = {}", totals.descriptors.1);
     let _ = writeln!(o, "process_limit = {}", totals.process_limit);
     let _ = writeln!(o, "config_file = {}\n", totals.config_file.display());
     o.push_str("END OF DUMP\n\n");

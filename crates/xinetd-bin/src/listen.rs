@@ -168,3 +168,57 @@ pub fn set_blocking(fd: &impl std::os::fd::AsFd, blocking: bool) -> io::Result<(
     fcntl(fd, FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(stream: bool, bind: Option<IpAddr>) -> ListenSpec {
+        ListenSpec {
+            stream,
+            bind,
+            family: Family::V6,
+            port: 0,
+            v6only: None,
+            keepalive: true,
+            nodelay: true,
+            bind_device: None,
+        }
+    }
+
+    #[test]
+    fn sockets_are_made_as_xinetd_makes_them() {
+        let l = open(&spec(true, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)))).expect("tcp");
+        let Listener::Tcp(t) = &l else {
+            panic!("a TCP listener")
+        };
+        let s = socket2::SockRef::from(t);
+        assert!(s.reuse_address().expect("SO_REUSEADDR"), "F-149");
+        assert!(s.keepalive().expect("SO_KEEPALIVE"), "F-145");
+        assert!(s.nodelay().expect("TCP_NODELAY"), "F-144");
+        assert!(
+            s.nonblocking().expect("O_NONBLOCK"),
+            "the loop never blocks"
+        );
+        assert!(l.local_addr().expect("bound").port() != 0);
+        let u = open(&spec(false, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)))).expect("udp");
+        assert!(matches!(u, Listener::Udp(_)));
+    }
+
+    #[test]
+    fn the_default_is_dual_stack_and_blocking_can_be_restored() {
+        // 2.3.15.3's default (F-001): IPv6 wildcard without IPV6_V6ONLY.
+        let Ok(l) = open(&spec(true, None)) else {
+            eprintln!("skipped: no IPv6 on this machine");
+            return;
+        };
+        let Listener::Tcp(t) = &l else {
+            panic!("a TCP listener")
+        };
+        let s = socket2::SockRef::from(t);
+        assert!(!s.only_v6().expect("IPV6_V6ONLY"));
+        // Servers get blocking sockets (F-414).
+        set_blocking(&l.as_fd(), true).expect("blocking");
+        assert!(!s.nonblocking().expect("O_NONBLOCK"));
+    }
+}

@@ -99,11 +99,22 @@ fn run(mut opts: Options) -> u8 {
         // F-820: fork into the background; the parent exits 0 at once, the child starts a
         // new session with 0-2 on /dev/null.
         if let Err(e) = nix::unistd::daemon(true, false) {
-            log.msg(Level::Err, &format!("fork failed: {e}"));
+            let e = std::io::Error::from(e);
+            log.msg(
+                Level::Err,
+                &format!("fork failed: {}", xinetd_log::explain_errno(&e)),
+            );
             return 1;
         }
     }
     write_pidfile(&opts, &mut log);
+    // Issue 17: the daemon holds in-loop connections itself; servers keep their own limit.
+    if let Some((before, after)) = daemon::raise_nofile() {
+        log.msg(
+            Level::Debug,
+            &format!("file descriptor limit raised from {before} to {after}"),
+        );
+    }
     let startup_env = xinetd_spawn::Environment::startup();
     let loaded = match config::load(&opts, &mut log, &startup_env) {
         Ok(s) => s,
@@ -118,7 +129,10 @@ fn run(mut opts: Options) -> u8 {
     let mut d = match daemon::Daemon::new(opts.clone(), log, startup_env, loaded) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("xinetd: cannot set up the event loop: {e}");
+            eprintln!(
+                "xinetd: cannot set up the event loop: {}",
+                xinetd_log::explain_errno(&e)
+            );
             return 1;
         }
     };
@@ -159,7 +173,11 @@ fn convert_inetd(file: &std::path::Path, daemon_dir: Option<String>, xconv: bool
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("xinetd: cannot read {}: {e}", file.display());
+            eprintln!(
+                "xinetd: cannot read {}: {}",
+                file.display(),
+                xinetd_log::explain_errno(&e)
+            );
             return 1;
         }
     };
@@ -230,7 +248,11 @@ fn write_pidfile(opts: &Options, log: &mut ProgramLog) {
     if let Err(e) = r {
         log.msg(
             Level::Debug,
-            &format!("couldn't write pidfile {}: {e}", path.display()),
+            &format!(
+                "couldn't write pidfile {}: {}",
+                path.display(),
+                xinetd_log::explain_errno(&e)
+            ),
         );
     }
 }

@@ -62,7 +62,7 @@ pub enum CallError {
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::Io(e) => write!(f, "{e}"),
+            CallError::Io(e) => f.write_str(&xinetd_log::explain_errno(e)),
             CallError::Rejected(why) => f.write_str(why),
         }
     }

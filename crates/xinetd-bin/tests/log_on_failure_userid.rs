@@ -85,3 +85,25 @@ fn userid_on_failure_reports_a_bad_identd() {
     d.wait_log(5, "Failed to contact identity server at 127.0.0.1: ");
     assert!(!d.read("svc.log").contains("USERID:"));
 }
+
+#[test]
+fn userid_on_failure_asks_identd_after_a_cps_refusal() {
+    // cps is a parent-side check in xinetd too: its refusal asks the identd. (The reason
+    // word is `connections per second`; an earlier daemon compared it with `cps` and never
+    // asked.)
+    let (ident, _) = fake_identd(None);
+    let echo = free_port();
+    let conf = internal("echo", "echo", "stream", echo, "")
+        .replace("cps = 0 0", "cps = 1 5")
+        .replace("log_on_failure = HOST", "log_on_failure = HOST USERID");
+    let d = Daemon::start_with(&conf, &["-ident_port", &ident.to_string()]);
+    let _first = connect_from(SRC2, echo);
+    // The identd asked is on the client's address: 127.0.0.1 here.
+    let _second = connect(echo);
+    d.wait_file(
+        5,
+        "svc.log",
+        "FAIL: echo connections per second from=127.0.0.1",
+    );
+    d.wait_file(5, "svc.log", "USERID: echo UNIX : mallory");
+}

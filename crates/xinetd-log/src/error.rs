@@ -33,7 +33,7 @@ pub enum LogError {
         hard: u64,
     },
     /// A log file could not be opened (xinetd: `creation of %s log failed`).
-    #[error("can't open log file {}: {source}", path.display())]
+    #[error("can't open log file {}: {}", path.display(), crate::explain_errno(source))]
     OpenFile {
         /// The file.
         path: PathBuf,
@@ -42,6 +42,6 @@ pub enum LogError {
         source: io::Error,
     },
     /// A socket could not be created or configured.
-    #[error("can't create log socket: {0}")]
+    #[error("can't create log socket: {}", crate::explain_errno(.0))]
     Socket(#[source] io::Error),
 }

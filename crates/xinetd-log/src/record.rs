@@ -151,6 +151,10 @@ pub enum FailReason {
     Load,
     /// `connections per second` (cps).
     Cps,
+    /// `fds`: not an xinetd word (an extension). The daemon refused a connection it would
+    /// have served inside its own process because its descriptor budget is spent (xinetd
+    /// holds such connections in forked children instead).
+    Descriptors,
 }
 
 impl FailReason {
@@ -166,6 +170,7 @@ impl FailReason {
             FailReason::Libwrap => "libwrap",
             FailReason::Load => "load",
             FailReason::Cps => "connections per second",
+            FailReason::Descriptors => "fds",
         }
     }
 }
@@ -176,7 +181,7 @@ impl std::str::FromStr for FailReason {
     /// The exact words of [`FailReason::as_str`] (e.g. `per_source_limit`,
     /// `connections per second`).
     fn from_str(s: &str) -> Result<FailReason, LogError> {
-        const ALL: [FailReason; 9] = [
+        const ALL: [FailReason; 10] = [
             FailReason::Address,
             FailReason::Time,
             FailReason::Fork,
@@ -186,6 +191,7 @@ impl std::str::FromStr for FailReason {
             FailReason::Libwrap,
             FailReason::Load,
             FailReason::Cps,
+            FailReason::Descriptors,
         ];
         ALL.into_iter()
             .find(|r| r.as_str() == s)

@@ -46,6 +46,10 @@ pub const LOOKUP_WAIT: Duration = Duration::from_secs(10);
 /// Requests waiting for name lookups at most (a flood of unresolvable peers cannot grow the
 /// table).
 pub const MAX_WAITING: usize = 1024;
+/// identd queries for `USERID` in `log_on_success` in flight at most (each holds the client's
+/// connection and a query socket). Past it a request is served without `USERID`; an `IDONLY`
+/// service refuses it (docs/compat.md).
+pub const MAX_IDENT_WAITS: usize = 1024;
 
 /// Which kind of request, and so which checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +122,9 @@ pub struct Admitted<C> {
     pub req: Request<C>,
     /// Its limits permit and running count.
     pub hold: Option<Hold>,
+    /// `USERID` was asked for, but [`MAX_IDENT_WAITS`] queries were in flight: served
+    /// without it.
+    pub without_userid: bool,
 }
 
 /// A refused request.
@@ -129,7 +136,7 @@ pub struct Refused<C> {
 }
 
 /// Identifies a waiting request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WaitId(u64);
 
 /// What a waiting request needs.
@@ -200,6 +207,8 @@ pub struct Pipeline<C> {
     wrap: Wrappers,
     services: HashMap<u64, Registered>,
     waits: HashMap<WaitId, Waiting<C>>,
+    /// Entries of `waits` at [`Stage::Ident`].
+    ident_waits: usize,
     next_wait: u64,
 }
 
@@ -220,6 +229,7 @@ impl<C> Pipeline<C> {
             wrap,
             services: HashMap::new(),
             waits: HashMap::new(),
+            ident_waits: 0,
             next_wait: 1,
         }
     }
@@ -311,7 +321,7 @@ impl<C> Pipeline<C> {
     /// The answer to a waiting request's ask; `None` when nothing waits under `id` (it was
     /// refused at its deadline, or its service is gone).
     pub fn resume(&mut self, id: WaitId, answer: Answer, now: Instant) -> Option<Step<C>> {
-        let w = self.waits.remove(&id)?;
+        let w = self.take(id)?;
         Some(match (w.stage, answer) {
             (Stage::Names, Answer::Names(resolved)) => {
                 // The service went away while the lookup ran: nothing to admit it to.
@@ -337,6 +347,7 @@ impl<C> Pipeline<C> {
                     Step::Serve(Admitted {
                         req: w.req,
                         hold: w.hold,
+                        without_userid: false,
                     })
                 } else {
                     let r = Refusal {
@@ -359,8 +370,22 @@ impl<C> Pipeline<C> {
 
     /// The ask of `id` cannot be made (no resolver thread): the request is refused now.
     pub fn abandon(&mut self, id: WaitId) -> Option<Step<C>> {
-        let w = self.waits.remove(&id)?;
+        let w = self.take(id)?;
         Some(unanswered(w.req, w.stage))
+    }
+
+    /// Removes a waiting request.
+    fn take(&mut self, id: WaitId) -> Option<Waiting<C>> {
+        let w = self.waits.remove(&id)?;
+        if w.stage == Stage::Ident {
+            self.ident_waits -= 1;
+        }
+        Some(w)
+    }
+
+    /// Requests waiting (each holds its connection or datagram).
+    pub fn waiting_count(&self) -> usize {
+        self.waits.len()
     }
 
     /// When the oldest name lookup times out.
@@ -489,6 +514,17 @@ impl<C> Pipeline<C> {
                 .value
                 .contains(&xinetd_conf::SuccessFlag::Userid);
         match (wants, req.local, req.peer) {
+            (true, Some(_), Some(_)) if self.ident_waits >= MAX_IDENT_WAITS => {
+                if c.has_flag(xinetd_conf::ServiceFlag::IdOnly) {
+                    // IDONLY serves identified clients only: none can be identified now.
+                    return refuse(req, Refusal::plain(FailReason::Descriptors));
+                }
+                Step::Serve(Admitted {
+                    req,
+                    hold,
+                    without_userid: true,
+                })
+            }
             (true, Some(local), Some(peer)) => {
                 let idonly = c.has_flag(xinetd_conf::ServiceFlag::IdOnly);
                 let ask = Ask::Ident {
@@ -498,7 +534,11 @@ impl<C> Pipeline<C> {
                 };
                 self.wait(req, hold, Stage::Ident, ask, now)
             }
-            _ => Step::Serve(Admitted { req, hold }),
+            _ => Step::Serve(Admitted {
+                req,
+                hold,
+                without_userid: false,
+            }),
         }
     }
 
@@ -531,6 +571,9 @@ impl<C> Pipeline<C> {
         }
         let id = WaitId(self.next_wait);
         self.next_wait += 1;
+        if stage == Stage::Ident {
+            self.ident_waits += 1;
+        }
         self.waits.insert(
             id,
             Waiting {

@@ -535,3 +535,38 @@ fn abandoned_asks_are_refused() {
     assert_eq!(refused(&step), Ok(FailReason::Libwrap));
     assert!(h.p.abandon(id).is_none());
 }
+
+#[test]
+fn identd_queries_in_flight_are_bounded() {
+    let mut h = plain();
+    // cps off: the default (50 a second) would refuse long before the ident limit.
+    let svc = echo("log_on_success = USERID\n\tcps = 0 0");
+    let strict = echo("log_on_success = USERID\n\tflags = IDONLY\n\tcps = 0 0");
+    h.add(1, &svc);
+    h.add(2, &strict);
+    for n in 0..MAX_IDENT_WAITS as u32 {
+        let r = request(1, &svc, Path::Stream, "127.0.0.2", n);
+        assert!(matches!(
+            h.p.admit(r, h.now),
+            Step::Wait(_, Ask::Ident { .. })
+        ));
+    }
+    let a = served(h.admit(1, &svc, "127.0.0.2"));
+    assert!(a.without_userid, "served without USERID past the limit");
+    assert!(a.hold.is_some());
+    assert_eq!(
+        refused(&h.admit(2, &strict, "127.0.0.2")),
+        Ok(FailReason::Descriptors),
+        "IDONLY cannot serve an unidentified client"
+    );
+    // An answer frees a place.
+    let id = h.p.ident_waits().next().expect("a wait");
+    served(
+        h.p.resume(id, Answer::Ident { admit: true }, h.now)
+            .expect("waiting"),
+    );
+    assert!(matches!(
+        h.admit(1, &svc, "127.0.0.2"),
+        Step::Wait(_, Ask::Ident { .. })
+    ));
+}

@@ -14,7 +14,7 @@ use super::services::DGRAM_MAX;
 use super::{Daemon, Route};
 use crate::admission::ident::Purpose;
 use crate::admission::lookup::{Answer as Resolved, Question};
-use crate::admission::{Answer, Ask, Hold, Path, Reason, Refused, Request, Step, WaitId};
+use crate::admission::{Answer, Ask, Hold, Path, Reason, Refusal, Refused, Request, Step, WaitId};
 use crate::dlog::Level;
 use crate::internal::{self, Builtin};
 use crate::listen::Listener;
@@ -141,6 +141,7 @@ impl Daemon {
                 let _ = stream.write_all(&text);
             }
         }
+        let needed = descriptors_needed(&svc);
         let req = Request {
             key,
             local: stream.local_addr().ok(),
@@ -149,6 +150,17 @@ impl Daemon {
             peer: Some(peer),
             carrier: Carrier::Stream(stream),
         };
+        if needed > 0 {
+            let held = self.held_fds();
+            if self.budget.room(held) < needed {
+                if let Some(line) = self.budget.refused(held, now) {
+                    self.log.msg(Level::Warning, &line);
+                }
+                let refusal = Refusal::plain(xinetd_log::FailReason::Descriptors);
+                self.refuse(Refused { req, refusal }, now);
+                return;
+            }
+        }
         let step = self.pipeline.admit(req, now);
         self.admission_step(step, now);
     }
@@ -410,6 +422,7 @@ impl Daemon {
         if !wanted
             || !reason.is_parent_side()
             || self.idents.after_refusal() >= self.opts.logprocs as usize
+            || self.budget.room(self.held_fds()) < 2
         {
             return;
         }
@@ -468,4 +481,17 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Descriptors a connection of `svc` holds in the daemon beyond its own socket's accept:
+/// its socket for a session served inside the loop (two for a relay), and an identd query
+/// with the connection while `USERID` is asked for. External servers take theirs away.
+fn descriptors_needed(svc: &Service) -> usize {
+    let session = match svc.server {
+        Server::Internal(b) if b.holds_connection() => 1,
+        Server::Redirect(_) => 2,
+        _ => 0,
+    };
+    let ident = if svc.logs_remote_user() { 2 } else { 0 };
+    session + ident
 }

@@ -8,6 +8,7 @@
 //! configuration; [`report`] writes the dumps, the consistency check and the admin rows.
 
 mod accept;
+mod budget;
 mod launch;
 mod reload;
 mod report;
@@ -38,6 +39,8 @@ use crate::service::Service;
 use crate::session::Session;
 
 pub use accept::Carrier;
+pub use budget::raise_nofile;
+use budget::{Budget, Throttle};
 use launch::Launcher;
 pub use routes::{Route, WAKER};
 use routes::{Routes, SIGNALS};
@@ -80,6 +83,10 @@ pub struct Daemon {
     defaults: xinetd_conf::Defaults,
     /// TCPMUX client services, reached through the `tcpmux` builtin (F-540).
     tcpmux: Vec<Service>,
+    /// The descriptors in-loop work may hold (issue 17).
+    budget: Budget,
+    /// Requests served without `USERID` because too many identd queries were in flight.
+    userid_skipped: Throttle,
 }
 
 impl Daemon {
@@ -138,16 +145,44 @@ impl Daemon {
             exit: None,
             defaults: loaded.defaults,
             tcpmux: loaded.tcpmux_clients,
+            budget: Budget::new(),
+            userid_skipped: Throttle::default(),
         };
         for svc in loaded.services {
             d.add_service(svc);
         }
+        d.measure_descriptors();
         Ok(d)
     }
 
     /// The daemon log.
     pub fn log(&mut self) -> &mut ProgramLog {
         &mut self.log
+    }
+
+    /// Descriptors held by in-loop work, estimated without a system call: one per polled
+    /// socket, one per connection waiting in the pipeline or for a `USERID` after a refusal,
+    /// the socket copies of fork retries, two per spawn in flight.
+    fn held_fds(&self) -> usize {
+        self.routes.len()
+            + self.pipeline.waiting_count()
+            + self.idents.after_refusal()
+            + self.launcher.retries.entries().len()
+            + 2 * self.launcher.pending.len()
+    }
+
+    /// Measures what is open besides the held descriptors (start-up, reload).
+    fn measure_descriptors(&mut self) {
+        let held = self.held_fds();
+        self.budget.measure(held);
+        self.log.msg(
+            Level::Debug,
+            &format!(
+                "descriptor budget: {} of the limit {} for connections served inside the daemon",
+                self.budget.capacity(),
+                self.budget.limit()
+            ),
+        );
     }
 
     /// Runs until a signal asks to exit.

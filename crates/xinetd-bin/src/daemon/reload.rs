@@ -98,6 +98,7 @@ impl Daemon {
             Level::Notice,
             &format!("Reconfigured: new={added} old={kept} dropped={dropped} (services)"),
         );
+        self.measure_descriptors();
         if self.available() == 0 && !self.opts.stayalive {
             self.log
                 .critical("init_services", "No available services. Exiting");

@@ -164,6 +164,7 @@ impl Daemon {
             running: self.launcher.children.len(),
             process_limit: self.opts.limit,
             config_file: &self.opts.config,
+            descriptors: (self.held_fds(), self.budget.capacity()),
         };
         let cx = crate::dump::Context {
             defaults: &self.defaults,
@@ -256,8 +257,8 @@ impl Daemon {
         // orphaned.
         let mut asked: Vec<_> = self.idents.waits().collect();
         let mut waiting: Vec<_> = self.pipeline.ident_waits().collect();
-        asked.sort_by_key(|w| format!("{w:?}"));
-        waiting.sort_by_key(|w| format!("{w:?}"));
+        asked.sort_unstable();
+        waiting.sort_unstable();
         if asked != waiting {
             errors.push(format!(
                 "{} requests wait for an identd but {} queries are in flight",

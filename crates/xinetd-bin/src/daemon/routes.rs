@@ -51,6 +51,11 @@ impl Routes {
         self.map.get(&t).copied()
     }
 
+    /// The number of tokens in use: one per polled socket.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
     /// Forgets `t`.
     pub fn remove(&mut self, t: Token) {
         self.map.remove(&t);

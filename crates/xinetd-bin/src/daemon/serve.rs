@@ -17,7 +17,24 @@ use crate::slog::Served;
 impl Daemon {
     /// Serves an admitted request.
     pub(super) fn serve(&mut self, a: Admitted<Carrier>, now: Instant) {
-        let Admitted { req, hold } = a;
+        let Admitted {
+            req,
+            hold,
+            without_userid,
+        } = a;
+        if without_userid {
+            if let Some(n) = self.userid_skipped.hit(now) {
+                self.log.msg(
+                    crate::dlog::Level::Notice,
+                    &format!(
+                        "service {}: {} identd queries in flight; served {n} request(s) \
+                         without USERID",
+                        req.svc.id,
+                        crate::admission::MAX_IDENT_WAITS
+                    ),
+                );
+            }
+        }
         let Request {
             key,
             svc,

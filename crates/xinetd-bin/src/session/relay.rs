@@ -81,14 +81,21 @@ impl Relay {
     /// side that sent EOF is never watched for reading again (its EOF stays readable: watching
     /// it would wake the loop for nothing, forever, while the other side stays open).
     pub fn follow(&mut self, registry: &Registry) -> io::Result<()> {
+        let (client, target) = self.interests();
+        self.client.follow(registry, client)?;
+        self.target.follow(registry, target)
+    }
+
+    /// What the client's and the target's sockets should be watched for now.
+    fn interests(&self) -> (Option<mio::Interest>, Option<mio::Interest>) {
         let read_client = self.connected && !self.client_eof && self.to_target.is_empty();
         let read_target = self.connected && !self.target_eof && self.to_client.is_empty();
         let write_target = !self.connected || !self.to_target.is_empty();
         let write_client = !self.to_client.is_empty();
-        self.client
-            .follow(registry, interest(read_client, write_client))?;
-        self.target
-            .follow(registry, interest(read_target, write_target))
+        (
+            interest(read_client, write_client),
+            interest(read_target, write_target),
+        )
     }
 
     /// The connection to the target failed.
@@ -236,5 +243,114 @@ fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> 
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+
+    use mio::{Interest, Token};
+
+    use super::*;
+
+    /// A connected loopback pair: (the relay's end, the test's end).
+    fn pair() -> (mio::net::TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("listen");
+        let far = TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (near, _) = l.accept().expect("accept");
+        near.set_nonblocking(true).expect("nonblocking");
+        far.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        (mio::net::TcpStream::from_std(near), far)
+    }
+
+    fn relay() -> (Relay, TcpStream, TcpStream) {
+        let (client, client_far) = pair();
+        let (target, target_far) = pair();
+        let to = target.peer_addr().expect("peer");
+        let r = Relay::new(
+            Socket::new(client, Token(1)),
+            Socket::new(target, Token(2)),
+            to,
+        );
+        (r, client_far, target_far)
+    }
+
+    /// Turns until `cond` holds (the kernel moves loopback bytes asynchronously).
+    fn turn_until(r: &mut Relay, mut cond: impl FnMut(&Relay) -> bool) -> Next {
+        for _ in 0..500 {
+            let n = r.ready();
+            if cond(r) || matches!(n, Next::Done) {
+                return n;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        panic!("the relay did not get there");
+    }
+
+    #[test]
+    fn bytes_flow_both_ways_and_are_counted() {
+        let (mut r, mut c, mut t) = relay();
+        c.write_all(b"hello").expect("client writes");
+        turn_until(&mut r, |r| r.bytes_in == 5);
+        let mut b = [0u8; 5];
+        t.read_exact(&mut b).expect("target reads");
+        assert_eq!(&b, b"hello");
+        t.write_all(b"hi").expect("target writes");
+        turn_until(&mut r, |r| r.bytes_out == 2);
+        let mut b = [0u8; 2];
+        c.read_exact(&mut b).expect("client reads");
+        assert_eq!(&b, b"hi");
+    }
+
+    #[test]
+    fn a_half_closed_side_is_never_watched_for_reading_again() {
+        let (mut r, mut c, mut t) = relay();
+        // Connected: both sides are read, nothing is pending.
+        turn_until(&mut r, |r| r.connected);
+        assert_eq!(
+            r.interests(),
+            (Some(Interest::READABLE), Some(Interest::READABLE))
+        );
+        c.write_all(b"request").expect("write");
+        c.shutdown(Shutdown::Write).expect("half-close");
+        turn_until(&mut r, |r| r.target_shut);
+        // The client's EOF went on to the target, which still may answer.
+        let mut got = Vec::new();
+        t.read_to_end(&mut got).expect("target reads to EOF");
+        assert_eq!(got, b"request");
+        assert_eq!(r.interests(), (None, Some(Interest::READABLE)));
+        // A turn with nothing to do stays put.
+        assert!(matches!(r.ready(), Next::Wait));
+        t.write_all(b"answer").expect("answer");
+        t.shutdown(Shutdown::Write).expect("target done");
+        assert!(matches!(turn_until(&mut r, |_| false), Next::Done));
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).expect("client reads to EOF");
+        assert_eq!(got, b"answer");
+    }
+
+    #[test]
+    fn a_side_that_does_not_read_is_watched_for_writing_only() {
+        let (mut r, _c, mut t) = relay();
+        turn_until(&mut r, |r| r.connected);
+        // The target sends more than the client's socket buffers hold.
+        t.set_nonblocking(true).expect("nonblocking");
+        let chunk = [b'x'; 64 * 1024];
+        for _ in 0..200 {
+            if t.write(&chunk).is_err() {
+                break;
+            }
+            let _ = r.ready();
+        }
+        assert!(!r.to_client.is_empty(), "the client's buffers are full");
+        // Waiting for the client to read: its socket is watched for writing (and for reading,
+        // as the other direction is free), the target is not read meanwhile.
+        assert_eq!(
+            r.interests(),
+            (Some(Interest::READABLE | Interest::WRITABLE), None)
+        );
     }
 }
