@@ -86,11 +86,6 @@ impl Budget {
         self.limit.saturating_sub(self.base).saturating_sub(RESERVE)
     }
 
-    /// The soft limit.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
     /// A refusal for lack of descriptors; returns the daemon-log line when one is due (at
     /// most one per second, with the number of refusals it stands for).
     pub fn refused(&mut self, held: usize, now: Instant) -> Option<String> {

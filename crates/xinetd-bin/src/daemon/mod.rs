@@ -175,14 +175,6 @@ impl Daemon {
     fn measure_descriptors(&mut self) {
         let held = self.held_fds();
         self.budget.measure(held);
-        self.log.msg(
-            Level::Debug,
-            &format!(
-                "descriptor budget: {} of the limit {} for connections served inside the daemon",
-                self.budget.capacity(),
-                self.budget.limit()
-            ),
-        );
     }
 
     /// Runs until a signal asks to exit.

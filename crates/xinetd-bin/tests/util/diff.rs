@@ -673,7 +673,9 @@ impl Scenario {
 /// Program-log records only we write, on purpose (docs/compat.md "New or moved messages",
 /// "Version and options").
 fn ours_only_prog(r: &str) -> bool {
-    r.starts_with("DEBUG: Started service: ") || r.contains(" options compiled in.")
+    r.starts_with("DEBUG: Started service: ")
+        || r.starts_with("DEBUG: file descriptor limit raised from ")
+        || r.contains(" options compiled in.")
 }
 
 /// Waits until both sides are quiet: logs unchanged for 300 ms and no server running, at
