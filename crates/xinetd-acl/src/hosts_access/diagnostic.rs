@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum HostsAccessError {
     /// The file exists but reading it failed.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {}", path.display(), errno_text(source))]
     Read {
         /// The file.
         path: PathBuf,
@@ -19,6 +19,20 @@ pub enum HostsAccessError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An I/O error as xinetd's `%m` shows it: `<strerror text> (errno = N)`, not std's `(os error N)`.
+fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            let shown = e.to_string();
+            let text = shown
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&shown);
+            format!("{text} (errno = {code})")
+        }
+        None => e.to_string(),
+    }
 }
 
 /// How serious a [`Diagnostic`] is.
@@ -90,5 +104,28 @@ impl fmt::Display for Diagnostic {
             self.column,
             self.message
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_error_shows_errno_as_xinetd_does() {
+        let err = HostsAccessError::Read {
+            path: PathBuf::from("/etc/hosts.deny"),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(
+            err.to_string(),
+            "cannot read /etc/hosts.deny: Permission denied (errno = 13)"
+        );
+    }
+
+    #[test]
+    fn errno_text_keeps_errors_without_an_errno() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "not text");
+        assert_eq!(errno_text(&e), "not text");
     }
 }
