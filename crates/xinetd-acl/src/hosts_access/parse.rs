@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::canonical;
-use super::diagnostic::{Diagnostic, DiagnosticKind, Severity};
+use super::diagnostic::{errno_text, Diagnostic, DiagnosticKind, Severity};
 use super::pattern::{ClientPattern, DaemonPattern, HostPattern, PatternList, StrPattern};
 
 pub(super) struct Parser<'a> {
@@ -186,7 +186,10 @@ impl Parser<'_> {
                     col,
                     Severity::Warning,
                     DiagnosticKind::NeverMatches,
-                    format!("cannot read pattern file `{path}`: {e}; it matches nothing"),
+                    format!(
+                        "cannot read pattern file `{path}`: {}; it matches nothing",
+                        errno_text(&e)
+                    ),
                 );
                 return HostPattern::Never;
             }
@@ -274,4 +277,24 @@ fn network(net: ipnet::IpNet) -> HostPattern {
         }
     }
     HostPattern::Network(net)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_pattern_file_shows_errno_as_xinetd_does() {
+        let mut diags = Vec::new();
+        let mut parser = Parser {
+            path: Path::new("hosts.allow"),
+            diags: &mut diags,
+        };
+        assert_eq!(parser.file("/nonexistent/file", 1, 6), HostPattern::Never);
+        assert_eq!(
+            diags[0].message,
+            "cannot read pattern file `/nonexistent/file`: No such file or directory (errno = 2); \
+             it matches nothing"
+        );
+    }
 }
