@@ -148,7 +148,11 @@ impl Resolver for SystemResolver {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ResolveError::Failed {
                 what: name.to_owned(),
-                reason: format!("cannot read {}: {e}", self.networks_file.display()),
+                reason: format!(
+                    "cannot read {}: {}",
+                    self.networks_file.display(),
+                    crate::hosts_access::errno_text(&e)
+                ),
             }),
         }
     }

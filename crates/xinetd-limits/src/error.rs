@@ -14,7 +14,9 @@ pub enum LimitsError {
     #[error("max_load must be a finite number greater than 0, got {0}")]
     InvalidMaxLoad(f64),
     /// The load-average file could not be read.
-    #[error("cannot read load average from {path}: {source}")]
+    // The cause is the error's source, not part of this text (callers render it, e.g. as
+    // xinetd's `%m`).
+    #[error("cannot read load average from {path}")]
     LoadAverageIo {
         /// The file that was read (normally `/proc/loadavg`).
         path: PathBuf,

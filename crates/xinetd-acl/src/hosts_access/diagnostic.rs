@@ -22,7 +22,7 @@ pub enum HostsAccessError {
 }
 
 /// An I/O error as xinetd's `%m` shows it: `<strerror text> (errno = N)`, not std's `(os error N)`.
-pub(super) fn errno_text(e: &std::io::Error) -> String {
+pub(crate) fn errno_text(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(code) => {
             let shown = e.to_string();

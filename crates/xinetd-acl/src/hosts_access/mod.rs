@@ -77,6 +77,7 @@ mod table;
 pub use client_name::{ClientName, NameLookup};
 pub use daemon_name::{daemon_name, ServerKind};
 pub use decide::{HostsAccess, RuleLocation, Table, WrapAllowed, WrapDecision, WrapDenial};
+pub(crate) use diagnostic::errno_text;
 pub use diagnostic::{Diagnostic, DiagnosticKind, HostsAccessError, Severity};
 
 /// IPv4-mapped IPv6 addresses are their IPv4 address (libwrap on Debian matches them so).
