@@ -41,15 +41,22 @@ fn assert_idle(d: &Daemon, secs: u64, what: &str) {
     );
 }
 
-#[test]
-fn half_closed_redirect_with_a_target_that_does_not_read() {
+/// A daemon with a `redirect` service to a target the test holds: (daemon, port, target).
+fn redirect_to_a_local_target() -> (Daemon, u16, TcpListener) {
     let target = TcpListener::bind("127.0.0.1:0").expect("target");
     let tport = target.local_addr().expect("addr").port();
     let port = free_port();
     let d = Daemon::start(&format!(
         "service redir\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
-         \tprotocol = tcp\n\tuser = root\n\tport = {port}\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 {tport}\n}}\n"
+         \tprotocol = tcp\n\tuser = root\n\tport = {port}\n\tbind = 127.0.0.1\n\
+         \tredirect = 127.0.0.1 {tport}\n}}\n"
     ));
+    (d, port, target)
+}
+
+#[test]
+fn half_closed_redirect_with_a_target_that_does_not_read() {
+    let (d, port, target) = redirect_to_a_local_target();
     let mut c = connect(port);
     c.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("request");
     c.shutdown(Shutdown::Write).expect("half-close");
@@ -60,13 +67,7 @@ fn half_closed_redirect_with_a_target_that_does_not_read() {
 
 #[test]
 fn half_closed_redirect_whose_client_does_not_read() {
-    let target = TcpListener::bind("127.0.0.1:0").expect("target");
-    let tport = target.local_addr().expect("addr").port();
-    let port = free_port();
-    let d = Daemon::start(&format!(
-        "service redir\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
-         \tprotocol = tcp\n\tuser = root\n\tport = {port}\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 {tport}\n}}\n"
-    ));
+    let (d, port, target) = redirect_to_a_local_target();
     let _c = connect(port);
     let (mut t, _) = target.accept().expect("the daemon connects to the target");
     // The target answers more than the client's buffers hold, then closes its side.

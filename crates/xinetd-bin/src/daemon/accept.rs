@@ -244,21 +244,8 @@ impl Daemon {
                 peer,
                 timeout,
             } => {
-                let token = self.routes.add(Route::Ident);
-                let r = self.idents.start(
-                    self.poll.registry(),
-                    token,
-                    local,
-                    peer,
-                    timeout,
-                    now,
-                    Purpose::Admission(id),
-                );
-                if let Err(e) = r {
-                    let (purpose, result) = *e;
-                    self.routes.remove(token);
-                    self.ident_answered(purpose, result, now);
-                }
+                let query = (local, peer, timeout);
+                self.start_ident(query, Purpose::Admission(id), now);
                 return;
             }
         };
@@ -429,13 +416,24 @@ impl Daemon {
         let Ok(local) = stream.local_addr() else {
             return;
         };
-        let token = self.routes.add(Route::Ident);
         let purpose = Purpose::AfterRefusal {
             svc: svc.clone(),
             peer,
             stream,
         };
-        let timeout = xinetd_log::IdentTimeout::for_failure();
+        let query = (local, peer, xinetd_log::IdentTimeout::for_failure());
+        self.start_ident(query, purpose, now);
+    }
+
+    /// Starts an identd query (our end, the client, how long) on a token of its own; a query
+    /// that cannot even start is answered at once.
+    fn start_ident(
+        &mut self,
+        (local, peer, timeout): (SocketAddr, SocketAddr, xinetd_log::IdentTimeout),
+        purpose: Purpose,
+        now: Instant,
+    ) {
+        let token = self.routes.add(Route::Ident);
         let r = self.idents.start(
             self.poll.registry(),
             token,

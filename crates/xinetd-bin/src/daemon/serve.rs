@@ -276,15 +276,18 @@ impl Daemon {
 
     /// A new session's first turn: most requests are already in the socket.
     fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
-        let next = {
-            let view = super::report::View { d: self };
-            let cx = session::Cx {
-                tcpmux: &self.tcpmux,
-                view: &view,
-            };
-            s.ready(&cx)
-        };
+        let next = self.turn(&mut s);
         self.after_turn(id, s, next, now);
+    }
+
+    /// One turn of a session (which is out of the table meanwhile, so it can see the rest).
+    fn turn(&self, s: &mut Session) -> Next {
+        let view = super::report::View { d: self };
+        let cx = session::Cx {
+            tcpmux: &self.tcpmux,
+            view: &view,
+        };
+        s.ready(&cx)
     }
 
     /// Readiness of a session's socket (or its turn after [`Next::Again`]).
@@ -292,14 +295,7 @@ impl Daemon {
         let Some(mut s) = self.sessions.remove(&id) else {
             return;
         };
-        let next = {
-            let view = super::report::View { d: self };
-            let cx = session::Cx {
-                tcpmux: &self.tcpmux,
-                view: &view,
-            };
-            s.ready(&cx)
-        };
+        let next = self.turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
