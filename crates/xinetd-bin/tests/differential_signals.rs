@@ -266,7 +266,11 @@ fn table() -> Vec<Scenario> {
         .logs(Logs::Both),
         Scenario::new("dump: while a server runs", with_cat.clone(), |s, o| {
             let held = connect(Src::V4(2), s.port(2));
-            wait_for(5, || !s.descendants().is_empty());
+            // The server runs, and its daemon has counted it (START is logged once the
+            // spawn's result reached the loop; the process exists a little earlier).
+            wait_for(5, || {
+                !s.descendants().is_empty() && s.read("svc.log").contains("START: ")
+            });
             dump(s, o);
             drop(held);
             wait_for(5, || s.descendants().is_empty());
