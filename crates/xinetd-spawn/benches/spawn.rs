@@ -6,7 +6,7 @@
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target/spawn cargo bench -p xinetd-spawn`.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
-#![allow(unsafe_code)] // the fork/posix_spawn baselines are raw libc, like ../shared/bench/ceiling
+#![allow(unsafe_code)] // the fork/posix_spawn baselines are raw libc, like the ceiling of the project's benchmark harness
 
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

@@ -1,4 +1,4 @@
-//! `accept_loop` — the accept+spawn loop of `../shared/bench/ceiling`, spawning with
+//! `accept_loop` — the accept+spawn loop of the project's benchmark ceiling (outside this package), spawning with
 //! `xinetd_spawn::spawn` instead, so `connbench` can compare both in the same session.
 //!
 //! usage: `accept_loop 127.0.0.1:PORT [--pgrp] [--user NAME] PROGRAM [ARGS...]`

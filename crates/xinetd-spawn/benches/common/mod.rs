@@ -1,5 +1,5 @@
 //! Shared by the spawn benchmarks: the specs under test and the raw libc baselines
-//! (`fork`+`execve` and `posix_spawn`, as in ../shared/bench/ceiling).
+//! (`fork`+`execve` and `posix_spawn`, as in the ceiling of the project's benchmark harness).
 #![allow(dead_code)] // each bench uses a subset
 #![allow(unsafe_code)] // the baselines are raw libc fork/posix_spawn, like the ceiling
 
