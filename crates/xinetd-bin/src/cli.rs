@@ -66,6 +66,9 @@ pub struct Options {
     /// `-pmap_port N` (extension, for tests): the UDP port of the portmapper on 127.0.0.1
     /// that RPC services register with (111).
     pub pmap_port: u16,
+    /// `-notify_fd N` (extension, s6's `notification-fd`): a newline is written to descriptor
+    /// N once the daemon is ready, then N is closed.
+    pub notify_fd: Option<i32>,
     /// `-check` (issue 2).
     pub check: bool,
     /// `-json` with `-check`.
@@ -95,6 +98,7 @@ impl Default for Options {
             pmap_port: 111,
             inetd_conf: None,
             ident_port: 113,
+            notify_fd: None,
             check: false,
             json: false,
             unknown: Vec::new(),
@@ -202,6 +206,15 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                         .parse()
                         .map_err(|_| Stop::Usage(format!("option -pmap_port: bad number '{v}'")))?;
                 }
+                "-notify_fd" => {
+                    let n: u32 = number("-notify_fd", value("-notify_fd")?)?;
+                    if n < 3 {
+                        return Err(Stop::Usage(
+                            "-notify_fd takes a descriptor above 2".to_string(),
+                        ));
+                    }
+                    o.notify_fd = i32::try_from(n).ok();
+                }
                 "-convert-inetd" => convert = Some(PathBuf::from(value("-convert-inetd")?)),
                 "-daemon_dir" => daemon_dir = Some(value("-daemon_dir")?),
                 "-xconv" => xconv = true,
@@ -282,6 +295,20 @@ mod tests {
             &["-syslog", "daemon", "-filelog", "f"],
         ] {
             assert!(matches!(p(bad), Command::Usage(_)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn notify_fd_takes_a_descriptor_above_stderr() {
+        let Command::Run(o) = p(&["-notify_fd", "3"]) else {
+            panic!("valid")
+        };
+        assert_eq!(o.notify_fd, Some(3));
+        for bad in ["2", "x"] {
+            assert!(
+                matches!(p(&["-notify_fd", bad]), Command::Usage(_)),
+                "-notify_fd {bad}"
+            );
         }
     }
 

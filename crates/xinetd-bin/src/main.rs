@@ -115,7 +115,11 @@ fn run(mut opts: Options) -> u8 {
             &format!("file descriptor limit raised from {before} to {after}"),
         );
     }
-    let startup_env = xinetd_spawn::Environment::startup();
+    let mut notifier = daemon::Notifier::new(opts.notify_fd, std::time::Instant::now());
+    // The environment servers inherit (F-410), less the service manager's protocol variables.
+    let startup_env = xinetd_spawn::Environment::from_vars(daemon::without_manager_variables(
+        std::env::vars_os(),
+    ));
     let loaded = match config::load(&opts, &mut log, &startup_env) {
         Ok(s) => s,
         Err(()) => {
@@ -123,10 +127,11 @@ fn run(mut opts: Options) -> u8 {
             if let Some(p) = &opts.pidfile {
                 let _ = std::fs::remove_file(p);
             }
+            notifier.failed("couldn't get configuration", EINVAL);
             return 1;
         }
     };
-    let mut d = match daemon::Daemon::new(opts.clone(), log, startup_env, loaded) {
+    let mut d = match daemon::Daemon::new(opts.clone(), log, startup_env, loaded, notifier) {
         Ok(d) => d,
         Err(e) => {
             eprintln!(
@@ -155,6 +160,7 @@ fn run(mut opts: Options) -> u8 {
         if let Some(p) = &opts.pidfile {
             let _ = std::fs::remove_file(p);
         }
+        d.notifier().failed("no services", EINVAL);
         return 1;
     }
     d.log().msg(
@@ -164,8 +170,13 @@ fn run(mut opts: Options) -> u8 {
             if n == 1 { "" } else { "s" }
         ),
     );
+    d.ready();
     d.run().0
 }
+
+/// The `ERRNO=` a service manager is told when start-up fails for want of a usable
+/// configuration (EINVAL, "invalid argument").
+const EINVAL: u32 = 22;
 
 /// `-convert-inetd`: the converted entries on stdout, diagnostics on stderr as
 /// `file:line:col: ...`; exit 1 when the file is unreadable or a line could not be converted.

@@ -7,44 +7,14 @@ mod util;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use util::*;
 
 /// Starts the daemon under `prlimit --nofile=SOFT:HARD`.
 fn start_limited(conf_text: &str, soft: u32, hard: u32) -> Daemon {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("xinetd.conf");
-    let prog_log = dir.path().join("prog.log");
-    let pidfile = dir.path().join("xinetd.pid");
-    std::fs::write(
-        &conf,
-        conf_text.replace("@DIR@", &dir.path().display().to_string()),
-    )
-    .expect("config");
-    let child = Command::new("prlimit")
-        .arg(format!("--nofile={soft}:{hard}"))
-        .arg("--")
-        .arg(XINETD)
-        .args(["-dontfork", "-filelog"])
-        .arg(&prog_log)
-        .arg("-pidfile")
-        .arg(&pidfile)
-        .arg("-f")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prlimit (util-linux) runs the daemon");
-    let d = Daemon {
-        child,
-        dir,
-        conf,
-        prog_log,
-        pidfile,
-    };
+    let nofile = format!("--nofile={soft}:{hard}");
+    let d = Daemon::spawn_with(conf_text, &["prlimit", &nofile, "--"], &[], &[]);
     d.wait_log(10, "Started working");
     d
 }

@@ -10,6 +10,7 @@
 mod accept;
 mod budget;
 mod launch;
+mod notify;
 mod reload;
 mod report;
 mod routes;
@@ -42,6 +43,7 @@ pub use accept::Carrier;
 pub use budget::raise_nofile;
 use budget::{Budget, Throttle};
 use launch::Launcher;
+pub use notify::{without_manager_variables, Notifier};
 pub use routes::{Route, WAKER};
 use routes::{Routes, SIGNALS};
 use services::Active;
@@ -87,6 +89,8 @@ pub struct Daemon {
     budget: Budget,
     /// Requests served without `USERID` because too many identd queries were in flight.
     userid_skipped: Throttle,
+    /// Readiness, reload and watchdog notifications to the service manager.
+    notifier: Notifier,
 }
 
 impl Daemon {
@@ -96,6 +100,7 @@ impl Daemon {
         log: ProgramLog,
         startup_env: xinetd_spawn::Environment,
         loaded: crate::config::Loaded,
+        notifier: Notifier,
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
@@ -147,6 +152,7 @@ impl Daemon {
             tcpmux: loaded.tcpmux_clients,
             budget: Budget::new(),
             userid_skipped: Throttle::default(),
+            notifier,
         };
         for svc in loaded.services {
             d.add_service(svc);
@@ -158,6 +164,32 @@ impl Daemon {
     /// The daemon log.
     pub fn log(&mut self) -> &mut ProgramLog {
         &mut self.log
+    }
+
+    /// The service-manager notifications.
+    pub fn notifier(&mut self) -> &mut Notifier {
+        &mut self.notifier
+    }
+
+    /// Start-up is done: every service that could start listens.
+    pub fn ready(&mut self) {
+        let status = self.status();
+        self.notifier.ready(&status);
+    }
+
+    /// `STATUS=` for the service manager.
+    fn status(&self) -> String {
+        let n = self.available();
+        format!(
+            "{n} available service{}, {} running server{}",
+            if n == 1 { "" } else { "s" },
+            self.launcher.children.len(),
+            if self.launcher.children.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )
     }
 
     /// Descriptors held by in-loop work, estimated without a system call: one per polled
@@ -182,6 +214,7 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         loop {
             if let Some(e) = self.exit {
+                self.notifier.stopping();
                 self.shutdown();
                 return e;
             }
@@ -230,12 +263,14 @@ impl Daemon {
             .chain(self.pipeline.next_deadline())
             .chain(self.pipeline.limits_deadline())
             .chain(self.idents.next_deadline())
+            .chain(self.notifier.next_deadline())
             .chain(self.next_cc)
             .min()
     }
 
     /// Lets every component handle what is due at `now`.
     fn expire(&mut self, now: Instant) {
+        self.notifier.expire(now);
         self.expire_launches(now);
         for step in self.pipeline.expire(now) {
             self.admission_step(step, now);

@@ -10,6 +10,7 @@ impl Daemon {
     pub(super) fn reconfigure(&mut self, now: Instant) {
         // F-713: reopen the program log (rotation); service logs are reopened because the
         // new configuration opens them again.
+        self.notifier.reloading();
         self.log.reopen();
         self.log.msg(Level::Notice, "Starting reconfiguration");
         let new = match crate::config::load(&self.opts, &mut self.log, &self.startup_env) {
@@ -18,6 +19,8 @@ impl Daemon {
                 // Unlike xinetd (F-037/F-970, which exits on a bad defaults block), a config
                 // that fails to load leaves the running configuration untouched.
                 self.log.msg(Level::Warning, "reconfiguration failed");
+                let status = format!("reconfiguration failed; {}", self.status());
+                self.notifier.reloaded(&status);
                 return;
             }
         };
@@ -99,6 +102,8 @@ impl Daemon {
             &format!("Reconfigured: new={added} old={kept} dropped={dropped} (services)"),
         );
         self.measure_descriptors();
+        let status = self.status();
+        self.notifier.reloaded(&status);
         if self.available() == 0 && !self.opts.stayalive {
             self.log
                 .critical("init_services", "No available services. Exiting");

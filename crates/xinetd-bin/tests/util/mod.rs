@@ -43,12 +43,34 @@ impl Daemon {
 
     /// Starts without waiting for anything.
     pub fn spawn(conf_text: &str, extra: &[&str]) -> Daemon {
+        Self::spawn_with(conf_text, &[], &[], extra)
+    }
+
+    /// As [`Daemon::spawn`], started through `wrapper` (a program and its arguments that runs
+    /// the daemon's command line given after them, e.g. `prlimit --nofile=256:256 --`), with
+    /// `env` added; `@DIR@` in the wrapper's arguments is the temp dir.
+    pub fn spawn_with(
+        conf_text: &str,
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("xinetd.conf");
         let prog_log = dir.path().join("prog.log");
         let pidfile = dir.path().join("xinetd.pid");
         std::fs::write(&conf, expand(conf_text, dir.path())).expect("write config");
-        let child = Command::new(XINETD)
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args.iter().map(|a| expand(a, dir.path())));
+                c.arg(XINETD);
+                c
+            }
+            None => Command::new(XINETD),
+        };
+        let child = cmd
+            .envs(env.iter().copied())
             .arg("-dontfork")
             .arg("-filelog")
             .arg(&prog_log)
