@@ -85,6 +85,9 @@ fn run(mut opts: Options) -> u8 {
     if let Ok(abs) = std::path::absolute(&opts.config) {
         opts.config = abs;
     }
+    // First, before any descriptor is opened (daemon::Notifier::new says why).
+    let (mut notifier, notify_fd) =
+        daemon::Notifier::new(opts.notify_fd, std::time::Instant::now());
     let mut log = match open_program_log(&opts) {
         Ok(l) => l,
         Err(e) => {
@@ -108,6 +111,9 @@ fn run(mut opts: Options) -> u8 {
         }
     }
     write_pidfile(&opts, &mut log);
+    if let Err(why) = notify_fd {
+        log.msg(Level::Err, &why);
+    }
     // Issue 17: the daemon holds in-loop connections itself; servers keep their own limit.
     if let Some((before, after)) = daemon::raise_nofile() {
         log.msg(
@@ -115,7 +121,6 @@ fn run(mut opts: Options) -> u8 {
             &format!("file descriptor limit raised from {before} to {after}"),
         );
     }
-    let mut notifier = daemon::Notifier::new(opts.notify_fd, std::time::Instant::now());
     // The environment servers inherit (F-410), less the service manager's protocol variables.
     let startup_env = xinetd_spawn::Environment::from_vars(daemon::without_manager_variables(
         std::env::vars_os(),

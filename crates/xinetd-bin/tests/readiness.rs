@@ -151,3 +151,24 @@ fn s6_gets_a_newline_on_its_notification_fd() {
         "the notification fd is closed"
     );
 }
+
+#[test]
+fn a_notification_fd_that_is_not_open_is_reported_and_ignored() {
+    let port = free_port();
+    let d = Daemon::spawn_with(
+        &internal("echo", "echo", "stream", port, ""),
+        &[],
+        &[],
+        &["-notify_fd", "57"],
+    );
+    d.wait_log(10, "Started working");
+    assert!(
+        d.prog_log()
+            .contains("ERROR: -notify_fd 57: Bad file descriptor (errno = 9)")
+            || d.prog_log()
+                .contains("ERROR: -notify_fd 57: No such file or directory (errno = 2)"),
+        "{}",
+        d.prog_log()
+    );
+    assert_eq!(exchange(port, b"x\n"), b"x\n");
+}

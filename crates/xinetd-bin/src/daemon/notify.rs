@@ -49,16 +49,38 @@ where
 pub struct Notifier {
     /// `NOTIFY_SOCKET` at start-up.
     socket: Option<OsString>,
-    /// `-notify_fd N`, until the daemon is ready.
-    notify_fd: Option<i32>,
+    /// `-notify_fd N`, reopened, until the daemon is ready.
+    notify_file: Option<std::fs::File>,
     /// Half of `WATCHDOG_USEC`: how often the loop says it is alive.
     watchdog: Option<Duration>,
     next_ping: Option<Instant>,
 }
 
 impl Notifier {
-    /// Reads the environment (and takes `-notify_fd`).
-    pub fn new(notify_fd: Option<i32>, now: Instant) -> Notifier {
+    /// Reads the environment and takes `-notify_fd N`. Must run before the daemon opens
+    /// anything: descriptor N is reopened through /proc (adopting it would need `unsafe`) and
+    /// closed at once, so no descriptor the daemon opens later can take its number and be
+    /// written to or closed by mistake. An N that is not open is ignored (`Err` says so).
+    pub fn new(notify_fd: Option<i32>, now: Instant) -> (Notifier, Result<(), String>) {
+        let mut taken = Ok(());
+        let notify_file = notify_fd.and_then(|fd| {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/self/fd/{fd}"))
+            {
+                Ok(f) => {
+                    let _ = nix::unistd::close(fd);
+                    Some(f)
+                }
+                Err(e) => {
+                    taken = Err(format!(
+                        "-notify_fd {fd}: {}; no readiness notification",
+                        xinetd_log::explain_errno(&e)
+                    ));
+                    None
+                }
+            }
+        });
         let socket = std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty());
         let systemd = socket.is_some();
         // sd_watchdog_enabled(3): WATCHDOG_USEC, for this process if WATCHDOG_PID says so.
@@ -66,25 +88,21 @@ impl Notifier {
             .filter(|_| systemd)
             .map(|d| d / 2)
             .filter(|d| !d.is_zero());
-        Notifier {
+        let n = Notifier {
             socket,
-            notify_fd,
+            notify_file,
             watchdog,
             next_ping: watchdog.map(|d| now + d),
-        }
+        };
+        (n, taken)
     }
 
     /// Every service that can start is listening.
     pub fn ready(&mut self, status: &str) {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
-        if let Some(fd) = self.notify_fd.take() {
-            // s6 (notification-fd): a newline, then the descriptor is closed. It is reopened
-            // through /proc rather than adopted, which would need `unsafe`.
-            let _ = std::fs::OpenOptions::new()
-                .write(true)
-                .open(format!("/proc/self/fd/{fd}"))
-                .and_then(|mut f| f.write_all(b"\n"));
-            let _ = nix::unistd::close(fd);
+        if let Some(mut f) = self.notify_file.take() {
+            // s6 (notification-fd): a newline, then the descriptor is closed (dropped).
+            let _ = f.write_all(b"\n");
         }
     }
 
