@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod activation;
 mod adapt;
 mod admission;
 mod check;
@@ -121,6 +122,8 @@ fn run(mut opts: Options) -> u8 {
             &format!("file descriptor limit raised from {before} to {after}"),
         );
     }
+    // Sockets passed by a service manager (LISTEN_FDS), adopted by the services they match.
+    let inherited = activation::Pool::from_env();
     // The environment servers inherit (F-410), less the service manager's protocol variables.
     let startup_env = xinetd_spawn::Environment::from_vars(daemon::without_manager_variables(
         std::env::vars_os(),
@@ -136,16 +139,17 @@ fn run(mut opts: Options) -> u8 {
             return 1;
         }
     };
-    let mut d = match daemon::Daemon::new(opts.clone(), log, startup_env, loaded, notifier) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "xinetd: cannot set up the event loop: {}",
-                xinetd_log::explain_errno(&e)
-            );
-            return 1;
-        }
-    };
+    let mut d =
+        match daemon::Daemon::new(opts.clone(), log, startup_env, loaded, notifier, inherited) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!(
+                    "xinetd: cannot set up the event loop: {}",
+                    xinetd_log::explain_errno(&e)
+                );
+                return 1;
+            }
+        };
     let _ = std::env::set_current_dir("/");
     if opts.debug {
         // F-800, F-852: -d shows the parsed configuration before start-up.

@@ -91,6 +91,8 @@ pub struct Daemon {
     userid_skipped: Throttle,
     /// Readiness, reload and watchdog notifications to the service manager.
     notifier: Notifier,
+    /// Listening sockets inherited from a service manager (socket activation).
+    inherited: crate::activation::Pool,
 }
 
 impl Daemon {
@@ -101,6 +103,7 @@ impl Daemon {
         startup_env: xinetd_spawn::Environment,
         loaded: crate::config::Loaded,
         notifier: Notifier,
+        inherited: crate::activation::Pool,
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
@@ -153,10 +156,16 @@ impl Daemon {
             budget: Budget::new(),
             userid_skipped: Throttle::default(),
             notifier,
+            inherited,
         };
+        for why in std::mem::take(&mut d.inherited.rejected) {
+            d.log
+                .msg(Level::Err, &format!("inherited socket {why}: not adopted"));
+        }
         for svc in loaded.services {
             d.add_service(svc);
         }
+        d.log_unused_inherited();
         d.measure_descriptors();
         Ok(d)
     }
@@ -164,6 +173,16 @@ impl Daemon {
     /// The daemon log.
     pub fn log(&mut self) -> &mut ProgramLog {
         &mut self.log
+    }
+
+    /// Inherited sockets no service took are kept (a reload may want them): say so.
+    fn log_unused_inherited(&mut self) {
+        for s in self.inherited.unused() {
+            self.log.msg(
+                Level::Notice,
+                &format!("inherited socket {s} matches no service; kept for reloads"),
+            );
+        }
     }
 
     /// The service-manager notifications.

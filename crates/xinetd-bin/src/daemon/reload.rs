@@ -101,6 +101,7 @@ impl Daemon {
             Level::Notice,
             &format!("Reconfigured: new={added} old={kept} dropped={dropped} (services)"),
         );
+        self.log_unused_inherited();
         self.measure_descriptors();
         let status = self.status();
         self.notifier.reloaded(&status);

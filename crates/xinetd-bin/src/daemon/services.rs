@@ -87,7 +87,18 @@ impl Daemon {
 
     /// Binds and registers the socket of `a` (F-821 on failure).
     pub(super) fn activate(&mut self, a: &mut Active) -> bool {
-        let mut l = match listen::open(&a.svc.listen) {
+        let inherited = self.inherited.take(&a.svc.id, &a.svc.listen);
+        let opened = match inherited {
+            Some((l, described)) => {
+                self.log.msg(
+                    Level::Notice,
+                    &format!("service {}: adopted inherited socket {described}", a.svc.id),
+                );
+                Ok(l)
+            }
+            None => listen::open(&a.svc.listen),
+        };
+        let mut l = match opened {
             Ok(l) => l,
             Err(e) => {
                 self.log.msg(
@@ -114,6 +125,7 @@ impl Daemon {
                     xinetd_log::explain_errno(&e)
                 ),
             );
+            self.release(l);
             return false;
         }
         if crate::rpc::is_rpc(&a.svc) {
@@ -125,6 +137,7 @@ impl Daemon {
                     Level::Err,
                     &format!("Service {} failed to start and is deactivated.", a.svc.id),
                 );
+                self.release(l);
                 return false;
             }
         }
@@ -150,7 +163,17 @@ impl Daemon {
         };
         let _ = l.deregister(self.poll.registry());
         self.rpc_unset(&a.svc);
+        self.release(l);
         true
+    }
+
+    /// Closes a listening socket of ours; an inherited one is never closed but goes back for
+    /// a later activation (its clients wait in the backlog meanwhile, where a closed socket
+    /// would refuse them).
+    fn release(&mut self, l: Listener) {
+        if let Err(own) = self.inherited.give_back(l) {
+            drop(own);
+        }
     }
 
     /// Closes the socket of a service until xinetd-limits re-activates it (F-311, F-312);
