@@ -56,11 +56,31 @@ impl Pool {
     /// `LISTEN_PID`). The variables are removed from the daemon's environment; servers never
     /// see them anyway (`daemon::without_manager_variables`).
     pub fn from_env() -> Pool {
+        let mut pool = Pool::default();
+        let Some(count) = std::env::var_os("LISTEN_FDS") else {
+            return pool;
+        };
+        // sd_listen_fds(3): the variables are for the process LISTEN_PID names (listenfd
+        // would also take them without LISTEN_PID, which a stray variable could trigger).
+        let ours = std::env::var("LISTEN_PID")
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(std::process::id());
+        let count = count.to_string_lossy().into_owned();
+        if count.parse::<usize>().is_err() {
+            pool.rejected
+                .push(format!("LISTEN_FDS={count} is not a number of descriptors"));
+            return pool;
+        }
+        if !ours {
+            pool.rejected
+                .push("LISTEN_FDS is for another process (LISTEN_PID)".to_string());
+            return pool;
+        }
         let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
             .map(|v| v.split(':').map(str::to_string).collect())
             .unwrap_or_default();
         let mut fds = listenfd::ListenFd::from_env();
-        let mut pool = Pool::default();
         for index in 0..fds.len() {
             let name = names
                 .get(index)

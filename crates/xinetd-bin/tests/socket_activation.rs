@@ -121,3 +121,32 @@ fn servers_do_not_see_the_activation_variables() {
     assert!(env.contains("REMOTE_HOST="), "{env}");
     assert!(!env.contains("LISTEN_"), "{env}");
 }
+
+#[test]
+fn what_cannot_be_adopted_is_reported_and_nothing_else_changes() {
+    let port = free_port();
+    let conf = internal("echo", "echo", "stream", port, "");
+    for (vars, expect) in [
+        // A descriptor that is not a socket.
+        (
+            "LISTEN_FDS=1 LISTEN_PID=$$",
+            "ERROR: socket activation: fd 3: neither a TCP nor a UDP socket: not adopted",
+        ),
+        (
+            "LISTEN_FDS=abc LISTEN_PID=$$",
+            "ERROR: socket activation: LISTEN_FDS=abc is not a number of descriptors: not adopted",
+        ),
+        (
+            "LISTEN_FDS=1 LISTEN_PID=1",
+            "ERROR: socket activation: LISTEN_FDS is for another process (LISTEN_PID): not adopted",
+        ),
+    ] {
+        let script = format!("{vars} exec \"$@\" 3</dev/null");
+        let d = Daemon::spawn_with(&conf, &["sh", "-c", &script, "sh"], &[], &[]);
+        d.wait_log(10, "Started working");
+        assert!(d.prog_log().contains(expect), "{vars}: {}", d.prog_log());
+        // The service binds its own socket and serves.
+        echoes(&mut connect(port), b"x\n");
+        drop(d);
+    }
+}

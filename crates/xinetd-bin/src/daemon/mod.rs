@@ -159,8 +159,10 @@ impl Daemon {
             inherited,
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
-            d.log
-                .msg(Level::Err, &format!("inherited socket {why}: not adopted"));
+            d.log.msg(
+                Level::Err,
+                &format!("socket activation: {why}: not adopted"),
+            );
         }
         for svc in loaded.services {
             d.add_service(svc);
