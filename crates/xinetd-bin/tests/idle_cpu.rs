@@ -43,7 +43,7 @@ fn assert_idle(d: &Daemon, secs: u64, what: &str) {
 
 /// A daemon with a `redirect` service to a target the test holds: (daemon, port, target).
 fn redirect_to_a_local_target() -> (Daemon, u16, TcpListener) {
-    let target = TcpListener::bind("127.0.0.1:0").expect("target");
+    let target = TcpListener::bind(("127.0.0.1", free_port())).expect("target");
     let tport = target.local_addr().expect("addr").port();
     let port = free_port();
     let d = Daemon::start(&format!(
