@@ -894,13 +894,18 @@ fn log_disk(ctx: &Ctx<'_>) -> Result<Row, String> {
     let records = logs::count_records(&logs::read(&mount.0.join("svc.log")));
     let prog = d.prog_log();
     let errors = logs::count_lines(&prog, "No space left on device");
-    let lost: Vec<&str> = prog.lines().filter(|l| l.contains("lost")).collect();
+    // The messages without their stamp and `xinetd[pid]: ` prefix.
+    let lost: Vec<&str> = prog
+        .lines()
+        .filter(|l| l.contains("lost"))
+        .map(|l| l.split_once("]: ").map_or(l, |(_, t)| t))
+        .collect();
     row.notes.push(format!(
-        "{full} connections on a full disk, then {after} with space; disk errors reported {errors} times{}",
+        "{full} connections on a full disk, then {after} with space; disk errors reported {errors} times; {}",
         if lost.is_empty() {
-            "; no lost-line count".to_string()
+            "no lost-line count".to_string()
         } else {
-            format!(": '{}'", lost.join("' '").split_once("xinetd").map_or(lost.join(" "), |(_, t)| t.to_string()))
+            format!("'{}'", lost.join("', '"))
         }
     ));
     finish(d, &mut row, None);
