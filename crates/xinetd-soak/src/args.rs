@@ -15,6 +15,9 @@ pub struct Options {
     pub scale: f64,
     /// The scenarios to run, in this order (default: all).
     pub only: Vec<Scenario>,
+    /// `--keep DIR`: the daemons' directories (configurations, logs) go there and stay,
+    /// instead of a temporary directory removed at the end.
+    pub keep: Option<PathBuf>,
 }
 
 /// The outcome of parsing.
@@ -34,6 +37,7 @@ Runs each scenario against the candidate daemon (and, with --xinetd, against tha
 too, e.g. /usr/sbin/xinetd), on 127.0.0.1 only, and prints one markdown table.
   --scale F   multiplies counts and time caps (default 0.1, about a minute per daemon;
               1 reproduces issue 17's numbers)
+  --keep DIR  keep the daemons' configurations and logs in DIR
   --only L    comma-separated scenario names: ";
 
 /// Parses the arguments after the program name.
@@ -42,6 +46,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
     let mut xinetd = None;
     let mut scale = 0.1;
     let mut only = Scenario::ALL.to_vec();
+    let mut keep = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -51,6 +56,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
         match arg.as_str() {
             "--candidate" => candidate = Some(PathBuf::from(value()?)),
             "--xinetd" => xinetd = Some(PathBuf::from(value()?)),
+            "--keep" => keep = Some(PathBuf::from(value()?)),
             "--scale" => {
                 let v = value()?;
                 scale = v
@@ -81,6 +87,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
         xinetd,
         scale,
         only,
+        keep,
     }))
 }
 
@@ -101,6 +108,7 @@ mod tests {
         assert_eq!(o.xinetd, None);
         assert_eq!(o.scale, 0.1);
         assert_eq!(o.only, Scenario::ALL.to_vec());
+        assert_eq!(o.keep, None);
 
         let Ok(Parsed::Run(o)) = p(&[
             "--candidate",
@@ -111,12 +119,15 @@ mod tests {
             "1",
             "--only",
             "sigterm,flood",
+            "--keep",
+            "/tmp/k",
         ]) else {
             panic!("parsed")
         };
         assert_eq!(o.xinetd, Some(PathBuf::from("/usr/sbin/xinetd")));
         assert_eq!(o.scale, 1.0);
         assert_eq!(o.only, vec![Scenario::Sigterm, Scenario::Flood]);
+        assert_eq!(o.keep, Some(PathBuf::from("/tmp/k")));
     }
 
     #[test]

@@ -63,10 +63,15 @@ fn run(o: &args::Options) -> Result<(), String> {
     }
     prepare_process()?;
     let root = nix::unistd::geteuid().is_root();
-    let base = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix("xinetd-soak-")
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
+    let base = o.keep.as_deref().unwrap_or(temp.path());
+    // Old logs in a kept directory would be counted as this run's.
+    if std::fs::read_dir(base).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(format!("{}: not empty", base.display()));
+    }
     let started = std::time::Instant::now();
     let mut rows = Vec::new();
     // Scenario by scenario, each daemon in turn, so both meet the machine in the same state.
@@ -81,7 +86,7 @@ fn run(o: &args::Options) -> Result<(), String> {
             let ctx = Ctx {
                 target: t,
                 scale: o.scale,
-                dir: base.path().join(format!("{i}-{}-{}", s.name(), t.label())),
+                dir: base.join(format!("{i}-{}-{}", s.name(), t.label())),
                 root,
             };
             let row = s.run(&ctx);
