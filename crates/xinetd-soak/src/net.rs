@@ -178,18 +178,25 @@ pub fn echo_udp(port: u16) -> bool {
 }
 
 /// Reads until EOF, at most `limit` bytes or until `deadline`; returns the byte count and
-/// how the stream ended (`None`: EOF, `Some(outcome)`: an error or the limit).
+/// how the stream ended (`None`: EOF; `Some(Served)`: still open at the limit or the
+/// deadline; otherwise the error).
 pub fn drain(s: &mut TcpStream, limit: usize, deadline: Instant) -> (usize, Option<Outcome>) {
     let mut buf = [0u8; 16 * 1024];
     let mut total = 0;
     loop {
-        if total >= limit || Instant::now() >= deadline {
+        let now = Instant::now();
+        if total >= limit || now >= deadline {
             return (total, Some(Outcome::Served));
         }
+        // A read may not outlast the deadline (the stream's own timeout may be longer).
+        let _ = s.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
         match s.read(&mut buf) {
             Ok(0) => return (total, None),
             Ok(n) => total += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (total, Some(Outcome::Served));
+            }
             Err(e) => return (total, Some(classify(&e))),
         }
     }
