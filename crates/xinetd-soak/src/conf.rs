@@ -130,6 +130,46 @@ mod tests {
     }
 
     #[test]
+    fn every_block_the_scenarios_write_loads_without_a_dropped_service() {
+        use xinetd_conf::{load_bytes, parse_passwd, Environment, LoadOptions};
+        let text = [
+            internal("echo", "echo", "stream", 7001, SVC_LOG, &[]),
+            internal("echo", "echo-dgram", "dgram", 7001, SVC_LOG, &[]),
+            internal("chargen", "chargen", "stream", 7002, SVC_LOG, &[]),
+            internal("discard", "discard", "stream", 7003, SVC_LOG, &[]),
+            internal("daytime", "daytime", "stream", 7004, AUX_LOG, &[]),
+            internal("tcpmux", "tcpmux", "stream", 7005, SVC_LOG, &[]),
+            internal(
+                "xadmin",
+                "xadmin",
+                "stream",
+                7006,
+                SVC_LOG,
+                &[("only_from", "127.0.0.1")],
+            ),
+            internal(
+                "echo",
+                "echo-ident",
+                "stream",
+                7007,
+                SVC_LOG,
+                &[("log_on_success", "PID HOST EXIT DURATION USERID")],
+            ),
+            external("cat", 7008, "/bin/cat", "", SVC_LOG),
+            external("sleep", 7009, "/bin/sleep", "60", SVC_LOG),
+            redirect("relay", 7010, 7011, SVC_LOG),
+        ]
+        .concat()
+        .replace("@DIR@", "/tmp/soak");
+        let env = Environment::isolated().passwd(parse_passwd("root:x:0:0::/root:/bin/sh\n"));
+        // As the daemon loads it: with the servers/services/xadmin builtins of issue 8.
+        let options = LoadOptions::new().admin_builtins(true);
+        let loaded = load_bytes(text.as_bytes(), "soak.conf", &env, &options).expect("loads");
+        assert!(loaded.dropped.is_empty(), "{:?}", loaded.dropped);
+        assert_eq!(loaded.config.services.len(), 11);
+    }
+
+    #[test]
     fn external_and_redirect_blocks() {
         let e = external("sleep", 9, "/bin/sleep", "60", SVC_LOG);
         assert!(e.contains("\tserver = /bin/sleep\n\tserver_args = 60\n"));
