@@ -641,7 +641,10 @@ fn garbage(ctx: &Ctx<'_>) -> Result<Row, String> {
     } else {
         None
     };
-    let d = ctx.start(&conf, &[], &Launch::default())?;
+    let d = ctx.start(&conf, &[], &Launch::default()).inspect_err(|_| {
+        // The identd thread must end even when the daemon does not start.
+        stop.store(true, Ordering::Relaxed);
+    })?;
     let k = ctx.count(2_000, 50);
     let deadline = Instant::now() + ctx.cap(300, 60);
     let mut row = Row::default();
@@ -786,8 +789,14 @@ fn sighup(ctx: &Ctx<'_>) -> Result<Row, String> {
         if Instant::now() >= deadline || d.check_alive().is_some() {
             break;
         }
-        d.rewrite(if i % 2 == 0 { &b } else { &a })?;
-        d.signal(Signal::SIGHUP)?;
+        // On an error the load below must still stop: no `?` inside this loop.
+        let hup = d
+            .rewrite(if i % 2 == 0 { &b } else { &a })
+            .and_then(|()| d.signal(Signal::SIGHUP));
+        if let Err(e) = hup {
+            row.notes.push(format!("stopped: {e}"));
+            break;
+        }
         sent += 1;
         let wait = Instant::now() + Duration::from_secs(3);
         while logs::count_lines(&d.prog_log(), "Reconfigured") < i + 1 {
