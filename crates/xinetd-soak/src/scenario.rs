@@ -579,7 +579,7 @@ fn ident_reply(rng: &mut Rng, query: &str) -> Vec<u8> {
 /// address, so the fake identd listens there (port 113 needs root).
 const IDENT_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 77);
 
-fn fake_identd(stop: Arc<AtomicBool>) -> Option<(std::thread::JoinHandle<u64>, ())> {
+fn fake_identd(stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<u64>> {
     let l = TcpListener::bind((IDENT_CLIENT, 113)).ok()?;
     l.set_nonblocking(true).ok()?;
     let h = std::thread::Builder::new()
@@ -603,7 +603,7 @@ fn fake_identd(stop: Arc<AtomicBool>) -> Option<(std::thread::JoinHandle<u64>, (
             answered
         })
         .ok()?;
-    Some((h, ()))
+    Some(h)
 }
 
 fn garbage(ctx: &Ctx<'_>) -> Result<Row, String> {
@@ -751,7 +751,7 @@ fn garbage(ctx: &Ctx<'_>) -> Result<Row, String> {
     let served = row.served + u64::from(after == Outcome::Served);
     finish(d, &mut row, start_exit(served));
     stop.store(true, Ordering::Relaxed);
-    if let Some((h, ())) = identd {
+    if let Some(h) = identd {
         if let Ok(n) = h.join() {
             row.notes.push(format!("identd answered {n} queries"));
         }
