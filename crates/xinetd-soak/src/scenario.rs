@@ -275,8 +275,8 @@ fn flood(ctx: &Ctx<'_>) -> Result<Row, String> {
     let n = ctx.count(100_000, 1_000);
     let tally = Arc::new(Tally::default());
     let t0 = Instant::now();
-    let (done, capped) = run_clients(16, n, ctx.cap(300, 30), &tally, move |i| {
-        net::echo_once(net::source(i), port, b"flood\n", TIMEOUT)
+    let (done, capped) = run_clients(16, n, ctx.cap(300, 30), &tally, move |_| {
+        net::echo_once(Ipv4Addr::LOCALHOST, port, b"flood\n", TIMEOUT)
     });
     let mut row = Row::default();
     tally_into(&mut row, &tally);
@@ -307,15 +307,13 @@ fn slow(ctx: &Ctx<'_>) -> Result<Row, String> {
     let tally = Tally::default();
     let mut held: Vec<TcpStream> = Vec::new();
     let mut per_kind = Vec::new();
-    let mut i = 0;
     for (kind, port) in [("echo", pe), ("cat", pc), ("redirect", pr), ("tcpmux", pt)] {
         let mut ok = 0;
         for _ in 0..n {
             if Instant::now() >= deadline {
                 break;
             }
-            i += 1;
-            let mut s = match net::connect_from(net::source(i), port, TIMEOUT) {
+            let mut s = match net::connect_from(Ipv4Addr::LOCALHOST, port, TIMEOUT) {
                 Ok(s) => s,
                 Err(e) => {
                     tally.add(net::classify(&e));
@@ -389,7 +387,7 @@ fn fd_exhaustion(ctx: &Ctx<'_>) -> Result<Row, String> {
     let mut open: Vec<TcpStream> = Vec::new();
     let mut timeouts_in_a_row = 0;
     for i in 0..hold {
-        match net::connect_from(net::source(i), pe, Duration::from_secs(2)) {
+        match net::connect_from(Ipv4Addr::LOCALHOST, pe, Duration::from_secs(2)) {
             Ok(mut s) => {
                 timeouts_in_a_row = 0;
                 match s.write_all(b"x\n") {
@@ -491,7 +489,7 @@ fn udp_flood(ctx: &Ctx<'_>) -> Result<Row, String> {
             let (replies, sent, send_errors) = (replies.clone(), sent.clone(), send_errors.clone());
             std::thread::Builder::new()
                 .spawn(move || {
-                    let Ok(u) = UdpSocket::bind((net::source(t), 0)) else {
+                    let Ok(u) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) else {
                         return;
                     };
                     if u.connect(("127.0.0.1", port)).is_err()
@@ -576,8 +574,10 @@ fn ident_reply(rng: &mut Rng, query: &str) -> Vec<u8> {
 }
 
 /// The address of the garbage scenario's identd clients: the daemon asks the client's own
-/// address, so the fake identd listens there (port 113 needs root).
-const IDENT_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 77);
+/// address, so the fake identd listens there (port 113 needs root). 127.0.0.1 because it is
+/// in /etc/hosts: xinetd's libwrap looks the client's name up, and an address the hosts file
+/// does not know would send DNS queries off the machine.
+const IDENT_CLIENT: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 fn fake_identd(stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<u64>> {
     let l = TcpListener::bind((IDENT_CLIENT, 113)).ok()?;
@@ -664,7 +664,7 @@ fn garbage(ctx: &Ctx<'_>) -> Result<Row, String> {
         protocols.push(("ident", ports[5], IDENT_CLIENT));
     } else {
         row.notes
-            .push("ident n/a (127.0.0.77:113 not bindable)".into());
+            .push("ident n/a (127.0.0.1:113 not bindable)".into());
     }
     let connected = Arc::new(Tally::default());
     let resets = Arc::new(AtomicU64::new(0));
@@ -768,14 +768,12 @@ fn sighup(ctx: &Ctx<'_>) -> Result<Row, String> {
     let tally = Arc::new(Tally::default());
     let done = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = (0..4)
-        .filter_map(|t| {
+        .filter_map(|_| {
             let (tally, done) = (tally.clone(), done.clone());
             std::thread::Builder::new()
                 .spawn(move || {
-                    let mut i = t * 1_000_000;
                     while !done.load(Ordering::Relaxed) {
-                        tally.add(net::echo_once(net::source(i), pe, b"hup\n", TIMEOUT));
-                        i += 1;
+                        tally.add(net::echo_once(Ipv4Addr::LOCALHOST, pe, b"hup\n", TIMEOUT));
                     }
                 })
                 .ok()
@@ -878,14 +876,19 @@ fn log_disk(ctx: &Ctx<'_>) -> Result<Row, String> {
         }
     }
     let full = ctx.count(500, 50);
-    for i in 0..full {
-        tally.add(net::echo_once(net::source(i), port, b"disk\n", TIMEOUT));
+    for _ in 0..full {
+        tally.add(net::echo_once(
+            Ipv4Addr::LOCALHOST,
+            port,
+            b"disk\n",
+            TIMEOUT,
+        ));
     }
     let _ = std::fs::remove_file(&filler);
     let after = 20;
-    for i in 0..after {
+    for _ in 0..after {
         tally.add(net::echo_once(
-            net::source(full + i),
+            Ipv4Addr::LOCALHOST,
             port,
             b"disk\n",
             TIMEOUT,
@@ -938,8 +941,8 @@ fn sigterm(ctx: &Ctx<'_>) -> Result<Row, String> {
     let mut row = Row::default();
     let tally = Tally::default();
     let mut clients = Vec::new();
-    for i in 0..n {
-        match net::connect_from(net::source(i), port, TIMEOUT) {
+    for _ in 0..n {
+        match net::connect_from(Ipv4Addr::LOCALHOST, port, TIMEOUT) {
             Ok(s) => clients.push(s),
             Err(e) => tally.add(net::classify(&e)),
         }
@@ -1025,7 +1028,7 @@ fn connections(ctx: &Ctx<'_>) -> Result<Row, String> {
         if Instant::now() >= deadline {
             break;
         }
-        tally.add(net::echo_once(net::source(i), port, b"row\n", TIMEOUT));
+        tally.add(net::echo_once(Ipv4Addr::LOCALHOST, port, b"row\n", TIMEOUT));
         done = i + 1;
         if done == n / 10 || done == n / 2 {
             marks.push(procfs::rss_kib(pid).unwrap_or(0));
