@@ -875,6 +875,12 @@ fn log_disk(ctx: &Ctx<'_>) -> Result<Row, String> {
             }
         }
     }
+    let size = |name: &str| std::fs::metadata(mount.0.join(name)).map_or(0, |m| m.len());
+    let filled = format!(
+        "disk filled: filler {} B, service log {} B",
+        size("filler"),
+        size("svc.log")
+    );
     let full = ctx.count(500, 50);
     for _ in 0..full {
         tally.add(net::echo_once(
@@ -884,6 +890,7 @@ fn log_disk(ctx: &Ctx<'_>) -> Result<Row, String> {
             TIMEOUT,
         ));
     }
+    let before_space = format!("{} B before space came back", size("svc.log"));
     let _ = std::fs::remove_file(&filler);
     let after = 20;
     for _ in 0..after {
@@ -920,6 +927,7 @@ fn log_disk(ctx: &Ctx<'_>) -> Result<Row, String> {
             format!("'{}'", lost.join("', '"))
         }
     ));
+    row.notes.push(format!("{filled}, {before_space}"));
     finish(d, &mut row, None);
     row.log = Some(LogCount {
         written: records.total(),
