@@ -287,6 +287,15 @@ impl IdentQuery {
 
     fn verify(&self, line: &[u8]) -> IdentResult {
         let text = String::from_utf8_lossy(line).into_owned();
+        // RFC 1413 allows no CR or LF inside a reply, and the identd asked is the client's
+        // own: logged as it came (xinetd does), a lone LF after `USERID : UNIX : x` would
+        // end the USERID record and start a line the client wrote. Such a reply is a bad
+        // one, shown in the program log with the two characters escaped.
+        if text.contains(['\r', '\n']) {
+            return Err(IdentFailure::BadResponse {
+                line: text.replace('\r', "\\r").replace('\n', "\\n"),
+            });
+        }
         match verify_line(&text, self.local_port, self.remote_port) {
             Some(start) => Ok(IdentReply {
                 line: text,
@@ -596,6 +605,48 @@ mod tests {
             .expect("userid");
         assert_eq!(r.text(), "UNIX : stjohns");
         assert_eq!(r.line(), "6191, 23 : USERID : UNIX : stjohns");
+    }
+
+    #[test]
+    fn a_reply_cannot_write_lines_of_its_own() {
+        // The `ident_reply` fuzz target's minimised crash (fuzz/, docs/reliability.md): a CR
+        // before the CR-LF, which ended up inside the USERID record.
+        let r = IdentQuery::new(6, 23, IdentTimeout::Never, Instant::now())
+            .receive(b"6,23:USERID:\x1a\r\r\n")
+            .expect("complete");
+        assert_eq!(
+            r,
+            Err(IdentFailure::BadResponse {
+                line: "6,23:USERID:\x1a\\r".into()
+            })
+        );
+        for reply in [
+            &b"6191, 23 : USERID : UNIX : soak\nFORGED: by identd\r\n"[..],
+            b"6191, 23 : USERID : UNIX : a\rb\r\n",
+            b"6191, 23 : USERID : UNIX :\n\r\n",
+        ] {
+            let r = q().receive(reply).expect("complete");
+            let Err(IdentFailure::BadResponse { line }) = &r else {
+                panic!("{r:?}")
+            };
+            assert!(!line.contains(['\r', '\n']), "{line:?}");
+            let peer = Peer::Addr("192.0.2.1".parse().expect("address"));
+            let d = r
+                .as_ref()
+                .expect_err("bad response")
+                .diagnostic(peer)
+                .expect("Bad line diagnostic");
+            assert!(!d.text.contains(['\r', '\n']), "{:?}", d.text);
+        }
+        let r = q()
+            .receive(b"6191, 23 : USERID : UNIX : soak\nFORGED\r\n")
+            .expect("complete");
+        assert_eq!(
+            r,
+            Err(IdentFailure::BadResponse {
+                line: "6191, 23 : USERID : UNIX : soak\\nFORGED".into()
+            })
+        );
     }
 
     #[test]
