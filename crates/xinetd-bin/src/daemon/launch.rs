@@ -15,6 +15,8 @@ use crate::service::Service;
 use crate::slog::Served;
 use crate::spawner::{Job, Outcome, Spawner};
 
+/// How long SIGTERM waits for the servers it stops before SIGKILL (and after).
+const STOP_WAIT: Duration = Duration::from_secs(1);
 /// How long a child reaped before its spawn result arrived waits for that result.
 const EARLY_EXIT_WAIT: Duration = Duration::from_secs(10);
 
@@ -423,6 +425,32 @@ impl Daemon {
     pub(super) fn kill_all_servers(&mut self, sig: nix::sys::signal::Signal) {
         for pid in self.launcher.children.keys() {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), sig);
+        }
+    }
+
+    /// SIGTERM: stops every server and waits for them, so they are reaped and their EXIT is
+    /// logged instead of being left as zombies for init (which may never reap them). A
+    /// server still running after [`STOP_WAIT`] gets SIGKILL and as long again; the daemon
+    /// exits then whatever is left.
+    pub(super) fn stop_all_servers(&mut self) {
+        use nix::sys::signal::Signal;
+        self.kill_all_servers(Signal::SIGTERM);
+        let mut deadline = Instant::now() + STOP_WAIT;
+        let mut killed = false;
+        for _ in 0..10_000 {
+            self.reap(Instant::now());
+            if self.launcher.children.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                if killed {
+                    return;
+                }
+                self.kill_all_servers(Signal::SIGKILL);
+                killed = true;
+                deadline = Instant::now() + STOP_WAIT;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

@@ -326,9 +326,10 @@ impl Daemon {
                 SIGUSR1 => self.dump(),
                 SIGABRT => self.consistency_check(true),
                 SIGTERM => {
-                    // F-842: kill what we run ourselves; external servers are killed too
-                    // (documented difference, docs/compat.md: xinetd leaves them running).
-                    self.kill_all_servers(nix::sys::signal::Signal::SIGTERM);
+                    // F-842: kill what we run ourselves; external servers are stopped too,
+                    // and reaped with their EXIT records (documented difference,
+                    // docs/compat.md: xinetd leaves them running).
+                    self.stop_all_servers();
                     self.quit();
                 }
                 SIGQUIT => self.quit(),
