@@ -331,7 +331,10 @@ fn table() -> Vec<Scenario> {
         })
         .deliberate(
             "SIGTERM stops external servers too",
-            &[("server alive afterwards", "false")],
+            &[
+                ("server alive afterwards", "false"),
+                ("svc.log", "EXIT: probe signal=15 pid=N"),
+            ],
         ),
         Scenario::new("exit: SIGQUIT with a running external server", with_cat.clone(), |s, o| {
             held_server(s, o, |s, o| o.put("status", exit_on(s, Signal::SIGQUIT)))
