@@ -359,7 +359,13 @@ impl Daemon {
             self.pause(key);
         }
         match carrier {
-            Carrier::Stream(stream) => {
+            Carrier::Stream(mut stream) => {
+                if refusal.reason == Reason::Fail(xinetd_log::FailReason::Descriptors) {
+                    // What the client already sent is read before the close: closing with
+                    // unread bytes would reset the connection, and a refusal for want of
+                    // descriptors is meant to be a clean close (issue 17).
+                    drain(&mut stream);
+                }
                 if let Some(peer) = peer {
                     self.userid_after_refusal(&logged, stream, peer, refusal.reason, now);
                 }
@@ -492,4 +498,15 @@ fn descriptors_needed(svc: &Service) -> usize {
     };
     let ident = if svc.logs_remote_user() { 2 } else { 0 };
     session + ident
+}
+
+/// Reads what a client has sent so far (at most 64 KiB, without blocking).
+fn drain(stream: &mut mio::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..16 {
+        match std::io::Read::read(stream, &mut buf) {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
+    }
 }
