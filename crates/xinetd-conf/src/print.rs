@@ -69,7 +69,19 @@ struct Block(String);
 
 impl Block {
     fn attr(&mut self, name: &str, value: impl AsRef<str>) {
-        let v = value.as_ref();
+        let mut v = value.as_ref();
+        // A value read across lines (xinetd's name overrun, see `syntax::name_overrun`) may
+        // hold a line break, which would end this line and start another: its words are
+        // written on this line instead, as the parser would split them.
+        let words;
+        if v.contains('\n') {
+            words = v
+                .split(['\n', ' ', '\t'])
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            v = &words;
+        }
         if v.is_empty() {
             let _ = writeln!(self.0, "\t{name} =");
         } else {
@@ -315,4 +327,30 @@ pub fn print_service(s: &Service) -> String {
         b.attr("bind_device", &v.value);
     }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{load_bytes, print, Environment, LoadOptions};
+
+    /// The `parse_config` fuzz target's minimised input (docs/reliability.md): `only_from`
+    /// ends its line, so the value is read from the next one across the line break and holds
+    /// a `\n`; printed as it was, the `\n` made a line of its own and the printed text no
+    /// longer printed the same once loaded again.
+    #[test]
+    fn values_read_across_lines_print_on_one_line() {
+        let env = Environment::isolated();
+        let options = LoadOptions::new();
+        for input in [
+            &b"defaults\n{\nonly_from\n =\n"[..],
+            b"defaults\n{\nonly_from\n = 127.0.0.0/x ::1\n\tinstances = 50\n}\n",
+        ] {
+            let loaded = load_bytes(input, "fuzz.conf", &env, &options).expect("loads");
+            let text = print(&loaded.config);
+            assert!(!text.contains("\n\n}"), "{text:?}");
+            let again = load_bytes(text.as_bytes(), "printed.conf", &env, &options)
+                .expect("printed configuration loads");
+            assert_eq!(print(&again.config), text);
+        }
+    }
 }
