@@ -190,7 +190,25 @@ impl RealXinetd {
         let conf_path = d.join("xinetd.conf");
         std::fs::write(&conf_path, conf.replace("@DIR@", &d.display().to_string()))
             .expect("write config");
-        let mut cmd = Command::new(REAL_XINETD);
+        // As root, in a mount namespace of its own whose resolv.conf points at loopback:
+        // xinetd's libwrap looks clients' names up, and those queries must not leave the
+        // machine.
+        let private = is_root() && std::path::Path::new("/usr/bin/unshare").exists();
+        let mut cmd = if private {
+            std::fs::write(
+                d.join("resolv.conf"),
+                "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+            )
+            .expect("resolv.conf");
+            let mut c = Command::new("/usr/bin/unshare");
+            c.args(["-m", "--propagation", "private", "sh", "-c"])
+                .arg("mount --bind \"$0\" /etc/resolv.conf || exit 1; exec \"$@\"")
+                .arg(d.join("resolv.conf"))
+                .arg(REAL_XINETD);
+            c
+        } else {
+            Command::new(REAL_XINETD)
+        };
         // A process group of its own: xinetd signals its group on some exits, which must
         // not reach the test runner.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);

@@ -145,6 +145,9 @@ impl Side {
         }
         std::fs::write(dir.path().join("hosts.allow"), hosts.0).expect("hosts.allow");
         std::fs::write(dir.path().join("hosts.deny"), hosts.1).expect("hosts.deny");
+        // xinetd's libwrap looks clients' names up (127.0.0.2 is not in /etc/hosts): its DNS
+        // queries go to loopback, where nothing answers, never off the machine.
+        std::fs::write(dir.path().join("resolv.conf"), LOOPBACK_RESOLV).expect("resolv.conf");
         let d = dir.path();
         let mut args: Vec<String> = vec![
             "-dontfork".into(),
@@ -162,6 +165,7 @@ impl Side {
                 c.args(["-m", "--propagation", "private", "sh", "-c"])
                     .arg(format!(
                         "mount --bind \"$0\" /run || exit 1; \
+                         mount --bind \"$0/../resolv.conf\" /etc/resolv.conf || exit 1; \
                          for f in allow deny; do \
                            [ ! -e /etc/hosts.$f ] || mount --bind \"$0/../hosts.$f\" /etc/hosts.$f || exit 1; \
                          done; \
@@ -669,6 +673,9 @@ impl Scenario {
         self
     }
 }
+
+/// The resolv.conf the real xinetd sees: name lookups stay on loopback and fail at once.
+const LOOPBACK_RESOLV: &str = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n";
 
 /// Program-log records only we write, on purpose (docs/compat.md "New or moved messages",
 /// "Version and options").
