@@ -351,6 +351,12 @@ impl Daemon {
         let Some(child) = self.launcher.children.remove(&pid) else {
             return;
         };
+        // A wait = yes service is drained and polled again before EXIT is written: a client
+        // that waits for the EXIT record and sends its next datagram then is never caught by
+        // the drain (F-401). The next request is read in a later turn, after this EXIT.
+        if child.wait {
+            self.resume(child.key);
+        }
         child.svc.log_exit(
             Served::Process(pid),
             status,
@@ -359,9 +365,6 @@ impl Daemon {
             &mut self.log,
         );
         drop(child.hold);
-        if child.wait {
-            self.resume(child.key);
-        }
     }
 
     /// Due fork retries (after the access checks again, as xinetd does), `timeout` kills,
