@@ -234,6 +234,9 @@ impl Checks<'_> {
                 return false;
             }
         }
+        if !self.check_activation(d) {
+            return false;
+        }
         if d.is_muxclient() {
             if !d.is_unlisted() {
                 let t = format!("Service: {} (tcpmux) should have UNLISTED in type.", d.name);
@@ -542,6 +545,44 @@ impl Checks<'_> {
     }
 }
 
+impl Checks<'_> {
+    /// Extension `activation = listen_fds`: the server gets the listening socket, so only a
+    /// `wait = yes` service with an external server can have it; anything else is dropped
+    /// with a diagnostic at the attribute (the server would otherwise look for fd 3 and find
+    /// nothing, or be handed a connection it takes for a listener).
+    fn check_activation(&mut self, d: &Draft) -> bool {
+        let Some(a) = &d.activation else {
+            return true;
+        };
+        let why = if d.is_internal() {
+            "an internal service has no server to hand the socket to"
+        } else if d.redirect.is_some() {
+            "a redirect service has no server to hand the socket to"
+        } else if !d.waits() {
+            "it needs wait = yes (with wait = no each server gets one accepted connection)"
+        } else {
+            return true;
+        };
+        let ours = format!(
+            "activation = {} is not valid here: {why}; service '{}' is dropped",
+            a.value.as_str(),
+            d.id()
+        );
+        let text = format!(
+            "activation = {} needs wait = yes and a server: {} - DISABLING",
+            a.value.as_str(),
+            d.id()
+        );
+        self.diagnostics.push(
+            diag(&a.span, Severity::Error, ours)
+                .service(Some(d.id()))
+                .hint("set wait = yes, or remove activation")
+                .xplain(XinetdLevel::Error, "check_entry", text),
+        );
+        false
+    }
+}
+
 /// The builtin for `name`/`socket_type` (builtins.c's table, F-060).
 pub fn builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> {
     let st = st?;
@@ -570,6 +611,7 @@ pub fn admin_builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> 
         "servers" => Some(Builtin::Servers),
         "services" => Some(Builtin::Services),
         "xadmin" => Some(Builtin::Xadmin),
+        "metrics" => Some(Builtin::Metrics),
         _ => None,
     }
 }
