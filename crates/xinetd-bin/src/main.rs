@@ -37,6 +37,7 @@ mod dlog;
 mod dump;
 mod internal;
 mod listen;
+mod metrics;
 mod requests;
 mod retry;
 mod rpc;

@@ -93,6 +93,10 @@ pub struct Daemon {
     notifier: Notifier,
     /// Listening sockets inherited from a service manager (socket activation).
     inherited: crate::activation::Pool,
+    /// The counters of the `metrics` builtin.
+    metrics: crate::metrics::Metrics,
+    /// When the daemon started (the metrics' start time).
+    started_at: std::time::SystemTime,
 }
 
 impl Daemon {
@@ -157,6 +161,8 @@ impl Daemon {
             userid_skipped: Throttle::default(),
             notifier,
             inherited,
+            metrics: crate::metrics::Metrics::default(),
+            started_at: std::time::SystemTime::now(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -167,6 +173,7 @@ impl Daemon {
         for svc in loaded.services {
             d.add_service(svc);
         }
+        d.count_tcpmux_clients();
         d.log_unused_inherited();
         d.measure_descriptors();
         Ok(d)

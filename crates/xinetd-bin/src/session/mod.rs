@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod inline;
+pub mod metrics;
 pub mod relay;
 pub mod tcpmux;
 
@@ -111,6 +112,8 @@ pub enum Kind {
     Admin(admin::Admin),
     /// redirect.
     Relay(relay::Relay),
+    /// metrics (extension).
+    Metrics(metrics::Metrics),
 }
 
 /// One connection served inside the daemon.
@@ -127,6 +130,8 @@ pub struct Session {
     deadline: Option<Instant>,
     /// The state machine.
     pub kind: Kind,
+    /// Relayed bytes already counted in the metrics (to the target, to the client).
+    relayed: (u64, u64),
 }
 
 impl Session {
@@ -146,6 +151,7 @@ impl Session {
             started: now,
             deadline: timeout.map(|t| now + t),
             kind,
+            relayed: (0, 0),
         }
     }
 
@@ -156,7 +162,22 @@ impl Session {
             Kind::Tcpmux(s) => s.ready(cx.tcpmux),
             Kind::Admin(s) => s.ready(&self.svc, self.started, cx.view),
             Kind::Relay(s) => s.ready(),
+            Kind::Metrics(s) => s.ready(cx.view),
         }
+    }
+
+    /// Bytes a relay moved since the last call (to the target, to the client), for the
+    /// metrics: counted as they flow, not only when the connection ends.
+    pub fn take_relayed(&mut self) -> (u64, u64) {
+        let Kind::Relay(r) = &self.kind else {
+            return (0, 0);
+        };
+        let delta = (
+            r.bytes_in.saturating_sub(self.relayed.0),
+            r.bytes_out.saturating_sub(self.relayed.1),
+        );
+        self.relayed = (r.bytes_in, r.bytes_out);
+        delta
     }
 
     /// Makes the poll watch what the state can use now.
@@ -166,6 +187,7 @@ impl Session {
             Kind::Tcpmux(s) => s.follow(registry),
             Kind::Admin(s) => s.follow(registry),
             Kind::Relay(s) => s.follow(registry),
+            Kind::Metrics(s) => s.follow(registry),
         }
     }
 
@@ -181,6 +203,7 @@ impl Session {
             Kind::Tcpmux(s) => vec![s.sock.token()],
             Kind::Admin(s) => vec![s.sock.token()],
             Kind::Relay(s) => vec![s.client.token(), s.target.token()],
+            Kind::Metrics(s) => vec![s.sock.token()],
         }
     }
 
@@ -191,6 +214,7 @@ impl Session {
             Kind::Tcpmux(s) => s.sock.stream.peer_addr().ok(),
             Kind::Admin(s) => s.sock.stream.peer_addr().ok(),
             Kind::Relay(s) => s.client.stream.peer_addr().ok(),
+            Kind::Metrics(s) => s.sock.stream.peer_addr().ok(),
         }
     }
 
@@ -205,6 +229,20 @@ impl Session {
     pub fn finish(mut self, registry: &Registry, log: &mut ProgramLog, now: Instant) {
         self.forget(registry);
         let elapsed = now.saturating_duration_since(self.started);
+        if let Kind::Metrics(m) = &self.kind {
+            if let Some(why) = m.complaint() {
+                let peer = m.sock.stream.peer_addr().ok();
+                log.msg(
+                    crate::dlog::Level::Warning,
+                    &format!(
+                        "service {}: {} from {}",
+                        self.svc.id,
+                        why,
+                        peer.map_or_else(|| "?".to_string(), |p| p.ip().to_string())
+                    ),
+                );
+            }
+        }
         if let Kind::Relay(r) = &self.kind {
             if let Some(e) = r.connect_error() {
                 // F-602: `can't connect to remote host %s: %m`, then EXIT status=0 at once.
@@ -224,6 +262,7 @@ impl Session {
             Kind::Inline(s) => s.sock.forget(registry),
             Kind::Tcpmux(s) => s.sock.forget(registry),
             Kind::Admin(s) => s.sock.forget(registry),
+            Kind::Metrics(s) => s.sock.forget(registry),
             Kind::Relay(s) => {
                 s.client.forget(registry);
                 s.target.forget(registry);
