@@ -59,7 +59,11 @@ fn a_wait_yes_server_gets_the_socket_on_fd_3_with_listen_variables() {
     let d = Daemon::spawn_with(
         &conf,
         &[],
-        &[("LISTEN_FDS", "9"), ("LISTEN_PID", "1"), ("LISTEN_FDNAMES", "x")],
+        &[
+            ("LISTEN_FDS", "9"),
+            ("LISTEN_PID", "1"),
+            ("LISTEN_FDNAMES", "x"),
+        ],
         &[],
     );
     d.wait_log(10, "Started working");
@@ -78,9 +82,12 @@ fn a_wait_yes_server_gets_the_socket_on_fd_3_with_listen_variables() {
 
 #[test]
 fn systemd_socket_proxyd_runs_under_the_daemon() {
-    let proxyd = ["/usr/lib/systemd/systemd-socket-proxyd", "/lib/systemd/systemd-socket-proxyd"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
+    let proxyd = [
+        "/usr/lib/systemd/systemd-socket-proxyd",
+        "/lib/systemd/systemd-socket-proxyd",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
     let Some(proxyd) = proxyd else {
         skip("systemd-socket-proxyd is not installed (Debian package systemd)");
         return;
@@ -95,7 +102,8 @@ fn systemd_socket_proxyd_runs_under_the_daemon() {
         let mut s = connect(port);
         s.write_all(payload).expect("write");
         let mut back = vec![0u8; payload.len()];
-        s.read_exact(&mut back).expect("echoed through systemd-socket-proxyd");
+        s.read_exact(&mut back)
+            .expect("echoed through systemd-socket-proxyd");
         assert_eq!(back, payload);
     }
     d.wait_file(10, "svc.log", "START: echo");
@@ -128,8 +136,8 @@ fn check_rejects_activation_without_wait_yes_at_the_attribute() {
         .args(["-f", &path, "-check"])
         .output()
         .expect("run");
-    let all = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let all =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains(&format!("{path}:10:2: error: activation"))

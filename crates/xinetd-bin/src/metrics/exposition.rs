@@ -139,7 +139,11 @@ pub fn render(s: &Snapshot<'_>, format: Format) -> String {
         "Requests that reached the admission checks (connections accepted, datagrams read, wait = yes activations).",
     );
     for v in &s.services {
-        w.sample("xinetd_service_accepted_total", &[("service", v.id)], v.counters.accepted);
+        w.sample(
+            "xinetd_service_accepted_total",
+            &[("service", v.id)],
+            v.counters.accepted,
+        );
     }
 
     w.family(
@@ -379,7 +383,12 @@ mod tests {
         let mut m = Metrics::default();
         m.configured("we\"ird\\id");
         m.accepted("we\"ird\\id");
-        m.server_exited("we\"ird\\id", None, Some(9), std::time::Duration::from_secs(1));
+        m.server_exited(
+            "we\"ird\\id",
+            None,
+            Some(9),
+            std::time::Duration::from_secs(1),
+        );
         let text = render(&snapshot(&m), Format::Prometheus);
         assert!(text.contains("# TYPE xinetd_service_accepted_total counter\n"));
         assert!(text.contains("xinetd_service_accepted_total{service=\"we\\\"ird\\\\id\"} 1\n"));

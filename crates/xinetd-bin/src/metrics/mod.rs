@@ -201,12 +201,20 @@ impl ServiceMetrics {
 
     /// (exit status, count) of the statuses seen, in order.
     pub fn exits(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.exits.iter().copied().enumerate().filter(|(_, n)| *n > 0)
+        self.exits
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
     }
 
     /// (signal number, count) of the signals that killed servers, in order.
     pub fn killed(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.killed.iter().copied().enumerate().filter(|(_, n)| *n > 0)
+        self.killed
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
     }
 
     /// Cumulative bucket counts (as the exposition format wants them), `+Inf` last.
@@ -375,7 +383,8 @@ mod tests {
         for (i, r) in Refused::ALL.iter().enumerate() {
             assert_eq!(r.index(), i);
         }
-        let labels: std::collections::BTreeSet<_> = Refused::ALL.iter().map(|r| r.label()).collect();
+        let labels: std::collections::BTreeSet<_> =
+            Refused::ALL.iter().map(|r| r.label()).collect();
         assert_eq!(labels.len(), Refused::ALL.len());
     }
 

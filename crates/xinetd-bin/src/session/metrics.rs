@@ -109,9 +109,7 @@ impl Metrics {
                                     ),
                                 Parsed::Incomplete => {}
                                 Parsed::Bad { status, why } => self.reject(status, why),
-                                Parsed::Request { head, format } => {
-                                    self.answer(head, format, view)
-                                }
+                                Parsed::Request { head, format } => self.answer(head, format, view),
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
@@ -290,7 +288,10 @@ mod tests {
     #[test]
     fn requests_are_recognised_as_they_arrive() {
         assert_eq!(parse(b"GE"), Parsed::Incomplete);
-        assert_eq!(parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n"), Parsed::Incomplete);
+        assert_eq!(
+            parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n"),
+            Parsed::Incomplete
+        );
         assert_eq!(
             parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
             Parsed::Request {
@@ -317,7 +318,10 @@ mod tests {
         assert_eq!(status(b"hello\n"), Some(Status::BadRequest));
         assert_eq!(status(b"GET\n"), Some(Status::BadRequest));
         assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), Some(Status::BadRequest));
-        assert_eq!(status(b"GET / HTTP/1.1\r\nno colon\r\n\r\n"), Some(Status::BadRequest));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nno colon\r\n\r\n"),
+            Some(Status::BadRequest)
+        );
         assert_eq!(status(b"GET /x\0y"), Some(Status::BadRequest));
         assert_eq!(
             status(b"POST / HTTP/1.1\r\n\r\n"),
