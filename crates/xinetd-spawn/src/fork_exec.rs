@@ -213,7 +213,10 @@ impl Drop for ChildStack {
 /// `groups = yes` list, else empty); if `user` is set: `setuid` (attempted even when not
 /// root, as xinetd does); `umask`; `nice`; `RLIMIT_NOFILE` (F-012) then `rlimit_as`, `_cpu`,
 /// `_data`, `_rss`, `_stack`; `setsid` (or `setpgid(0, 0)`, see [`Session`]);
-/// `execve(server, argv, env + REMOTE_HOST)`.
+/// `execve(server, argv, env + REMOTE_HOST)`. With socket activation
+/// ([`listen_fds`](crate::SpawnSpecBuilder::listen_fds)) `conn` goes on fd 3 instead, fds 0..2
+/// get `/dev/null`, everything above 3 is closed, and the child writes its own pid into the
+/// `LISTEN_PID=` entry.
 ///
 /// Returns once the child has exec'ed. A failure of any fatal step (everything except
 /// `nice`, the rlimits and `setsid`, which xinetd ignores and which show up in
