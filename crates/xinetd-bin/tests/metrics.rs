@@ -297,7 +297,10 @@ fn a_real_scraper_reads_what_the_daemon_did() {
         "{answer:?}"
     );
     // Another method, and a head over the bound.
-    let answer = raw(metrics, b"POST /metrics HTTP/1.1\r\n\r\n");
+    let answer = raw(
+        metrics,
+        b"POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+    );
     assert!(
         answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
             && answer.contains("Allow: GET, HEAD"),

@@ -56,7 +56,15 @@ impl Status {
 enum State {
     Reading,
     Writing,
+    /// The answer is out and our side shut: what the client still sends is read and
+    /// dropped until it closes (or the deadline), because closing with unread bytes would
+    /// reset the connection and could destroy the answer in the client's buffers (a refused
+    /// request's rest, a body after a `POST`).
+    Draining,
 }
+
+/// Bytes read and dropped after the answer at most, before closing anyway.
+const MAX_DRAIN: usize = 1 << 20;
 
 /// A `metrics` connection.
 pub struct Metrics {
@@ -66,6 +74,7 @@ pub struct Metrics {
     head: Vec<u8>,
     out: Vec<u8>,
     written: usize,
+    drained: usize,
     /// Why the request was refused, for the log record written when the connection ends.
     rejected: Option<String>,
 }
@@ -79,6 +88,7 @@ impl Metrics {
             head: Vec::new(),
             out: Vec::new(),
             written: 0,
+            drained: 0,
             rejected: None,
         }
     }
@@ -127,8 +137,30 @@ impl Metrics {
                             Err(_) => return Next::Done,
                         }
                     }
-                    let _ = self.sock.stream.shutdown(std::net::Shutdown::Write);
-                    return Next::Done;
+                    if self
+                        .sock
+                        .stream
+                        .shutdown(std::net::Shutdown::Write)
+                        .is_err()
+                    {
+                        return Next::Done;
+                    }
+                    self.state = State::Draining;
+                }
+                State::Draining => {
+                    let mut buf = [0u8; 4096];
+                    match self.sock.stream.read(&mut buf) {
+                        Ok(0) => return Next::Done,
+                        Ok(n) => {
+                            self.drained += n;
+                            if self.drained >= MAX_DRAIN {
+                                return Next::Done;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => return Next::Done,
+                    }
                 }
             }
         }
@@ -193,8 +225,9 @@ impl Metrics {
 
     /// Read while the request is incomplete, write while the answer is pending.
     pub fn follow(&mut self, registry: &Registry) -> io::Result<()> {
-        let reading = self.state == State::Reading;
-        let want = interest(reading, !reading && self.written < self.out.len());
+        let reading = matches!(self.state, State::Reading | State::Draining);
+        let writing = self.state == State::Writing && self.written < self.out.len();
+        let want = interest(reading, writing);
         self.sock.follow(registry, want)
     }
 }
