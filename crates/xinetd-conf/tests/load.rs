@@ -465,4 +465,12 @@ fn activation_listen_fds_loads_prints_and_is_checked() {
         l.config.services[0].builtin,
         Some(xinetd_conf::Builtin::Metrics)
     );
+    // Without only_from it answers nobody: legal, but -check says so.
+    assert!(
+        l.diagnostics.iter().any(|d| d.severity == Severity::Warning
+            && d.message
+                .contains("metrics builtin answers only the addresses of its only_from")),
+        "{:?}",
+        l.diagnostics
+    );
 }

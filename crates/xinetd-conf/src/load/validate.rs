@@ -237,6 +237,7 @@ impl Checks<'_> {
         if !self.check_activation(d) {
             return false;
         }
+        self.check_admin_only_from(d);
         if d.is_muxclient() {
             if !d.is_unlisted() {
                 let t = format!("Service: {} (tcpmux) should have UNLISTED in type.", d.name);
@@ -546,6 +547,34 @@ impl Checks<'_> {
 }
 
 impl Checks<'_> {
+    /// The admin builtins (and `metrics`) answer only the addresses of their `only_from`
+    /// (issue 8): without one they refuse everybody, which is legal but never what is meant.
+    fn check_admin_only_from(&mut self, d: &Draft) {
+        if !d.is_internal() || d.only_from.is_some() {
+            return;
+        }
+        let st = d.socket_type.as_ref().map(|s| s.value);
+        if builtin_for(&d.name, st).is_some() {
+            return;
+        }
+        if let Some(b) = admin_builtin_for(&d.name, st).filter(|_| self.admin_builtins) {
+            let name = format!("{b:?}").to_ascii_lowercase();
+            self.diagnostics.push(
+                diag(
+                    &d.header,
+                    Severity::Warning,
+                    format!(
+                        "the {name} builtin answers only the addresses of its only_from, and \
+                         service '{}' has none: every client is refused",
+                        d.id()
+                    ),
+                )
+                .service(Some(d.id()))
+                .hint("add only_from = 127.0.0.1 (or the addresses that may ask)"),
+            );
+        }
+    }
+
     /// Extension `activation = listen_fds`: the server gets the listening socket, so only a
     /// `wait = yes` service with an external server can have it; anything else is dropped
     /// with a diagnostic at the attribute (the server would otherwise look for fd 3 and find
