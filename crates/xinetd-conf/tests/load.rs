@@ -451,7 +451,18 @@ fn activation_listen_fds_loads_prints_and_is_checked() {
             .map(|a| a.value),
         Some(xinetd_conf::Activation::ListenFds)
     );
-    // Internal services cannot have it either; the metrics builtin is an admin builtin.
+    // Its id is the LISTEN_FDNAMES name: no ':' (the names' separator).
+    let l = ok(
+        "service act\n{\n\tid = a:b\n\ttype = UNLISTED\n\tsocket_type = stream\n\
+                \tprotocol = tcp\n\tport = 7100\n\twait = yes\n\tuser = 0\n\
+                \tserver = /bin/cat\n\tactivation = listen_fds\n}\n",
+    );
+    assert!(l.config.services.is_empty());
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Error && d.message.contains("LISTEN_FDNAMES name")));
+    // The metrics builtin is an admin builtin.
     let l = load_bytes(
         "service metrics\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\
          \tport = 9100\n\twait = no\n}\n"

@@ -589,6 +589,10 @@ impl Checks<'_> {
             "a redirect service has no server to hand the socket to"
         } else if !d.waits() {
             "it needs wait = yes (with wait = no each server gets one accepted connection)"
+        } else if !fd_name_is_valid(d.id()) {
+            // LISTEN_FDNAMES is `:`-separated; sd_listen_fds_with_names() rejects a count
+            // mismatch, so an id with `:` would make the server refuse its socket.
+            "the service id is its LISTEN_FDNAMES name, which must be printable ASCII without ':' (at most 255 bytes)"
         } else {
             return true;
         };
@@ -610,6 +614,15 @@ impl Checks<'_> {
         );
         false
     }
+}
+
+/// systemd's rule for a file descriptor name (`fdname_is_valid`): 1..=255 printable ASCII
+/// characters, no `:` (the separator of `LISTEN_FDNAMES`).
+fn fd_name_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !name.contains(':')
 }
 
 /// The builtin for `name`/`socket_type` (builtins.c's table, F-060).
