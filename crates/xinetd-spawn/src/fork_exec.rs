@@ -340,7 +340,9 @@ fn spawn_impl(
         return Err(SpawnError::Fork(Errno::from_raw(masked)));
     }
     // SAFETY: `child_main` only reads `plan` (and what it points to: `spec`, `argv`, `envp`,
-    // `remote_host`, all alive until this function returns) and writes `report`; CLONE_VFORK
+    // `remote_host`, all alive until this function returns) and writes `report` and the
+    // digits of `listen_pid_entry` (a local of this frame, which `envp` points into and which
+    // nothing else touches until the child is gone); CLONE_VFORK
     // suspends this thread until the child has exec'ed or exited, so nothing here is freed or
     // moved while the child uses it, and the child runs on its own `stack`.
     let pid = unsafe {
