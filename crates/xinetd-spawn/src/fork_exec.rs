@@ -274,10 +274,12 @@ fn spawn_impl(
     listen_pid_entry[..11].copy_from_slice(b"LISTEN_PID=");
     let listen_pid: *mut u8 = match activation {
         Some(a) => {
+            // One raw pointer for both uses: the child writes through it, execve reads it.
+            let entry = listen_pid_entry.as_mut_ptr();
             envp.push(a.fds.as_ptr());
             envp.push(a.names.as_ptr());
-            envp.push(listen_pid_entry.as_ptr().cast());
-            listen_pid_entry.as_mut_ptr().wrapping_add(11)
+            envp.push(entry.cast_const().cast());
+            entry.wrapping_add(11)
         }
         None => ptr::null_mut(),
     };
