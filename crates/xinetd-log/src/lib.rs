@@ -102,26 +102,32 @@ mod diagnostic;
 mod error;
 mod file;
 mod ident;
+mod journal;
 mod peer;
 mod priority;
 mod record;
 mod service;
+pub mod structured;
 mod syslog;
 
 pub use clock::{file_timestamp, syslog_timestamp, system_time_zone, LocalClock};
 pub use daemon::{DaemonLog, StderrStyle, MAX_MESSAGE_LEN};
 pub use diagnostic::{explain_errno, Diagnostic, DiagnosticKind, Outcome, WriteReport};
 pub use error::LogError;
-pub use file::{FileLimits, FileLog, LOG_EXTRA_MAX, LOG_EXTRA_MIN};
+pub use file::{FileFormat, FileLimits, FileLog, LOG_EXTRA_MAX, LOG_EXTRA_MIN};
 pub use ident::{
     lookup_blocking, IdentClient, IdentFailure, IdentQuery, IdentReply, IdentResult, IdentTimeout,
     ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
+};
+pub use journal::{
+    absent_journal_warning, journal_present, journal_socket_path, JournalLog,
+    DEFAULT_JOURNAL_PATH, JOURNAL_SOCKET_ENV,
 };
 pub use peer::Peer;
 pub use priority::{priority, Facility, Level, LocalNumber};
 pub use record::{
     elapsed_secs, ExitStatus, FailReason, IdentOutcome, LogOnFailure, LogOnSuccess, Record,
-    RecordKind, Server, ServiceRecords, MAX_RECORD_LEN,
+    RecordFields, RecordKind, Server, ServiceRecords, MAX_RECORD_LEN,
 };
 pub use service::ServiceLog;
 pub use syslog::{format_rfc3164, SyslogLog, DEFAULT_SYSLOG_PATH, IDENT, SEND_WAIT};
