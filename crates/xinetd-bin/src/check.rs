@@ -109,6 +109,8 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind": s.bind.as_ref().map(|b| b.value.address.to_string()),
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                "log_type": s.log_type.as_ref().map(|l| xinetd_conf::print_log_type(&l.value)),
+                "log_stderr": s.log_stderr.as_ref().map(|v| v.value),
             })
         })
         .collect();

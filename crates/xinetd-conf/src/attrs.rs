@@ -53,6 +53,7 @@ pub enum Attr {
     Chroot,
     Timeout,
     BindDevice,
+    LogStderr,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -116,6 +117,7 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("chroot", Attr::Chroot, Count::Exactly(1)),
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+    ("log_stderr", Attr::LogStderr, Count::Exactly(1)),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -144,7 +146,10 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
-    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice)
+    matches!(
+        a,
+        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::LogStderr
+    )
 }
 
 /// Looks `name` up case-insensitively (F-023).

@@ -16,8 +16,9 @@
 //! values, `disable = yes` stops reading the entry. Two deliberate differences are listed in
 //! the repository's [docs/compat.md]: lines longer than xinetd's 8 KiB buffer are read
 //! whole, and services disabled by a parse error stay disabled even when `enabled` lists
-//! them. Three extension
-//! attributes exist: `chroot`, `timeout` and `bind_device`.
+//! them. Extension
+//! attributes exist: `chroot`, `timeout`, `bind_device`, `log_stderr`, and the `log_type`
+//! forms `JOURNAL [facility [level]]` and `FILE path [soft [hard]] JSON`.
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
@@ -113,7 +114,7 @@ pub use env::{
 };
 pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
 pub use model::*;
-pub use print::{print, print_service};
+pub use print::{log_type as print_log_type, print, print_service};
 pub use syntax::{
     parse_document, AttrLine, Document, Entry, EntryEnd, EntryKind, Item, Op, Skip, XINETD_BUFFER,
 };

@@ -30,7 +30,7 @@ use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 
-use crate::diagnostic::{Diagnostic, DiagnosticKind, FailureState, Outcome, WriteReport};
+use crate::diagnostic::{FailureState, Outcome, WriteReport};
 use crate::record::Record;
 use crate::structured::{encode_journal, record_fields};
 use crate::syslog::{IDENT, SEND_WAIT};
@@ -233,19 +233,6 @@ impl JournalLog {
     pub fn lost_to_errors(&self) -> u64 {
         self.failure.lost_total()
     }
-}
-
-/// The warning for a journal socket that is not there when a log is opened.
-pub fn absent_journal_warning(path: &Path, log_id: &str, instead: &str) -> Diagnostic {
-    Diagnostic::new(
-        DiagnosticKind::WriteFailed,
-        Level::Warning,
-        "log_init",
-        format!(
-            "journal socket {} is absent: {log_id} logs to {instead} instead",
-            path.display()
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ pub use ident::{
     ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
 };
 pub use journal::{
-    absent_journal_warning, journal_present, journal_socket_path, JournalLog,
+    journal_present, journal_socket_path, JournalLog,
     DEFAULT_JOURNAL_PATH, JOURNAL_SOCKET_ENV,
 };
 pub use peer::Peer;
