@@ -253,8 +253,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
         }
         if saw_structured > 1 || (saw_structured == 1 && (saw_syslog || saw_filelog)) {
             return Command::Usage(
-                "-syslog, -filelog, -journal and -stderr_json cannot be used together"
-                    .to_string(),
+                "-syslog, -filelog, -journal and -stderr_json cannot be used together".to_string(),
             );
         }
     }
@@ -330,8 +329,14 @@ mod tests {
             panic!("-stderr_json runs");
         };
         assert_eq!(o.log, Some(ProgramLog::StderrJson));
-        assert!(matches!(p(&["-journal", "-syslog", "daemon"]), Command::Usage(_)));
-        assert!(matches!(p(&["-journal", "-stderr_json"]), Command::Usage(_)));
+        assert!(matches!(
+            p(&["-journal", "-syslog", "daemon"]),
+            Command::Usage(_)
+        ));
+        assert!(matches!(
+            p(&["-journal", "-stderr_json"]),
+            Command::Usage(_)
+        ));
     }
 
     #[test]

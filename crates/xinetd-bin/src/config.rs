@@ -75,7 +75,11 @@ pub fn load(
                 "journal socket {} is absent: {} log{} to syslog instead",
                 path.display(),
                 cache.journal_absent.join(", "),
-                if cache.journal_absent.len() == 1 { "s" } else { "" }
+                if cache.journal_absent.len() == 1 {
+                    "s"
+                } else {
+                    ""
+                }
             ),
         );
     }

@@ -140,6 +140,12 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// STDERR (extension `log_stderr = yes`): one line of a server's stderr.
+    pub fn stderr(&mut self, pid: i32, line: &str) -> Option<WriteReport> {
+        let r = self.records.stderr(pid.unsigned_abs(), line);
+        self.write(Some(r))
+    }
+
     /// FAIL (F-721).
     pub fn fail(&mut self, reason: FailReason, peer: Option<SocketAddr>) -> Option<WriteReport> {
         let r = self

@@ -107,7 +107,14 @@ fn shell_service(id: &str, port: u16, dir: &Path, log_type: &str, extra: &str) -
         "read line\necho \"got $line\"\nexit 3\n",
     )
     .expect("script");
-    external(id, port, "/bin/sh", &format!("{}/srv.sh", dir.display()), extra).replace(
+    external(
+        id,
+        port,
+        "/bin/sh",
+        &format!("{}/srv.sh", dir.display()),
+        extra,
+    )
+    .replace(
         "log_type = FILE @DIR@/svc.log",
         &format!("log_type = {log_type}"),
     )
@@ -172,7 +179,10 @@ fn journal_records_and_program_log_end_to_end() {
             "-f",
             conf.to_str().expect("utf8"),
         ],
-        &[("XINETD_JOURNAL_SOCKET", journal.path.to_str().expect("utf8"))],
+        &[(
+            "XINETD_JOURNAL_SOCKET",
+            journal.path.to_str().expect("utf8"),
+        )],
         &dir.path().join("stderr"),
     ));
     let started = journal.wait("Started working");
@@ -229,7 +239,7 @@ fn journal_records_and_program_log_end_to_end() {
         .expect("DURATION_USEC")
         .parse()
         .expect("number");
-    assert!(usec > 0);
+    assert!(usec < 60_000_000, "{usec}");
     assert!(field(&exit, "MESSAGE")
         .expect("message")
         .starts_with(&format!("EXIT: sh status=3 pid={pid} duration=")));
@@ -237,7 +247,10 @@ fn journal_records_and_program_log_end_to_end() {
     // A refused client: FAIL with the reason and the address.
     let _ = ask(port, Some(SRC2));
     let fail = journal.wait("FAIL: sh");
-    assert_eq!(field(&fail, "MESSAGE"), Some("FAIL: sh address from=127.0.0.2"));
+    assert_eq!(
+        field(&fail, "MESSAGE"),
+        Some("FAIL: sh address from=127.0.0.2")
+    );
     assert_eq!(field(&fail, "XINETD_REASON"), Some("address"));
     assert_eq!(field(&fail, "REMOTE_ADDR"), Some("127.0.0.2"));
     assert_eq!(
@@ -271,7 +284,10 @@ fn a_vanishing_journal_is_reported_once_and_changes_nothing_else() {
     for _ in 0..3 {
         assert_eq!(exchange(port, b"two\n"), b"two\n", "service unaffected");
     }
-    d.wait_log(10, "Error in echo log: No such file or directory (errno = 2)");
+    d.wait_log(
+        10,
+        "Error in echo log: No such file or directory (errno = 2)",
+    );
     // Reported once, not per lost record.
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(d.prog_log().matches("Error in echo log").count(), 1);
@@ -288,8 +304,10 @@ fn an_absent_journal_falls_back_to_syslog_with_one_warning() {
     let port = free_port();
     let conf = internal("echo", "echo", "stream", port, "")
         .replace("log_type = FILE @DIR@/svc.log", "log_type = JOURNAL")
-        + &internal("echo", "echo2", "stream", free_port(), "")
-            .replace("log_type = FILE @DIR@/svc.log", "log_type = JOURNAL local3 err");
+        + &internal("echo", "echo2", "stream", free_port(), "").replace(
+            "log_type = FILE @DIR@/svc.log",
+            "log_type = JOURNAL local3 err",
+        );
     let d = Daemon::spawn_with(
         &conf,
         &[],
@@ -300,8 +318,10 @@ fn an_absent_journal_falls_back_to_syslog_with_one_warning() {
     assert_eq!(exchange(port, b"x\n"), b"x\n");
     let log = d.prog_log();
     assert_eq!(
-        log.matches("journal socket /nonexistent/journal.sock is absent: echo, echo2 log to syslog instead")
-            .count(),
+        log.matches(
+            "journal socket /nonexistent/journal.sock is absent: echo, echo2 log to syslog instead"
+        )
+        .count(),
         1,
         "{log}"
     );
@@ -424,4 +444,136 @@ fn stderr_json_program_log() {
         messages.iter().any(|(m, _)| m.contains("Exiting")),
         "{messages:?}"
     );
+}
+
+/// `log_stderr = yes`: the server's stderr becomes STDERR records (before its EXIT), not
+/// bytes on the client's socket; long lines are split, a last partial line is flushed, and
+/// a flood is slowed down, not dropped.
+#[test]
+fn log_stderr_lines_go_to_the_service_log() {
+    let port = free_port();
+    let conf = external(
+        "sh",
+        port,
+        "/bin/sh",
+        "@DIR@/srv.sh",
+        "\tlog_stderr = yes\n",
+    );
+    let d = Daemon::spawn(&conf, &[]);
+    std::fs::write(
+        d.path("srv.sh"),
+        "echo 'first warning' >&2\n\
+         echo out\n\
+         head -c 2500 /dev/zero | tr '\\0' x >&2; echo >&2\n\
+         i=0; while [ $i -lt 300 ]; do echo \"line $i\" >&2; i=$((i+1)); done\n\
+         printf 'no newline' >&2\n\
+         sleep 3 </dev/null >/dev/null &\n\
+         exit 0\n",
+    )
+    .expect("script");
+    d.wait_log(10, "Started working");
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", d.pid()))
+            .expect("fd dir")
+            .count()
+    };
+    let before = fds();
+    let (reply, _) = ask(port, None);
+    assert_eq!(reply, "out\n", "stderr is not sent to the client");
+    d.wait_file(20, "svc.log", "EXIT: sh");
+    let records: Vec<String> = d
+        .read("svc.log")
+        .lines()
+        .map(|l| xinetd_test_support::strip_log_timestamp(l).to_string())
+        .collect();
+    let pid = records
+        .iter()
+        .find_map(|r| r.strip_prefix("START: sh pid="))
+        .and_then(|r| r.split(' ').next())
+        .expect("START with pid")
+        .to_string();
+    let stderr: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.strip_prefix(&format!("STDERR: sh pid={pid} ")))
+        .collect();
+    assert_eq!(stderr[0], "first warning");
+    assert_eq!(stderr[1], "x".repeat(1000));
+    assert_eq!(stderr[2], "x".repeat(1000));
+    assert_eq!(stderr[3], "x".repeat(500));
+    for i in 0..300 {
+        assert_eq!(stderr[4 + i], format!("line {i}"), "every line, in order");
+    }
+    assert_eq!(stderr[304], "no newline");
+    assert_eq!(stderr.len(), 305);
+    // Every STDERR record precedes the EXIT, even though `sleep` still holds the pipe.
+    let exit_at = records
+        .iter()
+        .position(|r| r.starts_with("EXIT: sh"))
+        .expect("EXIT");
+    let last_stderr = records
+        .iter()
+        .rposition(|r| r.starts_with("STDERR: sh"))
+        .expect("STDERR");
+    assert!(last_stderr < exit_at, "{records:?}");
+    // The pipe was closed although `sleep` still holds its write end, and the daemon
+    // keeps serving.
+    assert_eq!(fds(), before, "no descriptor left behind");
+    let (reply, _) = ask(port, None);
+    assert_eq!(reply, "out\n");
+}
+
+#[test]
+fn check_types_and_prints_the_extensions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("x.conf");
+    std::fs::write(
+        &conf,
+        "service a\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = 7001\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n\
+         \tlog_type = JOURNAL local2 warning\n\tlog_stderr = yes\n}\n\
+         service b\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = 7002\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n\
+         \tlog_type = FILE /tmp/b.json 10K json\n}\n\
+         service c\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = 7003\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n\
+         \tlog_type = JOURNAL daemon info extra\n\tlog_stderr = maybe\n}\n",
+    )
+    .expect("config");
+    let out = Command::new(XINETD)
+        .args(["-check", "-json", "-f"])
+        .arg(&conf)
+        .output()
+        .expect("run -check");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let services = v["services"].as_array().expect("services");
+    let a = services.iter().find(|s| s["id"] == "a").expect("a");
+    assert_eq!(a["log_type"], "JOURNAL local2 warning");
+    assert_eq!(a["log_stderr"], true);
+    let b = services.iter().find(|s| s["id"] == "b").expect("b");
+    assert_eq!(b["log_type"], "FILE /tmp/b.json 10240 15360 JSON");
+    let diags = v["diagnostics"].as_array().expect("diagnostics");
+    // Each bad value is reported at its own line and column 2 (after the tab).
+    let text = std::fs::read_to_string(&conf).expect("read");
+    let line_of = |needle: &str| {
+        1 + text
+            .lines()
+            .position(|l| l.contains(needle))
+            .expect("line in config") as u64
+    };
+    for (needle, message) in [
+        ("log_stderr = maybe", "Bad value for log_stderr: maybe"),
+        (
+            "JOURNAL daemon info extra",
+            "log_type JOURNAL takes an optional facility and level",
+        ),
+    ] {
+        let d = diags
+            .iter()
+            .find(|d| d["message"].as_str().is_some_and(|m| m.contains(message)))
+            .unwrap_or_else(|| panic!("'{message}' in {diags:?}"));
+        assert_eq!(d["line"], line_of(needle), "{d}");
+        assert_eq!(d["column"], 2, "{d}");
+        assert_eq!(d["file"], conf.to_str().expect("utf8"));
+    }
+    assert!(services.iter().all(|s| s["id"] != "c"));
 }

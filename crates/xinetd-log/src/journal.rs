@@ -304,7 +304,10 @@ mod tests {
         let mut buf = vec![0u8; 4096];
         let n = rx.recv(&mut buf).expect("recv");
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        assert!(text.contains("MESSAGE=START: echo from=127.0.0.1\n"), "{text}");
+        assert!(
+            text.contains("MESSAGE=START: echo from=127.0.0.1\n"),
+            "{text}"
+        );
         assert!(text.contains("REMOTE_ADDR=127.0.0.1\n"), "{text}");
         drop(rx);
         std::fs::remove_file(&path).expect("rm");

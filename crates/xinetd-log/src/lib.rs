@@ -120,8 +120,7 @@ pub use ident::{
     ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
 };
 pub use journal::{
-    journal_present, journal_socket_path, JournalLog,
-    DEFAULT_JOURNAL_PATH, JOURNAL_SOCKET_ENV,
+    journal_present, journal_socket_path, JournalLog, DEFAULT_JOURNAL_PATH, JOURNAL_SOCKET_ENV,
 };
 pub use peer::Peer;
 pub use priority::{priority, Facility, Level, LocalNumber};

@@ -229,10 +229,11 @@ pub enum RecordKind {
 impl RecordKind {
     /// xinetd counts START, EXIT and FAIL lines against a FILE log's size limits; USERID,
     /// NOID and TRAFFIC go through `svc_logprint`, which writes with `XLOG_NO_SIZECHECK`.
+    /// STDERR lines (an extension, and the most voluminous) count too.
     pub fn counts_toward_limits(self) -> bool {
         matches!(
             self,
-            RecordKind::Start | RecordKind::Exit | RecordKind::Fail
+            RecordKind::Start | RecordKind::Exit | RecordKind::Fail | RecordKind::Stderr
         )
     }
 }
@@ -424,8 +425,11 @@ impl ServiceRecords {
         }
         if self.on_success.duration {
             let _ = write!(s, " duration={duration_secs}(sec)");
-            f.duration_usec =
-                Some(u64::try_from(duration_secs.max(0)).unwrap_or(0).saturating_mul(1_000_000));
+            f.duration_usec = Some(
+                u64::try_from(duration_secs.max(0))
+                    .unwrap_or(0)
+                    .saturating_mul(1_000_000),
+            );
         }
         Some(Record::new(RecordKind::Exit, s).field(|x| *x = f))
     }
@@ -462,6 +466,19 @@ impl ServiceRecords {
         Record::new(
             RecordKind::Noid,
             format!("NOID: {} {} {}", self.id, peer, failure.reason()),
+        )
+        .field(|x| *x = f)
+    }
+
+    /// `STDERR: <id> pid=<pid> <line>` (extension, `log_stderr = yes`): one line a server
+    /// wrote to its standard error, without its newline. Written whenever the service
+    /// asks for its servers' stderr, whatever `log_on_success` says.
+    pub fn stderr(&self, pid: u32, line: &str) -> Record {
+        let mut f = self.fields();
+        f.pid = Some(pid);
+        Record::new(
+            RecordKind::Stderr,
+            format!("STDERR: {} pid={pid} {line}", self.id),
         )
         .field(|x| *x = f)
     }

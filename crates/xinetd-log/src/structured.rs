@@ -107,14 +107,23 @@ pub fn record_fields(
     let f = record.fields();
     let mut out: Fields = vec![
         ("MESSAGE", Value::Text(record.as_str().to_owned())),
-        ("MESSAGE_ID", Value::Text(message_id(record.kind()).to_owned())),
+        (
+            "MESSAGE_ID",
+            Value::Text(message_id(record.kind()).to_owned()),
+        ),
         ("PRIORITY", Value::Unsigned(u64::from(level.code()))),
     ];
     if let Some(fac) = facility {
-        out.push(("SYSLOG_FACILITY", Value::Unsigned(u64::from(fac.code() >> 3))));
+        out.push((
+            "SYSLOG_FACILITY",
+            Value::Unsigned(u64::from(fac.code() >> 3)),
+        ));
     }
     out.push(("SYSLOG_IDENTIFIER", Value::Text(ident.to_owned())));
-    out.push(("XINETD_RECORD", Value::Text(kind_word(record.kind()).to_owned())));
+    out.push((
+        "XINETD_RECORD",
+        Value::Text(kind_word(record.kind()).to_owned()),
+    ));
     out.push(("XINETD_SERVICE", Value::Text(f.service.clone())));
     if let Some(pid) = f.pid {
         out.push(("PID", Value::Unsigned(u64::from(pid))));
@@ -272,7 +281,9 @@ mod tests {
             .expect("START");
         rec.set_remote_port(4000);
         let f = record_fields(&rec, None, Level::Info, "xinetd");
-        assert!(f.iter().all(|(k, _)| *k != "REMOTE_ADDR" && *k != "REMOTE_PORT"));
+        assert!(f
+            .iter()
+            .all(|(k, _)| *k != "REMOTE_ADDR" && *k != "REMOTE_PORT"));
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::{Session, SetupStep, SetupWarning, SpawnError, SpawnSpec};
 pub struct Connection<'fd> {
     fd: BorrowedFd<'fd>,
     remote_host: Option<IpAddr>,
+    stderr: Option<BorrowedFd<'fd>>,
 }
 
 impl<'fd> Connection<'fd> {
@@ -47,7 +48,16 @@ impl<'fd> Connection<'fd> {
         Connection {
             fd,
             remote_host: None,
+            stderr: None,
         }
+    }
+
+    /// Puts `fd` on the server's descriptor 2 instead of the socket (extension
+    /// `log_stderr = yes`: the write end of a pipe the daemon reads). The daemon keeps
+    /// ownership and closes its copy after [`spawn`] returns.
+    pub fn stderr(mut self, fd: BorrowedFd<'fd>) -> Connection<'fd> {
+        self.stderr = Some(fd);
+        self
     }
 
     /// Sets `REMOTE_HOST` to the numeric peer address (F-410), replacing any `REMOTE_HOST` of
@@ -122,6 +132,8 @@ struct Plan {
     argv: *const *const c_char,
     envp: *const *const c_char,
     conn_fd: c_int,
+    /// Descriptor for fd 2 instead of the socket, or -1.
+    stderr_fd: c_int,
     clear_nonblocking: bool,
     force_proc_fd_fallback: bool,
     chroot: *const c_char,
@@ -273,6 +285,7 @@ fn spawn_impl(
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         conn_fd: conn.fd.as_raw_fd(),
+        stderr_fd: conn.stderr.map_or(-1, |f| f.as_raw_fd()),
         clear_nonblocking: spec.clear_nonblocking,
         force_proc_fd_fallback,
         chroot: spec.chroot.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
@@ -461,9 +474,21 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
         check!(SetupStep::Dup, fd);
     }
+    // log_stderr: the pipe is moved up the same way before 0..2 are overwritten.
+    let mut err_fd = plan.stderr_fd;
+    if (0..3).contains(&err_fd) {
+        // SAFETY: fcntl on a descriptor number, no memory involved.
+        err_fd = unsafe { libc::fcntl(err_fd, libc::F_DUPFD_CLOEXEC, 3) };
+        check!(SetupStep::Dup, err_fd);
+    }
     for target in 0..3 {
+        let source = if target == 2 && err_fd >= 0 {
+            err_fd
+        } else {
+            fd
+        };
         // SAFETY: dup2 on descriptor numbers; it clears FD_CLOEXEC on the target.
-        check!(SetupStep::Dup, unsafe { libc::dup2(fd, target) });
+        check!(SetupStep::Dup, unsafe { libc::dup2(source, target) });
     }
     if plan.clear_nonblocking {
         // SAFETY: fcntl on descriptor 0, no memory involved.

@@ -16,6 +16,7 @@ mod report;
 mod routes;
 mod serve;
 mod services;
+mod stderr;
 
 use std::collections::HashMap;
 use std::io;
@@ -93,6 +94,8 @@ pub struct Daemon {
     notifier: Notifier,
     /// Listening sockets inherited from a service manager (socket activation).
     inherited: crate::activation::Pool,
+    /// Servers' stderr pipes (`log_stderr = yes`).
+    stderr: stderr::StderrPipes,
 }
 
 impl Daemon {
@@ -157,6 +160,7 @@ impl Daemon {
             userid_skipped: Throttle::default(),
             notifier,
             inherited,
+            stderr: stderr::StderrPipes::default(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -268,6 +272,7 @@ impl Daemon {
                         Some(Route::Listener(key)) => self.on_listener(key, now),
                         Some(Route::Session(id)) => self.on_session(id, now),
                         Some(Route::Ident) => self.on_ident(t, now),
+                        Some(Route::Stderr) => self.on_stderr(t, now),
                         None => {}
                     },
                 }
@@ -285,6 +290,7 @@ impl Daemon {
             .chain(self.pipeline.limits_deadline())
             .chain(self.idents.next_deadline())
             .chain(self.notifier.next_deadline())
+            .chain(self.stderr.next_deadline())
             .chain(self.next_cc)
             .min()
     }
@@ -293,6 +299,7 @@ impl Daemon {
     fn expire(&mut self, now: Instant) {
         self.notifier.expire(now);
         self.expire_launches(now);
+        self.expire_stderr(now);
         for step in self.pipeline.expire(now) {
             self.admission_step(step, now);
         }

@@ -593,7 +593,11 @@ impl Loader<'_> {
                 d.bind_device = Some(sp!(first.to_string()));
             }
             Attr::LogStderr => {
-                d.log_stderr = Some(sp!(yes_no(first, "log_stderr", "Bad value for log_stderr")?));
+                d.log_stderr = Some(sp!(yes_no(
+                    first,
+                    "log_stderr",
+                    "Bad value for log_stderr"
+                )?));
             }
         }
         let _ = name;
@@ -663,8 +667,9 @@ pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
             _ => (vals, LogFormat::Text),
         };
         if !(2..=4).contains(&vals.len()) {
-            return Err(fail("parse_filelog", "wrong number of arguments")
-                .message("log_type FILE takes a path, optional soft and hard limits and an optional JSON"));
+            return Err(fail("parse_filelog", "wrong number of arguments").message(
+                "log_type FILE takes a path, optional soft and hard limits and an optional JSON",
+            ));
         }
         let mut soft = None;
         let mut hard = None;
