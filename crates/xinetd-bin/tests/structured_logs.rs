@@ -536,7 +536,10 @@ fn check_types_and_prints_the_extensions() {
          \tlog_type = FILE /tmp/b.json 10K json\n}\n\
          service c\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
          \tport = 7003\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n\
-         \tlog_type = JOURNAL daemon info extra\n\tlog_stderr = maybe\n}\n",
+         \tlog_type = JOURNAL daemon info extra\n\tlog_stderr = maybe\n}\n\
+         service e\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = 7005\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n\
+         \tlog_stderr = yes\n}\n",
     )
     .expect("config");
     let out = Command::new(XINETD)
@@ -555,13 +558,15 @@ fn check_types_and_prints_the_extensions() {
     // Each bad value is reported at its own line and column 2 (after the tab).
     let text = std::fs::read_to_string(&conf).expect("read");
     let line_of = |needle: &str| {
-        1 + text
-            .lines()
-            .position(|l| l.contains(needle))
-            .expect("line in config") as u64
+        let at = text.rfind(needle).expect("in config");
+        1 + text[..at].matches('\n').count() as u64
     };
     for (needle, message) in [
         ("log_stderr = maybe", "Bad value for log_stderr: maybe"),
+        (
+            "log_stderr = yes\n}\n",
+            "log_stderr = yes without a log_type: the servers' stderr is discarded",
+        ),
         (
             "JOURNAL daemon info extra",
             "log_type JOURNAL takes an optional facility and level",
