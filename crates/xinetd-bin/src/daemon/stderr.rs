@@ -39,6 +39,9 @@ pub const BURST: f64 = 200.0;
 pub const LINES_PER_SEC: f64 = 100.0;
 /// Bytes read from one pipe per loop turn before the others get theirs.
 const TURN_BYTES: usize = 64 * 1024;
+/// After the server exited, at most this much more is read (a full pipe and then some): a
+/// background process that keeps the pipe open and writing cannot keep the daemon reading.
+const DRAIN_BYTES: usize = 68 * 1024;
 
 /// One server's stderr pipe.
 struct ErrPipe {
@@ -54,7 +57,8 @@ struct ErrPipe {
     allowance: f64,
     refilled: Instant,
     paused_until: Option<Instant>,
-    server_exited: bool,
+    /// Set when the server exited: the bytes still to be read before the pipe is closed.
+    drain_left: Option<usize>,
 }
 
 /// What a turn left.
@@ -137,7 +141,7 @@ impl ErrPipe {
         let mut buf = [0u8; 4096];
         loop {
             self.refill(now);
-            if self.allowance < 1.0 && !self.server_exited {
+            if self.allowance < 1.0 && self.drain_left.is_none() {
                 let wait = (1.0 - self.allowance) / LINES_PER_SEC;
                 self.paused_until = Some(now + Duration::from_secs_f64(wait));
                 return Turn::Wait;
@@ -153,10 +157,17 @@ impl ErrPipe {
                 Ok(n) => {
                     consumed += n;
                     self.take(&buf[..n], log);
+                    if let Some(left) = self.drain_left.as_mut() {
+                        *left = left.saturating_sub(n);
+                        if *left == 0 {
+                            self.flush(log);
+                            return Turn::Done;
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.server_exited {
+                    if self.drain_left.is_some() {
                         self.flush(log);
                         return Turn::Done;
                     }
@@ -252,7 +263,7 @@ impl Daemon {
                 allowance: BURST,
                 refilled: now,
                 paused_until: None,
-                server_exited: false,
+                drain_left: None,
             },
         );
         self.stderr.by_job.insert(job, token);
@@ -286,7 +297,7 @@ impl Daemon {
             return;
         };
         if let Some(p) = self.stderr.pipes.get_mut(&token) {
-            p.server_exited = true;
+            p.drain_left = Some(DRAIN_BYTES);
             p.paused_until = None;
         }
         self.on_stderr(token, now);
