@@ -582,3 +582,55 @@ fn check_types_and_prints_the_extensions() {
     }
     assert!(services.iter().all(|s| s["id"] != "c"));
 }
+
+/// A server that writes stderr faster than the allowance, then stays alive: its pipe stops
+/// being read for a while (the allowance is spent) and is read again when it has refilled,
+/// so every line arrives, in order, while the server still runs.
+#[test]
+fn log_stderr_pauses_and_resumes_a_fast_writer() {
+    let port = free_port();
+    let conf = external(
+        "sh",
+        port,
+        "/bin/sh",
+        "@DIR@/srv.sh",
+        "\tlog_stderr = yes\n",
+    );
+    let d = Daemon::spawn(&conf, &[]);
+    std::fs::write(
+        d.path("srv.sh"),
+        "i=0; while [ $i -lt 700 ]; do echo \"line $i\" >&2; i=$((i+1)); done\n\
+         echo written\n\
+         cat >/dev/null\n",
+    )
+    .expect("script");
+    d.wait_log(10, "Started working");
+    let mut s = connect(port);
+    let mut line = String::new();
+    std::io::BufReader::new(&s)
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line, "written\n");
+    // The server is still running (it waits for EOF): the last line must come from the
+    // resumed reading, not from the drain at exit.
+    d.wait_file(20, "svc.log", "STDERR: sh pid=");
+    wait_until(20, "line 699 while the server runs", || {
+        d.read("svc.log").contains(" line 699\n")
+    });
+    assert!(!d.read("svc.log").contains("EXIT: sh"));
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let _ = s.read_to_end(&mut Vec::new());
+    d.wait_file(10, "svc.log", "EXIT: sh");
+    let lines: Vec<String> = d
+        .read("svc.log")
+        .lines()
+        .filter_map(|l| {
+            let r = xinetd_test_support::strip_log_timestamp(l);
+            r.strip_prefix("STDERR: sh pid=")
+                .and_then(|r| r.split_once(' '))
+                .map(|(_, t)| t.to_string())
+        })
+        .collect();
+    let want: Vec<String> = (0..700).map(|i| format!("line {i}")).collect();
+    assert_eq!(lines, want);
+}
