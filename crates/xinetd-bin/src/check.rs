@@ -110,6 +110,8 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
                 "activation": s.activation.as_ref().map(|a| a.value.as_str()),
+                "log_type": s.log_type.as_ref().map(|l| xinetd_conf::print_log_type(&l.value)),
+                "log_stderr": s.log_stderr.as_ref().map(|v| v.value),
             })
         })
         .collect();

@@ -67,6 +67,22 @@ pub fn load(
             Err(msg) => log.msg(Level::Err, &format!("{msg} - DISABLING")),
         }
     }
+    if !cache.journal_absent.is_empty() {
+        let path = xinetd_log::journal_socket_path();
+        log.msg(
+            Level::Warning,
+            &format!(
+                "journal socket {} is absent: {} log{} to syslog instead",
+                path.display(),
+                cache.journal_absent.join(", "),
+                if cache.journal_absent.len() == 1 {
+                    "s"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
     Ok(out)
 }
 

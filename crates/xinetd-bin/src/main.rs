@@ -242,13 +242,42 @@ fn open_program_log(opts: &Options) -> Result<ProgramLog, String> {
                     l
                 }
             },
-            // Foreground without a destination: stderr in the -filelog layout (for
-            // containers); in the background xinetd's default, syslog `daemon`.
-            None if opts.dontfork => DaemonLog::stderr(StderrStyle::FileLog),
-            None => DaemonLog::syslog(Facility::Daemon),
+            Some(cli::ProgramLog::StderrJson) => DaemonLog::stderr_json(),
+            Some(cli::ProgramLog::Journal) => {
+                let path = xinetd_log::journal_socket_path();
+                if xinetd_log::journal_present(&path) {
+                    DaemonLog::journal(Facility::Daemon, &path)
+                } else {
+                    // No journald: where the messages go without -journal, and one
+                    // warning there saying so.
+                    let mut l = default_program_log(opts);
+                    let _ = l.log(
+                        xinetd_log::Level::Warning,
+                        "main",
+                        &format!(
+                            "journal socket {} is absent: the program log goes to {} instead",
+                            path.display(),
+                            if opts.dontfork { "stderr" } else { "syslog" }
+                        ),
+                    );
+                    l
+                }
+            }
+            None => default_program_log(opts),
         }
     };
     Ok(ProgramLog::new(log))
+}
+
+/// Foreground without a destination: stderr in the -filelog layout (for containers); in the
+/// background xinetd's default, syslog `daemon`.
+fn default_program_log(opts: &Options) -> xinetd_log::DaemonLog {
+    use xinetd_log::{DaemonLog, Facility, StderrStyle};
+    if opts.dontfork {
+        DaemonLog::stderr(StderrStyle::FileLog)
+    } else {
+        DaemonLog::syslog(Facility::Daemon)
+    }
 }
 
 /// F-803: unlink, create exclusively with mode 0644, write `<pid>\n`; failures are only

@@ -121,6 +121,13 @@ impl Service {
         }
     }
 
+    /// STDERR record: a line of a server's stderr (extension `log_stderr = yes`).
+    pub fn log_stderr_line(&self, pid: i32, line: &str, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().stderr(pid, line) {
+            log.report(rep);
+        }
+    }
+
     /// TRAFFIC record of a redirected connection (F-603).
     pub fn log_traffic(&self, bytes_in: u64, bytes_out: u64, log: &mut ProgramLog) {
         if let Some(rep) = self.rt.log.borrow_mut().traffic(bytes_in, bytes_out) {

@@ -25,6 +25,8 @@ pub struct Job {
     pub name: String,
     /// Service id (for the fork failure message).
     pub svc_id: String,
+    /// `log_stderr = yes`: the pipe that becomes the server's fd 2; closed with `fd`.
+    pub stderr: Option<OwnedFd>,
 }
 
 /// The outcome of a [`Job`]: the server's pid, or the pid of a child that failed before exec
@@ -67,6 +69,7 @@ impl Spawner {
                     };
                     let outcome = run(&job);
                     drop(job.fd);
+                    drop(job.stderr);
                     if done_tx.send((job.id, outcome)).is_err() {
                         return;
                     }
@@ -93,6 +96,9 @@ pub fn run(job: &Job) -> Outcome {
     let mut conn = xinetd_spawn::Connection::new(job.fd.as_fd());
     if let Some(ip) = job.peer {
         conn = conn.remote_host(ip);
+    }
+    if let Some(e) = &job.stderr {
+        conn = conn.stderr(e.as_fd());
     }
     match xinetd_spawn::spawn(&job.spec, conn) {
         Ok(child) => Ok(child.pid().as_raw()),

@@ -54,6 +54,7 @@ pub enum Attr {
     Timeout,
     BindDevice,
     Activation,
+    LogStderr,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -118,6 +119,7 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
     ("activation", Attr::Activation, Count::Exactly(1)),
+    ("log_stderr", Attr::LogStderr, Count::Exactly(1)),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -148,7 +150,7 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
 pub fn is_extension(a: Attr) -> bool {
     matches!(
         a,
-        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::Activation
+        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::Activation | Attr::LogStderr
     )
 }
 

@@ -470,7 +470,27 @@ pub enum LogType {
         /// `true` when the service inherited this FILE from `defaults`: xinetd then writes to
         /// one shared "common" file for all such services (F-711).
         shared: bool,
+        /// Extension: `FILE path [soft [hard]] JSON` writes one JSON object per record.
+        format: LogFormat,
     },
+    /// Extension: `JOURNAL [facility [level]]`, journald's native protocol (default
+    /// facility `daemon`, level `info`).
+    Journal {
+        /// `SYSLOG_FACILITY`.
+        facility: SyslogFacility,
+        /// `PRIORITY`.
+        level: SyslogLevel,
+    },
+}
+
+/// How a `log_type = FILE` writes its records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    /// xinetd's text lines.
+    #[default]
+    Text,
+    /// Extension: one JSON object per line (the trailing word `JSON`).
+    Json,
 }
 
 /// `rlimit_*` value (F-133..F-135).
@@ -771,6 +791,9 @@ pub struct Service {
     pub bind_device: Option<Spanned<String>>,
     /// Extension (not in xinetd): `activation = listen_fds` (`wait = yes` only).
     pub activation: Option<Spanned<Activation>>,
+    /// Extension (not in xinetd): `log_stderr = yes`, the server's stderr goes to the
+    /// service's log, one record per line (docs/structured-logs.md).
+    pub log_stderr: Option<Spanned<bool>>,
 }
 
 impl Service {

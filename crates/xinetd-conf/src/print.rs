@@ -27,7 +27,8 @@ fn rlimit(r: Rlimit) -> String {
     }
 }
 
-fn log_type(l: &LogType) -> String {
+/// `log_type`'s value as the printer writes it (also `-check -json`'s `log_type`).
+pub fn log_type(l: &LogType) -> String {
     match l {
         LogType::Syslog { facility, level } => {
             format!("SYSLOG {} {}", facility.as_str(), level.as_str())
@@ -36,6 +37,7 @@ fn log_type(l: &LogType) -> String {
             path,
             soft_limit,
             hard_limit,
+            format,
             ..
         } => {
             let mut s = format!("FILE {path}");
@@ -45,7 +47,13 @@ fn log_type(l: &LogType) -> String {
             if let Some(v) = hard_limit {
                 let _ = write!(s, " {v}");
             }
+            if *format == LogFormat::Json {
+                s.push_str(" JSON");
+            }
             s
+        }
+        LogType::Journal { facility, level } => {
+            format!("JOURNAL {} {}", facility.as_str(), level.as_str())
         }
     }
 }
@@ -328,6 +336,9 @@ pub fn print_service(s: &Service) -> String {
     }
     if let Some(v) = &s.activation {
         b.attr("activation", v.value.as_str());
+    }
+    if let Some(v) = &s.log_stderr {
+        b.attr("log_stderr", if v.value { "yes" } else { "no" });
     }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
 }

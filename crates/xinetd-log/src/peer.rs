@@ -25,6 +25,16 @@ impl fmt::Display for Peer {
     }
 }
 
+impl Peer {
+    /// The address, if there is one.
+    pub fn addr(self) -> Option<IpAddr> {
+        match self {
+            Peer::Addr(a) => Some(a),
+            Peer::NoAddress => None,
+        }
+    }
+}
+
 impl From<IpAddr> for Peer {
     fn from(a: IpAddr) -> Peer {
         Peer::Addr(a)

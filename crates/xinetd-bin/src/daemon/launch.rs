@@ -146,9 +146,22 @@ impl Daemon {
             );
             return;
         };
+        let id = self.launcher.next_job;
+        self.launcher.next_job += 1;
+        // Extension log_stderr = yes: the server's fd 2 is a pipe the loop reads.
+        let stderr = if l
+            .spec_svc
+            .rt
+            .conf
+            .log_stderr
+            .as_ref()
+            .is_some_and(|v| v.value)
+        {
+            self.stderr_pipe(id, &l.log_svc)
+        } else {
+            None
+        };
         let lr = &mut self.launcher;
-        let id = lr.next_job;
-        lr.next_job += 1;
         let noretry = l
             .spec_svc
             .rt
@@ -180,7 +193,9 @@ impl Daemon {
             peer: l.peer.map(|p| p.ip()),
             name: l.spec_svc.name.clone(),
             svc_id: l.spec_svc.id.clone(),
+            stderr,
         };
+        let lr = &mut self.launcher;
         if lr.spawner.is_none() {
             match Spawner::start(self.waker.clone()) {
                 Ok(sp) => lr.spawner = Some(sp),
@@ -224,6 +239,7 @@ impl Daemon {
         let Some(p) = self.launcher.pending.remove(&id) else {
             return;
         };
+        self.stderr_started(id, outcome.as_ref().ok().copied());
         let pid = match outcome {
             Ok(pid) => pid,
             Err((None, msgs)) => {
@@ -364,6 +380,8 @@ impl Daemon {
         let ran = now.saturating_duration_since(child.started);
         self.metrics
             .server_exited(&child.svc.id, status, signal, ran);
+        // log_stderr: what the server left in its pipe is logged before its EXIT.
+        self.stderr_server_exited(pid, now);
         child.svc.log_exit(
             Served::Process(pid),
             status,

@@ -16,6 +16,7 @@ mod report;
 mod routes;
 mod serve;
 mod services;
+mod stderr;
 
 use std::collections::HashMap;
 use std::io;
@@ -97,6 +98,8 @@ pub struct Daemon {
     metrics: crate::metrics::Metrics,
     /// When the daemon started (the metrics' start time).
     started_at: std::time::SystemTime,
+    /// Servers' stderr pipes (`log_stderr = yes`).
+    stderr: stderr::StderrPipes,
 }
 
 impl Daemon {
@@ -163,6 +166,7 @@ impl Daemon {
             inherited,
             metrics: crate::metrics::Metrics::default(),
             started_at: std::time::SystemTime::now(),
+            stderr: stderr::StderrPipes::default(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -275,6 +279,7 @@ impl Daemon {
                         Some(Route::Listener(key)) => self.on_listener(key, now),
                         Some(Route::Session(id)) => self.on_session(id, now),
                         Some(Route::Ident) => self.on_ident(t, now),
+                        Some(Route::Stderr) => self.on_stderr(t, now),
                         None => {}
                     },
                 }
@@ -292,6 +297,7 @@ impl Daemon {
             .chain(self.pipeline.limits_deadline())
             .chain(self.idents.next_deadline())
             .chain(self.notifier.next_deadline())
+            .chain(self.stderr.next_deadline())
             .chain(self.next_cc)
             .min()
     }
@@ -300,6 +306,7 @@ impl Daemon {
     fn expire(&mut self, now: Instant) {
         self.notifier.expire(now);
         self.expire_launches(now);
+        self.expire_stderr(now);
         for step in self.pipeline.expire(now) {
             self.admission_step(step, now);
         }

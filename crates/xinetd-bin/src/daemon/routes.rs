@@ -20,6 +20,8 @@ pub enum Route {
     Session(u64),
     /// An identd query ([`crate::admission::ident`]).
     Ident,
+    /// A server's stderr pipe (`log_stderr = yes`, [`super::stderr`]).
+    Stderr,
 }
 
 /// The token table.

@@ -602,6 +602,13 @@ impl Loader<'_> {
                 }
                 d.activation = Some(sp!(Activation::ListenFds));
             }
+            Attr::LogStderr => {
+                d.log_stderr = Some(sp!(yes_no(
+                    first,
+                    "log_stderr",
+                    "Bad value for log_stderr"
+                )?));
+            }
         }
         let _ = name;
         Ok(())
@@ -660,9 +667,19 @@ pub(super) fn apply_words<T: Copy + Ord>(
 pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
     let kind = vals[0];
     if kind.eq_ignore_ascii_case("FILE") {
+        // Extension: a trailing `JSON` word (never a valid limit or, after the path, any
+        // word xinetd accepts: the real xinetd rejects such a line and disables the
+        // service, `soft limit is invalid` / `wrong number of arguments`).
+        let (vals, format) = match vals.split_last() {
+            Some((last, rest)) if rest.len() >= 2 && last.eq_ignore_ascii_case("JSON") => {
+                (rest, LogFormat::Json)
+            }
+            _ => (vals, LogFormat::Text),
+        };
         if !(2..=4).contains(&vals.len()) {
-            return Err(fail("parse_filelog", "wrong number of arguments")
-                .message("log_type FILE takes a path and optional soft and hard limits"));
+            return Err(fail("parse_filelog", "wrong number of arguments").message(
+                "log_type FILE takes a path, optional soft and hard limits and an optional JSON",
+            ));
         }
         let mut soft = None;
         let mut hard = None;
@@ -691,6 +708,7 @@ pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
             soft_limit: soft,
             hard_limit: hard,
             shared: false,
+            format,
         })
     } else if kind.eq_ignore_ascii_case("SYSLOG") {
         if !(2..=3).contains(&vals.len()) {
@@ -714,8 +732,30 @@ pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
                 .ok_or_else(|| fail("parse_syslog", format!("Unknown syslog level: {l}")))?,
         };
         Ok(LogType::Syslog { facility, level })
+    } else if kind.eq_ignore_ascii_case("JOURNAL") {
+        // Extension: journald's native protocol.
+        if vals.len() > 3 {
+            return Err(fail("parse_journal", "wrong number of arguments")
+                .message("log_type JOURNAL takes an optional facility and level"));
+        }
+        let facility = match vals.get(1) {
+            None => SyslogFacility::Daemon,
+            Some(f) => SyslogFacility::ALL
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(f))
+                .ok_or_else(|| fail("parse_journal", format!("Unknown syslog facility: {f}")))?,
+        };
+        let level = match vals.get(2) {
+            None => SyslogLevel::Info,
+            Some(l) => SyslogLevel::ALL
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(l))
+                .ok_or_else(|| fail("parse_journal", format!("Unknown syslog level: {l}")))?,
+        };
+        Ok(LogType::Journal { facility, level })
     } else {
-        Err(fail("parse_log_type", format!("Unknown log type: {kind}"))
-            .hint("log_type is SYSLOG facility [level] or FILE path [soft [hard]]"))
+        Err(fail("parse_log_type", format!("Unknown log type: {kind}")).hint(
+            "log_type is SYSLOG facility [level], FILE path [soft [hard]] [JSON] or JOURNAL [facility [level]]",
+        ))
     }
 }

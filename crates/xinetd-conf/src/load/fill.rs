@@ -235,6 +235,21 @@ impl Checks<'_> {
                 d.log_type = Some(v);
             }
         }
+        // Extension log_stderr: its lines go to the service's log, so without one they
+        // are discarded (and no longer reach the client either).
+        if let (Some(ls), None) = (&d.log_stderr, &d.log_type) {
+            if ls.value {
+                self.diagnostics.push(
+                    crate::diagnostic::diag(
+                        &ls.span,
+                        crate::diagnostic::Severity::Warning,
+                        "log_stderr = yes without a log_type: the servers' stderr is discarded",
+                    )
+                    .hint("give the service (or defaults) a log_type")
+                    .service(Some(d.id())),
+                );
+            }
+        }
         true
     }
 }
