@@ -81,7 +81,7 @@ fn options() -> Vec<String> {
 }
 
 /// The entry of `term` in a page: from its `.TP` heading line to the next `.TP`/`.SH`/`.SS`.
-fn entry<'a>(text: &'a str, heading: impl Fn(&str) -> bool) -> Option<&'a str> {
+fn entry(text: &str, heading: impl Fn(&str) -> bool) -> Option<&str> {
     let lines: Vec<&str> = text.lines().collect();
     let at = lines
         .windows(2)
