@@ -397,3 +397,59 @@ fn the_daemon_logs_a_fatal_defaults_error_once_at_error() {
         "{text}"
     );
 }
+
+/// The same, live: the real xinetd (when installed) reads a file with every kind of line
+/// that follows a broken one — a stray word, a stray `}`/`{`, an attribute after a skip,
+/// `} # x`, a header without a name — and `-check` has a diagnostic at each line it
+/// rejects.
+#[test]
+fn every_line_the_real_xinetd_rejects_gets_a_diagnostic() {
+    const REAL: &str = "/usr/sbin/xinetd";
+    if !Path::new(REAL).exists() {
+        eprintln!("skipped: {REAL} is not installed (apt-get install xinetd)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "after-broken.conf",
+        "stray\nservice b\n{\n\tid = b\n}\n\tx = y\n}\nservice c\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n} # x\nservice d\n{\n\ttype = INTERNAL\n}\n\tfoo\n\tbar = 1\n}\n}\nservice\nservice e\n{\n}\n{\n}\ninclude\n}\nincludedir\nmore\n}\n",
+    );
+    // No service survives, so the real daemon binds nothing; it is stopped once it has
+    // read the file.
+    let log = dir.path().join("real.log");
+    let mut real = Command::new(REAL)
+        .args(["-dontfork", "-f", &f, "-filelog"])
+        .arg(&log)
+        .arg("-pidfile")
+        .arg(dir.path().join("real.pid"))
+        .spawn()
+        .expect("start the real xinetd");
+    let started = xinetd_test_support::wait_for(10, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Started working"))
+    });
+    let _ = real.kill();
+    let _ = real.wait();
+    assert!(started, "the real xinetd did not start");
+    let text = std::fs::read_to_string(&log).expect("real log");
+    let want: Vec<u32> = text
+        .lines()
+        .filter(|l| l.contains("missing service keyword") || l.contains("service name missing"))
+        .filter_map(|l| {
+            l.rsplit("[line=")
+                .next()?
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(want.len() >= 6, "{text}");
+    let out = xinetd(&["-f", &f, "-check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in want {
+        assert!(
+            stdout.contains(&format!("{f}:{line}:")),
+            "xinetd rejects line {line}, -check says nothing there:\n{stdout}\nxinetd:\n{text}"
+        );
+    }
+}
