@@ -2,7 +2,7 @@
 //!
 //! The binary only composes the libraries (docs/ARCHITECTURE.md):
 //!
-//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json` and a few
+//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json`/`-v` and a few
 //!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`, `-hosts_allow`,
 //!   `-hosts_deny`, `-pmap_port`) and `-convert-inetd` (issue 8).
 //! * Issue 8: [`rpc`] (portmapper registration), [`retry`] (fork retry).
