@@ -3,36 +3,52 @@
 //! errors) or 2 (unusable: unreadable file or a fatal error in `defaults`).
 //!
 //! Services turned off on purpose (`disable = yes`, `disabled =`, not in `enabled =`) are
-//! listed as info diagnostics and do not make the exit status 1.
+//! info diagnostics and do not make the exit status 1.
+//!
+//! The text output is a lint's: quiet when all is well. Errors and warnings are printed,
+//! `info` diagnostics only with `-v`, and a hint only the first time its text comes up (a
+//! stock Debian configuration gets the same `disable = yes` hint for every file); the
+//! closing summary always. `-json` keeps every diagnostic with its hint.
 
 use std::path::Path;
 
 use serde_json::{json, Value};
-use xinetd_conf::{Diagnostic, Environment, LoadError, LoadOptions, Loaded, Service};
+use std::collections::HashSet;
+use std::io::Write;
+
+use xinetd_conf::{Diagnostic, Environment, LoadError, LoadOptions, Loaded, Service, Severity};
+
+/// A line on stdout; a closed pipe (`xinetd -check | head`) ends the output quietly
+/// instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 /// Runs the check and returns the process exit code (0 all accepted, 1 some dropped,
 /// 2 unusable).
-pub fn run(config: &Path, json: bool) -> u8 {
+pub fn run(config: &Path, json: bool, verbose: bool) -> u8 {
     let env = Environment::system();
     // As the daemon (crate::session::admin): servers/services/xadmin are builtins here.
-    let options = LoadOptions::new().admin_builtins(true);
+    // keep_going: a fatal error in defaults still fails the check (exit 2), but everything
+    // after it is checked and reported too.
+    let options = LoadOptions::new().admin_builtins(true).keep_going(true);
     match xinetd_conf::load(config, &env, &options) {
         Ok(loaded) => {
             let code = u8::from(loaded.has_dropped_errors());
             if json {
-                println!("{}", document(&loaded.config.services, &loaded.diagnostics));
+                out!("{}", document(&loaded.config.services, &loaded.diagnostics));
             } else {
-                print_text(&loaded);
+                print_text(&loaded, verbose);
             }
             code
         }
         Err(e) => {
             if json {
-                println!("{}", document(&[], e.diagnostics()));
+                out!("{}", document(&[], e.diagnostics()));
             } else {
-                for d in e.diagnostics() {
-                    println!("{}", d.render());
-                }
+                print_diagnostics(e.diagnostics(), verbose);
                 match &e {
                     LoadError::FatalDefaults { .. } => {
                         eprintln!(
@@ -48,12 +64,26 @@ pub fn run(config: &Path, json: bool) -> u8 {
     }
 }
 
-fn print_text(loaded: &Loaded) {
-    for d in &loaded.diagnostics {
-        println!("{}", d.render());
+/// Errors and warnings (and `info` with `-v`), each distinct hint once.
+fn print_diagnostics(diagnostics: &[Diagnostic], verbose: bool) {
+    let mut hinted: HashSet<&str> = HashSet::new();
+    for d in diagnostics {
+        if d.severity == Severity::Info && !verbose {
+            continue;
+        }
+        out!("{}: {}: {}", d.span, d.severity.as_str(), d.message);
+        if let Some(h) = &d.hint {
+            if hinted.insert(h.as_str()) {
+                out!("  hint: {h}");
+            }
+        }
     }
+}
+
+fn print_text(loaded: &Loaded, verbose: bool) {
+    print_diagnostics(&loaded.diagnostics, verbose);
     for s in &loaded.config.services {
-        println!("{}", service_line(s));
+        out!("{}", service_line(s));
     }
     let errors = loaded
         .dropped

@@ -79,6 +79,8 @@ pub struct Options {
     pub check: bool,
     /// `-json` with `-check`.
     pub json: bool,
+    /// `-v` with `-check`: print `info` diagnostics too.
+    pub verbose: bool,
     /// Unknown options seen (reported, then ignored).
     pub unknown: Vec<String>,
     /// Notices for stderr that do not stop start-up (e.g. `-shutdownprocs`, F-811).
@@ -107,6 +109,7 @@ impl Default for Options {
             notify_fd: None,
             check: false,
             json: false,
+            verbose: false,
             unknown: Vec::new(),
             notices: Vec::new(),
         }
@@ -237,6 +240,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                 "-version" => return Err(Stop::Version),
                 "-check" => o.check = true,
                 "-json" => o.json = true,
+                "-v" => o.verbose = true,
                 "-" => return Err(Stop::Usage("'-' is not an option".to_string())),
                 other if other.starts_with('-') => o.unknown.push(other.to_string()),
                 other => return Err(Stop::Usage(format!("unexpected argument '{other}'"))),

@@ -2,7 +2,7 @@
 //!
 //! The binary only composes the libraries (docs/ARCHITECTURE.md):
 //!
-//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json` and a few
+//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json`/`-v` and a few
 //!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`, `-hosts_allow`,
 //!   `-hosts_deny`, `-pmap_port`) and `-convert-inetd` (issue 8).
 //! * Issue 8: [`rpc`] (portmapper registration), [`retry`] (fork retry).
@@ -68,7 +68,9 @@ fn main() -> ExitCode {
             daemon_dir,
             xconv,
         } => ExitCode::from(convert_inetd(&file, daemon_dir, xconv)),
-        Command::Run(opts) if opts.check => ExitCode::from(check::run(&opts.config, opts.json)),
+        Command::Run(opts) if opts.check => {
+            ExitCode::from(check::run(&opts.config, opts.json, opts.verbose))
+        }
         Command::Run(opts) => ExitCode::from(run(opts)),
     }
 }
@@ -131,8 +133,15 @@ fn run(mut opts: Options) -> u8 {
     ));
     let loaded = match config::load(&opts, &mut log, &startup_env) {
         Ok(s) => s,
-        Err(()) => {
-            log.critical("init_services", "couldn't get configuration. Exiting...");
+        Err(failure) => {
+            match failure {
+                // xinetd 2.3.15.3: ERROR `A fatal error ...` (logged with the diagnostics),
+                // then WARNING `Exiting...`; no CRITICAL.
+                config::Failure::FatalDefaults => log.msg(Level::Warning, "Exiting..."),
+                config::Failure::Unusable => {
+                    log.critical("init_services", "couldn't get configuration. Exiting...")
+                }
+            }
             if let Some(p) = &opts.pidfile {
                 let _ = std::fs::remove_file(p);
             }

@@ -15,7 +15,7 @@ impl Daemon {
         self.log.msg(Level::Notice, "Starting reconfiguration");
         let new = match crate::config::load(&self.opts, &mut self.log, &self.startup_env) {
             Ok(s) => s,
-            Err(()) => {
+            Err(_) => {
                 // Unlike xinetd (F-037/F-970, which exits on a bad defaults block), a config
                 // that fails to load leaves the running configuration untouched.
                 self.log.msg(Level::Warning, "reconfiguration failed");

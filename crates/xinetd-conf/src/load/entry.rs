@@ -430,7 +430,14 @@ impl Loader<'_> {
                             "A fatal error was encountered while parsing the default section. xinetd will exit.",
                         );
                     self.sink.push(dg);
-                    Err(Fatal)
+                    if self.options.keeps_going() {
+                        // -check: remember the fatal error and read on, so that every later
+                        // problem is reported too; the load still fails at the end.
+                        self.fatal_defaults = true;
+                        Ok(())
+                    } else {
+                        Err(Fatal)
+                    }
                 }
             }
         }

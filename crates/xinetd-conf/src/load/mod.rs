@@ -127,11 +127,19 @@ pub fn load_bytes(
         drafts: Vec::new(),
         dropped: Vec::new(),
         depth: 0,
+        fatal_defaults: false,
     };
     let doc = syntax::parse_document(bytes, file);
     if l.document(&doc).is_err() {
         return Err(LoadError::FatalDefaults {
             diagnostics: l.sink.items,
+        });
+    }
+    if l.fatal_defaults {
+        // LoadOptions::keep_going: the whole configuration was read and checked; it is
+        // still unusable.
+        return Err(LoadError::FatalDefaults {
+            diagnostics: l.finish().diagnostics,
         });
     }
     Ok(l.finish())
@@ -152,6 +160,8 @@ pub(crate) struct Loader<'e> {
     drafts: Vec<Box<Draft>>,
     dropped: Vec<DroppedService>,
     depth: usize,
+    /// A fatal `defaults` error was reported under [`LoadOptions::keep_going`].
+    fatal_defaults: bool,
 }
 
 /// The post-parse passes' context (remove_disabled_services, service_fill, check_entry,
