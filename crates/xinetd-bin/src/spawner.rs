@@ -88,6 +88,12 @@ impl Spawner {
     pub fn results(&self) -> Vec<(u64, Outcome)> {
         self.rx.try_iter().collect()
     }
+
+    /// Waits up to `timeout` for the next result (used when the daemon exits with spawns in
+    /// flight, so that every forked server gets its START record and can be stopped).
+    pub fn next_result(&self, timeout: std::time::Duration) -> Option<(u64, Outcome)> {
+        self.rx.recv_timeout(timeout).ok()
+    }
 }
 
 /// Runs one spawn (also used inline when the threads cannot be started).

@@ -17,6 +17,8 @@ use crate::spawner::{Job, Outcome, Spawner};
 
 /// How long SIGTERM waits for the servers it stops before SIGKILL (and after).
 const STOP_WAIT: Duration = Duration::from_secs(1);
+/// How long an exiting daemon waits for the spawns still in flight (`settle_spawns`).
+const SETTLE_WAIT: Duration = Duration::from_secs(1);
 /// How long a child reaped before its spawn result arrived waits for that result.
 const EARLY_EXIT_WAIT: Duration = Duration::from_secs(10);
 
@@ -231,6 +233,28 @@ impl Daemon {
             .unwrap_or_default();
         for (id, outcome) in done {
             self.spawn_done(id, outcome, now);
+        }
+    }
+
+    /// Before the daemon exits: waits (at most `SETTLE_WAIT`) for the spawns still in flight
+    /// on the spawner threads, so that a server already forked is logged (START) and known to
+    /// `stop_all_servers`, as in xinetd, which forks in its loop and so never exits between
+    /// a fork and its START record.
+    pub(super) fn settle_spawns(&mut self) {
+        let deadline = Instant::now() + SETTLE_WAIT;
+        while !self.launcher.pending.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let next = match self.launcher.spawner.as_ref() {
+                Some(s) => s.next_result(left),
+                None => return,
+            };
+            match next {
+                Some((id, outcome)) => self.spawn_done(id, outcome, Instant::now()),
+                None => return,
+            }
         }
     }
 

@@ -343,10 +343,14 @@ impl Daemon {
                     // F-842: kill what we run ourselves; external servers are stopped too,
                     // and reaped with their EXIT records (documented difference,
                     // docs/compat.md: xinetd leaves them running).
+                    self.settle_spawns();
                     self.stop_all_servers();
                     self.quit();
                 }
-                SIGQUIT => self.quit(),
+                SIGQUIT => {
+                    self.settle_spawns();
+                    self.quit();
+                }
                 // F-846: SIGINT ends a -d run (status 1) and is ignored otherwise.
                 SIGINT if self.opts.debug => {
                     self.log.msg(Level::Warning, "Exiting...");
