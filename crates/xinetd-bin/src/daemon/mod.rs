@@ -207,6 +207,7 @@ impl Daemon {
     pub fn ready(&mut self) {
         let status = self.status();
         self.notifier.ready(&status);
+        self.log_notify_report();
     }
 
     /// `STATUS=` for the service manager.
@@ -305,6 +306,7 @@ impl Daemon {
     /// Lets every component handle what is due at `now`.
     fn expire(&mut self, now: Instant) {
         self.notifier.expire(now);
+        self.log_notify_report();
         self.expire_launches(now);
         self.expire_stderr(now);
         for step in self.pipeline.expire(now) {
@@ -359,6 +361,13 @@ impl Daemon {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Logs what the notifier has to say about the service manager's socket (notify.rs).
+    pub(super) fn log_notify_report(&mut self) {
+        if let Some(m) = self.notifier.take_report() {
+            self.log.msg(Level::Warning, &m);
         }
     }
 

@@ -11,6 +11,7 @@ impl Daemon {
         // F-713: reopen the program log (rotation); service logs are reopened because the
         // new configuration opens them again.
         self.notifier.reloading();
+        self.log_notify_report();
         self.log.reopen();
         self.log.msg(Level::Notice, "Starting reconfiguration");
         let new = match crate::config::load(&self.opts, &mut self.log, &self.startup_env) {
@@ -22,6 +23,7 @@ impl Daemon {
                 self.metrics.reloads_failed += 1;
                 let status = format!("reconfiguration failed; {}", self.status());
                 self.notifier.reloaded(&status);
+                self.log_notify_report();
                 return;
             }
         };
@@ -109,6 +111,7 @@ impl Daemon {
         self.measure_descriptors();
         let status = self.status();
         self.notifier.reloaded(&status);
+        self.log_notify_report();
         if self.available() == 0 && !self.opts.stayalive {
             self.log
                 .critical("init_services", "No available services. Exiting");
