@@ -109,6 +109,9 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind": s.bind.as_ref().map(|b| b.value.address.to_string()),
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                "bind_scope": s.bind.as_ref().and_then(|b| b.value.scope.clone()),
+                "socket_options": socket_options(&s.socket),
+                "source_prefix": s.source_prefix.as_ref().map(|p| json!({"v4": p.value.v4, "v6": p.value.v6})),
             })
         })
         .collect();
@@ -126,4 +129,23 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
         })
         .collect();
     json!({ "services": services, "diagnostics": diagnostics })
+}
+
+/// The listening-socket options (extensions); absent ones are `null`, so a consumer sees
+/// every name this version knows.
+fn socket_options(o: &xinetd_conf::SocketOptions) -> Value {
+    json!({
+        "backlog": o.backlog.as_ref().map(|v| v.value),
+        "keepalive": o.keepalive.as_ref().map(|k| json!({
+            "idle": k.value.idle,
+            "interval": k.value.interval,
+            "count": k.value.count,
+        })),
+        "reuseport": o.reuseport.as_ref().map(|v| v.value),
+        "freebind": o.freebind.as_ref().map(|v| v.value),
+        "defer_accept": o.defer_accept.as_ref().map(|v| v.value),
+        "mark": o.mark.as_ref().map(|v| v.value),
+        "receive_buffer": o.receive_buffer.as_ref().map(|v| v.value),
+        "send_buffer": o.send_buffer.as_ref().map(|v| v.value),
+    })
 }

@@ -7,10 +7,6 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-/// Listen backlog. xinetd uses 64 (F-820); a burst of connections beyond it is refused or
-/// retried by the kernel, so we ask for more (the kernel caps it at `somaxconn`).
-const BACKLOG: i32 = 1024;
-
 /// Address family choice of a service (F-001, F-148).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -41,6 +37,11 @@ pub struct ListenSpec {
     pub nodelay: bool,
     /// `bind_device = IFNAME` (extension): SO_BINDTODEVICE.
     pub bind_device: Option<String>,
+    /// Extension: the scope of an IPv6 link-local `bind` (`fe80::1%eth0`), an interface name
+    /// or index, resolved when the socket is opened.
+    pub scope: Option<String>,
+    /// Extensions: `backlog`, `keepalive`, `reuseport`, ... (crate::sockopt).
+    pub tuning: crate::sockopt::Tuning,
 }
 
 impl ListenSpec {
@@ -125,7 +126,10 @@ impl Listener {
 /// Opens, configures and binds one listening socket: close-on-exec (socket2 creates sockets
 /// with SOCK_CLOEXEC), non-blocking, `SO_REUSEADDR` always (F-149).
 pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
-    let addr = spec.address();
+    let mut addr = spec.address();
+    if let (Some(scope), SocketAddr::V6(v6)) = (&spec.scope, &mut addr) {
+        v6.set_scope_id(crate::sockopt::scope_id(scope)?);
+    }
     let domain = Domain::for_address(addr);
     let (ty, proto) = if spec.stream {
         (Type::STREAM, Protocol::TCP)
@@ -148,10 +152,11 @@ pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
             sock.set_nodelay(true)?;
         }
     }
+    crate::sockopt::apply(&sock, &spec.tuning, addr.is_ipv6(), spec.stream)?;
     sock.set_nonblocking(true)?;
     sock.bind(&SockAddr::from(addr))?;
     if spec.stream {
-        sock.listen(BACKLOG)?;
+        sock.listen(spec.tuning.backlog())?;
         Ok(Listener::Tcp(mio::net::TcpListener::from_std(sock.into())))
     } else {
         Ok(Listener::Udp(mio::net::UdpSocket::from_std(sock.into())))
@@ -183,6 +188,8 @@ mod tests {
             keepalive: true,
             nodelay: true,
             bind_device: None,
+            scope: None,
+            tuning: crate::sockopt::Tuning::default(),
         }
     }
 

@@ -43,6 +43,7 @@ mod rpc;
 mod service;
 mod session;
 mod slog;
+mod sockopt;
 mod spawner;
 
 use std::process::ExitCode;

@@ -53,6 +53,15 @@ pub enum Attr {
     Chroot,
     Timeout,
     BindDevice,
+    Backlog,
+    Keepalive,
+    Reuseport,
+    Freebind,
+    DeferAccept,
+    Mark,
+    ReceiveBuffer,
+    SendBuffer,
+    SourcePrefix,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -116,6 +125,16 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("chroot", Attr::Chroot, Count::Exactly(1)),
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+    // Listening-socket options and source keys (crate::sockopts).
+    ("backlog", Attr::Backlog, Count::Exactly(1)),
+    ("keepalive", Attr::Keepalive, Count::Any),
+    ("reuseport", Attr::Reuseport, Count::Exactly(1)),
+    ("freebind", Attr::Freebind, Count::Exactly(1)),
+    ("defer_accept", Attr::DeferAccept, Count::Exactly(1)),
+    ("mark", Attr::Mark, Count::Exactly(1)),
+    ("receive_buffer", Attr::ReceiveBuffer, Count::Exactly(1)),
+    ("send_buffer", Attr::SendBuffer, Count::Exactly(1)),
+    ("source_prefix", Attr::SourcePrefix, Count::Any),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -140,11 +159,26 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
     ("max_load", Attr::MaxLoad, Count::Exactly(1)),
     ("v6only", Attr::V6only, Count::Exactly(1)),
     ("umask", Attr::Umask, Count::Exactly(1)),
+    ("source_prefix", Attr::SourcePrefix, Count::Any),
 ];
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
-    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice)
+    matches!(
+        a,
+        Attr::Chroot
+            | Attr::Timeout
+            | Attr::BindDevice
+            | Attr::Backlog
+            | Attr::Keepalive
+            | Attr::Reuseport
+            | Attr::Freebind
+            | Attr::DeferAccept
+            | Attr::Mark
+            | Attr::ReceiveBuffer
+            | Attr::SendBuffer
+            | Attr::SourcePrefix
+    )
 }
 
 /// Looks `name` up case-insensitively (F-023).

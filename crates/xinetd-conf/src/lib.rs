@@ -16,8 +16,10 @@
 //! values, `disable = yes` stops reading the entry. Two deliberate differences are listed in
 //! the repository's [docs/compat.md]: lines longer than xinetd's 8 KiB buffer are read
 //! whole, and services disabled by a parse error stay disabled even when `enabled` lists
-//! them. Three extension
-//! attributes exist: `chroot`, `timeout` and `bind_device`.
+//! them. Extension attributes: `chroot`, `timeout`, `bind_device`, the listening-socket
+//! options ([`SocketOptions`]: `backlog`, `keepalive`, `reuseport`, `freebind`,
+//! `defer_accept`, `mark`, `receive_buffer`, `send_buffer`), a scope on IPv6 link-local
+//! `bind` addresses and `source_prefix` ([`SourcePrefix`]).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
@@ -103,6 +105,8 @@ pub use inetd::{
 mod load;
 mod model;
 mod print;
+mod sockopts;
+pub use sockopts::{Keepalive, SocketOptions, SourcePrefix};
 mod syntax;
 mod values;
 

@@ -162,6 +162,9 @@ pub fn print(config: &Config) -> String {
     if let Some(v) = &d.disabled {
         b.attr("disabled", v.value.join(" "));
     }
+    if let Some(v) = &d.source_prefix {
+        b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
+    }
     if !b.0.is_empty() {
         let _ = write!(out, "\ndefaults\n{{\n{}}}\n", b.0);
     }
@@ -326,7 +329,44 @@ pub fn print_service(s: &Service) -> String {
     if let Some(v) = &s.bind_device {
         b.attr("bind_device", &v.value);
     }
+    socket_options(&mut b, &s.socket);
+    if let Some(v) = &s.source_prefix {
+        b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
+    }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
+}
+
+/// The listening-socket options (extensions), in the words the loader reads.
+fn socket_options(b: &mut Block, o: &crate::sockopts::SocketOptions) {
+    if let Some(v) = &o.backlog {
+        b.attr("backlog", v.value.to_string());
+    }
+    if let Some(v) = &o.keepalive {
+        let k = v.value;
+        let mut text = k.idle.to_string();
+        for n in [k.interval, k.count].into_iter().map_while(|n| n) {
+            let _ = write!(text, " {n}");
+        }
+        b.attr("keepalive", text);
+    }
+    if let Some(v) = &o.reuseport {
+        b.attr("reuseport", yes_no(v.value));
+    }
+    if let Some(v) = &o.freebind {
+        b.attr("freebind", yes_no(v.value));
+    }
+    if let Some(v) = &o.defer_accept {
+        b.attr("defer_accept", v.value.to_string());
+    }
+    if let Some(v) = &o.mark {
+        b.attr("mark", format!("{:#x}", v.value));
+    }
+    if let Some(v) = &o.receive_buffer {
+        b.attr("receive_buffer", v.value.to_string());
+    }
+    if let Some(v) = &o.send_buffer {
+        b.attr("send_buffer", v.value.to_string());
+    }
 }
 
 #[cfg(test)]

@@ -445,6 +445,8 @@ impl Loader<'_> {
                 }));
             }
             Attr::Bind => {
+                // Extension: `fe80::1%eth0` (checked against the address in sockopts).
+                let (first, scope) = super::sockopts::split_scope(first)?;
                 let numeric_v4 = first.bytes().all(|c| c.is_ascii_digit() || c == b'.');
                 let addr = if numeric_v4 {
                     values::parse_inet_aton(first).map(IpAddr::V4)
@@ -459,8 +461,9 @@ impl Loader<'_> {
                         .hint("interface names are not supported by xinetd's bind (F-125); use bind_device = IFNAME (xinetd-rs extension)")
                 })?;
                 d.bind = Some(sp!(BindAddress {
-                    text: first.to_string(),
+                    text: vals.first().copied().unwrap_or("").to_string(),
                     address: addr,
+                    scope,
                 }));
             }
             Attr::Banner => d.banner = Some(sp!(first.to_string())),
@@ -582,6 +585,15 @@ impl Loader<'_> {
                     })?;
                 d.timeout = Some(sp!(v as u32));
             }
+            Attr::Backlog
+            | Attr::Keepalive
+            | Attr::Reuseport
+            | Attr::Freebind
+            | Attr::DeferAccept
+            | Attr::Mark
+            | Attr::ReceiveBuffer
+            | Attr::SendBuffer
+            | Attr::SourcePrefix => super::sockopts::parse(d, attr, line)?,
             Attr::BindDevice => {
                 if first.is_empty() || first.len() > 15 || first.contains('/') {
                     return Err(Failure {

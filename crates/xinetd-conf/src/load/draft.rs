@@ -73,6 +73,8 @@ pub(crate) struct Draft {
     pub(crate) chroot: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<u32>>,
     pub(crate) bind_device: Option<Spanned<String>>,
+    pub(crate) socket: crate::sockopts::SocketOptions,
+    pub(crate) source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
 }
 
 impl Draft {
@@ -128,6 +130,8 @@ impl Draft {
             chroot: None,
             timeout: None,
             bind_device: None,
+            socket: crate::sockopts::SocketOptions::default(),
+            source_prefix: None,
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -261,6 +265,8 @@ pub(crate) fn into_service(d: Draft) -> Service {
         chroot: d.chroot,
         timeout: d.timeout,
         bind_device: d.bind_device,
+        socket: d.socket,
+        source_prefix: d.source_prefix,
     }
 }
 
@@ -292,5 +298,6 @@ pub(super) fn into_defaults(d: Draft) -> Defaults {
         banner_fail: d.banner_fail.clone(),
         enabled: d.enabled.clone().filter(|_| keep(Attr::Enabled)),
         disabled: d.disabled_ids.clone().filter(|_| keep(Attr::Disabled)),
+        source_prefix: d.source_prefix.clone(),
     }
 }

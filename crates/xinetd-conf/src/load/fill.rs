@@ -122,6 +122,9 @@ impl Checks<'_> {
         if d.bind.is_none() {
             d.bind = def.bind.clone();
         }
+        if d.source_prefix.is_none() {
+            d.source_prefix = def.source_prefix.clone();
+        }
         if d.deny_time.is_none() {
             d.deny_time = Some(Spanned::new(DenyTime::Never, hs.clone()));
         }
