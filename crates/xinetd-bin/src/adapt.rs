@@ -303,6 +303,12 @@ fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimi
         .max_load
         .as_ref()
         .and_then(|m| xinetd_limits::MaxLoad::new(m.value).ok());
+    // The loader keeps the lengths in range, so `new` only fails on a model built by hand.
+    if let Some(p) = &c.source_prefix {
+        if let Ok(p) = xinetd_limits::SourcePrefix::new(p.value.v4, p.value.v6) {
+            l.source_prefix = p;
+        }
+    }
     if sensor {
         l.sensor = Some(match c.deny_time.value {
             conf::DenyTime::Never => xinetd_limits::DenyTime::Never,

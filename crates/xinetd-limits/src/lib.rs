@@ -111,6 +111,7 @@ mod limits;
 mod loadavg;
 mod message;
 mod sensor;
+mod source;
 
 pub use config::{Cps, DenyTime, GlobalLimits, MaxLoad, ServiceLimits};
 pub use error::LimitsError;
@@ -121,6 +122,7 @@ pub use limits::{
 pub use loadavg::{FixedLoad, LoadSource, ProcLoadAvg};
 pub use message::{Level, LogMessage};
 pub use sensor::MAX_GLOBAL_NO_ACCESS;
+pub use source::{Source, SourcePrefix};
 
 use std::collections::HashMap;
 use std::hash::Hash;
