@@ -69,6 +69,8 @@ pub fn service(
     let port = match c.port.as_ref() {
         Some(p) => p.value,
         None if c.is_tcpmux_client() => 0,
+        // Extension: a Unix-domain listener has a path, not a port.
+        None if c.socket.is_unix() => 0,
         // F-976: RPC services listen on a port the kernel chooses (registered by crate::rpc).
         None if c.has_type(conf::ServiceType::Rpc) => 0,
         None => return Err(format!("service {id}: no port")),
@@ -87,6 +89,7 @@ pub fn service(
         bind_device: c.bind_device.as_ref().map(|d| d.value.clone()),
         scope: c.bind.as_ref().and_then(|b| b.value.scope.clone()),
         tuning: crate::sockopt::tuning(&c.socket),
+        unix: crate::unixsock::UnixSpec::of(&c.socket),
     };
     let sensor = c.has_flag(ServiceFlag::Sensor);
     let server = match c.builtin {

@@ -147,5 +147,9 @@ fn socket_options(o: &xinetd_conf::SocketOptions) -> Value {
         "mark": o.mark.as_ref().map(|v| v.value),
         "receive_buffer": o.receive_buffer.as_ref().map(|v| v.value),
         "send_buffer": o.send_buffer.as_ref().map(|v| v.value),
+        "socket_path": o.socket_path.as_ref().map(|v| v.value.text()),
+        "socket_mode": o.socket_mode.as_ref().map(|v| format!("{:04o}", v.value)),
+        "socket_owner": o.socket_owner.as_ref().map(|v| v.value.id),
+        "socket_group": o.socket_group.as_ref().map(|v| v.value.id),
     })
 }

@@ -42,6 +42,9 @@ pub struct ListenSpec {
     pub scope: Option<String>,
     /// Extensions: `backlog`, `keepalive`, `reuseport`, ... (crate::sockopt).
     pub tuning: crate::sockopt::Tuning,
+    /// Extension `socket_path`: a Unix-domain listener instead of an IP one (then `bind`,
+    /// `family` and `port` are unused).
+    pub unix: Option<crate::unixsock::UnixSpec>,
 }
 
 impl ListenSpec {
@@ -62,6 +65,18 @@ pub enum Listener {
     Tcp(mio::net::TcpListener),
     /// A UDP socket.
     Udp(mio::net::UdpSocket),
+    /// A Unix-domain stream listener, with its socket file (removed when dropped; held
+    /// for that alone).
+    UnixStream(
+        mio::net::UnixListener,
+        #[allow(dead_code)] Option<crate::unixsock::SocketFile>,
+    ),
+    /// A Unix-domain datagram socket, with its socket file (removed when dropped; held for
+    /// that alone).
+    UnixDgram(
+        mio::net::UnixDatagram,
+        #[allow(dead_code)] Option<crate::unixsock::SocketFile>,
+    ),
 }
 
 impl Listener {
@@ -70,6 +85,8 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.as_raw_fd(),
             Listener::Udp(u) => u.as_raw_fd(),
+            Listener::UnixStream(l, _) => l.as_raw_fd(),
+            Listener::UnixDgram(u, _) => u.as_raw_fd(),
         }
     }
 
@@ -78,6 +95,10 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.local_addr(),
             Listener::Udp(u) => u.local_addr(),
+            Listener::UnixStream(..) | Listener::UnixDgram(..) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a Unix-domain socket has no IP address",
+            )),
         }
     }
 
@@ -87,6 +108,8 @@ impl Listener {
         match self {
             Listener::Tcp(t) => registry.register(t, token, i),
             Listener::Udp(u) => registry.register(u, token, i),
+            Listener::UnixStream(l, _) => registry.register(l, token, i),
+            Listener::UnixDgram(u, _) => registry.register(u, token, i),
         }
     }
 
@@ -95,6 +118,8 @@ impl Listener {
         match self {
             Listener::Tcp(t) => registry.deregister(t),
             Listener::Udp(u) => registry.deregister(u),
+            Listener::UnixStream(l, _) => registry.deregister(l),
+            Listener::UnixDgram(u, _) => registry.deregister(u),
         }
     }
 
@@ -104,6 +129,8 @@ impl Listener {
         match self {
             Listener::Tcp(t) => t.as_fd(),
             Listener::Udp(u) => u.as_fd(),
+            Listener::UnixStream(l, _) => l.as_fd(),
+            Listener::UnixDgram(u, _) => u.as_fd(),
         }
     }
 
@@ -119,6 +146,13 @@ impl Listener {
                 let mut byte = [0u8; 1];
                 let _ = u.recv_from(&mut byte);
             }
+            Listener::UnixStream(l, _) => {
+                let _ = l.accept();
+            }
+            Listener::UnixDgram(u, _) => {
+                let mut byte = [0u8; 1];
+                let _ = u.recv(&mut byte);
+            }
         }
     }
 }
@@ -126,6 +160,14 @@ impl Listener {
 /// Opens, configures and binds one listening socket: close-on-exec (socket2 creates sockets
 /// with SOCK_CLOEXEC), non-blocking, `SO_REUSEADDR` always (F-149).
 pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
+    if let Some(unix) = &spec.unix {
+        let (sock, file) = crate::unixsock::open(unix, spec.stream, spec.tuning.backlog())?;
+        return Ok(if spec.stream {
+            Listener::UnixStream(mio::net::UnixListener::from_std(sock.into()), file)
+        } else {
+            Listener::UnixDgram(mio::net::UnixDatagram::from_std(sock.into()), file)
+        });
+    }
     let mut addr = spec.address();
     if let (Some(scope), SocketAddr::V6(v6)) = (&spec.scope, &mut addr) {
         v6.set_scope_id(crate::sockopt::scope_id(scope)?);
@@ -190,6 +232,7 @@ mod tests {
             bind_device: None,
             scope: None,
             tuning: crate::sockopt::Tuning::default(),
+            unix: None,
         }
     }
 

@@ -44,6 +44,7 @@ mod service;
 mod session;
 mod slog;
 mod sockopt;
+mod unixsock;
 mod spawner;
 
 use std::process::ExitCode;

@@ -62,6 +62,10 @@ pub enum Attr {
     ReceiveBuffer,
     SendBuffer,
     SourcePrefix,
+    SocketPath,
+    SocketMode,
+    SocketOwner,
+    SocketGroup,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -135,6 +139,10 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("receive_buffer", Attr::ReceiveBuffer, Count::Exactly(1)),
     ("send_buffer", Attr::SendBuffer, Count::Exactly(1)),
     ("source_prefix", Attr::SourcePrefix, Count::Any),
+    ("socket_path", Attr::SocketPath, Count::Exactly(1)),
+    ("socket_mode", Attr::SocketMode, Count::Exactly(1)),
+    ("socket_owner", Attr::SocketOwner, Count::Exactly(1)),
+    ("socket_group", Attr::SocketGroup, Count::Exactly(1)),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -178,6 +186,10 @@ pub fn is_extension(a: Attr) -> bool {
             | Attr::ReceiveBuffer
             | Attr::SendBuffer
             | Attr::SourcePrefix
+            | Attr::SocketPath
+            | Attr::SocketMode
+            | Attr::SocketOwner
+            | Attr::SocketGroup
     )
 }
 

@@ -106,7 +106,7 @@ mod load;
 mod model;
 mod print;
 mod sockopts;
-pub use sockopts::{Keepalive, SocketOptions, SourcePrefix};
+pub use sockopts::{Keepalive, Named, SocketOptions, SourcePrefix, UnixPath};
 mod syntax;
 mod values;
 

@@ -367,6 +367,18 @@ fn socket_options(b: &mut Block, o: &crate::sockopts::SocketOptions) {
     if let Some(v) = &o.send_buffer {
         b.attr("send_buffer", v.value.to_string());
     }
+    if let Some(v) = &o.socket_path {
+        b.attr("socket_path", v.value.text());
+    }
+    if let Some(v) = &o.socket_mode {
+        b.attr("socket_mode", format!("{:04o}", v.value));
+    }
+    if let Some(v) = &o.socket_owner {
+        b.attr("socket_owner", &v.value.text);
+    }
+    if let Some(v) = &o.socket_group {
+        b.attr("socket_group", &v.value.text);
+    }
 }
 
 #[cfg(test)]

@@ -52,12 +52,54 @@ pub struct SocketOptions {
     pub receive_buffer: Option<Spanned<u32>>,
     /// `send_buffer = SIZE`: SO_SNDBUF in bytes (same rules, net.core.wmem_max).
     pub send_buffer: Option<Spanned<u32>>,
+    /// `socket_path = /run/NAME.sock | @NAME`: a Unix-domain listener instead of an IP one.
+    pub socket_path: Option<Spanned<UnixPath>>,
+    /// `socket_mode = OCTAL`: permissions of the socket file (default: 0666 & ~umask of the
+    /// daemon, as bind(2) makes it).
+    pub socket_mode: Option<Spanned<u32>>,
+    /// `socket_owner = USER`: owner of the socket file.
+    pub socket_owner: Option<Spanned<Named>>,
+    /// `socket_group = GROUP`: group of the socket file.
+    pub socket_group: Option<Spanned<Named>>,
+}
+
+/// Where a Unix-domain listener lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UnixPath {
+    /// A socket file (an absolute path).
+    File(String),
+    /// A Linux abstract socket (`@NAME` in the configuration; no file, no permissions).
+    Abstract(String),
+}
+
+impl UnixPath {
+    /// The text the configuration uses (`@NAME` for an abstract name).
+    pub fn text(&self) -> String {
+        match self {
+            UnixPath::File(p) => p.clone(),
+            UnixPath::Abstract(n) => format!("@{n}"),
+        }
+    }
+}
+
+/// A user or group as written and its number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Named {
+    /// The word as written (name or number).
+    pub text: String,
+    /// The uid or gid.
+    pub id: u32,
 }
 
 impl SocketOptions {
     /// `true` when no option is set (the service's socket is made as before).
     pub fn is_empty(&self) -> bool {
         *self == SocketOptions::default()
+    }
+
+    /// `true` for a Unix-domain listener.
+    pub fn is_unix(&self) -> bool {
+        self.socket_path.is_some()
     }
 }
 

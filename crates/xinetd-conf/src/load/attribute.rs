@@ -594,6 +594,39 @@ impl Loader<'_> {
             | Attr::ReceiveBuffer
             | Attr::SendBuffer
             | Attr::SourcePrefix => super::sockopts::parse(d, attr, line)?,
+            Attr::SocketPath | Attr::SocketMode => super::sockopts::parse(d, attr, line)?,
+            Attr::SocketOwner => {
+                let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
+                    first.parse().ok()
+                } else {
+                    self.env.user_by_name(first).map(|pw| pw.uid)
+                };
+                let id = named.ok_or_else(|| Failure {
+                    message: format!("socket_owner: unknown user '{first}'"),
+                    hint: None,
+                    xinetd: None,
+                })?;
+                d.socket.socket_owner = Some(sp!(crate::sockopts::Named {
+                    text: first.to_string(),
+                    id,
+                }));
+            }
+            Attr::SocketGroup => {
+                let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
+                    first.parse().ok()
+                } else {
+                    self.env.group_by_name(first).map(|g| g.gid)
+                };
+                let id = named.ok_or_else(|| Failure {
+                    message: format!("socket_group: unknown group '{first}'"),
+                    hint: None,
+                    xinetd: None,
+                })?;
+                d.socket.socket_group = Some(sp!(crate::sockopts::Named {
+                    text: first.to_string(),
+                    id,
+                }));
+            }
             Attr::BindDevice => {
                 if first.is_empty() || first.len() > 15 || first.contains('/') {
                     return Err(Failure {

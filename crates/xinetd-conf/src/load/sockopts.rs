@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::attrs::Attr;
 use crate::diagnostic::{diag, Severity};
 use crate::model::{SocketType, Spanned};
-use crate::sockopts::{Keepalive, SourcePrefix};
+use crate::sockopts::{Keepalive, SourcePrefix, UnixPath};
 use crate::syntax::AttrLine;
 
 use super::attribute::Failure;
@@ -157,9 +157,46 @@ pub(super) fn parse(d: &mut Draft, attr: Attr, line: &AttrLine) -> Result<(), Fa
                 v6: v6 as u8,
             }));
         }
+        Attr::SocketPath => o.socket_path = Some(sp!(line, unix_path(first)?)),
+        Attr::SocketMode => {
+            let mode = (!first.is_empty() && first.bytes().all(|c| (b'0'..=b'7').contains(&c)))
+                .then(|| u32::from_str_radix(first, 8).ok())
+                .flatten()
+                .filter(|m| *m <= 0o777);
+            o.socket_mode = Some(sp!(
+                line,
+                mode.ok_or_else(|| ours(
+                    format!("socket_mode: '{first}' is not an octal mode from 0 to 777"),
+                    "e.g. socket_mode = 0660",
+                ))?
+            ));
+        }
         _ => unreachable!("sockopts::parse is only called for its own attributes"),
     }
     Ok(())
+}
+
+/// `socket_path`: an absolute path that fits in sun_path, or `@NAME` (abstract).
+fn unix_path(v: &str) -> Result<UnixPath, Failure> {
+    // sun_path is 108 bytes; a file path needs its terminating NUL, an abstract name its
+    // leading one.
+    const SUN_PATH: usize = 108;
+    if let Some(name) = v.strip_prefix('@') {
+        if name.is_empty() || name.len() > SUN_PATH - 1 {
+            return Err(ours(
+                format!("socket_path: abstract name '{v}' must have 1 to 107 bytes after '@'"),
+                "",
+            ));
+        }
+        return Ok(UnixPath::Abstract(name.to_string()));
+    }
+    if !v.starts_with('/') || v.ends_with('/') || v.len() > SUN_PATH - 1 || v.contains('\0') {
+        return Err(ours(
+            format!("socket_path: '{v}' is not an absolute file path of at most 107 bytes"),
+            "socket_path = /run/NAME.sock, or @NAME for an abstract socket",
+        ));
+    }
+    Ok(UnixPath::File(v.to_string()))
 }
 
 /// Splits `fe80::1%eth0` into the address text and the scope; a scope is an interface name
@@ -183,6 +220,95 @@ fn is_link_local(a: IpAddr) -> bool {
 }
 
 impl Checks<'_> {
+    fn drop_at(&mut self, d: &Draft, span: &crate::model::Span, text: String, hint: &str) {
+        let mut dg = diag(
+            span,
+            Severity::Error,
+            format!("{text}; service '{}' is dropped", d.id()),
+        )
+        .service(Some(d.id()));
+        if !hint.is_empty() {
+            dg = dg.hint(hint);
+        }
+        self.diagnostics.push(dg);
+    }
+
+    /// Unix-domain listeners: what they need and what cannot go with them.
+    fn check_unix(&mut self, d: &Draft) -> bool {
+        let o = &d.socket;
+        let file_attrs = [
+            ("socket_mode", o.socket_mode.as_ref().map(|v| v.span.clone())),
+            ("socket_owner", o.socket_owner.as_ref().map(|v| v.span.clone())),
+            ("socket_group", o.socket_group.as_ref().map(|v| v.span.clone())),
+        ];
+        let Some(path) = &o.socket_path else {
+            for (name, span) in file_attrs {
+                if let Some(span) = span {
+                    self.drop_at(d, &span, format!("'{name}' needs socket_path"), "");
+                    return false;
+                }
+            }
+            return true;
+        };
+        if matches!(path.value, UnixPath::Abstract(_)) {
+            for (name, span) in file_attrs {
+                if let Some(span) = span {
+                    self.drop_at(
+                        d,
+                        &span,
+                        format!("'{name}' applies to socket files; '{}' is an abstract socket", path.value.text()),
+                        "abstract sockets have no file and no permissions; use a socket file to restrict who may connect",
+                    );
+                    return false;
+                }
+            }
+        }
+        if d.is_internal() {
+            self.drop_at(
+                d,
+                &path.span,
+                "socket_path: internal services are not served over Unix sockets".into(),
+                "",
+            );
+            return false;
+        }
+        if !d.waits() {
+            self.drop_at(
+                d,
+                &path.span,
+                "socket_path needs wait = yes: the server accepts (stream) or reads (dgram) on the Unix socket itself".into(),
+                "set wait = yes; a server per connection (wait = no) is not supported on Unix sockets yet",
+            );
+            return false;
+        }
+        let ip_only = [
+            (Attr::Port, "port"),
+            (Attr::Bind, "bind"),
+            (Attr::Redirect, "redirect"),
+            (Attr::BindDevice, "bind_device"),
+            (Attr::OnlyFrom, "only_from"),
+            (Attr::NoAccess, "no_access"),
+            (Attr::V6only, "v6only"),
+            (Attr::Freebind, "freebind"),
+            (Attr::Keepalive, "keepalive"),
+            (Attr::DeferAccept, "defer_accept"),
+            (Attr::Mark, "mark"),
+            (Attr::Reuseport, "reuseport"),
+        ];
+        for (attr, name) in ip_only {
+            if d.specified.contains(&attr) {
+                self.drop_at(
+                    d,
+                    &path.span,
+                    format!("socket_path cannot be combined with '{name}' (an IP socket attribute)"),
+                    "",
+                );
+                return false;
+            }
+        }
+        true
+    }
+
     /// The options that make sense only on some services; `false` when the service is
     /// dropped (reported at the attribute's line).
     pub(crate) fn check_socket_options(&mut self, d: &Draft) -> bool {
@@ -208,6 +334,9 @@ impl Checks<'_> {
                 );
                 return false;
             }
+        }
+        if !self.check_unix(d) {
+            return false;
         }
         if let Some(b) = &d.bind {
             let problem = match (&b.value.scope, is_link_local(b.value.address)) {
