@@ -151,5 +151,7 @@ fn socket_options(o: &xinetd_conf::SocketOptions) -> Value {
         "socket_mode": o.socket_mode.as_ref().map(|v| format!("{:04o}", v.value)),
         "socket_owner": o.socket_owner.as_ref().map(|v| v.value.id),
         "socket_group": o.socket_group.as_ref().map(|v| v.value.id),
+        "only_uid": o.only_uid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
+        "only_gid": o.only_gid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
     })
 }

@@ -121,6 +121,14 @@ impl Service {
         }
     }
 
+    /// FAIL record of a client known otherwise than by an address (a Unix-domain client's
+    /// credentials, extension).
+    pub fn log_fail_peer(&self, reason: FailReason, peer: xinetd_log::Peer, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().fail_peer(reason, peer) {
+            log.report(rep);
+        }
+    }
+
     /// TRAFFIC record of a redirected connection (F-603).
     pub fn log_traffic(&self, bytes_in: u64, bytes_out: u64, log: &mut ProgramLog) {
         if let Some(rep) = self.rt.log.borrow_mut().traffic(bytes_in, bytes_out) {

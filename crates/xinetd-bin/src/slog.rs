@@ -136,6 +136,12 @@ impl ServiceLog {
         let r = self.records.fail(reason, peer_of(peer));
         self.write(r)
     }
+
+    /// FAIL with the client given as a log peer (a Unix-domain client's credentials).
+    pub fn fail_peer(&mut self, reason: FailReason, peer: Peer) -> Option<WriteReport> {
+        let r = self.records.fail(reason, peer);
+        self.write(r)
+    }
 }
 
 fn server(s: Served) -> xinetd_log::Server {

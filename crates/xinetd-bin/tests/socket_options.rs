@@ -575,6 +575,11 @@ fn bad_unix_values_are_located_errors() {
          "socket_owner: unknown user 'no-such-user-xr'".into()),
         ("socket_group = no-such-group-xr".into(), "stream", "yes",
          "socket_group: unknown group 'no-such-group-xr'".into()),
+        ("only_uid = 0 no-such-user-xr".into(), "stream", "no",
+         "only_uid: unknown user 'no-such-user-xr'".into()),
+        ("only_gid = no-such-group-xr".into(), "stream", "no",
+         "only_gid: unknown group 'no-such-group-xr'".into()),
+        ("only_uid =".into(), "stream", "no", "'only_uid' needs at least one value".into()),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |conf: &str| {
@@ -604,6 +609,7 @@ fn bad_unix_values_are_located_errors() {
          "'socket_group' applies to socket files; '@abs' is an abstract socket"),
         ("\tsocket_path = /run/u.sock\n", "\tport = 7000\n", 7,
          "socket_path cannot be combined with 'port' (an IP socket attribute)"),
+        ("\tport = 7000\n", "\tonly_gid = 0\n", 8, "'only_gid' needs socket_path"),
         ("\tsocket_path = /run/u.sock\n", "\tonly_from = 127.0.0.1\n", 7,
          "socket_path cannot be combined with 'only_from' (an IP socket attribute)"),
     ];
@@ -618,12 +624,21 @@ fn bad_unix_values_are_located_errors() {
         let located = format!("{}:{at}:2: error: {want}", path.display());
         assert!(text.contains(&located), "want {located:?} in\n{text}");
     }
-    let wait_no = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
+    let dgram_wait_no = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = dgram\n\twait = no\n\
         \tuser = root\n\tsocket_path = /run/u.sock\n\tserver = /bin/cat\n}\n";
-    let (path, out) = run(wait_no);
+    let (path, out) = run(dgram_wait_no);
     let text = String::from_utf8_lossy(&out.stdout);
     let located = format!(
-        "{}:7:2: error: socket_path needs wait = yes: the server accepts (stream) or reads (dgram) on the Unix socket itself",
+        "{}:7:2: error: a dgram socket_path service needs wait = yes: the server reads the Unix socket itself",
+        path.display()
+    );
+    assert!(text.contains(&located), "want {located:?} in\n{text}");
+    let creds_wait_yes = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
+        \tuser = root\n\tsocket_path = /run/u.sock\n\tonly_uid = 0\n\tserver = /bin/cat\n}\n";
+    let (path, out) = run(creds_wait_yes);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let located = format!(
+        "{}:8:2: error: 'only_uid' needs wait = no: with wait = yes the server accepts the clients, the daemon never sees them",
         path.display()
     );
     assert!(text.contains(&located), "want {located:?} in\n{text}");
@@ -639,7 +654,9 @@ fn bad_unix_values_are_located_errors() {
     // And a good one is accepted, shown by -check -json, and printed back.
     let good = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
         \tuser = root\n\tsocket_path = /run/u.sock\n\tsocket_mode = 660\n\tsocket_owner = 0\n\
-        \tsocket_group = root\n\tserver = /bin/cat\n}\n";
+        \tsocket_group = root\n\tserver = /bin/cat\n}\n\
+        service v\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
+        \tuser = root\n\tsocket_path = @v\n\tonly_uid = 0 7\n\tonly_gid = root\n\tserver = /bin/cat\n}\n";
     let path = dir.path().join("good.conf");
     std::fs::write(&path, good).expect("config");
     let out = Command::new(XINETD)
@@ -653,6 +670,10 @@ fn bad_unix_values_are_located_errors() {
     assert_eq!(o["socket_mode"], "0660");
     assert_eq!(o["socket_owner"], 0);
     assert_eq!(o["socket_group"], 0);
+    let v = &doc["services"][1]["socket_options"];
+    assert_eq!(v["socket_path"], "@v");
+    assert_eq!(v["only_uid"], serde_json::json!([0, 7]));
+    assert_eq!(v["only_gid"], serde_json::json!([0]));
     let env = xinetd_conf::Environment::system();
     let options = xinetd_conf::LoadOptions::new();
     let loaded = xinetd_conf::load(&path, &env, &options).expect("loads");
@@ -662,10 +683,79 @@ fn bad_unix_values_are_located_errors() {
         "socket_mode = 0660",
         "socket_owner = 0",
         "socket_group = root",
+        "socket_path = @v",
+        "only_uid = 0 7",
+        "only_gid = root",
     ] {
         assert!(printed.contains(want), "{want} in\n{printed}");
     }
     let again = xinetd_conf::load_bytes(printed.as_bytes(), "printed.conf", &env, &options)
         .expect("printed configuration loads");
     assert_eq!(again.config, loaded.config);
+}
+
+/// A client process with other credentials: connects to `path`, sends a line and prints
+/// what it reads.
+fn unix_client(path: &std::path::Path, uid: u32, gid: u32) -> String {
+    use std::os::unix::process::CommandExt;
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\n\
+             s.connect(sys.argv[1])\nout=b''\nwhile True:\n d=s.recv(100)\n if not d: break\n out+=d\n\
+             sys.stdout.write(out.decode())",
+            path.to_str().expect("utf-8"),
+        ])
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .expect("client");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn unix_wait_no_checks_credentials_and_counts_per_uid() {
+    use std::os::unix::net::UnixStream;
+    if !require_root("Unix clients with other uids") || !python() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("sockets dir");
+    // The test user (nobody) must reach the sockets inside the temp dir.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let echo_path = dir.path().join("echo.sock");
+    let sleep_path = dir.path().join("sleep.sock");
+    let stanza = |id: &str, path: &std::path::Path, server: &str, args: &str, extra: &str| {
+        format!(
+            "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\
+             \tserver = {server}\n\tserver_args = {args}\n\tsocket_path = {}\n\tsocket_mode = 0666\n\
+             \tlog_type = FILE @DIR@/svc.log\n\tlog_on_success = PID EXIT\n\tlog_on_failure = HOST\n{extra}}}\n",
+            path.display()
+        )
+    };
+    let conf = stanza("uecho", &echo_path, "/bin/echo", "served", "\tonly_uid = 0\n\tonly_gid = 4\n")
+        + &stanza("usleep", &sleep_path, "/bin/sleep", "30", "\tper_source = 1\n");
+    let d = Daemon::start(&conf);
+    // only_uid / only_gid: root by uid, (65534, 4) by gid; (65534, 65534) refused.
+    assert_eq!(unix_client(&echo_path, 0, 0), "served\n");
+    assert_eq!(unix_client(&echo_path, 65534, 4), "served\n");
+    assert_eq!(unix_client(&echo_path, 65534, 65534), "");
+    d.wait_file(5, "svc.log", "FAIL: uecho address from=unix:uid=65534,gid=65534");
+    assert_eq!(d.read("svc.log").matches("FAIL: uecho").count(), 1);
+
+    // per_source counts by uid.
+    let _held = UnixStream::connect(&sleep_path).expect("first root client");
+    d.wait_file(5, "svc.log", "START: usleep pid=");
+    assert_eq!(unix_client(&sleep_path, 0, 0), "");
+    d.wait_file(5, "svc.log", "FAIL: usleep per_source_limit from=unix:uid=0,gid=0");
+    let _other = std::thread::spawn({
+        let p = sleep_path.clone();
+        move || unix_client(&p, 65534, 65534)
+    });
+    wait_until(5, "a second usleep START for another uid", || {
+        d.read("svc.log").matches("START: usleep").count() == 2
+    });
 }

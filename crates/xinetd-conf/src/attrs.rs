@@ -66,6 +66,8 @@ pub enum Attr {
     SocketMode,
     SocketOwner,
     SocketGroup,
+    OnlyUid,
+    OnlyGid,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -143,6 +145,8 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("socket_mode", Attr::SocketMode, Count::Exactly(1)),
     ("socket_owner", Attr::SocketOwner, Count::Exactly(1)),
     ("socket_group", Attr::SocketGroup, Count::Exactly(1)),
+    ("only_uid", Attr::OnlyUid, Count::Any),
+    ("only_gid", Attr::OnlyGid, Count::Any),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -190,6 +194,8 @@ pub fn is_extension(a: Attr) -> bool {
             | Attr::SocketMode
             | Attr::SocketOwner
             | Attr::SocketGroup
+            | Attr::OnlyUid
+            | Attr::OnlyGid
     )
 }
 

@@ -379,6 +379,12 @@ fn socket_options(b: &mut Block, o: &crate::sockopts::SocketOptions) {
     if let Some(v) = &o.socket_group {
         b.attr("socket_group", &v.value.text);
     }
+    for (name, list) in [("only_uid", &o.only_uid), ("only_gid", &o.only_gid)] {
+        if let Some(v) = list {
+            let words: Vec<&str> = v.value.iter().map(|n| n.text.as_str()).collect();
+            b.attr(name, words.join(" "));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,10 @@ pub struct SocketOptions {
     pub socket_owner: Option<Spanned<Named>>,
     /// `socket_group = GROUP`: group of the socket file.
     pub socket_group: Option<Spanned<Named>>,
+    /// `only_uid = USER...`: clients of a Unix stream service whose SO_PEERCRED uid is listed.
+    pub only_uid: Option<Spanned<Vec<Named>>>,
+    /// `only_gid = GROUP...`: clients whose SO_PEERCRED gid is listed.
+    pub only_gid: Option<Spanned<Vec<Named>>>,
 }
 
 /// Where a Unix-domain listener lives.

@@ -135,6 +135,9 @@ pub struct Request {
     /// The client address; `None` for tcp `wait = yes` (`<no address>`, F-213), which skips
     /// `per_source`.
     pub peer: Option<IpAddr>,
+    /// The client's uid, for a Unix-domain connection (no address): `per_source` counts by
+    /// it (extension).
+    pub uid: Option<u32>,
     /// The injected clock.
     pub now: Instant,
     /// The result of the service's `access_times` check (xinetd-acl), which xinetd runs
@@ -147,9 +150,16 @@ impl Request {
     pub fn new(peer: Option<IpAddr>, now: Instant) -> Self {
         Request {
             peer,
+            uid: None,
             now,
             within_access_times: true,
         }
+    }
+
+    /// A Unix-domain client's uid, the key `per_source` counts by when there is no address.
+    pub fn uid(mut self, uid: Option<u32>) -> Self {
+        self.uid = uid;
+        self
     }
 
     /// Set the `access_times` verdict.
@@ -597,7 +607,10 @@ impl Limits {
             return Err(Refusal::plain(Reason::ServiceLimit));
         }
         // One hash of the source for both the check and the count.
-        let key = request.peer.map(|p| service.limits.source_prefix.source(p));
+        let key = match (request.peer, request.uid) {
+            (Some(p), _) => Some(service.limits.source_prefix.source(p)),
+            (None, uid) => uid.map(Source::uid),
+        };
         let source = key.map(|k| service.per_source.entry(k));
         if let (Some(max), Some(source)) = (service.limits.per_source, &source) {
             let count = match source {

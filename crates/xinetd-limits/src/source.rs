@@ -58,14 +58,31 @@ impl Default for SourcePrefix {
 }
 
 /// A client network: an address masked to a prefix length. Shown as the bare address for a
-/// full-length prefix (so xinetd's messages are unchanged), `net/len` otherwise.
+/// full-length prefix (so xinetd's messages are unchanged), `net/len` otherwise. A client of
+/// a Unix-domain socket is its uid instead ([`Source::uid`]): `len` is then 0 and `net`
+/// unused, told apart by `uid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Source {
     net: IpAddr,
     len: u8,
+    uid: Option<u32>,
 }
 
 impl Source {
+    /// The client of a Unix-domain socket, counted by its uid (SO_PEERCRED).
+    pub fn uid(uid: u32) -> Source {
+        Source {
+            net: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            len: 0,
+            uid: Some(uid),
+        }
+    }
+
+    /// The uid of a Unix-domain client ([`Source::uid`]).
+    pub fn as_uid(self) -> Option<u32> {
+        self.uid
+    }
+
     fn new(ip: IpAddr, len: u8) -> Source {
         let net = match ip {
             IpAddr::V4(a) => {
@@ -77,7 +94,11 @@ impl Source {
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
             }
         };
-        Source { net, len }
+        Source {
+            net,
+            len,
+            uid: None,
+        }
     }
 
     /// The network address.
@@ -92,19 +113,23 @@ impl Source {
 
     /// Whether this is a whole address.
     pub fn is_exact(self) -> bool {
-        self.len == if self.net.is_ipv4() { 32 } else { 128 }
+        self.uid.is_some() || self.len == if self.net.is_ipv4() { 32 } else { 128 }
     }
 
     /// Whether `ip` is inside this network.
     pub fn contains(self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        ip.is_ipv4() == self.net.is_ipv4() && Source::new(ip, self.len) == self
+        self.uid.is_none()
+            && ip.is_ipv4() == self.net.is_ipv4()
+            && Source::new(ip, self.len) == self
     }
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_exact() {
+        if let Some(uid) = self.uid {
+            write!(f, "uid {uid}")
+        } else if self.is_exact() {
             write!(f, "{}", self.net)
         } else {
             write!(f, "{}/{}", self.net, self.len)
@@ -146,6 +171,8 @@ mod tests {
             SourcePrefix::new(0, 0).expect("valid").source(ip("10.1.2.3")),
             SourcePrefix::new(0, 0).expect("valid").source(ip("192.0.2.1"))
         );
+        assert_eq!(Source::uid(1000).to_string(), "uid 1000");
+        assert_ne!(Source::uid(0), SourcePrefix::new(0, 0).expect("valid").source(ip("0.0.0.0")));
         assert!(SourcePrefix::new(33, 64).is_err());
         assert!(SourcePrefix::new(32, 129).is_err());
     }

@@ -64,3 +64,24 @@ fn a_sensor_bans_its_prefix_and_other_prefixes_stay_exact() {
     assert!(l.is_banned(ip("2001:db8:5:6::abcd")));
     assert_eq!(Reason::Address.as_str(), "address");
 }
+
+#[test]
+fn unix_clients_count_by_uid() {
+    let t = Instant::now();
+    let mut l = Limits::new(GlobalLimits::default(), t);
+    let svc = l.add_service(ServiceLimits::new("u").with_per_source(Some(1)));
+    let mut load = FixedLoad(0.0);
+    let mut admit = |uid: u32| l.admit(&svc, Request::new(None, t).uid(Some(uid)), &mut load);
+    let a = admit(1000).expect("first of uid 1000");
+    assert_eq!(
+        admit(1000).expect_err("second of uid 1000").reason,
+        Reason::PerSourceLimit
+    );
+    let b = admit(1001).expect("another uid");
+    drop((a, b));
+    assert_eq!(l.stats().sources_tracked, 0);
+    // No address and no uid (tcp wait = yes): per_source does not apply, as in xinetd.
+    let c = l.admit(&svc, Request::new(None, t), &mut load).expect("no source");
+    let d = l.admit(&svc, Request::new(None, t), &mut load).expect("no source");
+    drop((c, d));
+}

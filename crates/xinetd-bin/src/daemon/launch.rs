@@ -380,6 +380,7 @@ impl Daemon {
                 path: crate::admission::Path::Retry,
                 peer: r.peer,
                 local: None,
+                credentials: None,
                 carrier: super::Carrier::Retry(Box::new(r)),
             };
             let step = self.pipeline.admit(req, now);

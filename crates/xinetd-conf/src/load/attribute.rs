@@ -595,6 +595,44 @@ impl Loader<'_> {
             | Attr::SendBuffer
             | Attr::SourcePrefix => super::sockopts::parse(d, attr, line)?,
             Attr::SocketPath | Attr::SocketMode => super::sockopts::parse(d, attr, line)?,
+            Attr::OnlyUid | Attr::OnlyGid => {
+                let uid = attr == Attr::OnlyUid;
+                let what = if uid { "only_uid" } else { "only_gid" };
+                if vals.is_empty() {
+                    return Err(Failure {
+                        message: format!("'{what}' needs at least one value"),
+                        hint: None,
+                        xinetd: None,
+                    });
+                }
+                let mut list = Vec::new();
+                for v in &vals {
+                    let id = if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+                        v.parse().ok()
+                    } else if uid {
+                        self.env.user_by_name(v).map(|pw| pw.uid)
+                    } else {
+                        self.env.group_by_name(v).map(|g| g.gid)
+                    };
+                    let id = id.ok_or_else(|| Failure {
+                        message: format!(
+                            "{what}: unknown {} '{v}'",
+                            if uid { "user" } else { "group" }
+                        ),
+                        hint: None,
+                        xinetd: None,
+                    })?;
+                    list.push(crate::sockopts::Named {
+                        text: v.to_string(),
+                        id,
+                    });
+                }
+                if uid {
+                    d.socket.only_uid = Some(sp!(list));
+                } else {
+                    d.socket.only_gid = Some(sp!(list));
+                }
+            }
             Attr::SocketOwner => {
                 let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
                     first.parse().ok()

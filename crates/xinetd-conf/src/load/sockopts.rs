@@ -241,8 +241,12 @@ impl Checks<'_> {
             ("socket_owner", o.socket_owner.as_ref().map(|v| v.span.clone())),
             ("socket_group", o.socket_group.as_ref().map(|v| v.span.clone())),
         ];
+        let creds = [
+            ("only_uid", o.only_uid.as_ref().map(|v| v.span.clone())),
+            ("only_gid", o.only_gid.as_ref().map(|v| v.span.clone())),
+        ];
         let Some(path) = &o.socket_path else {
-            for (name, span) in file_attrs {
+            for (name, span) in file_attrs.into_iter().chain(creds) {
                 if let Some(span) = span {
                     self.drop_at(d, &span, format!("'{name}' needs socket_path"), "");
                     return false;
@@ -272,14 +276,29 @@ impl Checks<'_> {
             );
             return false;
         }
-        if !d.waits() {
+        let stream = d.socket_type.as_ref().map(|s| s.value) == Some(SocketType::Stream);
+        if !d.waits() && !stream {
             self.drop_at(
                 d,
                 &path.span,
-                "socket_path needs wait = yes: the server accepts (stream) or reads (dgram) on the Unix socket itself".into(),
-                "set wait = yes; a server per connection (wait = no) is not supported on Unix sockets yet",
+                "a dgram socket_path service needs wait = yes: the server reads the Unix socket itself".into(),
+                "",
             );
             return false;
+        }
+        if d.waits() {
+            // The server accepts: the daemon never sees a client's credentials.
+            for (name, span) in creds {
+                if let Some(span) = span {
+                    self.drop_at(
+                        d,
+                        &span,
+                        format!("'{name}' needs wait = no: with wait = yes the server accepts the clients, the daemon never sees them"),
+                        "",
+                    );
+                    return false;
+                }
+            }
         }
         let ip_only = [
             (Attr::Port, "port"),
