@@ -87,9 +87,10 @@ pub fn service(
         keepalive: c.has_flag(ServiceFlag::KeepAlive),
         nodelay: c.has_flag(ServiceFlag::NoDelay),
         bind_device: c.bind_device.as_ref().map(|d| d.value.clone()),
-        scope: c.bind.as_ref().and_then(|b| b.value.scope.clone()),
-        tuning: crate::sockopt::tuning(&c.socket),
-        unix: crate::unixsock::UnixSpec::of(&c.socket),
+        tuning: Box::new(crate::sockopt::Tuning {
+            scope: c.bind.as_ref().and_then(|b| b.value.scope.clone()),
+            ..crate::sockopt::tuning(&c.socket)
+        }),
     };
     let sensor = c.has_flag(ServiceFlag::Sensor);
     let server = match c.builtin {

@@ -37,14 +37,9 @@ pub struct ListenSpec {
     pub nodelay: bool,
     /// `bind_device = IFNAME` (extension): SO_BINDTODEVICE.
     pub bind_device: Option<String>,
-    /// Extension: the scope of an IPv6 link-local `bind` (`fe80::1%eth0`), an interface name
-    /// or index, resolved when the socket is opened.
-    pub scope: Option<String>,
     /// Extensions: `backlog`, `keepalive`, `reuseport`, ... (crate::sockopt).
-    pub tuning: crate::sockopt::Tuning,
-    /// Extension `socket_path`: a Unix-domain listener instead of an IP one (then `bind`,
-    /// `family` and `port` are unused).
-    pub unix: Option<crate::unixsock::UnixSpec>,
+    /// Boxed: a service is copied into every request, so rare options stay out of line.
+    pub tuning: Box<crate::sockopt::Tuning>,
 }
 
 impl ListenSpec {
@@ -160,7 +155,7 @@ impl Listener {
 /// Opens, configures and binds one listening socket: close-on-exec (socket2 creates sockets
 /// with SOCK_CLOEXEC), non-blocking, `SO_REUSEADDR` always (F-149).
 pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
-    if let Some(unix) = &spec.unix {
+    if let Some(unix) = &spec.tuning.unix {
         let (sock, file) = crate::unixsock::open(unix, spec.stream, spec.tuning.backlog())?;
         return Ok(if spec.stream {
             Listener::UnixStream(mio::net::UnixListener::from_std(sock.into()), file)
@@ -169,7 +164,7 @@ pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
         });
     }
     let mut addr = spec.address();
-    if let (Some(scope), SocketAddr::V6(v6)) = (&spec.scope, &mut addr) {
+    if let (Some(scope), SocketAddr::V6(v6)) = (&spec.tuning.scope, &mut addr) {
         v6.set_scope_id(crate::sockopt::scope_id(scope)?);
     }
     let domain = Domain::for_address(addr);
@@ -230,9 +225,7 @@ mod tests {
             keepalive: true,
             nodelay: true,
             bind_device: None,
-            scope: None,
-            tuning: crate::sockopt::Tuning::default(),
-            unix: None,
+            tuning: Box::default(),
         }
     }
 

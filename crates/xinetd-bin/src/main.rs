@@ -44,8 +44,8 @@ mod service;
 mod session;
 mod slog;
 mod sockopt;
-mod unixsock;
 mod spawner;
+mod unixsock;
 
 use std::process::ExitCode;
 

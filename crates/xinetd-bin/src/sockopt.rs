@@ -48,6 +48,13 @@ pub struct Tuning {
     pub receive_buffer: Option<u32>,
     /// SO_SNDBUF, bytes.
     pub send_buffer: Option<u32>,
+    /// The scope of an IPv6 link-local `bind` (`fe80::1%eth0`), an interface name or index,
+    /// resolved when the socket is opened (kept here, out of line, with the other rare
+    /// listening-socket choices).
+    pub scope: Option<String>,
+    /// Extension `socket_path`: a Unix-domain listener instead of an IP one (then `bind`,
+    /// `family` and `port` are unused).
+    pub unix: Option<crate::unixsock::UnixSpec>,
 }
 
 impl Tuning {
@@ -72,6 +79,8 @@ pub fn tuning(o: &xinetd_conf::SocketOptions) -> Tuning {
         mark: o.mark.as_ref().map(|v| v.value),
         receive_buffer: o.receive_buffer.as_ref().map(|v| v.value),
         send_buffer: o.send_buffer.as_ref().map(|v| v.value),
+        scope: None,
+        unix: crate::unixsock::UnixSpec::of(o),
     }
 }
 
@@ -105,7 +114,8 @@ pub fn apply(sock: &Socket, t: &Tuning, v6: bool, stream: bool) -> io::Result<()
         }
     }
     if let Some(mark) = t.mark {
-        sock.set_mark(mark).map_err(named("mark (needs CAP_NET_ADMIN)"))?;
+        sock.set_mark(mark)
+            .map_err(named("mark (needs CAP_NET_ADMIN)"))?;
     }
     if let Some(n) = t.receive_buffer {
         sock.set_recv_buffer_size(n as usize)
@@ -126,7 +136,8 @@ pub fn apply(sock: &Socket, t: &Tuning, v6: bool, stream: bool) -> io::Result<()
         if let Some(c) = k.count {
             params = params.with_retries(c);
         }
-        sock.set_tcp_keepalive(&params).map_err(named("keepalive"))?;
+        sock.set_tcp_keepalive(&params)
+            .map_err(named("keepalive"))?;
     }
     if let Some(secs) = t.defer_accept {
         let secs = i32::try_from(secs).unwrap_or(i32::MAX);
@@ -170,13 +181,18 @@ mod tests {
             mark: None,
             receive_buffer: Some(65536),
             send_buffer: Some(65536),
+            scope: None,
+            unix: None,
         };
         apply(&s, &t, false, true).expect("apply");
         assert!(s.reuse_port().expect("SO_REUSEPORT"));
         assert!(s.freebind().expect("IP_FREEBIND"));
         assert!(s.keepalive().expect("SO_KEEPALIVE"));
         assert_eq!(s.keepalive_time().expect("idle"), Duration::from_secs(61));
-        assert_eq!(s.keepalive_interval().expect("intvl"), Duration::from_secs(7));
+        assert_eq!(
+            s.keepalive_interval().expect("intvl"),
+            Duration::from_secs(7)
+        );
         assert_eq!(s.keepalive_retries().expect("cnt"), 4);
         assert_eq!(
             nix::sys::socket::getsockopt(&s, TcpDeferAccept).expect("defer"),

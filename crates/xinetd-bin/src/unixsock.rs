@@ -94,10 +94,7 @@ fn clear_stale(path: &Path, stream: bool) -> io::Result<()> {
     if !m.file_type().is_socket() {
         return Err(error(
             io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists and is not a socket; not removed",
-                path.display()
-            ),
+            format!("{} exists and is not a socket; not removed", path.display()),
         ));
     }
     // Someone listening answers a connect; a stale socket refuses it.
@@ -117,7 +114,11 @@ fn clear_stale(path: &Path, stream: bool) -> io::Result<()> {
 }
 
 /// Opens, binds and (for stream) listens; the socket is close-on-exec and non-blocking.
-pub fn open(spec: &UnixSpec, stream: bool, backlog: i32) -> io::Result<(Socket, Option<SocketFile>)> {
+pub fn open(
+    spec: &UnixSpec,
+    stream: bool,
+    backlog: i32,
+) -> io::Result<(Socket, Option<SocketFile>)> {
     let ty = if stream { Type::STREAM } else { Type::DGRAM };
     let sock = Socket::new(Domain::UNIX, ty, None)?;
     sock.set_nonblocking(true)?;

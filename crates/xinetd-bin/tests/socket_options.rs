@@ -108,14 +108,16 @@ fn options_reach_the_listening_and_the_accepted_socket() {
     assert_eq!(field(&line, "reuseport"), "0", "{line}");
 
     // reuseport: another socket may bind the same port (only when both set SO_REUSEPORT).
-    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let other =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     other.set_reuse_port(true).expect("SO_REUSEPORT");
     let at: std::net::SocketAddr = format!("127.0.0.1:{listen}").parse().expect("addr");
-    other.bind(&at.into()).expect("reuseport lets a second socket bind");
+    other
+        .bind(&at.into())
+        .expect("reuseport lets a second socket bind");
     drop(other);
-    let plain = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let plain =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     plain.set_reuse_port(true).expect("SO_REUSEPORT");
     let at_conn: std::net::SocketAddr = format!("127.0.0.1:{conn}").parse().expect("addr");
     assert!(
@@ -161,7 +163,10 @@ fn freebind_binds_an_address_that_is_not_configured() {
     };
     let conf = stanza("day-free", free, "\tfreebind = yes\n") + &stanza("day-strict", strict, "");
     let d = Daemon::start(&conf);
-    d.wait_log(5, "bind failed (Cannot assign requested address (errno = 99)). service = day-strict");
+    d.wait_log(
+        5,
+        "bind failed (Cannot assign requested address (errno = 99)). service = day-strict",
+    );
     let out = Command::new("ss")
         .args(["-ltnH", &format!("sport = :{free}")])
         .output();
@@ -169,7 +174,11 @@ fn freebind_binds_an_address_that_is_not_configured() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(&format!("192.0.2.1:{free}")), "ss: {text}");
     }
-    assert!(!d.prog_log().contains("service = day-free"), "{}", d.prog_log());
+    assert!(
+        !d.prog_log().contains("service = day-free"),
+        "{}",
+        d.prog_log()
+    );
 }
 
 #[test]
@@ -243,9 +252,29 @@ fn a_link_local_bind_uses_its_scope() {
     let steps: Vec<Vec<&str>> = vec![
         vec!["netns", "add", &srv],
         vec!["netns", "add", &cli],
-        vec!["-n", &srv, "link", "add", "ll0", "type", "veth", "peer", "name", "ll1", "netns", &cli],
-        vec!["-n", &srv, "addr", "add", "fe80::1/64", "dev", "ll0", "nodad"],
-        vec!["-n", &cli, "addr", "add", "fe80::2/64", "dev", "ll1", "nodad"],
+        vec![
+            "-n", &srv, "link", "add", "ll0", "type", "veth", "peer", "name", "ll1", "netns", &cli,
+        ],
+        vec![
+            "-n",
+            &srv,
+            "addr",
+            "add",
+            "fe80::1/64",
+            "dev",
+            "ll0",
+            "nodad",
+        ],
+        vec![
+            "-n",
+            &cli,
+            "addr",
+            "add",
+            "fe80::2/64",
+            "dev",
+            "ll1",
+            "nodad",
+        ],
         vec!["-n", &srv, "link", "set", "lo", "up"],
         vec!["-n", &srv, "link", "set", "ll0", "up"],
         vec!["-n", &cli, "link", "set", "ll1", "up"],
@@ -268,7 +297,8 @@ fn a_link_local_bind_uses_its_scope() {
              \tport = {port}\n\twait = no\n\tbind = {bind}\n}}\n"
         )
     };
-    let conf = stanza("day-ll", scoped, "fe80::1%ll0") + &stanza("day-gone", missing, "fe80::1%nosuch9");
+    let conf =
+        stanza("day-ll", scoped, "fe80::1%ll0") + &stanza("day-gone", missing, "fe80::1%nosuch9");
     let dir = tempfile::tempdir().expect("tempdir");
     let conf_path = dir.path().join("xinetd.conf");
     let prog_log = dir.path().join("prog.log");
@@ -296,7 +326,11 @@ fn a_link_local_bind_uses_its_scope() {
     };
     d.wait_log(10, "Started working");
     d.wait_log(5, "scope 'nosuch9' is not an interface here");
-    assert!(d.prog_log().contains("service = day-gone"), "{}", d.prog_log());
+    assert!(
+        d.prog_log().contains("service = day-gone"),
+        "{}",
+        d.prog_log()
+    );
     // From the other end of the link: fe80::1 through the client's ll1.
     let ns = format!("/var/run/netns/{cli}");
     let got = std::thread::spawn(move || -> Result<Vec<u8>, String> {
@@ -305,11 +339,9 @@ fn a_link_local_bind_uses_its_scope() {
             .map_err(|e| format!("setns: {e}"))?;
         let index = nix::net::if_::if_nametoindex("ll1").map_err(|e| e.to_string())?;
         let addr = std::net::SocketAddrV6::new("fe80::1".parse().expect("ip"), scoped, 0, index);
-        let mut s = std::net::TcpStream::connect_timeout(
-            &addr.into(),
-            std::time::Duration::from_secs(3),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut s =
+            std::net::TcpStream::connect_timeout(&addr.into(), std::time::Duration::from_secs(3))
+                .map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
             .map_err(|e| e.to_string())?;
         Ok(read_all(&mut s))
@@ -324,34 +356,134 @@ fn a_link_local_bind_uses_its_scope() {
 #[test]
 fn bad_values_are_located_errors() {
     let cases: &[(&str, &str, &str)] = &[
-        ("backlog = 0", "stream", "backlog: length '0' is not a number from 1 to 65535"),
-        ("backlog = lots", "stream", "backlog: length 'lots' is not a number from 1 to 65535"),
-        ("backlog = 70000", "stream", "backlog: length '70000' is not a number from 1 to 65535"),
-        ("keepalive =", "stream", "keepalive takes 1 to 3 values, 0 given"),
-        ("keepalive = 1 2 3 4", "stream", "keepalive takes 1 to 3 values, 4 given"),
-        ("keepalive = 0", "stream", "keepalive: idle time '0' is not a number from 1 to 32767"),
-        ("keepalive = 60 x", "stream", "keepalive: interval 'x' is not a number from 1 to 32767"),
-        ("keepalive = 60 5 128", "stream", "keepalive: probe count '128' is not a number from 1 to 127"),
-        ("reuseport = maybe", "stream", "reuseport: 'maybe' is not yes or no"),
+        (
+            "backlog = 0",
+            "stream",
+            "backlog: length '0' is not a number from 1 to 65535",
+        ),
+        (
+            "backlog = lots",
+            "stream",
+            "backlog: length 'lots' is not a number from 1 to 65535",
+        ),
+        (
+            "backlog = 70000",
+            "stream",
+            "backlog: length '70000' is not a number from 1 to 65535",
+        ),
+        (
+            "keepalive =",
+            "stream",
+            "keepalive takes 1 to 3 values, 0 given",
+        ),
+        (
+            "keepalive = 1 2 3 4",
+            "stream",
+            "keepalive takes 1 to 3 values, 4 given",
+        ),
+        (
+            "keepalive = 0",
+            "stream",
+            "keepalive: idle time '0' is not a number from 1 to 32767",
+        ),
+        (
+            "keepalive = 60 x",
+            "stream",
+            "keepalive: interval 'x' is not a number from 1 to 32767",
+        ),
+        (
+            "keepalive = 60 5 128",
+            "stream",
+            "keepalive: probe count '128' is not a number from 1 to 127",
+        ),
+        (
+            "reuseport = maybe",
+            "stream",
+            "reuseport: 'maybe' is not yes or no",
+        ),
         ("freebind = 1", "stream", "freebind: '1' is not yes or no"),
-        ("defer_accept = 0", "stream", "defer_accept: time '0' is not a number from 1 to 3600"),
-        ("defer_accept = 1h", "stream", "defer_accept: time '1h' is not a number from 1 to 3600"),
+        (
+            "defer_accept = 0",
+            "stream",
+            "defer_accept: time '0' is not a number from 1 to 3600",
+        ),
+        (
+            "defer_accept = 1h",
+            "stream",
+            "defer_accept: time '1h' is not a number from 1 to 3600",
+        ),
         ("mark = -1", "stream", "mark: '-1' is not a 32-bit number"),
-        ("mark = 0x1ffffffff", "stream", "mark: '0x1ffffffff' is not a 32-bit number"),
+        (
+            "mark = 0x1ffffffff",
+            "stream",
+            "mark: '0x1ffffffff' is not a 32-bit number",
+        ),
         ("mark = 0xg", "stream", "mark: '0xg' is not a 32-bit number"),
-        ("receive_buffer = 10", "stream", "receive_buffer: '10' is not a size from 1K to 1024M"),
-        ("receive_buffer = 2G", "stream", "receive_buffer: '2G' is not a size from 1K to 1024M"),
-        ("send_buffer = 2048M", "stream", "send_buffer: '2048M' is not a size from 1K to 1024M"),
-        ("source_prefix = 64", "stream", "source_prefix takes 2 values, 1 given"),
-        ("source_prefix = 33 64", "stream", "source_prefix: IPv4 prefix length '33' is not a number from 0 to 32"),
-        ("source_prefix = 24 129", "stream", "source_prefix: IPv6 prefix length '129' is not a number from 0 to 128"),
-        ("bind = fe80::1", "stream", "bind 'fe80::1': an IPv6 link-local bind address needs a scope"),
-        ("bind = 127.0.0.1%lo", "stream", "bind '127.0.0.1%lo': a scope ('%IFNAME') is only meaningful on an IPv6 address"),
-        ("bind = fe80::1%", "stream", "bind: scope '' of 'fe80::1%' is not an interface name or index"),
-        ("bind = fe80::1%a/b", "stream", "bind: scope 'a/b' of 'fe80::1%a/b' is not an interface name or index"),
-        ("keepalive = 60", "dgram", "'keepalive' applies to stream services only"),
-        ("defer_accept = 5", "dgram", "'defer_accept' applies to stream services only"),
-        ("backlog = 5", "dgram", "'backlog' applies to stream services only"),
+        (
+            "receive_buffer = 10",
+            "stream",
+            "receive_buffer: '10' is not a size from 1K to 1024M",
+        ),
+        (
+            "receive_buffer = 2G",
+            "stream",
+            "receive_buffer: '2G' is not a size from 1K to 1024M",
+        ),
+        (
+            "send_buffer = 2048M",
+            "stream",
+            "send_buffer: '2048M' is not a size from 1K to 1024M",
+        ),
+        (
+            "source_prefix = 64",
+            "stream",
+            "source_prefix takes 2 values, 1 given",
+        ),
+        (
+            "source_prefix = 33 64",
+            "stream",
+            "source_prefix: IPv4 prefix length '33' is not a number from 0 to 32",
+        ),
+        (
+            "source_prefix = 24 129",
+            "stream",
+            "source_prefix: IPv6 prefix length '129' is not a number from 0 to 128",
+        ),
+        (
+            "bind = fe80::1",
+            "stream",
+            "bind 'fe80::1': an IPv6 link-local bind address needs a scope",
+        ),
+        (
+            "bind = 127.0.0.1%lo",
+            "stream",
+            "bind '127.0.0.1%lo': a scope ('%IFNAME') is only meaningful on an IPv6 address",
+        ),
+        (
+            "bind = fe80::1%",
+            "stream",
+            "bind: scope '' of 'fe80::1%' is not an interface name or index",
+        ),
+        (
+            "bind = fe80::1%a/b",
+            "stream",
+            "bind: scope 'a/b' of 'fe80::1%a/b' is not an interface name or index",
+        ),
+        (
+            "keepalive = 60",
+            "dgram",
+            "'keepalive' applies to stream services only",
+        ),
+        (
+            "defer_accept = 5",
+            "dgram",
+            "'defer_accept' applies to stream services only",
+        ),
+        (
+            "backlog = 5",
+            "dgram",
+            "'backlog' applies to stream services only",
+        ),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     for (line, sock, want) in cases {
@@ -370,7 +502,10 @@ fn bad_values_are_located_errors() {
         assert_eq!(out.status.code(), Some(1), "{line}: {text}");
         // Line 7 column 2 is the attribute; the stream-only rule points at the same line.
         let located = format!("{}:7:2: error: {want}", path.display());
-        assert!(text.contains(&located), "{line}: want {located:?} in\n{text}");
+        assert!(
+            text.contains(&located),
+            "{line}: want {located:?} in\n{text}"
+        );
         assert!(text.contains("service 'echo' is dropped"), "{line}: {text}");
     }
 }
@@ -389,7 +524,12 @@ fn check_json_shows_the_options_and_the_printer_round_trips_them() {
         .args(["-f", path.to_str().expect("utf-8"), "-check", "-json"])
         .output()
         .expect("run -check -json");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let s = &doc["services"][0];
     let o = &s["socket_options"];
@@ -506,7 +646,14 @@ fn unix_stream_dgram_and_abstract_listeners_serve_and_clean_up() {
     ) + &unix_service("udgram", "dgram", &p(&dgram_path), &server, "x", "")
         + &unix_service("ustale", "stream", &p(&stale_path), &server, "x", "")
         + &unix_service("ufile", "stream", &p(&file_path), &server, "x", "")
-        + &unix_service("uabs", "stream", &format!("@{abstract_name}"), &server, "x", "");
+        + &unix_service(
+            "uabs",
+            "stream",
+            &format!("@{abstract_name}"),
+            &server,
+            "x",
+            "",
+        );
     let d = Daemon::start(&conf);
     d.wait_log(5, "is not a socket; not removed");
     assert!(d.prog_log().contains("service = ufile"), "{}", d.prog_log());
@@ -546,7 +693,11 @@ fn unix_stream_dgram_and_abstract_listeners_serve_and_clean_up() {
     d.wait_log(10, "Reconfigured:");
     assert!(!dgram_path.exists(), "dropped service's socket removed");
     assert!(stream_path.exists());
-    assert_eq!(unix_ask(&addr), "hello there", "still served after the reload");
+    assert_eq!(
+        unix_ask(&addr),
+        "hello there",
+        "still served after the reload"
+    );
 
     // Exit removes the rest, and still never the regular file.
     let mut d = d;
@@ -561,25 +712,66 @@ fn unix_stream_dgram_and_abstract_listeners_serve_and_clean_up() {
 fn bad_unix_values_are_located_errors() {
     let long = format!("/tmp/{}", "x".repeat(110));
     let cases: Vec<(String, &str, &str, String)> = vec![
-        ("socket_path = run/x.sock".into(), "stream", "yes",
-         "socket_path: 'run/x.sock' is not an absolute file path of at most 107 bytes".into()),
-        (format!("socket_path = {long}"), "stream", "yes",
-         format!("socket_path: '{long}' is not an absolute file path of at most 107 bytes")),
-        ("socket_path = @".into(), "stream", "yes",
-         "socket_path: abstract name '@' must have 1 to 107 bytes after '@'".into()),
-        ("socket_mode = 0800".into(), "stream", "yes",
-         "socket_mode: '0800' is not an octal mode from 0 to 777".into()),
-        ("socket_mode = 1777".into(), "stream", "yes",
-         "socket_mode: '1777' is not an octal mode from 0 to 777".into()),
-        ("socket_owner = no-such-user-xr".into(), "stream", "yes",
-         "socket_owner: unknown user 'no-such-user-xr'".into()),
-        ("socket_group = no-such-group-xr".into(), "stream", "yes",
-         "socket_group: unknown group 'no-such-group-xr'".into()),
-        ("only_uid = 0 no-such-user-xr".into(), "stream", "no",
-         "only_uid: unknown user 'no-such-user-xr'".into()),
-        ("only_gid = no-such-group-xr".into(), "stream", "no",
-         "only_gid: unknown group 'no-such-group-xr'".into()),
-        ("only_uid =".into(), "stream", "no", "'only_uid' needs at least one value".into()),
+        (
+            "socket_path = run/x.sock".into(),
+            "stream",
+            "yes",
+            "socket_path: 'run/x.sock' is not an absolute file path of at most 107 bytes".into(),
+        ),
+        (
+            format!("socket_path = {long}"),
+            "stream",
+            "yes",
+            format!("socket_path: '{long}' is not an absolute file path of at most 107 bytes"),
+        ),
+        (
+            "socket_path = @".into(),
+            "stream",
+            "yes",
+            "socket_path: abstract name '@' must have 1 to 107 bytes after '@'".into(),
+        ),
+        (
+            "socket_mode = 0800".into(),
+            "stream",
+            "yes",
+            "socket_mode: '0800' is not an octal mode from 0 to 777".into(),
+        ),
+        (
+            "socket_mode = 1777".into(),
+            "stream",
+            "yes",
+            "socket_mode: '1777' is not an octal mode from 0 to 777".into(),
+        ),
+        (
+            "socket_owner = no-such-user-xr".into(),
+            "stream",
+            "yes",
+            "socket_owner: unknown user 'no-such-user-xr'".into(),
+        ),
+        (
+            "socket_group = no-such-group-xr".into(),
+            "stream",
+            "yes",
+            "socket_group: unknown group 'no-such-group-xr'".into(),
+        ),
+        (
+            "only_uid = 0 no-such-user-xr".into(),
+            "stream",
+            "no",
+            "only_uid: unknown user 'no-such-user-xr'".into(),
+        ),
+        (
+            "only_gid = no-such-group-xr".into(),
+            "stream",
+            "no",
+            "only_gid: unknown group 'no-such-group-xr'".into(),
+        ),
+        (
+            "only_uid =".into(),
+            "stream",
+            "no",
+            "'only_uid' needs at least one value".into(),
+        ),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |conf: &str| {
@@ -600,18 +792,43 @@ fn bad_unix_values_are_located_errors() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{line}: {text}");
         let located = format!("{}:7:2: error: {want}", path.display());
-        assert!(text.contains(&located), "{line}: want {located:?} in\n{text}");
+        assert!(
+            text.contains(&located),
+            "{line}: want {located:?} in\n{text}"
+        );
     }
     // Rules between attributes: reported at the attribute that breaks them.
     let rules: &[(&str, &str, usize, &str)] = &[
-        ("\tport = 7000\n", "\tsocket_mode = 0600\n", 8, "'socket_mode' needs socket_path"),
-        ("\tsocket_path = @abs\n", "\tsocket_group = 0\n", 8,
-         "'socket_group' applies to socket files; '@abs' is an abstract socket"),
-        ("\tsocket_path = /run/u.sock\n", "\tport = 7000\n", 7,
-         "socket_path cannot be combined with 'port' (an IP socket attribute)"),
-        ("\tport = 7000\n", "\tonly_gid = 0\n", 8, "'only_gid' needs socket_path"),
-        ("\tsocket_path = /run/u.sock\n", "\tonly_from = 127.0.0.1\n", 7,
-         "socket_path cannot be combined with 'only_from' (an IP socket attribute)"),
+        (
+            "\tport = 7000\n",
+            "\tsocket_mode = 0600\n",
+            8,
+            "'socket_mode' needs socket_path",
+        ),
+        (
+            "\tsocket_path = @abs\n",
+            "\tsocket_group = 0\n",
+            8,
+            "'socket_group' applies to socket files; '@abs' is an abstract socket",
+        ),
+        (
+            "\tsocket_path = /run/u.sock\n",
+            "\tport = 7000\n",
+            7,
+            "socket_path cannot be combined with 'port' (an IP socket attribute)",
+        ),
+        (
+            "\tport = 7000\n",
+            "\tonly_gid = 0\n",
+            8,
+            "'only_gid' needs socket_path",
+        ),
+        (
+            "\tsocket_path = /run/u.sock\n",
+            "\tonly_from = 127.0.0.1\n",
+            7,
+            "socket_path cannot be combined with 'only_from' (an IP socket attribute)",
+        ),
     ];
     for (first, second, at, want) in rules {
         let conf = format!(
@@ -642,7 +859,8 @@ fn bad_unix_values_are_located_errors() {
         path.display()
     );
     assert!(text.contains(&located), "want {located:?} in\n{text}");
-    let internal = "service echo\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
+    let internal =
+        "service echo\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
         \tsocket_path = /run/u.sock\n}\n";
     let (path, out) = run(internal);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -663,7 +881,12 @@ fn bad_unix_values_are_located_errors() {
         .args(["-f", path.to_str().expect("utf-8"), "-check", "-json"])
         .output()
         .expect("run -check -json");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let o = &doc["services"][0]["socket_options"];
     assert_eq!(o["socket_path"], "/run/u.sock");
@@ -736,21 +959,40 @@ fn unix_wait_no_checks_credentials_and_counts_per_uid() {
             path.display()
         )
     };
-    let conf = stanza("uecho", &echo_path, "/bin/echo", "served", "\tonly_uid = 0\n\tonly_gid = 4\n")
-        + &stanza("usleep", &sleep_path, "/bin/sleep", "30", "\tper_source = 1\n");
+    let conf = stanza(
+        "uecho",
+        &echo_path,
+        "/bin/echo",
+        "served",
+        "\tonly_uid = 0\n\tonly_gid = 4\n",
+    ) + &stanza(
+        "usleep",
+        &sleep_path,
+        "/bin/sleep",
+        "30",
+        "\tper_source = 1\n",
+    );
     let d = Daemon::start(&conf);
     // only_uid / only_gid: root by uid, (65534, 4) by gid; (65534, 65534) refused.
     assert_eq!(unix_client(&echo_path, 0, 0), "served\n");
     assert_eq!(unix_client(&echo_path, 65534, 4), "served\n");
     assert_eq!(unix_client(&echo_path, 65534, 65534), "");
-    d.wait_file(5, "svc.log", "FAIL: uecho address from=unix:uid=65534,gid=65534");
+    d.wait_file(
+        5,
+        "svc.log",
+        "FAIL: uecho address from=unix:uid=65534,gid=65534",
+    );
     assert_eq!(d.read("svc.log").matches("FAIL: uecho").count(), 1);
 
     // per_source counts by uid.
     let _held = UnixStream::connect(&sleep_path).expect("first root client");
     d.wait_file(5, "svc.log", "START: usleep pid=");
     assert_eq!(unix_client(&sleep_path, 0, 0), "");
-    d.wait_file(5, "svc.log", "FAIL: usleep per_source_limit from=unix:uid=0,gid=0");
+    d.wait_file(
+        5,
+        "svc.log",
+        "FAIL: usleep per_source_limit from=unix:uid=0,gid=0",
+    );
     let _other = std::thread::spawn({
         let p = sleep_path.clone();
         move || unix_client(&p, 65534, 65534)

@@ -186,7 +186,10 @@ fn optional_attrs() -> impl Strategy<Value = String> {
     let e = (
         opt("reuseport", pick(&["yes", "no"]).prop_map(str::to_string)),
         opt("freebind", pick(&["yes", "no"]).prop_map(str::to_string)),
-        opt("mark", pick(&["0", "42", "0x2a", "4294967295"]).prop_map(str::to_string)),
+        opt(
+            "mark",
+            pick(&["0", "42", "0x2a", "4294967295"]).prop_map(str::to_string),
+        ),
         opt(
             "receive_buffer",
             pick(&["1K", "64k", "1M", "65536"]).prop_map(str::to_string),

@@ -168,11 +168,20 @@ mod tests {
             "exact keys print as xinetd prints addresses"
         );
         assert_eq!(
-            SourcePrefix::new(0, 0).expect("valid").source(ip("10.1.2.3")),
-            SourcePrefix::new(0, 0).expect("valid").source(ip("192.0.2.1"))
+            SourcePrefix::new(0, 0)
+                .expect("valid")
+                .source(ip("10.1.2.3")),
+            SourcePrefix::new(0, 0)
+                .expect("valid")
+                .source(ip("192.0.2.1"))
         );
         assert_eq!(Source::uid(1000).to_string(), "uid 1000");
-        assert_ne!(Source::uid(0), SourcePrefix::new(0, 0).expect("valid").source(ip("0.0.0.0")));
+        assert_ne!(
+            Source::uid(0),
+            SourcePrefix::new(0, 0)
+                .expect("valid")
+                .source(ip("0.0.0.0"))
+        );
         assert!(SourcePrefix::new(33, 64).is_err());
         assert!(SourcePrefix::new(32, 129).is_err());
     }

@@ -47,7 +47,8 @@ fn a_sensor_bans_its_prefix_and_other_prefixes_stay_exact() {
             .with_sensor(Some(DenyTime::Forever))
             .with_source_prefix(SourcePrefix::new(32, 64).expect("valid")),
     );
-    let exact_trap = l.add_service(ServiceLimits::new("trap2").with_sensor(Some(DenyTime::Forever)));
+    let exact_trap =
+        l.add_service(ServiceLimits::new("trap2").with_sensor(Some(DenyTime::Forever)));
     let plain = l.add_service(ServiceLimits::new("plain"));
     let r = l
         .check_address(&trap, Some(ip("2001:db8:5:6::1")), t)
@@ -56,8 +57,12 @@ fn a_sensor_bans_its_prefix_and_other_prefixes_stay_exact() {
         r.log.expect("logged").text,
         "Adding 2001:db8:5:6::/64 to the global_no_access list for -1 minutes"
     );
-    assert!(l.check_address(&plain, Some(ip("2001:db8:5:6:9::9")), t).is_err());
-    assert!(l.check_address(&plain, Some(ip("2001:db8:5:7::1")), t).is_ok());
+    assert!(l
+        .check_address(&plain, Some(ip("2001:db8:5:6:9::9")), t)
+        .is_err());
+    assert!(l
+        .check_address(&plain, Some(ip("2001:db8:5:7::1")), t)
+        .is_ok());
     let _ = l.check_address(&exact_trap, Some(ip("10.9.9.9")), t);
     assert!(l.is_banned(ip("10.9.9.9")));
     assert!(!l.is_banned(ip("10.9.9.8")), "an exact ban is one address");
@@ -81,7 +86,11 @@ fn unix_clients_count_by_uid() {
     drop((a, b));
     assert_eq!(l.stats().sources_tracked, 0);
     // No address and no uid (tcp wait = yes): per_source does not apply, as in xinetd.
-    let c = l.admit(&svc, Request::new(None, t), &mut load).expect("no source");
-    let d = l.admit(&svc, Request::new(None, t), &mut load).expect("no source");
+    let c = l
+        .admit(&svc, Request::new(None, t), &mut load)
+        .expect("no source");
+    let d = l
+        .admit(&svc, Request::new(None, t), &mut load)
+        .expect("no source");
     drop((c, d));
 }

@@ -81,7 +81,11 @@ mod tests {
         );
         assert_eq!(Peer::Addr("::1".parse().expect("addr")).to_string(), "::1");
         assert_eq!(
-            Peer::Unix { uid: 1000, gid: 100 }.to_string(),
+            Peer::Unix {
+                uid: 1000,
+                gid: 100
+            }
+            .to_string(),
             "unix:uid=1000,gid=100"
         );
         assert_eq!(

@@ -194,10 +194,8 @@ impl Daemon {
                 },
                 Err(e) => {
                     // Linux always has them; without them no check could run: close.
-                    self.log.msg(
-                        Level::Err,
-                        &format!("service {}, SO_PEERCRED: {e}", svc.id),
-                    );
+                    self.log
+                        .msg(Level::Err, &format!("service {}, SO_PEERCRED: {e}", svc.id));
                     return;
                 }
             };
@@ -489,7 +487,7 @@ impl Daemon {
             return;
         };
         let purpose = Purpose::AfterRefusal {
-            svc: svc.clone(),
+            svc: Box::new(svc.clone()),
             peer,
             stream,
         };

@@ -141,14 +141,14 @@ impl Daemon {
                 return false;
             }
         }
-        let at = match &a.svc.listen.unix {
+        let at = match &a.svc.listen.tuning.unix {
             Some(u) => u.describe(),
             None => l
                 .local_addr()
                 .map(|x| x.to_string())
                 .unwrap_or_else(|_| a.svc.listen.address().to_string()),
         };
-        let proto = match (a.svc.listen.unix.is_some(), a.svc.listen.stream) {
+        let proto = match (a.svc.listen.tuning.unix.is_some(), a.svc.listen.stream) {
             (true, true) => "unix stream",
             (true, false) => "unix dgram",
             (false, true) => "tcp",

@@ -35,9 +35,7 @@ fn number(
         .then(|| v.parse::<u64>().ok())
         .flatten();
     match n {
-        Some(n) if n >= u64::from(*range.start()) && n <= u64::from(*range.end()) => {
-            Ok(n as u32)
-        }
+        Some(n) if n >= u64::from(*range.start()) && n <= u64::from(*range.end()) => Ok(n as u32),
         _ => Err(ours(
             format!(
                 "{attr}: {what} '{v}' is not a number from {} to {}",
@@ -111,7 +109,9 @@ pub(super) fn parse(d: &mut Draft, attr: Attr, line: &AttrLine) -> Result<(), Fa
     let first = vals.first().copied().unwrap_or("");
     let o = &mut d.socket;
     match attr {
-        Attr::Backlog => o.backlog = Some(sp!(line, number("backlog", "length", first, 1..=65535)?)),
+        Attr::Backlog => {
+            o.backlog = Some(sp!(line, number("backlog", "length", first, 1..=65535)?))
+        }
         Attr::Keepalive => {
             if vals.is_empty() || vals.len() > 3 {
                 return Err(ours(
@@ -129,11 +129,14 @@ pub(super) fn parse(d: &mut Draft, attr: Attr, line: &AttrLine) -> Result<(), Fa
                 .get(2)
                 .map(|v| number("keepalive", "probe count", v, 1..=Keepalive::MAX_COUNT))
                 .transpose()?;
-            o.keepalive = Some(sp!(line, Keepalive {
-                idle,
-                interval,
-                count,
-            }));
+            o.keepalive = Some(sp!(
+                line,
+                Keepalive {
+                    idle,
+                    interval,
+                    count,
+                }
+            ));
         }
         Attr::Reuseport => o.reuseport = Some(sp!(line, yes_no("reuseport", first)?)),
         Attr::Freebind => o.freebind = Some(sp!(line, yes_no("freebind", first)?)),
@@ -152,10 +155,13 @@ pub(super) fn parse(d: &mut Draft, attr: Attr, line: &AttrLine) -> Result<(), Fa
             }
             let v4 = number("source_prefix", "IPv4 prefix length", first, 0..=32)?;
             let v6 = number("source_prefix", "IPv6 prefix length", vals[1], 0..=128)?;
-            d.source_prefix = Some(sp!(line, SourcePrefix {
-                v4: v4 as u8,
-                v6: v6 as u8,
-            }));
+            d.source_prefix = Some(sp!(
+                line,
+                SourcePrefix {
+                    v4: v4 as u8,
+                    v6: v6 as u8,
+                }
+            ));
         }
         Attr::SocketPath => o.socket_path = Some(sp!(line, unix_path(first)?)),
         Attr::SocketMode => {
@@ -237,9 +243,18 @@ impl Checks<'_> {
     fn check_unix(&mut self, d: &Draft) -> bool {
         let o = &d.socket;
         let file_attrs = [
-            ("socket_mode", o.socket_mode.as_ref().map(|v| v.span.clone())),
-            ("socket_owner", o.socket_owner.as_ref().map(|v| v.span.clone())),
-            ("socket_group", o.socket_group.as_ref().map(|v| v.span.clone())),
+            (
+                "socket_mode",
+                o.socket_mode.as_ref().map(|v| v.span.clone()),
+            ),
+            (
+                "socket_owner",
+                o.socket_owner.as_ref().map(|v| v.span.clone()),
+            ),
+            (
+                "socket_group",
+                o.socket_group.as_ref().map(|v| v.span.clone()),
+            ),
         ];
         let creds = [
             ("only_uid", o.only_uid.as_ref().map(|v| v.span.clone())),
@@ -319,7 +334,9 @@ impl Checks<'_> {
                 self.drop_at(
                     d,
                     &path.span,
-                    format!("socket_path cannot be combined with '{name}' (an IP socket attribute)"),
+                    format!(
+                        "socket_path cannot be combined with '{name}' (an IP socket attribute)"
+                    ),
                     "",
                 );
                 return false;
@@ -370,7 +387,11 @@ impl Checks<'_> {
                     diag(
                         &b.span,
                         Severity::Error,
-                        format!("bind '{}': {p}; service '{}' is dropped", b.value.text, d.id()),
+                        format!(
+                            "bind '{}': {p}; service '{}' is dropped",
+                            b.value.text,
+                            d.id()
+                        ),
                     )
                     .hint("write the interface after '%', e.g. bind = fe80::1%eth0")
                     .service(Some(d.id())),
