@@ -1001,3 +1001,172 @@ fn unix_wait_no_checks_credentials_and_counts_per_uid() {
         d.read("svc.log").matches("START: usleep").count() == 2
     });
 }
+
+/// A network namespace with its loopback up, removed when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn create(tag: &str, addrs: &[&str]) -> Result<Netns, String> {
+        let name = format!("xr-{tag}-{}", std::process::id());
+        let ns = Netns(name.clone());
+        let mut steps: Vec<Vec<String>> = vec![
+            vec!["netns".into(), "add".into(), name.clone()],
+            vec![
+                "-n".into(),
+                name.clone(),
+                "link".into(),
+                "set".into(),
+                "lo".into(),
+                "up".into(),
+            ],
+        ];
+        for a in addrs {
+            steps.push(
+                ["-n", &name, "addr", "add", a, "dev", "lo", "nodad"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            );
+        }
+        for args in steps {
+            let out = Command::new("ip")
+                .args(&args)
+                .output()
+                .map_err(|e| format!("ip: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "ip {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+        Ok(ns)
+    }
+
+    /// Starts the daemon inside the namespace (`ip netns exec` execs it in place: same pid,
+    /// killed by Daemon's drop).
+    fn daemon(&self, conf: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf_path = dir.path().join("xinetd.conf");
+        let prog_log = dir.path().join("prog.log");
+        let pidfile = dir.path().join("xinetd.pid");
+        let text = conf.replace("@DIR@", &dir.path().display().to_string());
+        std::fs::write(&conf_path, text).expect("config");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.0, XINETD, "-dontfork", "-filelog"])
+            .arg(&prog_log)
+            .arg("-pidfile")
+            .arg(&pidfile)
+            .arg("-f")
+            .arg(&conf_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ip netns exec xinetd");
+        let d = Daemon {
+            child,
+            dir,
+            conf: conf_path,
+            prog_log,
+            pidfile,
+        };
+        d.wait_log(10, "Started working");
+        d
+    }
+
+    /// Connects from `src` to `[dst]:port` inside the namespace; the connection is kept
+    /// open by the returned thread handle's result.
+    fn connect(&self, src: &str, dst: &str, port: u16) -> std::net::TcpStream {
+        let ns = format!("/var/run/netns/{}", self.0);
+        let (src, dst) = (src.to_string(), dst.to_string());
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&ns).expect("netns file");
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let s = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None)
+                .expect("socket");
+            let from: std::net::SocketAddr = format!("[{src}]:0").parse().expect("src");
+            s.bind(&from.into()).expect("bind source");
+            let to: std::net::SocketAddr = format!("[{dst}]:{port}").parse().expect("dst");
+            s.connect_timeout(&to.into(), std::time::Duration::from_secs(3))
+                .expect("connect");
+            let s: std::net::TcpStream = s.into();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+                .expect("timeout");
+            s
+        })
+        .join()
+        .expect("client thread")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+#[test]
+fn source_prefix_64_counts_and_bans_ipv6_networks() {
+    if !require_root("IPv6 prefixes (network namespaces)") {
+        return;
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        skip("IPv6 prefix test needs iproute2's `ip`");
+        return;
+    }
+    // Two addresses of one /64 and one of another, all on the namespace's loopback.
+    let (a1, a2, b) = ("2001:db8:1:2::10", "2001:db8:1:2::11", "2001:db8:1:3::10");
+    let ns = match Netns::create(
+        "p64",
+        &[
+            &format!("{a1}/128"),
+            &format!("{a2}/128"),
+            &format!("{b}/128"),
+        ],
+    ) {
+        Ok(ns) => ns,
+        Err(e) => {
+            skip(format!("cannot set up a namespace: {e}"));
+            return;
+        }
+    };
+    let (held, trap, day) = (free_port(), free_port(), free_port());
+    let conf = format!(
+        "defaults\n{{\n\tsource_prefix = 32 64\n}}\n\
+         service held\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = {held}\n\twait = no\n\tuser = root\n\tserver = /bin/sleep\n\tserver_args = 30\n\
+         \tper_source = 1\n\tflags = IPv6\n\tlog_type = FILE @DIR@/svc.log\n\
+         \tlog_on_success = PID HOST\n\tlog_on_failure = HOST\n}}\n\
+         service trap\n{{\n\ttype = INTERNAL UNLISTED\n\tflags = SENSOR IPv6\n\tsocket_type = stream\n\
+         \tport = {trap}\n\twait = no\n\tdeny_time = 10\n}}\n\
+         service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\tport = {day}\n\
+         \twait = no\n\tflags = IPv6\n\tlog_type = FILE @DIR@/svc.log\n\tlog_on_failure = HOST\n}}\n"
+    );
+    let d = ns.daemon(&conf);
+    // per_source = 1 per /64 (source_prefix from defaults).
+    let _first = ns.connect(a1, a1, held);
+    d.wait_file(5, "svc.log", "START: held pid=");
+    let mut second = ns.connect(a2, a1, held);
+    assert_eq!(read_all(&mut second), b"");
+    d.wait_file(
+        5,
+        "svc.log",
+        &format!("FAIL: held per_source_limit from={a2}"),
+    );
+    let _other = ns.connect(b, a1, held);
+    wait_until(5, "a START for the other /64", || {
+        d.read("svc.log").matches("START: held").count() == 2
+    });
+    // A SENSOR hit bans the whole /64 from every service; the other /64 is still served.
+    let _ = read_all(&mut ns.connect(a1, a1, trap));
+    d.wait_log(
+        5,
+        "Adding 2001:db8:1:2::/64 to the global_no_access list for 10 minutes",
+    );
+    assert_eq!(read_all(&mut ns.connect(a2, a1, day)), b"");
+    d.wait_file(5, "svc.log", &format!("FAIL: daytime address from={a2}"));
+    let served = read_all(&mut ns.connect(b, a1, day));
+    assert!(served.ends_with(b"\r\n"), "{served:?}");
+}
