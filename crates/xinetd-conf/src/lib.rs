@@ -19,7 +19,8 @@
 //! them. Extension attributes: `chroot`, `timeout`, `bind_device`, the listening-socket
 //! options ([`SocketOptions`]: `backlog`, `keepalive`, `reuseport`, `freebind`,
 //! `defer_accept`, `mark`, `receive_buffer`, `send_buffer`), a scope on IPv6 link-local
-//! `bind` addresses and `source_prefix` ([`SourcePrefix`]).
+//! `bind` addresses, `source_prefix` ([`SourcePrefix`]) and Unix-domain listeners
+//! (`socket_path`, `socket_mode`, `socket_owner`, `socket_group`, `only_uid`, `only_gid`).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
