@@ -95,6 +95,14 @@ impl Service {
         }
     }
 
+    /// START record of a client known otherwise than by an address (a Unix-domain client's
+    /// credentials, extension).
+    pub fn log_start_peer(&self, served: Served, peer: xinetd_log::Peer, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().start_peer(served, peer) {
+            log.report(rep);
+        }
+    }
+
     /// EXIT record (F-723).
     pub fn log_exit(
         &self,

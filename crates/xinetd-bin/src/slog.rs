@@ -78,6 +78,12 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// START with the client given as a log peer (a Unix-domain client's credentials).
+    pub fn start_peer(&mut self, served: Served, peer: Peer) -> Option<WriteReport> {
+        let r = self.records.start(server(served), peer);
+        self.write(r)
+    }
+
     /// EXIT (F-723).
     pub fn exit(
         &mut self,

@@ -955,7 +955,7 @@ fn unix_wait_no_checks_credentials_and_counts_per_uid() {
         format!(
             "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\
              \tserver = {server}\n\tserver_args = {args}\n\tsocket_path = {}\n\tsocket_mode = 0666\n\
-             \tlog_type = FILE @DIR@/svc.log\n\tlog_on_success = PID EXIT\n\tlog_on_failure = HOST\n{extra}}}\n",
+             \tlog_type = FILE @DIR@/svc.log\n\tlog_on_success = PID HOST EXIT\n\tlog_on_failure = HOST\n{extra}}}\n",
             path.display()
         )
     };
@@ -983,6 +983,10 @@ fn unix_wait_no_checks_credentials_and_counts_per_uid() {
         "FAIL: uecho address from=unix:uid=65534,gid=65534",
     );
     assert_eq!(d.read("svc.log").matches("FAIL: uecho").count(), 1);
+    // START names the client too.
+    let log = d.read("svc.log");
+    assert!(log.contains(" from=unix:uid=0,gid=0"), "{log}");
+    assert!(log.contains(" from=unix:uid=65534,gid=4"), "{log}");
 
     // per_source counts by uid.
     let _held = UnixStream::connect(&sleep_path).expect("first root client");

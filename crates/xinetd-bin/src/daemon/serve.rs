@@ -39,6 +39,7 @@ impl Daemon {
             key,
             svc,
             peer,
+            credentials,
             carrier,
             ..
         } = req;
@@ -57,7 +58,10 @@ impl Daemon {
                     }
                 }
                 let fd: OwnedFd = stream.into();
-                self.launch(Launch::new(key, &svc, &svc, fd, None, hold, false, true));
+                self.launch(
+                    Launch::new(key, &svc, &svc, fd, None, hold, false, true)
+                        .with_credentials(credentials),
+                );
             }
             Carrier::Datagram(data) => {
                 if let Some(peer) = peer {
