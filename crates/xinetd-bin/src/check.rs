@@ -84,9 +84,12 @@ fn service_line(s: &Service) -> String {
         s.port
             .as_ref()
             .map_or_else(|| "-".to_string(), |p| p.value.to_string()),
-        s.bind
-            .as_ref()
-            .map_or_else(|| "*".to_string(), |b| b.value.address.to_string()),
+        match (&s.socket.socket_path, &s.bind) {
+            // Extension: a Unix-domain listener.
+            (Some(p), _) => format!("unix:{}", p.value.text()),
+            (None, Some(b)) => b.value.address.to_string(),
+            (None, None) => "*".to_string(),
+        },
         if s.wait.value { "yes" } else { "no" },
         if types.is_empty() {
             "-".to_string()
