@@ -72,6 +72,8 @@ pub fn service(
     let port = match c.port.as_ref() {
         Some(p) => p.value,
         None if c.is_tcpmux_client() => 0,
+        // Extension: a Unix-domain listener has a path, not a port.
+        None if c.socket.is_unix() => 0,
         // F-976: RPC services listen on a port the kernel chooses (registered by crate::rpc).
         None if c.has_type(conf::ServiceType::Rpc) => 0,
         None => return Err(format!("service {id}: no port")),
@@ -88,6 +90,10 @@ pub fn service(
         keepalive: c.has_flag(ServiceFlag::KeepAlive),
         nodelay: c.has_flag(ServiceFlag::NoDelay),
         bind_device: c.bind_device.as_ref().map(|d| d.value.clone()),
+        tuning: Box::new(crate::sockopt::Tuning {
+            scope: c.bind.as_ref().and_then(|b| b.value.scope.clone()),
+            ..crate::sockopt::tuning(&c.socket)
+        }),
     };
     let sensor = c.has_flag(ServiceFlag::Sensor);
     let server = match c.builtin {
@@ -309,6 +315,12 @@ fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimi
         .max_load
         .as_ref()
         .and_then(|m| xinetd_limits::MaxLoad::new(m.value).ok());
+    // The loader keeps the lengths in range, so `new` only fails on a model built by hand.
+    if let Some(p) = &c.source_prefix {
+        if let Ok(p) = xinetd_limits::SourcePrefix::new(p.value.v4, p.value.v6) {
+            l.source_prefix = p;
+        }
+    }
     if sensor {
         l.sensor = Some(match c.deny_time.value {
             conf::DenyTime::Never => xinetd_limits::DenyTime::Never,

@@ -114,9 +114,12 @@ fn service_line(s: &Service) -> String {
         s.port
             .as_ref()
             .map_or_else(|| "-".to_string(), |p| p.value.to_string()),
-        s.bind
-            .as_ref()
-            .map_or_else(|| "*".to_string(), |b| b.value.address.to_string()),
+        match (&s.socket.socket_path, &s.bind) {
+            // Extension: a Unix-domain listener.
+            (Some(p), _) => format!("unix:{}", p.value.text()),
+            (None, Some(b)) => b.value.address.to_string(),
+            (None, None) => "*".to_string(),
+        },
         if s.wait.value { "yes" } else { "no" },
         if types.is_empty() {
             "-".to_string()
@@ -142,6 +145,9 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "activation": s.activation.as_ref().map(|a| a.value.as_str()),
                 "log_type": s.log_type.as_ref().map(|l| xinetd_conf::print_log_type(&l.value)),
                 "log_stderr": s.log_stderr.as_ref().map(|v| v.value),
+                "bind_scope": s.bind.as_ref().and_then(|b| b.value.scope.clone()),
+                "socket_options": socket_options(&s.socket),
+                "source_prefix": s.source_prefix.as_ref().map(|p| json!({"v4": p.value.v4, "v6": p.value.v6})),
             })
         })
         .collect();
@@ -159,4 +165,29 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
         })
         .collect();
     json!({ "services": services, "diagnostics": diagnostics })
+}
+
+/// The listening-socket options (extensions); absent ones are `null`, so a consumer sees
+/// every name this version knows.
+fn socket_options(o: &xinetd_conf::SocketOptions) -> Value {
+    json!({
+        "backlog": o.backlog.as_ref().map(|v| v.value),
+        "keepalive": o.keepalive.as_ref().map(|k| json!({
+            "idle": k.value.idle,
+            "interval": k.value.interval,
+            "count": k.value.count,
+        })),
+        "reuseport": o.reuseport.as_ref().map(|v| v.value),
+        "freebind": o.freebind.as_ref().map(|v| v.value),
+        "defer_accept": o.defer_accept.as_ref().map(|v| v.value),
+        "mark": o.mark.as_ref().map(|v| v.value),
+        "receive_buffer": o.receive_buffer.as_ref().map(|v| v.value),
+        "send_buffer": o.send_buffer.as_ref().map(|v| v.value),
+        "socket_path": o.socket_path.as_ref().map(|v| v.value.text()),
+        "socket_mode": o.socket_mode.as_ref().map(|v| format!("{:04o}", v.value)),
+        "socket_owner": o.socket_owner.as_ref().map(|v| v.value.id),
+        "socket_group": o.socket_group.as_ref().map(|v| v.value.id),
+        "only_uid": o.only_uid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
+        "only_gid": o.only_gid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
+    })
 }

@@ -44,7 +44,9 @@ mod rpc;
 mod service;
 mod session;
 mod slog;
+mod sockopt;
 mod spawner;
+mod unixsock;
 
 use std::process::ExitCode;
 

@@ -84,6 +84,12 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// START with the client given as a log peer (a Unix-domain client's credentials).
+    pub fn start_peer(&mut self, served: Served, peer: Peer) -> Option<WriteReport> {
+        let r = self.records.start(server(served), peer);
+        self.write(r)
+    }
+
     /// EXIT (F-723).
     pub fn exit(
         &mut self,
@@ -152,6 +158,12 @@ impl ServiceLog {
             .records
             .fail(reason, peer_of(peer))
             .map(|r| with_port(r, peer));
+        self.write(r)
+    }
+
+    /// FAIL with the client given as a log peer (a Unix-domain client's credentials).
+    pub fn fail_peer(&mut self, reason: FailReason, peer: Peer) -> Option<WriteReport> {
+        let r = self.records.fail(reason, peer);
         self.write(r)
     }
 }

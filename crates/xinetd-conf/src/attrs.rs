@@ -55,6 +55,21 @@ pub enum Attr {
     BindDevice,
     Activation,
     LogStderr,
+    Backlog,
+    Keepalive,
+    Reuseport,
+    Freebind,
+    DeferAccept,
+    Mark,
+    ReceiveBuffer,
+    SendBuffer,
+    SourcePrefix,
+    SocketPath,
+    SocketMode,
+    SocketOwner,
+    SocketGroup,
+    OnlyUid,
+    OnlyGid,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -120,6 +135,22 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
     ("activation", Attr::Activation, Count::Exactly(1)),
     ("log_stderr", Attr::LogStderr, Count::Exactly(1)),
+    // Listening-socket options and source keys (crate::sockopts).
+    ("backlog", Attr::Backlog, Count::Exactly(1)),
+    ("keepalive", Attr::Keepalive, Count::Any),
+    ("reuseport", Attr::Reuseport, Count::Exactly(1)),
+    ("freebind", Attr::Freebind, Count::Exactly(1)),
+    ("defer_accept", Attr::DeferAccept, Count::Exactly(1)),
+    ("mark", Attr::Mark, Count::Exactly(1)),
+    ("receive_buffer", Attr::ReceiveBuffer, Count::Exactly(1)),
+    ("send_buffer", Attr::SendBuffer, Count::Exactly(1)),
+    ("source_prefix", Attr::SourcePrefix, Count::Any),
+    ("socket_path", Attr::SocketPath, Count::Exactly(1)),
+    ("socket_mode", Attr::SocketMode, Count::Exactly(1)),
+    ("socket_owner", Attr::SocketOwner, Count::Exactly(1)),
+    ("socket_group", Attr::SocketGroup, Count::Exactly(1)),
+    ("only_uid", Attr::OnlyUid, Count::Any),
+    ("only_gid", Attr::OnlyGid, Count::Any),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -144,13 +175,33 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
     ("max_load", Attr::MaxLoad, Count::Exactly(1)),
     ("v6only", Attr::V6only, Count::Exactly(1)),
     ("umask", Attr::Umask, Count::Exactly(1)),
+    ("source_prefix", Attr::SourcePrefix, Count::Any),
 ];
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
     matches!(
         a,
-        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::Activation | Attr::LogStderr
+        Attr::Chroot
+            | Attr::Activation
+            | Attr::LogStderr
+            | Attr::Timeout
+            | Attr::BindDevice
+            | Attr::Backlog
+            | Attr::Keepalive
+            | Attr::Reuseport
+            | Attr::Freebind
+            | Attr::DeferAccept
+            | Attr::Mark
+            | Attr::ReceiveBuffer
+            | Attr::SendBuffer
+            | Attr::SourcePrefix
+            | Attr::SocketPath
+            | Attr::SocketMode
+            | Attr::SocketOwner
+            | Attr::SocketGroup
+            | Attr::OnlyUid
+            | Attr::OnlyGid
     )
 }
 

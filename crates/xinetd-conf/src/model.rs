@@ -590,6 +590,9 @@ pub struct BindAddress {
     pub text: String,
     /// The resolved address.
     pub address: IpAddr,
+    /// Extension: the scope of an IPv6 link-local address (`fe80::1%eth0`), an interface
+    /// name or index, resolved when the socket is bound.
+    pub scope: Option<String>,
 }
 
 /// `redirect = host port` (F-124).
@@ -794,6 +797,10 @@ pub struct Service {
     /// Extension (not in xinetd): `log_stderr = yes`, the server's stderr goes to the
     /// service's log, one record per line (docs/structured-logs.md).
     pub log_stderr: Option<Spanned<bool>>,
+    /// Extensions (not in xinetd): listening-socket options (`backlog`, `keepalive`, ...).
+    pub socket: crate::sockopts::SocketOptions,
+    /// Extension (not in xinetd): `source_prefix = V4BITS V6BITS` (`None` = exact addresses).
+    pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
 }
 
 impl Service {
@@ -853,6 +860,8 @@ pub struct Defaults {
     pub enabled: Option<Spanned<Vec<String>>>,
     /// `disabled` ids.
     pub disabled: Option<Spanned<Vec<String>>>,
+    /// Extension: `source_prefix`.
+    pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
 }
 
 /// A whole configuration: the merged defaults and the accepted services, in file order.

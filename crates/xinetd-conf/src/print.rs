@@ -170,6 +170,9 @@ pub fn print(config: &Config) -> String {
     if let Some(v) = &d.disabled {
         b.attr("disabled", v.value.join(" "));
     }
+    if let Some(v) = &d.source_prefix {
+        b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
+    }
     if !b.0.is_empty() {
         let _ = write!(out, "\ndefaults\n{{\n{}}}\n", b.0);
     }
@@ -340,7 +343,62 @@ pub fn print_service(s: &Service) -> String {
     if let Some(v) = &s.log_stderr {
         b.attr("log_stderr", if v.value { "yes" } else { "no" });
     }
+    socket_options(&mut b, &s.socket);
+    if let Some(v) = &s.source_prefix {
+        b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
+    }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
+}
+
+/// The listening-socket options (extensions), in the words the loader reads.
+fn socket_options(b: &mut Block, o: &crate::sockopts::SocketOptions) {
+    if let Some(v) = &o.backlog {
+        b.attr("backlog", v.value.to_string());
+    }
+    if let Some(v) = &o.keepalive {
+        let k = v.value;
+        let mut text = k.idle.to_string();
+        for n in [k.interval, k.count].into_iter().map_while(|n| n) {
+            let _ = write!(text, " {n}");
+        }
+        b.attr("keepalive", text);
+    }
+    if let Some(v) = &o.reuseport {
+        b.attr("reuseport", yes_no(v.value));
+    }
+    if let Some(v) = &o.freebind {
+        b.attr("freebind", yes_no(v.value));
+    }
+    if let Some(v) = &o.defer_accept {
+        b.attr("defer_accept", v.value.to_string());
+    }
+    if let Some(v) = &o.mark {
+        b.attr("mark", format!("{:#x}", v.value));
+    }
+    if let Some(v) = &o.receive_buffer {
+        b.attr("receive_buffer", v.value.to_string());
+    }
+    if let Some(v) = &o.send_buffer {
+        b.attr("send_buffer", v.value.to_string());
+    }
+    if let Some(v) = &o.socket_path {
+        b.attr("socket_path", v.value.text());
+    }
+    if let Some(v) = &o.socket_mode {
+        b.attr("socket_mode", format!("{:04o}", v.value));
+    }
+    if let Some(v) = &o.socket_owner {
+        b.attr("socket_owner", &v.value.text);
+    }
+    if let Some(v) = &o.socket_group {
+        b.attr("socket_group", &v.value.text);
+    }
+    for (name, list) in [("only_uid", &o.only_uid), ("only_gid", &o.only_gid)] {
+        if let Some(v) = list {
+            let words: Vec<&str> = v.value.iter().map(|n| n.text.as_str()).collect();
+            b.attr(name, words.join(" "));
+        }
+    }
 }
 
 #[cfg(test)]

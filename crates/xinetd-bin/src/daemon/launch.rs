@@ -8,6 +8,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use super::Daemon;
+use crate::admission::credentials::Credentials;
 use crate::admission::Hold;
 use crate::dlog::Level;
 use crate::retry::{after_failure, AfterFailure, Retry, RetryTable, RETRY_INTERVAL};
@@ -38,9 +39,17 @@ pub struct Launch {
     log_start: bool,
     /// Failed forks of this request so far (F-420).
     failures: u32,
+    /// Extension: a Unix-domain client's credentials (its records name them).
+    credentials: Option<Credentials>,
 }
 
 impl Launch {
+    /// The client of a Unix-domain connection (extension).
+    pub fn with_credentials(mut self, c: Option<Credentials>) -> Launch {
+        self.credentials = c;
+        self
+    }
+
     /// A first attempt.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -63,6 +72,7 @@ impl Launch {
             wait,
             log_start,
             failures: 0,
+            credentials: None,
         }
     }
 
@@ -78,6 +88,7 @@ impl Launch {
             wait: r.wait,
             log_start: r.log_start,
             failures: r.failures,
+            credentials: r.credentials,
         }
     }
 }
@@ -92,6 +103,7 @@ pub struct Pending {
     log_start: bool,
     timeout: Option<Duration>,
     failures: u32,
+    credentials: Option<Credentials>,
     /// Unless `NORETRY`: a copy of the socket and the started service, to try again after a
     /// failed fork.
     retry: Option<(OwnedFd, Service)>,
@@ -185,6 +197,7 @@ impl Daemon {
                 log_start: l.log_start,
                 timeout: l.spec_svc.timeout,
                 failures: l.failures,
+                credentials: l.credentials,
                 retry,
             },
         );
@@ -280,7 +293,7 @@ impl Daemon {
                 self.launcher.early_exits.remove(&pid);
                 self.metrics.spawn_failed(&p.svc.id);
                 if p.log_start {
-                    p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
+                    self.log_start_of(&p, pid);
                 }
                 for m in &msgs {
                     self.log.msg(Level::Err, m);
@@ -300,7 +313,7 @@ impl Daemon {
             }
         };
         if p.log_start {
-            p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
+            self.log_start_of(&p, pid);
         }
         self.launcher.children.insert(
             pid,
@@ -326,6 +339,16 @@ impl Daemon {
         }
     }
 
+    /// START of a spawned server: the client by address, or by credentials on a Unix socket.
+    fn log_start_of(&mut self, p: &Pending, pid: i32) {
+        match p.credentials {
+            Some(c) => p
+                .svc
+                .log_start_peer(Served::Process(pid), c.peer(), &mut self.log),
+            None => p.svc.log_start(Served::Process(pid), p.peer, &mut self.log),
+        }
+    }
+
     /// A server could not be forked (F-420): retry in 5 s unless `NORETRY`, give up after
     /// five failures.
     fn fork_failed(&mut self, p: Pending, now: Instant) {
@@ -343,6 +366,7 @@ impl Daemon {
                     wait: p.wait,
                     log_start: p.log_start,
                     failures,
+                    credentials: p.credentials,
                     due: now + RETRY_INTERVAL,
                 });
             }
@@ -353,8 +377,15 @@ impl Daemon {
                         &format!("service {}: too many consecutive fork failures", p.svc.id),
                     );
                 }
-                p.svc
-                    .log_fail(xinetd_log::FailReason::Fork, p.peer, &mut self.log);
+                match p.credentials {
+                    Some(c) => {
+                        p.svc
+                            .log_fail_peer(xinetd_log::FailReason::Fork, c.peer(), &mut self.log)
+                    }
+                    None => p
+                        .svc
+                        .log_fail(xinetd_log::FailReason::Fork, p.peer, &mut self.log),
+                }
                 self.metrics
                     .refused(&p.svc.id, crate::metrics::Refused::Fork);
                 drop(p.hold);
@@ -429,6 +460,7 @@ impl Daemon {
                 path: crate::admission::Path::Retry,
                 peer: r.peer,
                 local: None,
+                credentials: r.credentials,
                 carrier: super::Carrier::Retry(Box::new(r)),
             };
             let step = self.pipeline.admit(req, now);

@@ -445,6 +445,8 @@ impl Loader<'_> {
                 }));
             }
             Attr::Bind => {
+                // Extension: `fe80::1%eth0` (checked against the address in sockopts).
+                let (first, scope) = super::sockopts::split_scope(first)?;
                 let numeric_v4 = first.bytes().all(|c| c.is_ascii_digit() || c == b'.');
                 let addr = if numeric_v4 {
                     values::parse_inet_aton(first).map(IpAddr::V4)
@@ -459,8 +461,9 @@ impl Loader<'_> {
                         .hint("interface names are not supported by xinetd's bind (F-125); use bind_device = IFNAME (xinetd-rs extension)")
                 })?;
                 d.bind = Some(sp!(BindAddress {
-                    text: first.to_string(),
+                    text: vals.first().copied().unwrap_or("").to_string(),
                     address: addr,
+                    scope,
                 }));
             }
             Attr::Banner => d.banner = Some(sp!(first.to_string())),
@@ -581,6 +584,86 @@ impl Loader<'_> {
                         xinetd: None,
                     })?;
                 d.timeout = Some(sp!(v as u32));
+            }
+            Attr::Backlog
+            | Attr::Keepalive
+            | Attr::Reuseport
+            | Attr::Freebind
+            | Attr::DeferAccept
+            | Attr::Mark
+            | Attr::ReceiveBuffer
+            | Attr::SendBuffer
+            | Attr::SourcePrefix => super::sockopts::parse(d, attr, line)?,
+            Attr::SocketPath | Attr::SocketMode => super::sockopts::parse(d, attr, line)?,
+            Attr::OnlyUid | Attr::OnlyGid => {
+                let uid = attr == Attr::OnlyUid;
+                let what = if uid { "only_uid" } else { "only_gid" };
+                if vals.is_empty() {
+                    return Err(Failure {
+                        message: format!("'{what}' needs at least one value"),
+                        hint: None,
+                        xinetd: None,
+                    });
+                }
+                let mut list = Vec::new();
+                for v in &vals {
+                    let id = if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+                        v.parse().ok()
+                    } else if uid {
+                        self.env.user_by_name(v).map(|pw| pw.uid)
+                    } else {
+                        self.env.group_by_name(v).map(|g| g.gid)
+                    };
+                    let id = id.ok_or_else(|| Failure {
+                        message: format!(
+                            "{what}: unknown {} '{v}'",
+                            if uid { "user" } else { "group" }
+                        ),
+                        hint: None,
+                        xinetd: None,
+                    })?;
+                    list.push(crate::sockopts::Named {
+                        text: v.to_string(),
+                        id,
+                    });
+                }
+                if uid {
+                    d.socket.only_uid = Some(sp!(list));
+                } else {
+                    d.socket.only_gid = Some(sp!(list));
+                }
+            }
+            Attr::SocketOwner => {
+                let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
+                    first.parse().ok()
+                } else {
+                    self.env.user_by_name(first).map(|pw| pw.uid)
+                };
+                let id = named.ok_or_else(|| Failure {
+                    message: format!("socket_owner: unknown user '{first}'"),
+                    hint: None,
+                    xinetd: None,
+                })?;
+                d.socket.socket_owner = Some(sp!(crate::sockopts::Named {
+                    text: first.to_string(),
+                    id,
+                }));
+            }
+            Attr::SocketGroup => {
+                let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
+                    first.parse().ok()
+                } else {
+                    self.env.group_by_name(first).map(|g| g.gid)
+                };
+                let id = named.ok_or_else(|| Failure {
+                    message: format!("socket_group: unknown group '{first}'"),
+                    hint: None,
+                    xinetd: None,
+                })?;
+                d.socket.socket_group = Some(sp!(crate::sockopts::Named {
+                    text: first.to_string(),
+                    id,
+                }));
             }
             Attr::BindDevice => {
                 if first.is_empty() || first.len() > 15 || first.contains('/') {

@@ -75,6 +75,8 @@ pub(crate) struct Draft {
     pub(crate) bind_device: Option<Spanned<String>>,
     pub(crate) activation: Option<Spanned<Activation>>,
     pub(crate) log_stderr: Option<Spanned<bool>>,
+    pub(crate) socket: crate::sockopts::SocketOptions,
+    pub(crate) source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
 }
 
 impl Draft {
@@ -132,6 +134,8 @@ impl Draft {
             bind_device: None,
             activation: None,
             log_stderr: None,
+            socket: crate::sockopts::SocketOptions::default(),
+            source_prefix: None,
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -267,6 +271,8 @@ pub(crate) fn into_service(d: Draft) -> Service {
         bind_device: d.bind_device,
         activation: d.activation,
         log_stderr: d.log_stderr,
+        socket: d.socket,
+        source_prefix: d.source_prefix,
     }
 }
 
@@ -298,5 +304,6 @@ pub(super) fn into_defaults(d: Draft) -> Defaults {
         banner_fail: d.banner_fail.clone(),
         enabled: d.enabled.clone().filter(|_| keep(Attr::Enabled)),
         disabled: d.disabled_ids.clone().filter(|_| keep(Attr::Disabled)),
+        source_prefix: d.source_prefix.clone(),
     }
 }
