@@ -50,6 +50,19 @@ pub enum SetupStep {
     Setpgid,
     /// `execve()` itself (reported as [`SpawnError::ExecFailed`]).
     Exec,
+    /// Sandbox: the private mount table (`private_tmp`, `protect_system`, `protect_home`,
+    /// `read_write_paths`, the `/proc` of `private_pid`).
+    Mount,
+    /// Sandbox: bringing `lo` up in the new network namespace (`private_network`).
+    Loopback,
+    /// Sandbox: dropping the bounding set / keeping capabilities across `setuid`.
+    Capabilities,
+    /// Sandbox: raising the `ambient_capabilities` after `setuid`.
+    AmbientCapabilities,
+    /// Sandbox: `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Sandbox: installing the `seccomp` filter.
+    Seccomp,
 }
 
 impl SetupStep {
@@ -75,12 +88,18 @@ impl SetupStep {
             SetupStep::Setsid => "setsid",
             SetupStep::Setpgid => "setpgid",
             SetupStep::Exec => "execve",
+            SetupStep::Mount => "sandbox mounts",
+            SetupStep::Loopback => "loopback up",
+            SetupStep::Capabilities => "capabilities",
+            SetupStep::AmbientCapabilities => "ambient_capabilities",
+            SetupStep::NoNewPrivs => "no_new_privs",
+            SetupStep::Seccomp => "seccomp",
         }
     }
 
     /// Inverse of the `u8` code the child writes into its report.
     pub(crate) fn from_code(code: u8) -> Option<SetupStep> {
-        const ALL: [SetupStep; 19] = [
+        const ALL: [SetupStep; 25] = [
             SetupStep::Signals,
             SetupStep::Dup,
             SetupStep::ClearNonblock,
@@ -100,6 +119,12 @@ impl SetupStep {
             SetupStep::Setsid,
             SetupStep::Setpgid,
             SetupStep::Exec,
+            SetupStep::Mount,
+            SetupStep::Loopback,
+            SetupStep::Capabilities,
+            SetupStep::AmbientCapabilities,
+            SetupStep::NoNewPrivs,
+            SetupStep::Seccomp,
         ];
         ALL.iter().copied().find(|s| s.code() == code)
     }
@@ -187,6 +212,10 @@ pub enum SpawnError {
     /// A named group is not in the group database (xinetd: `Unknown group: %s`, F-107).
     #[error("Unknown group: {0}")]
     UnknownGroup(String),
+    /// The sandbox asks for something this kernel or the daemon's privileges cannot
+    /// provide (the text says what is missing); the service must not be started.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
     /// A user or group database lookup failed (not "absent": an I/O or NSS error).
     #[error("{what} lookup failed: {errno}")]
     Lookup {

@@ -29,6 +29,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{geteuid, Pid};
 
 use crate::rlimits::Rlimit;
+use crate::sandbox::child;
 use crate::{Session, SetupStep, SetupWarning, SpawnError, SpawnSpec};
 
 /// The socket a server gets on fds 0, 1 and 2, and the peer it is for (F-414, F-410).
@@ -135,6 +136,11 @@ struct Plan {
     nofile: u64,
     rlimits: [Option<u64>; 5],
     new_session: bool,
+    /// The prepared sandbox, or null.
+    sandbox: *const crate::sandbox::Prepared,
+    /// The seccomp program (pointing into the sandbox's BPF), when `has_seccomp`.
+    seccomp: libc::sock_fprog,
+    has_seccomp: bool,
     report: *mut Report,
 }
 
@@ -268,6 +274,7 @@ fn spawn_impl(
         warnings: [(0, 0); MAX_WARNINGS],
     };
     let wants_ids = spec.uid.is_some() || spec.gid.is_some();
+    let bpf = spec.sandbox.as_ref().and_then(|s| s.seccomp.as_ref());
     let plan = Plan {
         program: spec.program.as_ptr(),
         argv: argv.as_ptr(),
@@ -287,8 +294,15 @@ fn spawn_impl(
         nofile: spec.nofile,
         rlimits: spec.rlimits,
         new_session: spec.session == Session::NewSession,
+        sandbox: spec.sandbox.as_ref().map_or(ptr::null(), ptr::from_ref),
+        seccomp: libc::sock_fprog {
+            len: bpf.map_or(0, |b| b.0.len() as libc::c_ushort),
+            filter: bpf.map_or(ptr::null_mut(), |b| b.0.as_ptr().cast_mut()),
+        },
+        has_seccomp: bpf.is_some(),
         report: &mut report,
     };
+    let clone_flags = spec.sandbox.as_ref().map_or(0, |s| s.clone_flags);
     if wants_ids {
         // Captured before the first child can change it (see `restore_dumpable`).
         daemon_dumpable();
@@ -321,7 +335,10 @@ fn spawn_impl(
         libc::clone(
             child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            // The sandbox's namespaces (network, IPC, UTS, PID, mount) are created by the
+            // clone itself: with CLONE_NEWPID the server is PID 1 of its namespace without
+            // an extra fork, and the daemon still sees (and reaps) its real pid.
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | clone_flags,
             ptr::addr_of!(plan).cast_mut().cast(),
         )
     };
@@ -483,6 +500,22 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         return (SetupStep::CloseFds, e);
     }
 
+    // SAFETY: `sandbox` is null or points to the spec's prepared sandbox, alive while the
+    // parent is suspended.
+    let sandbox = unsafe { plan.sandbox.as_ref() };
+    if let Some(sb) = sandbox {
+        // Sandbox (issue 14): the private mount table and loopback, in the namespaces the
+        // clone created, before chroot (the paths are the host's).
+        if let Err(e) = child::apply_mounts(&sb.mounts) {
+            return (SetupStep::Mount, e);
+        }
+        if sb.loopback_up {
+            if let Err(e) = child::loopback_up() {
+                return (SetupStep::Loopback, e);
+            }
+        }
+    }
+
     // Extension `chroot = DIR`: while still privileged, then chdir so no directory outside
     // the jail stays reachable through the cwd.
     if !plan.chroot.is_null() {
@@ -490,6 +523,14 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         check!(SetupStep::Chroot, unsafe { libc::chroot(plan.chroot) });
         // SAFETY: a static NUL-terminated path.
         check!(SetupStep::Chdir, unsafe { libc::chdir(c"/".as_ptr()) });
+    }
+
+    // Sandbox: the bounding set is dropped while the child still has CAP_SETPCAP, and
+    // PR_SET_KEEPCAPS keeps the permitted set across setuid for the ambient capabilities.
+    if let Some(sb) = sandbox {
+        if let Err(e) = child::before_setuid(&sb.caps) {
+            return (SetupStep::Capabilities, e);
+        }
     }
 
     // F-411 credentials: raw system calls (see the module docs).
@@ -509,6 +550,11 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         check!(SetupStep::Setuid, unsafe {
             libc::syscall(libc::SYS_setuid, uid)
         });
+    }
+    if let Some(sb) = sandbox {
+        if let Err(e) = child::after_setuid(&sb.caps) {
+            return (SetupStep::AmbientCapabilities, e);
+        }
     }
     if let Some(mask) = plan.umask {
         // SAFETY: umask takes a number and cannot fail.
@@ -564,6 +610,20 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         // SAFETY: setpgid takes numbers.
         if unsafe { libc::setpgid(0, 0) } < 0 {
             warn(plan, SetupStep::Setpgid);
+        }
+    }
+
+    // Sandbox, last: no_new_privs, then the seccomp filter (which must let execve through).
+    if let Some(sb) = sandbox {
+        if sb.no_new_privs {
+            if let Err(e) = child::no_new_privs() {
+                return (SetupStep::NoNewPrivs, e);
+            }
+        }
+        if plan.has_seccomp {
+            if let Err(e) = child::install_seccomp(&plan.seccomp) {
+                return (SetupStep::Seccomp, e);
+            }
         }
     }
 
@@ -795,7 +855,7 @@ mod tests {
 
     #[test]
     fn step_codes_round_trip() {
-        for code in 1..=19u8 {
+        for code in 1..=25u8 {
             let step = SetupStep::from_code(code).unwrap();
             assert_eq!(step.code(), code);
         }

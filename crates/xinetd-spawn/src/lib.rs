@@ -102,6 +102,7 @@ mod error;
 #[allow(unsafe_code)]
 mod fork_exec;
 mod rlimits;
+pub mod sandbox;
 mod spec;
 
 pub use argv::server_argv;
@@ -110,6 +111,7 @@ pub use environment::{Environment, ServiceEnvironment};
 pub use error::{SetupStep, SetupWarning, SpawnError};
 pub use fork_exec::{spawn, Child, Connection};
 pub use rlimits::{default_nofile, Rlimit, RlimitValue};
+pub use sandbox::Sandbox;
 pub use spec::{Session, SpawnSpec, SpawnSpecBuilder};
 
 /// Re-exported for [`Child::kill_process_group`], [`Child::pid`] and [`SpawnError::errno`].

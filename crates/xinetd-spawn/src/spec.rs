@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::credentials::Credentials;
 use crate::environment::Environment;
 use crate::rlimits::{default_nofile, Rlimit, RlimitValue};
+use crate::sandbox::Sandbox;
 use crate::{server_argv, SetupStep, SpawnError};
 use nix::errno::Errno;
 
@@ -32,6 +33,7 @@ pub struct SpawnSpec {
     pub(crate) chroot: Option<CString>,
     pub(crate) clear_nonblocking: bool,
     pub(crate) session: Session,
+    pub(crate) sandbox: Option<crate::sandbox::Prepared>,
 }
 
 /// How the server is detached from the daemon (F-412).
@@ -67,6 +69,7 @@ impl SpawnSpec {
             chroot: None,
             clear_nonblocking: true,
             session: Session::NewSession,
+            sandbox: Sandbox::default(),
         }
     }
 
@@ -149,6 +152,7 @@ pub struct SpawnSpecBuilder {
     chroot: Option<PathBuf>,
     clear_nonblocking: bool,
     session: Session,
+    sandbox: Sandbox,
 }
 
 impl SpawnSpecBuilder {
@@ -228,6 +232,14 @@ impl SpawnSpecBuilder {
         self
     }
 
+    /// The per-service sandbox (namespaces, mounts, capabilities, `no_new_privs`, seccomp;
+    /// see [`Sandbox`]). [`build`](Self::build) checks it against the running kernel and the
+    /// daemon's privileges and fails with [`SpawnError::Sandbox`] naming what is missing.
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
     /// Converts everything to C strings and numbers; fails on NUL bytes and when the argv
     /// would be empty.
     pub fn build(self) -> Result<SpawnSpec, SpawnError> {
@@ -266,6 +278,12 @@ impl SpawnSpecBuilder {
                 *slot = Some(value.raw());
             }
         }
+        let uid = self.credentials.uid().map(|u| u.as_raw());
+        let sandbox = if self.sandbox.is_empty() {
+            None
+        } else {
+            Some(self.sandbox.prepare(uid)?)
+        };
         let nofile = match self.rlimit_files {
             Some(value) => value.raw(),
             None => default_nofile(),
@@ -294,6 +312,7 @@ impl SpawnSpecBuilder {
             chroot,
             clear_nonblocking: self.clear_nonblocking,
             session: self.session,
+            sandbox,
         })
     }
 }
