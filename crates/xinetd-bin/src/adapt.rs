@@ -221,6 +221,9 @@ impl SpawnParts<'_> {
         if let Some(dir) = &c.chroot {
             b = b.chroot(&dir.value);
         }
+        if !c.sandbox.is_empty() {
+            b = b.sandbox(crate::sandbox::request(&c.sandbox).map_err(|e| format!("service {id}: {e}"))?);
+        }
         b.build().map_err(err)
     }
 }

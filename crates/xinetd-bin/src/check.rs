@@ -109,6 +109,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind": s.bind.as_ref().map(|b| b.value.address.to_string()),
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                "sandbox": s.sandbox.entries().into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
             })
         })
         .collect();

@@ -40,6 +40,7 @@ mod listen;
 mod requests;
 mod retry;
 mod rpc;
+mod sandbox;
 mod service;
 mod session;
 mod slog;

@@ -1,6 +1,8 @@
 //! The attribute tables: names, value counts, which are cumulative, which are allowed in
 //! `defaults` (parse.c's service_attributes / default_attributes, F-032..F-041, §2).
 
+use crate::sandbox::SandboxAttr;
+
 /// Every attribute xinetd-rs knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[allow(missing_docs)]
@@ -53,6 +55,8 @@ pub enum Attr {
     Chroot,
     Timeout,
     BindDevice,
+    /// The sandbox extensions (issue 14), see `crate::sandbox`.
+    Sandbox(crate::sandbox::SandboxAttr),
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -116,6 +120,20 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("chroot", Attr::Chroot, Count::Exactly(1)),
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+    // Sandbox extensions (issue 14): parsed, printed and checked in crate::sandbox.
+    ("no_new_privs", Attr::Sandbox(SandboxAttr::NoNewPrivs), Count::Exactly(1)),
+    ("capabilities", Attr::Sandbox(SandboxAttr::Capabilities), Count::Any),
+    ("ambient_capabilities", Attr::Sandbox(SandboxAttr::AmbientCapabilities), Count::Any),
+    ("private_network", Attr::Sandbox(SandboxAttr::PrivateNetwork), Count::Exactly(1)),
+    ("private_tmp", Attr::Sandbox(SandboxAttr::PrivateTmp), Count::Exactly(1)),
+    ("private_ipc", Attr::Sandbox(SandboxAttr::PrivateIpc), Count::Exactly(1)),
+    ("private_uts", Attr::Sandbox(SandboxAttr::PrivateUts), Count::Exactly(1)),
+    ("private_pid", Attr::Sandbox(SandboxAttr::PrivatePid), Count::Exactly(1)),
+    ("protect_system", Attr::Sandbox(SandboxAttr::ProtectSystem), Count::Exactly(1)),
+    ("read_write_paths", Attr::Sandbox(SandboxAttr::ReadWritePaths), Count::Any),
+    ("protect_home", Attr::Sandbox(SandboxAttr::ProtectHome), Count::Exactly(1)),
+    ("seccomp", Attr::Sandbox(SandboxAttr::Seccomp), Count::Any),
+    ("seccomp_action", Attr::Sandbox(SandboxAttr::SeccompAction), Count::Exactly(1)),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -144,7 +162,10 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
-    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice)
+    matches!(
+        a,
+        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::Sandbox(_)
+    )
 }
 
 /// Looks `name` up case-insensitively (F-023).

@@ -103,6 +103,7 @@ pub use inetd::{
 mod load;
 mod model;
 mod print;
+pub mod sandbox;
 mod syntax;
 mod values;
 
@@ -114,6 +115,7 @@ pub use env::{
 pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
 pub use model::*;
 pub use print::{print, print_service};
+pub use sandbox::Sandbox;
 pub use syntax::{
     parse_document, AttrLine, Document, Entry, EntryEnd, EntryKind, Item, Op, Skip, XINETD_BUFFER,
 };

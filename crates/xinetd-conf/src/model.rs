@@ -747,6 +747,8 @@ pub struct Service {
     pub timeout: Option<Spanned<u32>>,
     /// Extension (not in xinetd): `bind_device = IFNAME` (SO_BINDTODEVICE).
     pub bind_device: Option<Spanned<String>>,
+    /// Extensions (not in xinetd): the sandbox attributes (issue 14).
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 impl Service {

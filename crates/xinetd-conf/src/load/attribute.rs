@@ -592,6 +592,15 @@ impl Loader<'_> {
                 }
                 d.bind_device = Some(sp!(first.to_string()));
             }
+            Attr::Sandbox(a) => {
+                crate::sandbox::parse(&mut d.sandbox, a, name, &vals, &span).map_err(|m| {
+                    Failure {
+                        message: m,
+                        hint: None,
+                        xinetd: None,
+                    }
+                })?;
+            }
         }
         let _ = name;
         Ok(())
