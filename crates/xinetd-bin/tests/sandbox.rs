@@ -1,0 +1,233 @@
+//! Per-service sandbox (issue 14) end to end: the real daemon starts a probe script as the
+//! server, and the script reports its own view (/proc/self/status, /proc/self/ns/*, writes
+//! to protected paths, a forbidden system call) over the connection. Root only.
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use util::*;
+
+/// A directory outside /tmp (a private /tmp hides the daemon's temp dir from the server),
+/// readable by `nobody`.
+fn outside_tmp() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("xinetd-rs-sandbox-")
+        .tempdir_in("/var/lib")
+        .expect("tempdir in /var/lib");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    let mut f = std::fs::File::create(&p).expect("create script");
+    writeln!(f, "#!/bin/sh\n{body}").expect("write script");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    p
+}
+
+fn stanza(id: &str, port: u16, user: &str, server: &Path, extra: &str) -> String {
+    format!(
+        "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+         \tport = {port}\n\twait = no\n\tuser = {user}\n\tserver = {}\n\
+         \tbind = 127.0.0.1\n\tcps = 0 0\n\tlog_type = FILE @DIR@/svc.log\n\
+         \tlog_on_success = PID HOST EXIT\n\tlog_on_failure = HOST\n{extra}}}\n",
+        server.display()
+    )
+}
+
+const PROBE: &str = r#"
+grep -E '^(Uid|NoNewPrivs|Seccomp|CapBnd|CapAmb|CapEff):' /proc/self/status | tr -d '\t' | sed 's/:/ /'
+for n in net ipc uts pid mnt; do echo "ns_$n $(readlink /proc/self/ns/$n | tr -dc 0-9)"; done
+echo "mypid $$"
+echo "interfaces $(cut -d: -f1 /proc/self/net/dev | tail -n +3 | tr -d ' ' | tr '\n' ',')"
+touch /etc/xinetd-rs-sandbox-probe 2>/dev/null && echo "etc writable"
+touch /usr/xinetd-rs-sandbox-probe 2>/dev/null && echo "usr writable"
+touch "$(dirname "$0")/rw/written" 2>/dev/null && echo "rw_ok yes"
+touch /tmp/probe && echo "tmp_ok yes"
+echo "tmp_entries $(ls -A /tmp | wc -l)"
+echo "home_entries $(ls -A /root /home 2>/dev/null | grep -vc ':$')"
+echo "unshare $(/usr/bin/unshare -u /bin/true 2>&1 | sed 's/.*: //')"
+echo "end"
+"#;
+
+/// `key value` lines as a map.
+fn fields(out: &str) -> BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+fn ns_inode(pid: i32, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .expect("ns link")
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
+}
+
+#[test]
+fn the_server_sees_its_sandbox() {
+    if !require_root("sandbox end-to-end test") {
+        return;
+    }
+    if !Path::new("/usr/bin/unshare").exists() {
+        skip("/usr/bin/unshare (util-linux) is missing");
+        return;
+    }
+    let dir = outside_tmp();
+    std::fs::create_dir(dir.path().join("rw")).expect("rw dir");
+    std::fs::set_permissions(dir.path().join("rw"), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod rw");
+    let probe = script(dir.path(), "probe.sh", PROBE);
+    let port = free_port();
+    let plain_port = free_port();
+    let extra = format!(
+        "\tno_new_privs = yes\n\tcapabilities = CAP_NET_BIND_SERVICE\n\
+         \tambient_capabilities = CAP_NET_BIND_SERVICE\n\tprivate_network = yes\n\
+         \tprivate_tmp = yes\n\tprivate_ipc = yes\n\tprivate_uts = yes\n\tprivate_pid = yes\n\
+         \tprotect_system = strict\n\tread_write_paths = {}\n\tprotect_home = yes\n\
+         \tseccomp = default\n\tseccomp_action = EACCES\n",
+        dir.path().join("rw").display()
+    );
+    let conf = stanza("hardened", port, "nobody", &probe, &extra)
+        + &stanza("plain", plain_port, "nobody", &probe, "");
+    let d = Daemon::start(&conf);
+
+    let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
+    let f = fields(&out);
+    assert_eq!(f.get("end").map(String::as_str), None, "{out}");
+    assert!(out.ends_with("end\n"), "{out}");
+    assert!(f["Uid"].starts_with("65534"), "{out}");
+    assert_eq!(f["NoNewPrivs"], "1", "{out}");
+    assert_eq!(f["Seccomp"], "2", "{out}");
+    let bind = format!("{:016x}", 1u64 << 10);
+    assert_eq!(f["CapBnd"], bind, "{out}");
+    assert_eq!(f["CapAmb"], bind, "{out}");
+    assert_eq!(f["CapEff"], bind, "{out}");
+    for ns in ["net", "ipc", "uts", "pid", "mnt"] {
+        assert_ne!(f[&format!("ns_{ns}")], ns_inode(d.pid(), ns), "{ns}: {out}");
+    }
+    assert_eq!(f["mypid"], "1", "{out}");
+    assert_eq!(f["interfaces"], "lo,", "{out}");
+    assert!(!out.contains("etc writable"), "{out}");
+    assert!(!out.contains("usr writable"), "{out}");
+    assert_eq!(f["rw_ok"], "yes", "{out}");
+    assert_eq!(f["tmp_ok"], "yes", "{out}");
+    assert_eq!(f["tmp_entries"], "1", "{out}");
+    assert_eq!(f["home_entries"], "0", "{out}");
+    // unshare(2) is in the default deny list; EACCES is the chosen errno (nobody's own
+    // failure would be EPERM).
+    assert_eq!(f["unshare"], "Permission denied", "{out}");
+    assert!(dir.path().join("rw/written").exists());
+    assert!(!Path::new("/etc/xinetd-rs-sandbox-probe").exists());
+
+    // The same probe without sandbox attributes: the daemon's namespaces, no filter.
+    let out = String::from_utf8_lossy(&exchange(plain_port, b"")).into_owned();
+    let f = fields(&out);
+    assert_eq!(f["NoNewPrivs"], "0", "{out}");
+    assert_eq!(f["Seccomp"], "0", "{out}");
+    assert_eq!(f["CapAmb"], "0000000000000000", "{out}");
+    for ns in ["net", "ipc", "uts", "pid", "mnt"] {
+        assert_eq!(f[&format!("ns_{ns}")], ns_inode(d.pid(), ns), "{ns}: {out}");
+    }
+    assert_eq!(f["unshare"], "Operation not permitted", "{out}");
+    d.wait_file(5, "svc.log", "EXIT: hardened status=0");
+}
+
+#[test]
+fn what_cannot_be_provided_disables_the_service_at_load() {
+    if !require_root("sandbox end-to-end test") {
+        return;
+    }
+    let dir = outside_tmp();
+    let probe = script(dir.path(), "hello.sh", "echo hello");
+    let bad = free_port();
+    let good = free_port();
+    let conf = stanza(
+        "missing",
+        bad,
+        "nobody",
+        &probe,
+        "\tprotect_system = strict\n\tread_write_paths = /nonexistent/xinetd-rs\n",
+    ) + &stanza("fine", good, "nobody", &probe, "\tprivate_network = yes\n");
+    let d = Daemon::start(&conf);
+    d.wait_log(
+        5,
+        "service missing: sandbox: read_write_paths: /nonexistent/xinetd-rs does not exist (or is not absolute) - DISABLING",
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", bad)).is_err());
+    assert_eq!(exchange(good, b""), b"hello\n");
+}
+
+#[test]
+fn private_pid_lets_timeout_kill_escaped_grandchildren() {
+    if !require_root("sandbox end-to-end test") {
+        return;
+    }
+    let dir = outside_tmp();
+    // A grandchild in a session of its own escapes the process-group kill of `timeout`;
+    // as a member of the server's PID namespace it dies with the server (PID 1).
+    let marker = format!("{}", 3000 + std::process::id() % 1000);
+    let body = format!(
+        "/usr/bin/setsid /bin/sleep {marker}.5 </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+    );
+    let probe = script(dir.path(), "fork.sh", &body);
+    let port = free_port();
+    let conf = stanza(
+        "forker",
+        port,
+        "nobody",
+        &probe,
+        "\tprivate_pid = yes\n\ttimeout = 1\n",
+    );
+    let d = Daemon::start(&conf);
+    let mut s = connect(port);
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut buf = [0u8; 8];
+    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
+    assert_eq!(&buf[..n], b"started\n");
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| c == format!("/bin/sleep\0{marker}.5\0").as_bytes())
+    };
+    wait_until(5, "the grandchild is running", sleeping);
+    d.wait_file(10, "svc.log", "EXIT: forker");
+    wait_until(5, "the grandchild is gone", || !sleeping());
+}
+
+#[test]
+fn check_json_shows_the_sandbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("x.conf");
+    std::fs::write(
+        &conf,
+        stanza(
+            "ctf",
+            31337,
+            "root",
+            Path::new("/bin/sh"),
+            "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n",
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(XINETD)
+        .args(["-f", &conf.to_string_lossy(), "-check", "-json"])
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let sb = &v["services"][0]["sandbox"];
+    assert_eq!(sb["private_network"], "yes", "{v}");
+    assert_eq!(sb["seccomp"], "default", "{v}");
+    assert_eq!(sb["capabilities"], "", "{v}");
+}
