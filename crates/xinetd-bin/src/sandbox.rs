@@ -38,6 +38,13 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
         Some(conf::ProtectHome::Yes) => ProtectHome::Yes,
         Some(conf::ProtectHome::ReadOnly) => ProtectHome::ReadOnly,
     };
+    let paths = |v: &Option<xinetd_conf::Spanned<Vec<String>>>| -> Vec<PathBuf> {
+        v.as_ref()
+            .map(|v| v.value.iter().map(PathBuf::from).collect())
+            .unwrap_or_default()
+    };
+    s.landlock_read = paths(&c.landlock_read);
+    s.landlock_write = paths(&c.landlock_write);
     if let Some(policy) = &c.seccomp {
         let action = match c.seccomp_action.as_ref().map(|a| a.value) {
             None => SeccompAction::default(),
@@ -64,6 +71,18 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
         });
     }
     Ok(s)
+}
+
+/// Logs (WARNING) what the kernel could not enforce of a best-effort sandbox feature.
+pub fn log_notes(log: &mut crate::dlog::ProgramLog, s: &crate::service::Service) {
+    if let Some(spec) = &s.rt.spawn {
+        for note in spec.sandbox_notes() {
+            log.msg(
+                crate::dlog::Level::Warning,
+                &format!("service {}: sandbox: {note}", s.id),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

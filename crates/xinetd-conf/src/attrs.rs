@@ -134,6 +134,8 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("protect_home", Attr::Sandbox(SandboxAttr::ProtectHome), Count::Exactly(1)),
     ("seccomp", Attr::Sandbox(SandboxAttr::Seccomp), Count::Any),
     ("seccomp_action", Attr::Sandbox(SandboxAttr::SeccompAction), Count::Exactly(1)),
+    ("landlock_read", Attr::Sandbox(SandboxAttr::LandlockRead), Count::Any),
+    ("landlock_write", Attr::Sandbox(SandboxAttr::LandlockWrite), Count::Any),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

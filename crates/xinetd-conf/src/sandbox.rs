@@ -23,6 +23,8 @@ pub enum SandboxAttr {
     ProtectHome,
     Seccomp,
     SeccompAction,
+    LandlockRead,
+    LandlockWrite,
 }
 
 /// `protect_system`.
@@ -172,6 +174,10 @@ pub struct Sandbox {
     pub seccomp: Option<Spanned<Seccomp>>,
     /// `seccomp_action` (default EPERM).
     pub seccomp_action: Option<Spanned<SeccompAction>>,
+    /// `landlock_read`.
+    pub landlock_read: Option<Spanned<Vec<String>>>,
+    /// `landlock_write`.
+    pub landlock_write: Option<Spanned<Vec<String>>>,
 }
 
 fn flag(v: &Option<Spanned<bool>>) -> bool {
@@ -229,6 +235,8 @@ impl Sandbox {
             .or_else(|| self.protect_home.as_ref().map(|v| ("protect_home", v.span.clone())))
             .or_else(|| self.seccomp.as_ref().map(|v| ("seccomp", v.span.clone())))
             .or_else(|| self.seccomp_action.as_ref().map(|v| ("seccomp_action", v.span.clone())))
+            .or_else(|| self.landlock_read.as_ref().map(|v| ("landlock_read", v.span.clone())))
+            .or_else(|| self.landlock_write.as_ref().map(|v| ("landlock_write", v.span.clone())))
     }
 
     /// Every attribute that is set, as (name, value text) in table order: what the printer
@@ -282,6 +290,12 @@ impl Sandbox {
         }
         if let Some(v) = &self.seccomp_action {
             out.push(("seccomp_action", v.value.as_string()));
+        }
+        if let Some(v) = &self.landlock_read {
+            out.push(("landlock_read", v.value.join(" ")));
+        }
+        if let Some(v) = &self.landlock_write {
+            out.push(("landlock_write", v.value.join(" ")));
         }
         out
     }
@@ -349,11 +363,16 @@ pub(crate) fn parse(
                 .ok_or_else(|| format!("protect_home '{first}' is not no, yes or read-only"))?;
             sb.protect_home = Some(sp(v, span));
         }
-        SandboxAttr::ReadWritePaths => {
+        SandboxAttr::ReadWritePaths | SandboxAttr::LandlockRead | SandboxAttr::LandlockWrite => {
             if let Some(bad) = vals.iter().find(|p| !p.starts_with('/')) {
-                return Err(format!("read_write_paths: '{bad}' is not an absolute path"));
+                return Err(format!("{name}: '{bad}' is not an absolute path"));
             }
-            sb.read_write_paths = Some(sp(vals.iter().map(|s| s.to_string()).collect(), span));
+            let v = Some(sp(vals.iter().map(|s| s.to_string()).collect(), span));
+            match attr {
+                SandboxAttr::LandlockRead => sb.landlock_read = v,
+                SandboxAttr::LandlockWrite => sb.landlock_write = v,
+                _ => sb.read_write_paths = v,
+            }
         }
         SandboxAttr::Seccomp => {
             let (allow, words) = match vals.split_first() {
@@ -474,7 +493,8 @@ mod tests {
         \tambient_capabilities = CAP_NET_BIND_SERVICE\n\tprivate_network = yes\n\
         \tprivate_tmp = yes\n\tprivate_ipc = yes\n\tprivate_uts = yes\n\tprivate_pid = yes\n\
         \tprotect_system = strict\n\tread_write_paths = /srv/ctf /var/lib/ctf\n\
-        \tprotect_home = read-only\n\tseccomp = default @bpf\n\tseccomp_action = eacces\n";
+        \tprotect_home = read-only\n\tseccomp = default @bpf\n\tseccomp_action = eacces\n\
+        \tlandlock_read = /usr /lib\n\tlandlock_write = /srv/ctf\n";
 
     #[test]
     fn every_attribute_is_typed_and_round_trips() {
@@ -498,6 +518,7 @@ mod tests {
         assert!(printed.contains("\tcapabilities = CAP_NET_BIND_SERVICE CAP_KILL\n"), "{printed}");
         assert!(printed.contains("\tseccomp = default @bpf\n"), "{printed}");
         assert!(printed.contains("\tseccomp_action = EACCES\n"), "{printed}");
+        assert!(printed.contains("\tlandlock_read = /usr /lib\n"), "{printed}");
         let again = load_bytes(printed.as_bytes(), "p.conf", &env(), &LoadOptions::new()).expect("reloads");
         assert_eq!(print(&again.config), printed);
         assert_eq!(

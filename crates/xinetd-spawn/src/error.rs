@@ -63,6 +63,8 @@ pub enum SetupStep {
     NoNewPrivs,
     /// Sandbox: installing the `seccomp` filter.
     Seccomp,
+    /// Sandbox: entering the Landlock domain (`landlock_read` / `landlock_write`).
+    Landlock,
 }
 
 impl SetupStep {
@@ -94,12 +96,13 @@ impl SetupStep {
             SetupStep::AmbientCapabilities => "ambient_capabilities",
             SetupStep::NoNewPrivs => "no_new_privs",
             SetupStep::Seccomp => "seccomp",
+            SetupStep::Landlock => "landlock",
         }
     }
 
     /// Inverse of the `u8` code the child writes into its report.
     pub(crate) fn from_code(code: u8) -> Option<SetupStep> {
-        const ALL: [SetupStep; 25] = [
+        const ALL: [SetupStep; 26] = [
             SetupStep::Signals,
             SetupStep::Dup,
             SetupStep::ClearNonblock,
@@ -125,6 +128,7 @@ impl SetupStep {
             SetupStep::AmbientCapabilities,
             SetupStep::NoNewPrivs,
             SetupStep::Seccomp,
+            SetupStep::Landlock,
         ];
         ALL.iter().copied().find(|s| s.code() == code)
     }

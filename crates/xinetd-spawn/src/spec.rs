@@ -132,6 +132,13 @@ impl SpawnSpec {
         }
     }
 
+    /// What the kernel could not enforce of a best-effort sandbox feature (Landlock access
+    /// rights newer than the kernel's ABI), one line each, for the daemon to log when the
+    /// service is loaded.
+    pub fn sandbox_notes(&self) -> &[String] {
+        self.sandbox.as_ref().map_or(&[], |s| s.notes())
+    }
+
     /// The RLIMIT_NOFILE (soft = hard) the server gets (F-012).
     pub fn rlimit_files(&self) -> u64 {
         self.nofile

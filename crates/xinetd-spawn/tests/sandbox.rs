@@ -197,3 +197,42 @@ fn seccomp_allow_list_runs_a_shell() {
     assert!(out.contains("hello"), "{out}");
     assert_eq!(status_field(&out, "Seccomp"), "2");
 }
+
+#[test]
+fn landlock_limits_reads_and_writes() {
+    if !root() {
+        return;
+    }
+    let rw = tempfile::tempdir_in("/var/lib").expect("tempdir");
+    let mut s = Sandbox::default();
+    s.landlock_read = ["/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/proc"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.exists())
+        .collect();
+    s.landlock_write = vec![rw.path().to_owned(), "/dev/null".into()];
+    let script = format!(
+        "cat /etc/hostname >/dev/null 2>&1 || echo etc-denied; \
+         touch {rw}/ok && echo rw-ok; \
+         touch /var/lib/xinetd-landlock-probe 2>/dev/null || echo var-denied; \
+         grep ^NoNewPrivs: /proc/self/status",
+        rw = rw.path().display()
+    );
+    let out = run(s, None, &script).expect("spawn");
+    assert!(out.contains("etc-denied"), "{out}");
+    assert!(out.contains("rw-ok"), "{out}");
+    assert!(out.contains("var-denied"), "{out}");
+    assert_eq!(status_field(&out, "NoNewPrivs"), "1");
+    assert!(!std::path::Path::new("/var/lib/xinetd-landlock-probe").exists());
+}
+
+#[test]
+fn landlock_missing_path_is_refused_at_build() {
+    if !root() {
+        return;
+    }
+    let mut s = Sandbox::default();
+    s.landlock_read = vec!["/nonexistent/xinetd-rs".into()];
+    let err = run(s, None, "true").unwrap_err();
+    assert!(err.to_string().contains("landlock_read: /nonexistent/xinetd-rs"), "{err}");
+}

@@ -289,3 +289,34 @@ pub(crate) fn install_seccomp(prog: &libc::sock_fprog) -> Result<(), c_int> {
         )
     })
 }
+
+/// The Landlock ABI version of the running kernel (<= 0: none); called in the parent.
+pub(crate) fn landlock_abi() -> i32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attribute and size 0 and the VERSION flag the kernel only returns
+    // a number.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    i32::try_from(r).unwrap_or(0)
+}
+
+/// Enters the prepared Landlock domain (no_new_privs is already set), then closes the
+/// ruleset descriptor.
+pub(crate) fn landlock_restrict(fd: c_int) -> Result<(), c_int> {
+    // SAFETY: landlock_restrict_self takes a descriptor number and flags.
+    let r = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) };
+    let e = errno();
+    // SAFETY: closes the ruleset descriptor of this (child) process.
+    unsafe { libc::close(fd) };
+    if r < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}

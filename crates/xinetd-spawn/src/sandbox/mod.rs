@@ -15,6 +15,7 @@
 mod capabilities;
 #[allow(unsafe_code)]
 pub(crate) mod child;
+mod landlock;
 mod mounts;
 mod seccomp;
 
@@ -84,6 +85,11 @@ pub struct Sandbox {
     pub protect_home: ProtectHome,
     /// `seccomp` (+ `seccomp_action`).
     pub seccomp: Option<SeccompPolicy>,
+    /// `landlock_read`: with `landlock_write`, the only trees the server may read and
+    /// execute from (Landlock; everything else is denied).
+    pub landlock_read: Vec<PathBuf>,
+    /// `landlock_write`: the only trees the server may read and write.
+    pub landlock_write: Vec<PathBuf>,
 }
 
 impl Sandbox {
@@ -144,15 +150,22 @@ impl Sandbox {
             Some(policy) => Some(seccomp::compile(policy)?),
             None => None,
         };
+        let landlock = if self.landlock_read.is_empty() && self.landlock_write.is_empty() {
+            None
+        } else {
+            Some(landlock::prepare(&self.landlock_read, &self.landlock_write)?)
+        };
         Ok(Prepared {
             clone_flags,
             caps,
             mounts,
             loopback_up: self.private_network,
-            // A filter can only be installed by an unprivileged process with no_new_privs
-            // set, and the server is unprivileged once `user` applies: always set it.
-            no_new_privs: self.no_new_privs || self.seccomp.is_some(),
+            // A filter (or a Landlock domain) can only be installed by an unprivileged
+            // process with no_new_privs set, and the server is unprivileged once `user`
+            // applies: always set it.
+            no_new_privs: self.no_new_privs || self.seccomp.is_some() || landlock.is_some(),
             seccomp,
+            landlock,
         })
     }
 }
@@ -166,6 +179,14 @@ pub(crate) struct Prepared {
     pub(crate) loopback_up: bool,
     pub(crate) no_new_privs: bool,
     pub(crate) seccomp: Option<seccomp::Bpf>,
+    pub(crate) landlock: Option<landlock::Prepared>,
+}
+
+impl Prepared {
+    /// What the kernel could not enforce (best-effort parts), for the daemon to log.
+    pub(crate) fn notes(&self) -> &[String] {
+        self.landlock.as_ref().map_or(&[], |l| &l.notes)
+    }
 }
 
 pub(crate) fn c_path(p: &Path) -> Result<CString, SpawnError> {
