@@ -65,6 +65,8 @@ pub enum SetupStep {
     Seccomp,
     /// Sandbox: entering the Landlock domain (`landlock_read` / `landlock_write`).
     Landlock,
+    /// Sandbox: joining the connection's cgroup (`memory_max`, `pids_max`, `cpu_max`).
+    Cgroup,
 }
 
 impl SetupStep {
@@ -97,12 +99,13 @@ impl SetupStep {
             SetupStep::NoNewPrivs => "no_new_privs",
             SetupStep::Seccomp => "seccomp",
             SetupStep::Landlock => "landlock",
+            SetupStep::Cgroup => "cgroup",
         }
     }
 
     /// Inverse of the `u8` code the child writes into its report.
     pub(crate) fn from_code(code: u8) -> Option<SetupStep> {
-        const ALL: [SetupStep; 26] = [
+        const ALL: [SetupStep; 27] = [
             SetupStep::Signals,
             SetupStep::Dup,
             SetupStep::ClearNonblock,
@@ -129,6 +132,7 @@ impl SetupStep {
             SetupStep::NoNewPrivs,
             SetupStep::Seccomp,
             SetupStep::Landlock,
+            SetupStep::Cgroup,
         ];
         ALL.iter().copied().find(|s| s.code() == code)
     }

@@ -70,6 +70,7 @@ impl<'fd> Connection<'fd> {
 pub struct Child {
     pid: Pid,
     warnings: Vec<SetupWarning>,
+    cgroup: Option<crate::sandbox::Cgroup>,
 }
 
 impl Child {
@@ -84,6 +85,12 @@ impl Child {
         &self.warnings
     }
 
+    /// The connection's cgroup (`memory_max`, `pids_max`, `cpu_max`), which the caller
+    /// must [`remove`](crate::sandbox::Cgroup::remove) once the server has been reaped.
+    pub fn take_cgroup(&mut self) -> Option<crate::sandbox::Cgroup> {
+        self.cgroup.take()
+    }
+
     /// Sends `signal` to the server's whole process group (e.g. `SIGKILL` on a per-connection
     /// timeout), reaching the helpers it started too.
     pub fn kill_process_group(&self, signal: Signal) -> Result<(), Errno> {
@@ -93,7 +100,11 @@ impl Child {
     /// Blocks until this server exits and reaps it. For simple callers and tests; the daemon
     /// reaps with `waitpid(-1)` instead.
     pub fn wait(self) -> Result<WaitStatus, Errno> {
-        wait_for(self.pid)
+        let status = wait_for(self.pid);
+        if let Some(cg) = &self.cgroup {
+            cg.remove();
+        }
+        status
     }
 }
 
@@ -143,6 +154,9 @@ struct Plan {
     has_seccomp: bool,
     /// The Landlock ruleset descriptor kept open across the descriptor clean-up, or -1.
     landlock_fd: c_int,
+    /// `cgroup.procs` paths the child writes itself into, first.
+    cgroup_procs: *const CString,
+    n_cgroup_procs: usize,
     report: *mut Report,
 }
 
@@ -276,6 +290,14 @@ fn spawn_impl(
         warnings: [(0, 0); MAX_WARNINGS],
     };
     let wants_ids = spec.uid.is_some() || spec.gid.is_some();
+    // The connection's cgroup is made (with its limits) before the child exists.
+    let (cgroup, cgroup_procs) = match spec.sandbox.as_ref().and_then(|s| s.cgroup.as_ref()) {
+        Some(prepared) => {
+            let (cg, procs) = prepared.create()?;
+            (Some(cg), procs)
+        }
+        None => (None, Vec::new()),
+    };
     let bpf = spec.sandbox.as_ref().and_then(|s| s.seccomp.as_ref());
     let plan = Plan {
         program: spec.program.as_ptr(),
@@ -307,6 +329,8 @@ fn spawn_impl(
             .as_ref()
             .and_then(|s| s.landlock.as_ref())
             .map_or(-1, |l| l.fd.as_raw_fd()),
+        cgroup_procs: cgroup_procs.as_ptr(),
+        n_cgroup_procs: cgroup_procs.len(),
         report: &mut report,
     };
     let clone_flags = spec.sandbox.as_ref().map_or(0, |s| s.clone_flags);
@@ -360,6 +384,9 @@ fn spawn_impl(
         restore_dumpable();
     }
     if pid < 0 {
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
         return Err(SpawnError::Fork(clone_errno));
     }
     let pid = Pid::from_raw(pid);
@@ -381,6 +408,9 @@ fn spawn_impl(
         // The child has exited (_exit) or is about to; reap it so it never shows up as an
         // unknown child of the daemon.
         let _ = wait_for(pid);
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
         let errno = Errno::from_raw(report.fatal_errno);
         return Err(if step == SetupStep::Exec {
             SpawnError::ExecFailed {
@@ -396,7 +426,11 @@ fn spawn_impl(
             }
         });
     }
-    Ok(Child { pid, warnings })
+    Ok(Child {
+        pid,
+        warnings,
+        cgroup,
+    })
 }
 
 /// The daemon's "dumpable" attribute as it was before any child changed identity.
@@ -464,6 +498,16 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
     // otherwise), then unblock all (the parent blocked them across clone). Raw
     // rt_sigaction, because glibc's sigaction refuses its internal signals 32 and 33, which
     // would then stay ignored in the server if the daemon inherited them ignored.
+    // Sandbox: into the connection's cgroup before anything else runs (and while the
+    // child may still write the root-owned cgroup.procs).
+    if plan.n_cgroup_procs > 0 {
+        // SAFETY: `cgroup_procs` points to `n_cgroup_procs` C strings in the parent's frame,
+        // alive while the parent is suspended.
+        let procs = unsafe { std::slice::from_raw_parts(plan.cgroup_procs, plan.n_cgroup_procs) };
+        if let Err(e) = child::join_cgroups(procs) {
+            return (SetupStep::Cgroup, e);
+        }
+    }
     reset_signal_dispositions();
     let empty: u64 = 0;
     // SAFETY: rt_sigprocmask reads an 8-byte kernel sigset, the size passed.
@@ -883,7 +927,7 @@ mod tests {
 
     #[test]
     fn step_codes_round_trip() {
-        for code in 1..=26u8 {
+        for code in 1..=27u8 {
             let step = SetupStep::from_code(code).unwrap();
             assert_eq!(step.code(), code);
         }

@@ -289,7 +289,7 @@ impl SpawnSpecBuilder {
         let sandbox = if self.sandbox.is_empty() {
             None
         } else {
-            Some(self.sandbox.prepare(uid)?)
+            Some(self.sandbox.prepare(uid, &self.program)?)
         };
         let nofile = match self.rlimit_files {
             Some(value) => value.raw(),

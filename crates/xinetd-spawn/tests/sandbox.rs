@@ -236,3 +236,75 @@ fn landlock_missing_path_is_refused_at_build() {
     let err = run(s, None, "true").unwrap_err();
     assert!(err.to_string().contains("landlock_read: /nonexistent/xinetd-rs"), "{err}");
 }
+
+#[test]
+fn pids_max_stops_a_fork_bomb_and_the_cgroup_is_killed_and_removed() {
+    if !root() {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: python3 is missing");
+        return;
+    }
+    let mut s = Sandbox::default();
+    s.cgroup.pids_max = Some(8);
+    s.cgroup.memory_max = Some(256 << 20);
+    let spec = SpawnSpec::builder("/usr/bin/python3")
+        .argv([
+            "python3",
+            "-c",
+            "import os, sys, time\n\
+             print(open('/proc/self/cgroup').read(), flush=True)\n\
+             n = 0\n\
+             for i in range(40):\n\
+             \x20   try:\n\
+             \x20       pid = os.fork()\n\
+             \x20   except OSError as e:\n\
+             \x20       print('fork-failed', e.errno, flush=True); break\n\
+             \x20   if pid == 0:\n\
+             \x20       time.sleep(60); os._exit(0)\n\
+             \x20   n += 1\n\
+             print('forked', n, flush=True)\n\
+             sys.stdout.close()\n\
+             time.sleep(60)\n",
+        ])
+        .sandbox(s)
+        .build()
+        .expect("spec");
+    let (server, mut client) = UnixStream::pair().expect("socketpair");
+    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let cg = child.take_cgroup().expect("a cgroup");
+    // The children keep the socket open: read up to the `forked` line, not to EOF.
+    let mut out = String::new();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(&mut client));
+    for line in lines.by_ref().take(100) {
+        let line = line.expect("read");
+        out.push_str(&line);
+        out.push('\n');
+        if line.starts_with("forked") {
+            break;
+        }
+    }
+    assert!(out.contains("fork-failed 11"), "{out}"); // EAGAIN
+    // The server plus at most 7 children.
+    assert!(out.contains("forked 7"), "{out}");
+    for dir in cg.paths() {
+        let leaf = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(out.contains(&leaf), "{leaf} not in {out}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("cgroup.procs")).unwrap().lines().count(),
+            8
+        );
+    }
+    let pids_dir = cg.paths().iter().find(|d| d.starts_with("/sys/fs/cgroup/pids") || d.join("pids.max").exists());
+    if let Some(d) = pids_dir {
+        assert_eq!(std::fs::read_to_string(d.join("pids.max")).unwrap().trim(), "8");
+    }
+    cg.kill_all();
+    child.wait().expect("wait");
+    cg.remove();
+    for dir in cg.paths() {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}

@@ -320,3 +320,23 @@ pub(crate) fn landlock_restrict(fd: c_int) -> Result<(), c_int> {
         Ok(())
     }
 }
+
+/// Moves the child into each prepared cgroup (`0` = the writer itself).
+pub(crate) fn join_cgroups(procs: &[std::ffi::CString]) -> Result<(), c_int> {
+    for path in procs {
+        // SAFETY: `path` is a NUL-terminated path owned by the parent's spawn frame.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(errno());
+        }
+        // SAFETY: writes one byte from a static buffer to our own descriptor.
+        let r = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+        let e = errno();
+        // SAFETY: closes the descriptor opened above.
+        unsafe { libc::close(fd) };
+        if r < 0 {
+            return Err(e);
+        }
+    }
+    Ok(())
+}

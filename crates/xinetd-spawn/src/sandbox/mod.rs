@@ -13,6 +13,7 @@
 //! lock, nothing that is not async-signal-safe.
 
 mod capabilities;
+pub(crate) mod cgroup;
 #[allow(unsafe_code)]
 pub(crate) mod child;
 mod landlock;
@@ -23,6 +24,7 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 pub use capabilities::Capability;
+pub use cgroup::{Cgroup, CgroupLimits};
 pub use seccomp::{SeccompAction, SeccompGroup, SeccompPolicy};
 
 use crate::SpawnError;
@@ -90,6 +92,8 @@ pub struct Sandbox {
     pub landlock_read: Vec<PathBuf>,
     /// `landlock_write`: the only trees the server may read and write.
     pub landlock_write: Vec<PathBuf>,
+    /// `memory_max`, `pids_max`, `cpu_max`: a cgroup per connection.
+    pub cgroup: CgroupLimits,
 }
 
 impl Sandbox {
@@ -107,7 +111,11 @@ impl Sandbox {
 
     /// Checks the request against this kernel and the daemon's privileges and prepares
     /// everything the child needs. `uid` is the server's `user` (for `ambient_capabilities`).
-    pub(crate) fn prepare(&self, uid: Option<libc::uid_t>) -> Result<Prepared, SpawnError> {
+    pub(crate) fn prepare(
+        &self,
+        uid: Option<libc::uid_t>,
+        program: &Path,
+    ) -> Result<Prepared, SpawnError> {
         let missing = |what: String| SpawnError::Sandbox(what);
         let root = nix::unistd::geteuid().is_root();
         let mut clone_flags = 0;
@@ -155,6 +163,18 @@ impl Sandbox {
         } else {
             Some(landlock::prepare(&self.landlock_read, &self.landlock_write)?)
         };
+        let cgroup = if self.cgroup.is_empty() {
+            None
+        } else {
+            let name: String = program
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+                .collect();
+            Some(cgroup::prepare(self.cgroup, &name)?)
+        };
         Ok(Prepared {
             clone_flags,
             caps,
@@ -166,6 +186,7 @@ impl Sandbox {
             no_new_privs: self.no_new_privs || self.seccomp.is_some() || landlock.is_some(),
             seccomp,
             landlock,
+            cgroup,
         })
     }
 }
@@ -180,6 +201,7 @@ pub(crate) struct Prepared {
     pub(crate) no_new_privs: bool,
     pub(crate) seccomp: Option<seccomp::Bpf>,
     pub(crate) landlock: Option<landlock::Prepared>,
+    pub(crate) cgroup: Option<cgroup::Prepared>,
 }
 
 impl Prepared {
