@@ -45,6 +45,9 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
     };
     s.landlock_read = paths(&c.landlock_read);
     s.landlock_write = paths(&c.landlock_write);
+    s.cgroup.memory_max = c.memory_max.as_ref().map(|v| v.value);
+    s.cgroup.pids_max = c.pids_max.as_ref().map(|v| v.value);
+    s.cgroup.cpu_max_percent = c.cpu_max.as_ref().map(|v| v.value);
     if let Some(policy) = &c.seccomp {
         let action = match c.seccomp_action.as_ref().map(|a| a.value) {
             None => SeccompAction::default(),
@@ -83,6 +86,24 @@ pub fn log_notes(log: &mut crate::dlog::ProgramLog, s: &crate::service::Service)
             );
         }
     }
+}
+
+/// A reaped server's cgroup: says so when `memory_max` had the kernel kill a process, kills
+/// what the server left running, and removes the cgroup.
+pub fn release_cgroup(
+    cg: &xinetd_spawn::sandbox::Cgroup,
+    id: &str,
+    pid: i32,
+    log: &mut crate::dlog::ProgramLog,
+) {
+    if cg.oom_killed() {
+        log.msg(
+            crate::dlog::Level::Warning,
+            &format!("service {id}: server {pid} hit memory_max: the kernel's OOM killer killed a process of its cgroup"),
+        );
+    }
+    cg.kill_all();
+    cg.remove();
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub struct Job {
 
 /// The outcome of a [`Job`]: the server's pid, or the pid of a child that failed before exec
 /// (already reaped by xinetd-spawn) with xinetd's ERROR lines.
-pub type Outcome = Result<i32, (Option<i32>, Vec<String>)>;
+pub type Outcome = Result<(i32, Option<xinetd_spawn::sandbox::Cgroup>), (Option<i32>, Vec<String>)>;
 
 /// The spawner threads.
 pub struct Spawner {
@@ -95,7 +95,7 @@ pub fn run(job: &Job) -> Outcome {
         conn = conn.remote_host(ip);
     }
     match xinetd_spawn::spawn(&job.spec, conn) {
-        Ok(child) => Ok(child.pid().as_raw()),
+        Ok(mut child) => Ok((child.pid().as_raw(), child.take_cgroup())),
         Err(e) => {
             let pid = match &e {
                 SpawnError::Setup { pid, .. } | SpawnError::ExecFailed { pid, .. } => Some(*pid),

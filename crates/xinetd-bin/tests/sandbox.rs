@@ -297,3 +297,176 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
         );
     }
 }
+
+/// The v1 controller directories of this machine, or a skip reason (the v2 layout is not
+/// exercised by these tests: the project's machines keep the controllers on v1).
+fn v1_cgroups() -> Option<()> {
+    let v1 = ["pids", "memory", "cpu"]
+        .iter()
+        .all(|c| Path::new(&format!("/sys/fs/cgroup/{c}/cgroup.procs")).exists());
+    if !v1 {
+        skip("the pids, memory and cpu controllers are not v1 hierarchies under /sys/fs/cgroup");
+        return None;
+    }
+    if !Path::new("/usr/bin/python3").exists() {
+        skip("python3 is missing");
+        return None;
+    }
+    Some(())
+}
+
+/// Stops the daemon with SIGTERM when the test ends, however it ends: the daemon then kills
+/// every server's cgroup and removes it (a SIGKILLed daemon would leave them behind).
+struct Terminate(Daemon);
+
+impl Drop for Terminate {
+    fn drop(&mut self) {
+        self.0.signal(nix::sys::signal::Signal::SIGTERM);
+        let _ = self.0.wait_exit(10);
+    }
+}
+
+fn running(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(marker))
+        .count()
+}
+
+const FORK_BOMB: &str = r#"#!/usr/bin/python3
+import os, sys, time
+marker = sys.argv[1]
+for line in open('/proc/self/cgroup'):
+    print('cgroup', line.strip(), flush=True)
+n = 0
+for i in range(200):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        print('fork_failed', e.errno, flush=True)
+        break
+    if pid == 0:
+        os.execv('/bin/sleep', ['sleep', marker])
+    n += 1
+print('forked', n, flush=True)
+sys.stdin.read(1)
+"#;
+
+#[test]
+fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
+    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+        return;
+    }
+    let dir = outside_tmp();
+    let bomb = dir.path().join("bomb.py");
+    std::fs::write(&bomb, FORK_BOMB).expect("write");
+    std::fs::set_permissions(&bomb, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let marker = format!("{}.25", 4000 + std::process::id() % 1000);
+    let port = free_port();
+    let conf = stanza(
+        "bomb",
+        port,
+        "nobody",
+        &bomb,
+        &format!("\tserver_args = {marker}\n\tpids_max = 10\n\tmemory_max = 128M\n\tcpu_max = 50%\n"),
+    );
+    let d = Terminate(Daemon::start(&conf));
+    let d = &d.0;
+    let mut s = connect(port);
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut out = String::new();
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    for _ in 0..50 {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&line);
+        if line.starts_with("forked") {
+            break;
+        }
+    }
+    assert!(out.contains("fork_failed 11\n"), "{out}");
+    assert!(out.contains("forked 9\n"), "{out}");
+    let path = |ctrl: &str| -> PathBuf {
+        let line = out
+            .lines()
+            .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == ctrl)))
+            .unwrap_or_else(|| panic!("{ctrl} in {out}"));
+        let rel = line.splitn(3, ':').nth(2).expect("path");
+        assert!(rel.contains("/xinetd-rs/bomb.py-"), "{line}");
+        PathBuf::from(format!("/sys/fs/cgroup/{ctrl}{rel}"))
+    };
+    let (pids, memory, cpu) = (path("pids"), path("memory"), path("cpu"));
+    let read = |p: PathBuf| std::fs::read_to_string(p).expect("read").trim().to_owned();
+    assert_eq!(read(pids.join("pids.max")), "10");
+    assert_eq!(read(memory.join("memory.limit_in_bytes")), (128u64 << 20).to_string());
+    assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "50000");
+    assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
+    // The nine sleepers and the server (whose argument is the marker too).
+    assert_eq!(running(&marker), 10);
+    // The server exits; what it left running is killed and its cgroups are removed.
+    s.write_all(b"x").expect("write");
+    d.wait_file(10, "svc.log", "EXIT: bomb status=0");
+    wait_until(5, "the sleepers are killed", || running(&marker) == 0);
+    wait_until(5, "the cgroups are removed", || {
+        !pids.exists() && !memory.exists() && !cpu.exists()
+    });
+}
+
+#[test]
+fn memory_max_kills_a_memory_hog_and_says_so() {
+    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+        return;
+    }
+    let dir = outside_tmp();
+    let hog = script(
+        dir.path(),
+        "hog.sh",
+        "echo start\nexec /usr/bin/python3 -c 'b = bytearray(512 << 20); print(\"survived\")'",
+    );
+    let port = free_port();
+    let d = Terminate(Daemon::start(&stanza("hog", port, "nobody", &hog, "\tmemory_max = 32M\n")));
+    let d = &d.0;
+    let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
+    assert_eq!(out, "start\n");
+    d.wait_file(10, "svc.log", "EXIT: hog signal=9");
+    d.wait_log(5, "service hog: server ");
+    assert!(d.prog_log().contains("hit memory_max"), "{}", d.prog_log());
+}
+
+#[test]
+fn timeout_kills_the_whole_cgroup() {
+    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+        return;
+    }
+    let dir = outside_tmp();
+    let marker = format!("{}.75", 5000 + std::process::id() % 1000);
+    let probe = script(
+        dir.path(),
+        "escape.sh",
+        &format!(
+            "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+        ),
+    );
+    let port = free_port();
+    let d = Terminate(Daemon::start(&stanza(
+        "escape",
+        port,
+        "nobody",
+        &probe,
+        "\tpids_max = 20\n\ttimeout = 1\n",
+    )));
+    let d = &d.0;
+    let mut s = connect(port);
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut buf = [0u8; 8];
+    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
+    assert_eq!(&buf[..n], b"started\n");
+    wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
+    d.wait_file(10, "svc.log", "EXIT: escape signal=9");
+    wait_until(5, "the escaped grandchild is killed", || running(&marker) == 0);
+}

@@ -136,6 +136,9 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("seccomp_action", Attr::Sandbox(SandboxAttr::SeccompAction), Count::Exactly(1)),
     ("landlock_read", Attr::Sandbox(SandboxAttr::LandlockRead), Count::Any),
     ("landlock_write", Attr::Sandbox(SandboxAttr::LandlockWrite), Count::Any),
+    ("memory_max", Attr::Sandbox(SandboxAttr::MemoryMax), Count::Exactly(1)),
+    ("pids_max", Attr::Sandbox(SandboxAttr::PidsMax), Count::Exactly(1)),
+    ("cpu_max", Attr::Sandbox(SandboxAttr::CpuMax), Count::Exactly(1)),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

@@ -25,6 +25,9 @@ pub enum SandboxAttr {
     SeccompAction,
     LandlockRead,
     LandlockWrite,
+    MemoryMax,
+    PidsMax,
+    CpuMax,
 }
 
 /// `protect_system`.
@@ -178,6 +181,12 @@ pub struct Sandbox {
     pub landlock_read: Option<Spanned<Vec<String>>>,
     /// `landlock_write`.
     pub landlock_write: Option<Spanned<Vec<String>>>,
+    /// `memory_max` in bytes.
+    pub memory_max: Option<Spanned<u64>>,
+    /// `pids_max`.
+    pub pids_max: Option<Spanned<u64>>,
+    /// `cpu_max` in percent of one CPU.
+    pub cpu_max: Option<Spanned<u32>>,
 }
 
 fn flag(v: &Option<Spanned<bool>>) -> bool {
@@ -237,6 +246,9 @@ impl Sandbox {
             .or_else(|| self.seccomp_action.as_ref().map(|v| ("seccomp_action", v.span.clone())))
             .or_else(|| self.landlock_read.as_ref().map(|v| ("landlock_read", v.span.clone())))
             .or_else(|| self.landlock_write.as_ref().map(|v| ("landlock_write", v.span.clone())))
+            .or_else(|| self.memory_max.as_ref().map(|v| ("memory_max", v.span.clone())))
+            .or_else(|| self.pids_max.as_ref().map(|v| ("pids_max", v.span.clone())))
+            .or_else(|| self.cpu_max.as_ref().map(|v| ("cpu_max", v.span.clone())))
     }
 
     /// Every attribute that is set, as (name, value text) in table order: what the printer
@@ -296,6 +308,15 @@ impl Sandbox {
         }
         if let Some(v) = &self.landlock_write {
             out.push(("landlock_write", v.value.join(" ")));
+        }
+        if let Some(v) = &self.memory_max {
+            out.push(("memory_max", v.value.to_string()));
+        }
+        if let Some(v) = &self.pids_max {
+            out.push(("pids_max", v.value.to_string()));
+        }
+        if let Some(v) = &self.cpu_max {
+            out.push(("cpu_max", format!("{}%", v.value)));
         }
         out
     }
@@ -407,6 +428,48 @@ pub(crate) fn parse(
                 Seccomp::Deny(groups)
             }, span));
         }
+        SandboxAttr::MemoryMax => {
+            let (digits, unit) = match first.char_indices().last() {
+                Some((i, c)) if c.is_ascii_alphabetic() => (&first[..i], Some(c.to_ascii_uppercase())),
+                _ => (first, None),
+            };
+            let shift = match unit {
+                None => 0,
+                Some('K') => 10,
+                Some('M') => 20,
+                Some('G') => 30,
+                Some('T') => 40,
+                Some(_) => u32::MAX,
+            };
+            let v = digits
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0 && shift != u32::MAX)
+                .and_then(|n| n.checked_mul(1u64.checked_shl(shift)?))
+                .filter(|n| *n >= 1 << 20)
+                .ok_or_else(|| {
+                    format!("memory_max '{first}' is not a size of at least 1M (bytes, or with K, M, G, T)")
+                })?;
+            sb.memory_max = Some(sp(v, span));
+        }
+        SandboxAttr::PidsMax => {
+            let v = first
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("pids_max '{first}' is not a positive number"))?;
+            sb.pids_max = Some(sp(v, span));
+        }
+        SandboxAttr::CpuMax => {
+            let v = first
+                .strip_suffix('%')
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| {
+                    format!("cpu_max '{first}' is not a percentage of one CPU from 1% to 100000% (200% = two CPUs)")
+                })?;
+            sb.cpu_max = Some(sp(v, span));
+        }
         SandboxAttr::SeccompAction => {
             let v = if first.eq_ignore_ascii_case("kill") {
                 SeccompAction::Kill
@@ -494,7 +557,8 @@ mod tests {
         \tprivate_tmp = yes\n\tprivate_ipc = yes\n\tprivate_uts = yes\n\tprivate_pid = yes\n\
         \tprotect_system = strict\n\tread_write_paths = /srv/ctf /var/lib/ctf\n\
         \tprotect_home = read-only\n\tseccomp = default @bpf\n\tseccomp_action = eacces\n\
-        \tlandlock_read = /usr /lib\n\tlandlock_write = /srv/ctf\n";
+        \tlandlock_read = /usr /lib\n\tlandlock_write = /srv/ctf\n\
+        \tmemory_max = 64M\n\tpids_max = 32\n\tcpu_max = 50%\n";
 
     #[test]
     fn every_attribute_is_typed_and_round_trips() {
@@ -519,6 +583,8 @@ mod tests {
         assert!(printed.contains("\tseccomp = default @bpf\n"), "{printed}");
         assert!(printed.contains("\tseccomp_action = EACCES\n"), "{printed}");
         assert!(printed.contains("\tlandlock_read = /usr /lib\n"), "{printed}");
+        assert!(printed.contains("\tmemory_max = 67108864\n"), "{printed}");
+        assert!(printed.contains("\tcpu_max = 50%\n"), "{printed}");
         let again = load_bytes(printed.as_bytes(), "p.conf", &env(), &LoadOptions::new()).expect("reloads");
         assert_eq!(print(&again.config), printed);
         assert_eq!(
@@ -550,6 +616,10 @@ mod tests {
         assert!(e.contains("seccomp: unknown group '@nonsense'"), "{e}");
         let e = first_error("\tread_write_paths = relative/dir\n\tprotect_system = strict\n");
         assert!(e.contains("'relative/dir' is not an absolute path"), "{e}");
+        let e = first_error("\tmemory_max = 12Q\n");
+        assert!(e.contains("memory_max '12Q'"), "{e}");
+        let e = first_error("\tcpu_max = 50\n");
+        assert!(e.contains("cpu_max '50'"), "{e}");
         let e = first_error("\tseccomp_action = 0\n\tseccomp = default\n");
         assert!(e.contains("seccomp_action '0'"), "{e}");
     }
