@@ -222,7 +222,9 @@ impl SpawnParts<'_> {
             b = b.chroot(&dir.value);
         }
         if !c.sandbox.is_empty() {
-            b = b.sandbox(crate::sandbox::request(&c.sandbox).map_err(|e| format!("service {id}: {e}"))?);
+            b = b.sandbox(
+                crate::sandbox::request(&c.sandbox).map_err(|e| format!("service {id}: {e}"))?,
+            );
         }
         b.build().map_err(err)
     }

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use xinetd_conf::sandbox as conf;
-use xinetd_spawn::sandbox::{ProtectHome, ProtectSystem, SeccompAction, SeccompGroup, SeccompPolicy};
+use xinetd_spawn::sandbox::{
+    ProtectHome, ProtectSystem, SeccompAction, SeccompGroup, SeccompPolicy,
+};
 use xinetd_spawn::Sandbox;
 
 /// The spawn-side sandbox of a service (all off when no sandbox attribute is set).
@@ -54,20 +56,20 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
             Some(conf::SeccompAction::Kill) => SeccompAction::Kill,
             Some(conf::SeccompAction::Errno(n)) => SeccompAction::Errno(n),
         };
-        let groups = |names: &[String]| -> Result<Vec<SeccompGroup>, String> {
-            let mut out = Vec::new();
-            for n in names {
-                if n == "default" {
-                    out.extend(SeccompGroup::DEFAULT_DENY);
-                } else {
-                    out.push(
-                        SeccompGroup::parse(n)
-                            .ok_or_else(|| format!("seccomp group {n} is unknown to xinetd-spawn"))?,
-                    );
+        let groups =
+            |names: &[String]| -> Result<Vec<SeccompGroup>, String> {
+                let mut out = Vec::new();
+                for n in names {
+                    if n == "default" {
+                        out.extend(SeccompGroup::DEFAULT_DENY);
+                    } else {
+                        out.push(SeccompGroup::parse(n).ok_or_else(|| {
+                            format!("seccomp group {n} is unknown to xinetd-spawn")
+                        })?);
+                    }
                 }
-            }
-            Ok(out)
-        };
+                Ok(out)
+            };
         s.seccomp = Some(match &policy.value {
             conf::Seccomp::Deny(g) => SeccompPolicy::Deny(groups(g)?, action),
             conf::Seccomp::Allow(g) => SeccompPolicy::Allow(groups(g)?, action),

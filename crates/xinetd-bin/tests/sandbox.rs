@@ -83,8 +83,11 @@ fn the_server_sees_its_sandbox() {
     }
     let dir = outside_tmp();
     std::fs::create_dir(dir.path().join("rw")).expect("rw dir");
-    std::fs::set_permissions(dir.path().join("rw"), std::fs::Permissions::from_mode(0o777))
-        .expect("chmod rw");
+    std::fs::set_permissions(
+        dir.path().join("rw"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod rw");
     let probe = script(dir.path(), "probe.sh", PROBE);
     let port = free_port();
     let plain_port = free_port();
@@ -245,7 +248,12 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
         ])
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<i32>().ok());
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<i32>()
+                .ok()
+        });
     let Some(abi) = abi else {
         skip("python3 is needed to read the Landlock ABI");
         return;
@@ -256,8 +264,11 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
     }
     let dir = outside_tmp();
     std::fs::create_dir(dir.path().join("rw")).expect("rw dir");
-    std::fs::set_permissions(dir.path().join("rw"), std::fs::Permissions::from_mode(0o777))
-        .expect("chmod rw");
+    std::fs::set_permissions(
+        dir.path().join("rw"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod rw");
     let probe = script(
         dir.path(),
         "probe.sh",
@@ -282,9 +293,17 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
     let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
     let f = fields(&out);
     assert!(out.ends_with("end\n"), "{out}");
-    assert_eq!(f.get("etc_denied").map(String::as_str), Some("yes"), "{out}");
+    assert_eq!(
+        f.get("etc_denied").map(String::as_str),
+        Some("yes"),
+        "{out}"
+    );
     assert_eq!(f.get("rw_ok").map(String::as_str), Some("yes"), "{out}");
-    assert_eq!(f.get("dir_readonly").map(String::as_str), Some("yes"), "{out}");
+    assert_eq!(
+        f.get("dir_readonly").map(String::as_str),
+        Some("yes"),
+        "{out}"
+    );
     // The crate knows ABIs up to 10 at least; an older kernel gets one WARNING line naming
     // the rights it cannot restrict.
     let log = d.prog_log();
@@ -371,7 +390,9 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
         port,
         "nobody",
         &bomb,
-        &format!("\tserver_args = {marker}\n\tpids_max = 10\n\tmemory_max = 128M\n\tcpu_max = 50%\n"),
+        &format!(
+            "\tserver_args = {marker}\n\tpids_max = 10\n\tmemory_max = 128M\n\tcpu_max = 50%\n"
+        ),
     );
     let d = Terminate(Daemon::start(&conf));
     let d = &d.0;
@@ -394,7 +415,11 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
     let path = |ctrl: &str| -> PathBuf {
         let line = out
             .lines()
-            .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == ctrl)))
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|x| x == ctrl))
+            })
             .unwrap_or_else(|| panic!("{ctrl} in {out}"));
         let rel = line.splitn(3, ':').nth(2).expect("path");
         assert!(rel.contains("/xinetd-rs/bomb.py-"), "{line}");
@@ -403,7 +428,10 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
     let (pids, memory, cpu) = (path("pids"), path("memory"), path("cpu"));
     let read = |p: PathBuf| std::fs::read_to_string(p).expect("read").trim().to_owned();
     assert_eq!(read(pids.join("pids.max")), "10");
-    assert_eq!(read(memory.join("memory.limit_in_bytes")), (128u64 << 20).to_string());
+    assert_eq!(
+        read(memory.join("memory.limit_in_bytes")),
+        (128u64 << 20).to_string()
+    );
     assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "50000");
     assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
     // The nine sleepers and the server (whose argument is the marker too).
@@ -429,7 +457,13 @@ fn memory_max_kills_a_memory_hog_and_says_so() {
         "echo start\nexec /usr/bin/python3 -c 'b = bytearray(512 << 20); print(\"survived\")'",
     );
     let port = free_port();
-    let d = Terminate(Daemon::start(&stanza("hog", port, "nobody", &hog, "\tmemory_max = 32M\n")));
+    let d = Terminate(Daemon::start(&stanza(
+        "hog",
+        port,
+        "nobody",
+        &hog,
+        "\tmemory_max = 32M\n",
+    )));
     let d = &d.0;
     let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
     assert_eq!(out, "start\n");
@@ -468,5 +502,7 @@ fn timeout_kills_the_whole_cgroup() {
     assert_eq!(&buf[..n], b"started\n");
     wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
     d.wait_file(10, "svc.log", "EXIT: escape signal=9");
-    wait_until(5, "the escaped grandchild is killed", || running(&marker) == 0);
+    wait_until(5, "the escaped grandchild is killed", || {
+        running(&marker) == 0
+    });
 }

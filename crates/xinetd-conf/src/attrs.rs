@@ -1,7 +1,7 @@
 //! The attribute tables: names, value counts, which are cumulative, which are allowed in
 //! `defaults` (parse.c's service_attributes / default_attributes, F-032..F-041, §2).
 
-use crate::sandbox::SandboxAttr;
+use crate::sandbox::SandboxAttr as S;
 
 /// Every attribute xinetd-rs knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,7 +56,7 @@ pub enum Attr {
     Timeout,
     BindDevice,
     /// The sandbox extensions (issue 14), see `crate::sandbox`.
-    Sandbox(crate::sandbox::SandboxAttr),
+    Sandbox(S),
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -69,6 +69,13 @@ pub enum Count {
     /// Zero or more, `=`, `+=`, `-=` (cumulative, F-038).
     Cumulative,
 }
+
+/// A sandbox table entry (keeps the rows of the table below on one line each).
+const fn sb(name: &'static str, a: S, count: Count) -> (&'static str, Attr, Count) {
+    (name, Attr::Sandbox(a), count)
+}
+const ONE: Count = Count::Exactly(1);
+const ANY: Count = Count::Any;
 
 /// (name, attr, count) of service attributes; `interface` is `bind`.
 pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
@@ -121,24 +128,24 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
     // Sandbox extensions (issue 14): parsed, printed and checked in crate::sandbox.
-    ("no_new_privs", Attr::Sandbox(SandboxAttr::NoNewPrivs), Count::Exactly(1)),
-    ("capabilities", Attr::Sandbox(SandboxAttr::Capabilities), Count::Any),
-    ("ambient_capabilities", Attr::Sandbox(SandboxAttr::AmbientCapabilities), Count::Any),
-    ("private_network", Attr::Sandbox(SandboxAttr::PrivateNetwork), Count::Exactly(1)),
-    ("private_tmp", Attr::Sandbox(SandboxAttr::PrivateTmp), Count::Exactly(1)),
-    ("private_ipc", Attr::Sandbox(SandboxAttr::PrivateIpc), Count::Exactly(1)),
-    ("private_uts", Attr::Sandbox(SandboxAttr::PrivateUts), Count::Exactly(1)),
-    ("private_pid", Attr::Sandbox(SandboxAttr::PrivatePid), Count::Exactly(1)),
-    ("protect_system", Attr::Sandbox(SandboxAttr::ProtectSystem), Count::Exactly(1)),
-    ("read_write_paths", Attr::Sandbox(SandboxAttr::ReadWritePaths), Count::Any),
-    ("protect_home", Attr::Sandbox(SandboxAttr::ProtectHome), Count::Exactly(1)),
-    ("seccomp", Attr::Sandbox(SandboxAttr::Seccomp), Count::Any),
-    ("seccomp_action", Attr::Sandbox(SandboxAttr::SeccompAction), Count::Exactly(1)),
-    ("landlock_read", Attr::Sandbox(SandboxAttr::LandlockRead), Count::Any),
-    ("landlock_write", Attr::Sandbox(SandboxAttr::LandlockWrite), Count::Any),
-    ("memory_max", Attr::Sandbox(SandboxAttr::MemoryMax), Count::Exactly(1)),
-    ("pids_max", Attr::Sandbox(SandboxAttr::PidsMax), Count::Exactly(1)),
-    ("cpu_max", Attr::Sandbox(SandboxAttr::CpuMax), Count::Exactly(1)),
+    sb("no_new_privs", S::NoNewPrivs, ONE),
+    sb("capabilities", S::Capabilities, ANY),
+    sb("ambient_capabilities", S::AmbientCapabilities, ANY),
+    sb("private_network", S::PrivateNetwork, ONE),
+    sb("private_tmp", S::PrivateTmp, ONE),
+    sb("private_ipc", S::PrivateIpc, ONE),
+    sb("private_uts", S::PrivateUts, ONE),
+    sb("private_pid", S::PrivatePid, ONE),
+    sb("protect_system", S::ProtectSystem, ONE),
+    sb("read_write_paths", S::ReadWritePaths, ANY),
+    sb("protect_home", S::ProtectHome, ONE),
+    sb("seccomp", S::Seccomp, ANY),
+    sb("seccomp_action", S::SeccompAction, ONE),
+    sb("landlock_read", S::LandlockRead, ANY),
+    sb("landlock_write", S::LandlockWrite, ANY),
+    sb("memory_max", S::MemoryMax, ONE),
+    sb("pids_max", S::PidsMax, ONE),
+    sb("cpu_max", S::CpuMax, ONE),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

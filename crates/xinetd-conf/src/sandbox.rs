@@ -226,9 +226,14 @@ impl Sandbox {
 
     /// The first attribute that is set, with its span.
     fn first_set(&self) -> Option<(&'static str, crate::model::Span)> {
-        let b = |n: &'static str, v: &Option<Spanned<bool>>| v.as_ref().map(|v| (n, v.span.clone()));
+        let b =
+            |n: &'static str, v: &Option<Spanned<bool>>| v.as_ref().map(|v| (n, v.span.clone()));
         b("no_new_privs", &self.no_new_privs)
-            .or_else(|| self.capabilities.as_ref().map(|v| ("capabilities", v.span.clone())))
+            .or_else(|| {
+                self.capabilities
+                    .as_ref()
+                    .map(|v| ("capabilities", v.span.clone()))
+            })
             .or_else(|| {
                 self.ambient_capabilities
                     .as_ref()
@@ -239,14 +244,42 @@ impl Sandbox {
             .or_else(|| b("private_ipc", &self.private_ipc))
             .or_else(|| b("private_uts", &self.private_uts))
             .or_else(|| b("private_pid", &self.private_pid))
-            .or_else(|| self.protect_system.as_ref().map(|v| ("protect_system", v.span.clone())))
-            .or_else(|| self.read_write_paths.as_ref().map(|v| ("read_write_paths", v.span.clone())))
-            .or_else(|| self.protect_home.as_ref().map(|v| ("protect_home", v.span.clone())))
+            .or_else(|| {
+                self.protect_system
+                    .as_ref()
+                    .map(|v| ("protect_system", v.span.clone()))
+            })
+            .or_else(|| {
+                self.read_write_paths
+                    .as_ref()
+                    .map(|v| ("read_write_paths", v.span.clone()))
+            })
+            .or_else(|| {
+                self.protect_home
+                    .as_ref()
+                    .map(|v| ("protect_home", v.span.clone()))
+            })
             .or_else(|| self.seccomp.as_ref().map(|v| ("seccomp", v.span.clone())))
-            .or_else(|| self.seccomp_action.as_ref().map(|v| ("seccomp_action", v.span.clone())))
-            .or_else(|| self.landlock_read.as_ref().map(|v| ("landlock_read", v.span.clone())))
-            .or_else(|| self.landlock_write.as_ref().map(|v| ("landlock_write", v.span.clone())))
-            .or_else(|| self.memory_max.as_ref().map(|v| ("memory_max", v.span.clone())))
+            .or_else(|| {
+                self.seccomp_action
+                    .as_ref()
+                    .map(|v| ("seccomp_action", v.span.clone()))
+            })
+            .or_else(|| {
+                self.landlock_read
+                    .as_ref()
+                    .map(|v| ("landlock_read", v.span.clone()))
+            })
+            .or_else(|| {
+                self.landlock_write
+                    .as_ref()
+                    .map(|v| ("landlock_write", v.span.clone()))
+            })
+            .or_else(|| {
+                self.memory_max
+                    .as_ref()
+                    .map(|v| ("memory_max", v.span.clone()))
+            })
             .or_else(|| self.pids_max.as_ref().map(|v| ("pids_max", v.span.clone())))
             .or_else(|| self.cpu_max.as_ref().map(|v| ("cpu_max", v.span.clone())))
     }
@@ -352,9 +385,9 @@ pub(crate) fn parse(
             } else {
                 format!("CAP_{upper}")
             };
-            let c: Capability = canonical
-                .parse()
-                .map_err(|_| format!("{name}: '{w}' is not a capability name (e.g. CAP_NET_BIND_SERVICE)"))?;
+            let c: Capability = canonical.parse().map_err(|_| {
+                format!("{name}: '{w}' is not a capability name (e.g. CAP_NET_BIND_SERVICE)")
+            })?;
             if !out.contains(&c) {
                 out.push(c);
             }
@@ -374,7 +407,9 @@ pub(crate) fn parse(
             let v = ProtectSystem::ALL
                 .into_iter()
                 .find(|p| p.as_str().eq_ignore_ascii_case(first))
-                .ok_or_else(|| format!("protect_system '{first}' is not no, yes, full or strict"))?;
+                .ok_or_else(|| {
+                    format!("protect_system '{first}' is not no, yes, full or strict")
+                })?;
             sb.protect_system = Some(sp(v, span));
         }
         SandboxAttr::ProtectHome => {
@@ -422,15 +457,20 @@ pub(crate) fn parse(
                     })?;
                 groups.push((*g).to_owned());
             }
-            sb.seccomp = Some(sp(if allow {
-                Seccomp::Allow(groups)
-            } else {
-                Seccomp::Deny(groups)
-            }, span));
+            sb.seccomp = Some(sp(
+                if allow {
+                    Seccomp::Allow(groups)
+                } else {
+                    Seccomp::Deny(groups)
+                },
+                span,
+            ));
         }
         SandboxAttr::MemoryMax => {
             let (digits, unit) = match first.char_indices().last() {
-                Some((i, c)) if c.is_ascii_alphabetic() => (&first[..i], Some(c.to_ascii_uppercase())),
+                Some((i, c)) if c.is_ascii_alphabetic() => {
+                    (&first[..i], Some(c.to_ascii_uppercase()))
+                }
                 _ => (first, None),
             };
             let shift = match unit {
@@ -563,7 +603,8 @@ mod tests {
     #[test]
     fn every_attribute_is_typed_and_round_trips() {
         let text = service(FULL);
-        let loaded = load_bytes(text.as_bytes(), "s.conf", &env(), &LoadOptions::new()).expect("loads");
+        let loaded =
+            load_bytes(text.as_bytes(), "s.conf", &env(), &LoadOptions::new()).expect("loads");
         let errors: Vec<_> = loaded
             .diagnostics
             .iter()
@@ -575,17 +616,30 @@ mod tests {
         assert!(s.wants_no_new_privs() && s.wants_private_pid());
         assert_eq!(
             s.capabilities.as_ref().unwrap().value,
-            [super::Capability::CAP_NET_BIND_SERVICE, super::Capability::CAP_KILL]
+            [
+                super::Capability::CAP_NET_BIND_SERVICE,
+                super::Capability::CAP_KILL
+            ]
         );
-        assert_eq!(s.seccomp_action.as_ref().unwrap().value, super::SeccompAction::Errno(13));
+        assert_eq!(
+            s.seccomp_action.as_ref().unwrap().value,
+            super::SeccompAction::Errno(13)
+        );
         let printed = print(&loaded.config);
-        assert!(printed.contains("\tcapabilities = CAP_NET_BIND_SERVICE CAP_KILL\n"), "{printed}");
+        assert!(
+            printed.contains("\tcapabilities = CAP_NET_BIND_SERVICE CAP_KILL\n"),
+            "{printed}"
+        );
         assert!(printed.contains("\tseccomp = default @bpf\n"), "{printed}");
         assert!(printed.contains("\tseccomp_action = EACCES\n"), "{printed}");
-        assert!(printed.contains("\tlandlock_read = /usr /lib\n"), "{printed}");
+        assert!(
+            printed.contains("\tlandlock_read = /usr /lib\n"),
+            "{printed}"
+        );
         assert!(printed.contains("\tmemory_max = 67108864\n"), "{printed}");
         assert!(printed.contains("\tcpu_max = 50%\n"), "{printed}");
-        let again = load_bytes(printed.as_bytes(), "p.conf", &env(), &LoadOptions::new()).expect("reloads");
+        let again =
+            load_bytes(printed.as_bytes(), "p.conf", &env(), &LoadOptions::new()).expect("reloads");
         assert_eq!(print(&again.config), printed);
         assert_eq!(
             again.config.services[0].sandbox.entries(),
@@ -595,8 +649,12 @@ mod tests {
 
     fn first_error(extra: &str) -> String {
         let text = service(extra);
-        let loaded = load_bytes(text.as_bytes(), "s.conf", &env(), &LoadOptions::new()).expect("loads");
-        assert!(loaded.config.services.is_empty(), "service should be dropped");
+        let loaded =
+            load_bytes(text.as_bytes(), "s.conf", &env(), &LoadOptions::new()).expect("loads");
+        assert!(
+            loaded.config.services.is_empty(),
+            "service should be dropped"
+        );
         loaded
             .diagnostics
             .iter()
@@ -609,9 +667,15 @@ mod tests {
     fn bad_values_are_located_errors() {
         // The service block starts on line 1; the extra attribute is line 10, column 2.
         let e = first_error("\tcapabilities = CAP_FLY\n");
-        assert!(e.starts_with("s.conf:10:2: error: capabilities: 'CAP_FLY' is not a capability name"), "{e}");
+        assert!(
+            e.starts_with("s.conf:10:2: error: capabilities: 'CAP_FLY' is not a capability name"),
+            "{e}"
+        );
         let e = first_error("\tprotect_system = maybe\n");
-        assert!(e.contains("protect_system 'maybe' is not no, yes, full or strict"), "{e}");
+        assert!(
+            e.contains("protect_system 'maybe' is not no, yes, full or strict"),
+            "{e}"
+        );
         let e = first_error("\tseccomp = @nonsense\n");
         assert!(e.contains("seccomp: unknown group '@nonsense'"), "{e}");
         let e = first_error("\tread_write_paths = relative/dir\n\tprotect_system = strict\n");
@@ -626,7 +690,9 @@ mod tests {
 
     #[test]
     fn contradictions_are_located_errors() {
-        let e = first_error("\tcapabilities = CAP_KILL\n\tambient_capabilities = CAP_NET_BIND_SERVICE\n");
+        let e = first_error(
+            "\tcapabilities = CAP_KILL\n\tambient_capabilities = CAP_NET_BIND_SERVICE\n",
+        );
         assert!(e.starts_with("s.conf:11:2: error: ambient_capabilities: CAP_NET_BIND_SERVICE is not in capabilities"), "{e}");
         let e = first_error("\tread_write_paths = /srv\n");
         assert!(e.contains("read_write_paths needs protect_system"), "{e}");
@@ -637,7 +703,8 @@ mod tests {
     #[test]
     fn internal_services_refuse_sandbox_attributes() {
         let text = "service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n\tport = 7\n\tprivate_network = yes\n}\n";
-        let loaded = load_bytes(text.as_bytes(), "s.conf", &env(), &LoadOptions::new()).expect("loads");
+        let loaded =
+            load_bytes(text.as_bytes(), "s.conf", &env(), &LoadOptions::new()).expect("loads");
         assert!(loaded.config.services.is_empty());
         let e = loaded
             .diagnostics
@@ -645,6 +712,9 @@ mod tests {
             .find(|d| d.severity == Severity::Error)
             .map(|d| d.render())
             .expect("error");
-        assert!(e.starts_with("s.conf:7:2: error: private_network applies to external servers only"), "{e}");
+        assert!(
+            e.starts_with("s.conf:7:2: error: private_network applies to external servers only"),
+            "{e}"
+        );
     }
 }

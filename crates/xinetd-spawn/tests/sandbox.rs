@@ -6,7 +6,9 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
-use xinetd_spawn::sandbox::{Capability, ProtectHome, ProtectSystem, SeccompAction, SeccompGroup, SeccompPolicy};
+use xinetd_spawn::sandbox::{
+    Capability, ProtectHome, ProtectSystem, SeccompAction, SeccompGroup, SeccompPolicy,
+};
 use xinetd_spawn::{spawn, Connection, Credentials, Sandbox, SpawnError, SpawnSpec};
 
 fn root() -> bool {
@@ -21,7 +23,10 @@ fn root() -> bool {
 fn run(sandbox: Sandbox, user: Option<&str>, script: &str) -> Result<String, SpawnError> {
     let mut b = SpawnSpec::builder("/bin/sh")
         .argv(["sh", "-c", script])
-        .environment(xinetd_spawn::Environment::from_vars([("PATH", "/usr/bin:/bin")]))
+        .environment(xinetd_spawn::Environment::from_vars([(
+            "PATH",
+            "/usr/bin:/bin",
+        )]))
         .sandbox(sandbox);
     if let Some(u) = user {
         b = b.credentials(Credentials::resolve(Some(u), None, false)?);
@@ -175,7 +180,12 @@ fn seccomp_deny_list_fails_with_the_chosen_errno() {
         SeccompAction::Errno(libc::EACCES),
     ));
     // unshare(1) calls unshare(2), in @namespaces.
-    let out = run(s, None, "grep -E '^(Seccomp|NoNewPrivs)' /proc/self/status; unshare -u true 2>&1; echo rc=$?").expect("spawn");
+    let out = run(
+        s,
+        None,
+        "grep -E '^(Seccomp|NoNewPrivs)' /proc/self/status; unshare -u true 2>&1; echo rc=$?",
+    )
+    .expect("spawn");
     assert_eq!(status_field(&out, "Seccomp"), "2");
     assert_eq!(status_field(&out, "NoNewPrivs"), "1");
     assert!(out.contains("Permission denied"), "{out}");
@@ -189,11 +199,20 @@ fn seccomp_allow_list_runs_a_shell() {
     }
     let mut s = Sandbox::default();
     s.seccomp = Some(SeccompPolicy::Allow(
-        vec![SeccompGroup::Basic, SeccompGroup::Process, SeccompGroup::Files],
+        vec![
+            SeccompGroup::Basic,
+            SeccompGroup::Process,
+            SeccompGroup::Files,
+        ],
         SeccompAction::Errno(libc::ENOSYS),
     ));
     // socket(2) is not allowed: python/sh cannot open one; echo still works.
-    let out = run(s, None, "echo hello; cat /proc/self/status | grep ^Seccomp:").expect("spawn");
+    let out = run(
+        s,
+        None,
+        "echo hello; cat /proc/self/status | grep ^Seccomp:",
+    )
+    .expect("spawn");
     assert!(out.contains("hello"), "{out}");
     assert_eq!(status_field(&out, "Seccomp"), "2");
 }
@@ -205,11 +224,18 @@ fn landlock_limits_reads_and_writes() {
     }
     let rw = tempfile::tempdir_in("/var/lib").expect("tempdir");
     let mut s = Sandbox::default();
-    s.landlock_read = ["/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/proc"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.exists())
-        .collect();
+    s.landlock_read = [
+        "/usr",
+        "/bin",
+        "/lib",
+        "/lib64",
+        "/etc/ld.so.cache",
+        "/proc",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .filter(|p| p.exists())
+    .collect();
     s.landlock_write = vec![rw.path().to_owned(), "/dev/null".into()];
     let script = format!(
         "cat /etc/hostname >/dev/null 2>&1 || echo etc-denied; \
@@ -234,7 +260,11 @@ fn landlock_missing_path_is_refused_at_build() {
     let mut s = Sandbox::default();
     s.landlock_read = vec!["/nonexistent/xinetd-rs".into()];
     let err = run(s, None, "true").unwrap_err();
-    assert!(err.to_string().contains("landlock_read: /nonexistent/xinetd-rs"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("landlock_read: /nonexistent/xinetd-rs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -287,19 +317,28 @@ fn pids_max_stops_a_fork_bomb_and_the_cgroup_is_killed_and_removed() {
         }
     }
     assert!(out.contains("fork-failed 11"), "{out}"); // EAGAIN
-    // The server plus at most 7 children.
+                                                      // The server plus at most 7 children.
     assert!(out.contains("forked 7"), "{out}");
     for dir in cg.paths() {
         let leaf = dir.file_name().unwrap().to_string_lossy().into_owned();
         assert!(out.contains(&leaf), "{leaf} not in {out}");
         assert_eq!(
-            std::fs::read_to_string(dir.join("cgroup.procs")).unwrap().lines().count(),
+            std::fs::read_to_string(dir.join("cgroup.procs"))
+                .unwrap()
+                .lines()
+                .count(),
             8
         );
     }
-    let pids_dir = cg.paths().iter().find(|d| d.starts_with("/sys/fs/cgroup/pids") || d.join("pids.max").exists());
+    let pids_dir = cg
+        .paths()
+        .iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/pids") || d.join("pids.max").exists());
     if let Some(d) = pids_dir {
-        assert_eq!(std::fs::read_to_string(d.join("pids.max")).unwrap().trim(), "8");
+        assert_eq!(
+            std::fs::read_to_string(d.join("pids.max")).unwrap().trim(),
+            "8"
+        );
     }
     cg.kill_all();
     child.wait().expect("wait");

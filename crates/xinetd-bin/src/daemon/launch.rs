@@ -415,7 +415,12 @@ impl Daemon {
                 let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
             }
             // With a cgroup, the whole tree, sessions of its own included.
-            if let Some(cg) = self.launcher.children.get(&pid).and_then(|c| c.cgroup.as_ref()) {
+            if let Some(cg) = self
+                .launcher
+                .children
+                .get(&pid)
+                .and_then(|c| c.cgroup.as_ref())
+            {
                 cg.kill_all();
             }
         }

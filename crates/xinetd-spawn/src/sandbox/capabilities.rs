@@ -50,8 +50,8 @@ pub(crate) fn prepare(
     } else {
         "ambient_capabilities"
     };
-    let setpcap = caps::has_cap(None, caps::CapSet::Effective, Capability::CAP_SETPCAP)
-        .unwrap_or(false);
+    let setpcap =
+        caps::has_cap(None, caps::CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
     if !root || !setpcap {
         return Err(SpawnError::Sandbox(format!(
             "{attr} needs a daemon running as root with CAP_SETPCAP"

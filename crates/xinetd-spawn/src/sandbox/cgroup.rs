@@ -206,7 +206,10 @@ fn enable_v2(dir: &Path, want: &[&str]) -> Result<(), SpawnError> {
     let ctrls: Vec<String> = want.iter().map(|c| format!("+{c}")).collect();
     let control = dir.join("cgroup.subtree_control");
     let enabled = fs::read_to_string(&control).unwrap_or_default();
-    if want.iter().all(|c| enabled.split_whitespace().any(|e| e == *c)) {
+    if want
+        .iter()
+        .all(|c| enabled.split_whitespace().any(|e| e == *c))
+    {
         return Ok(());
     }
     if fs::write(&control, ctrls.join(" ")).is_ok() {
@@ -242,8 +245,12 @@ pub struct Cgroup {
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 fn write(path: &Path, value: &str) -> Result<(), SpawnError> {
-    fs::write(path, value)
-        .map_err(|e| SpawnError::Sandbox(format!("cgroup: writing {value} to {}: {e}", path.display())))
+    fs::write(path, value).map_err(|e| {
+        SpawnError::Sandbox(format!(
+            "cgroup: writing {value} to {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn make_dir(dir: &Path) -> Result<(), SpawnError> {
@@ -285,7 +292,10 @@ impl Prepared {
                 Layout::V2 { base } => {
                     let ctrls: Vec<String> = needed(l).iter().map(|c| format!("+{c}")).collect();
                     fs::create_dir_all(base).map_err(|e| {
-                        SpawnError::Sandbox(format!("cgroup: cannot create {}: {e}", base.display()))
+                        SpawnError::Sandbox(format!(
+                            "cgroup: cannot create {}: {e}",
+                            base.display()
+                        ))
                     })?;
                     write(&base.join("cgroup.subtree_control"), &ctrls.join(" "))?;
                     let dir = base.join(&leaf);
@@ -324,7 +334,10 @@ impl Prepared {
                             "cpu" => {
                                 if let Some(c) = l.cpu_max_percent {
                                     let quota = u64::from(c) * CPU_PERIOD_US / 100;
-                                    write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                                    write(
+                                        &dir.join("cpu.cfs_period_us"),
+                                        &CPU_PERIOD_US.to_string(),
+                                    )?;
                                     write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
                                 }
                             }

@@ -72,16 +72,18 @@ fn set_read_only(path: *const libc::c_char, read_only: bool) -> Result<(), c_int
 
 fn bind_onto_itself(path: *const libc::c_char) -> Result<(), c_int> {
     // SAFETY: `path` is a NUL-terminated path owned by the plan.
-    check(unsafe {
-        libc::mount(
-            path,
-            path,
-            ptr::null(),
-            libc::MS_BIND | libc::MS_REC,
-            ptr::null(),
-        )
-    }
-    .into())
+    check(
+        unsafe {
+            libc::mount(
+                path,
+                path,
+                ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                ptr::null(),
+            )
+        }
+        .into(),
+    )
 }
 
 /// Carries out the mount plan in the child's new mount namespace.
@@ -192,7 +194,9 @@ pub(crate) fn before_setuid(plan: &CapPlan) -> Result<(), c_int> {
     for cap in 0..=plan.last_cap.min(63) {
         if plan.bounding_drop & (1u64 << cap) != 0 {
             // SAFETY: prctl takes numbers.
-            check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }.into())?;
+            check(
+                unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }.into(),
+            )?;
         }
     }
     if plan.ambient != 0 {

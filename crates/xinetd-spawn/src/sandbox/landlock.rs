@@ -46,8 +46,8 @@ pub(crate) fn prepare(read: &[PathBuf], write: &[PathBuf]) -> Result<Prepared, S
         } else {
             "landlock_read"
         };
-        let meta = std::fs::metadata(p)
-            .map_err(|e| fail(format!("{attr}: {}: {e}", p.display())))?;
+        let meta =
+            std::fs::metadata(p).map_err(|e| fail(format!("{attr}: {}: {e}", p.display())))?;
         let fd = PathFd::new(p).map_err(|e| fail(format!("{attr}: {}: {e}", p.display())))?;
         let access = if meta.is_dir() {
             access

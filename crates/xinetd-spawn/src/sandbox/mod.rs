@@ -161,7 +161,10 @@ impl Sandbox {
         let landlock = if self.landlock_read.is_empty() && self.landlock_write.is_empty() {
             None
         } else {
-            Some(landlock::prepare(&self.landlock_read, &self.landlock_write)?)
+            Some(landlock::prepare(
+                &self.landlock_read,
+                &self.landlock_write,
+            )?)
         };
         let cgroup = if self.cgroup.is_empty() {
             None
@@ -171,7 +174,13 @@ impl Sandbox {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             Some(cgroup::prepare(self.cgroup, &name)?)
         };

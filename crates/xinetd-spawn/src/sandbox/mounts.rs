@@ -64,7 +64,10 @@ pub(crate) fn plan(s: &Sandbox) -> Result<Vec<MountOp>, SpawnError> {
     match s.protect_home {
         ProtectHome::No => {}
         ProtectHome::Yes => {
-            for d in ["/home", "/root", "/run/user"].into_iter().filter(|d| is_dir(d)) {
+            for d in ["/home", "/root", "/run/user"]
+                .into_iter()
+                .filter(|d| is_dir(d))
+            {
                 ops.push(MountOp::Tmpfs {
                     target: c(d)?,
                     data: c("mode=000,size=4k")?,
@@ -73,7 +76,10 @@ pub(crate) fn plan(s: &Sandbox) -> Result<Vec<MountOp>, SpawnError> {
             }
         }
         ProtectHome::ReadOnly => {
-            for d in ["/home", "/root", "/run/user"].into_iter().filter(|d| is_dir(d)) {
+            for d in ["/home", "/root", "/run/user"]
+                .into_iter()
+                .filter(|d| is_dir(d))
+            {
                 ops.push(MountOp::ReadOnly(c(d)?));
             }
         }

@@ -277,8 +277,17 @@ impl SeccompGroup {
                 ];
                 #[cfg(target_arch = "x86_64")]
                 v.extend([
-                    SYS_mkdir, SYS_unlink, SYS_rmdir, SYS_rename, SYS_link, SYS_symlink,
-                    SYS_chmod, SYS_chown, SYS_lchown, SYS_creat, SYS_utimes,
+                    SYS_mkdir,
+                    SYS_unlink,
+                    SYS_rmdir,
+                    SYS_rename,
+                    SYS_link,
+                    SYS_symlink,
+                    SYS_chmod,
+                    SYS_chown,
+                    SYS_lchown,
+                    SYS_creat,
+                    SYS_utimes,
                 ]);
                 v
             }
@@ -320,6 +329,9 @@ impl SeccompGroup {
                 v
             }
         };
+        // `c_long` is `i64` on every architecture seccompiler compiles for, but not on all
+        // of Rust's targets.
+        #[allow(clippy::useless_conversion)]
         v.into_iter().map(i64::from).collect()
     }
 }
@@ -418,14 +430,13 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<Bpf, SpawnError> {
             "seccomp: the filter is too long".to_owned(),
         ));
     }
-    Ok(Bpf(
-        prog.into_iter()
-            .map(|i| libc::sock_filter {
-                code: i.code,
-                jt: i.jt,
-                jf: i.jf,
-                k: i.k,
-            })
-            .collect(),
-    ))
+    Ok(Bpf(prog
+        .into_iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect()))
 }
