@@ -434,8 +434,9 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
     );
     assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "50000");
     assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
-    // The nine sleepers and the server (whose argument is the marker too).
-    assert_eq!(running(&marker), 10);
+    // The nine sleepers and the server (whose argument is the marker too); the last child
+    // may still be between fork and exec.
+    wait_until(5, "nine sleepers and the server", || running(&marker) == 10);
     // The server exits; what it left running is killed and its cgroups are removed.
     s.write_all(b"x").expect("write");
     d.wait_file(10, "svc.log", "EXIT: bomb status=0");

@@ -152,8 +152,6 @@ struct Plan {
     /// The seccomp program (pointing into the sandbox's BPF), when `has_seccomp`.
     seccomp: libc::sock_fprog,
     has_seccomp: bool,
-    /// The Landlock ruleset descriptor kept open across the descriptor clean-up, or -1.
-    landlock_fd: c_int,
     /// `cgroup.procs` paths the child writes itself into, first.
     cgroup_procs: *const CString,
     n_cgroup_procs: usize,
@@ -324,11 +322,6 @@ fn spawn_impl(
             filter: bpf.map_or(ptr::null_mut(), |b| b.0.as_ptr().cast_mut()),
         },
         has_seccomp: bpf.is_some(),
-        landlock_fd: spec
-            .sandbox
-            .as_ref()
-            .and_then(|s| s.landlock.as_ref())
-            .map_or(-1, |l| l.fd.as_raw_fd()),
         cgroup_procs: cgroup_procs.as_ptr(),
         n_cgroup_procs: cgroup_procs.len(),
         report: &mut report,
@@ -547,7 +540,7 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
     // Hygiene: the daemon creates every descriptor close-on-exec; this is the defence in
     // depth that guarantees the server gets exactly 0, 1 and 2 — in O(open fds), never a
     // close() loop up to RLIMIT_NOFILE. Done before chroot, because the fallback needs /proc.
-    if let Err(e) = close_fds_from_3(plan.force_proc_fd_fallback, plan.landlock_fd) {
+    if let Err(e) = close_fds_from_3(plan.force_proc_fd_fallback) {
         return (SetupStep::CloseFds, e);
     }
 
@@ -671,8 +664,8 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
                 return (SetupStep::NoNewPrivs, e);
             }
         }
-        if plan.landlock_fd >= 0 {
-            if let Err(e) = child::landlock_restrict(plan.landlock_fd) {
+        if let Some(landlock) = &sb.landlock {
+            if let Err(e) = child::landlock_restrict(landlock) {
                 return (SetupStep::Landlock, e);
             }
         }
@@ -754,28 +747,12 @@ fn set_rlimit(plan: &Plan, resource: libc::__rlimit_resource_t, value: u64, step
     }
 }
 
-/// Closes every descriptor >= 3 except `keep` (the Landlock ruleset, or -1):
-/// `close_range` (Linux >= 5.9), else a scan of `/proc/self/fd` with raw `getdents64` into
-/// a stack buffer (no allocation).
-fn close_fds_from_3(force_fallback: bool, keep: c_int) -> Result<(), c_int> {
+/// Closes every descriptor >= 3: `close_range` (Linux >= 5.9), else a scan of
+/// `/proc/self/fd` with raw `getdents64` into a stack buffer (no allocation).
+fn close_fds_from_3(force_fallback: bool) -> Result<(), c_int> {
     if !force_fallback {
         // SAFETY: close_range takes numbers.
-        let r = unsafe {
-            if keep >= 3 {
-                let below = if keep > 3 {
-                    libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32)
-                } else {
-                    0
-                };
-                if below == 0 {
-                    libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32)
-                } else {
-                    below
-                }
-            } else {
-                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32)
-            }
-        };
+        let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
         if r == 0 {
             return Ok(());
         }
@@ -784,13 +761,13 @@ fn close_fds_from_3(force_fallback: bool, keep: c_int) -> Result<(), c_int> {
             return Err(e);
         }
     }
-    close_fds_by_proc_scan(keep)
+    close_fds_by_proc_scan()
 }
 
 #[repr(C, align(8))]
 struct DirentBuf([u8; 2048]);
 
-fn close_fds_by_proc_scan(keep: c_int) -> Result<(), c_int> {
+fn close_fds_by_proc_scan() -> Result<(), c_int> {
     // SAFETY: a static NUL-terminated path.
     let dir = unsafe {
         libc::open(
@@ -834,7 +811,7 @@ fn close_fds_by_proc_scan(keep: c_int) -> Result<(), c_int> {
                 }
                 let name = buf.0.get(off + 19..(off + reclen).min(end)).unwrap_or(&[]);
                 if let Some(fd) = parse_fd(name) {
-                    if fd >= 3 && fd != dir && fd != keep {
+                    if fd >= 3 && fd != dir {
                         // SAFETY: closing a descriptor number of this (child) process.
                         unsafe { libc::close(fd) };
                         closed_any = true;

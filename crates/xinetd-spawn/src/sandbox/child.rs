@@ -310,19 +310,84 @@ pub(crate) fn landlock_abi() -> i32 {
     i32::try_from(r).unwrap_or(0)
 }
 
-/// Enters the prepared Landlock domain (no_new_privs is already set), then closes the
-/// ruleset descriptor.
-pub(crate) fn landlock_restrict(fd: c_int) -> Result<(), c_int> {
-    // SAFETY: landlock_restrict_self takes a descriptor number and flags.
-    let r = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) };
-    let e = errno();
-    // SAFETY: closes the ruleset descriptor of this (child) process.
-    unsafe { libc::close(fd) };
-    if r < 0 {
-        Err(e)
-    } else {
-        Ok(())
+/// The kernel's `struct landlock_ruleset_attr`, file-system part only (the kernel accepts
+/// a shorter structure than its own).
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+}
+
+/// The kernel's `struct landlock_path_beneath_attr` (packed in the UAPI header).
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+const LANDLOCK_RULE_PATH_BENEATH: libc::c_uint = 1;
+
+/// Builds the Landlock ruleset from the prepared rules, as the paths resolve in the child's
+/// own mount namespace, and enters it (no_new_privs is already set).
+pub(crate) fn landlock_restrict(plan: &super::landlock::Prepared) -> Result<(), c_int> {
+    let attr = RulesetAttr {
+        handled_access_fs: plan.handled,
+    };
+    // SAFETY: the attribute lives on this stack and its size is passed.
+    let ruleset = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &attr as *const RulesetAttr,
+            std::mem::size_of::<RulesetAttr>(),
+            0u32,
+        )
+    };
+    if ruleset < 0 {
+        return Err(errno());
     }
+    let ruleset = ruleset as c_int;
+    let result = (|| {
+        for rule in &plan.rules {
+            // SAFETY: `path` is a NUL-terminated path owned by the spec.
+            let fd = unsafe { libc::open(rule.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(errno());
+            }
+            // SAFETY: a zeroed stat is a valid buffer; fstat works on O_PATH descriptors.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: `st` is a valid stat buffer on this stack.
+            let is_dir = unsafe { libc::fstat(fd, &mut st) } == 0
+                && st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            let beneath = PathBeneathAttr {
+                allowed_access: if is_dir {
+                    rule.dir_access
+                } else {
+                    rule.file_access
+                },
+                parent_fd: fd,
+            };
+            // SAFETY: the attribute lives on this stack.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_landlock_add_rule,
+                    ruleset,
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &beneath as *const PathBeneathAttr,
+                    0u32,
+                )
+            };
+            let e = errno();
+            // SAFETY: closes the descriptor opened above.
+            unsafe { libc::close(fd) };
+            if r < 0 {
+                return Err(e);
+            }
+        }
+        // SAFETY: landlock_restrict_self takes a descriptor number and flags.
+        check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) })
+    })();
+    // SAFETY: closes the ruleset descriptor of this (child) process.
+    unsafe { libc::close(ruleset) };
+    result
 }
 
 /// Moves the child into each prepared cgroup (`0` = the writer itself).

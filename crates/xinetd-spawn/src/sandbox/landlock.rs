@@ -1,23 +1,36 @@
-//! `landlock_read` / `landlock_write`: a Landlock ruleset built in the parent (the `landlock`
-//! crate opens the paths and creates the ruleset descriptor), best effort by the kernel's
-//! ABI; the child only calls `landlock_restrict_self` on the descriptor right before exec.
+//! `landlock_read` / `landlock_write`: access masks chosen in the parent by the kernel's
+//! Landlock ABI (with the `landlock` crate's per-ABI rights), the ruleset built and entered
+//! by the child right before exec (`child::landlock_restrict`).
+//!
+//! The ruleset is built in the child, not in the daemon, because a rule names the file
+//! hierarchy the opened path resolves to: opened in the daemon, `/tmp` or `/proc` would be the
+//! daemon's, not the server's private tmpfs or its new `/proc`. Opening a path with `O_PATH`
+//! and the three Landlock calls are plain system calls, safe in the child.
 
-use std::os::fd::OwnedFd;
+use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use landlock::{
-    Access, AccessFs, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, ABI,
-};
+use landlock::{Access, AccessFs, ABI};
 
+use super::c_path;
 use crate::SpawnError;
 
-/// The prepared ruleset: its descriptor (shared by the clones of the spec; the child
-/// inherits it across `clone` and applies it) and what this kernel could not enforce.
+/// One rule: the path and the rights it grants beneath it (the second mask when the path
+/// turns out to be a file, which only takes file rights).
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub(crate) path: CString,
+    pub(crate) dir_access: u64,
+    pub(crate) file_access: u64,
+}
+
+/// The prepared Landlock part of a spec.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    pub(crate) fd: Arc<OwnedFd>,
+    /// Every file-system right this kernel knows: all denied unless a rule grants them.
+    pub(crate) handled: u64,
+    pub(crate) rules: Vec<Rule>,
+    /// What this kernel could not enforce.
     pub(crate) notes: Vec<String>,
 }
 
@@ -31,52 +44,36 @@ pub(crate) fn prepare(read: &[PathBuf], write: &[PathBuf]) -> Result<Prepared, S
                 .to_owned(),
         ));
     }
-    let newest = ABI::from(i32::MAX);
     let mut notes = Vec::new();
+    let newest = ABI::from(i32::MAX);
     let missing = AccessFs::from_all(newest) & !AccessFs::from_all(abi);
     if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|a| format!("{a:?}")).collect();
         notes.push(format!(
-            "landlock: this kernel's ABI {version} cannot restrict {missing:?} (they stay allowed)"
+            "landlock: this kernel's ABI {version} cannot restrict {} (allowed everywhere)",
+            names.join(", ")
         ));
     }
-    let err = |e: landlock::RulesetError| fail(format!("landlock: {e}"));
-    let rule = |p: &PathBuf, access| -> Result<PathBeneath<PathFd>, SpawnError> {
-        let attr = if write.contains(p) {
-            "landlock_write"
-        } else {
-            "landlock_read"
-        };
-        let meta =
+    let file = AccessFs::from_file(abi);
+    let mut rules = Vec::new();
+    for (attr, paths, access) in [
+        ("landlock_read", read, AccessFs::from_read(abi)),
+        ("landlock_write", write, AccessFs::from_all(abi)),
+    ] {
+        for p in paths {
+            // Checked here so a typo disables the service at load; the child opens the path
+            // again in its own mount namespace.
             std::fs::metadata(p).map_err(|e| fail(format!("{attr}: {}: {e}", p.display())))?;
-        let fd = PathFd::new(p).map_err(|e| fail(format!("{attr}: {}: {e}", p.display())))?;
-        let access = if meta.is_dir() {
-            access
-        } else {
-            access & AccessFs::from_file(abi)
-        };
-        Ok(PathBeneath::new(fd, access))
-    };
-    let mut created = Ruleset::default()
-        // Everything this kernel knows is handled (denied unless a rule allows it).
-        .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(AccessFs::from_all(abi))
-        .map_err(err)?
-        .create()
-        .map_err(err)?;
-    for p in read {
-        created = created
-            .add_rule(rule(p, AccessFs::from_read(abi))?)
-            .map_err(err)?;
+            rules.push(Rule {
+                path: c_path(p)?,
+                dir_access: access.bits(),
+                file_access: (access & file).bits(),
+            });
+        }
     }
-    for p in write {
-        created = created
-            .add_rule(rule(p, AccessFs::from_all(abi))?)
-            .map_err(err)?;
-    }
-    let fd: Option<OwnedFd> = created.into();
-    let fd = fd.ok_or_else(|| fail("landlock: no ruleset descriptor".to_owned()))?;
     Ok(Prepared {
-        fd: Arc::new(fd),
+        handled: AccessFs::from_all(abi).bits(),
+        rules,
         notes,
     })
 }
