@@ -49,6 +49,15 @@
 //! # }
 //! ```
 //!
+//! # Sandbox
+//!
+//! [`SpawnSpecBuilder::sandbox`] adds a per-service [`Sandbox`] (module [`sandbox`]):
+//! namespaces created by the `clone` itself, a private mount table (`private_tmp`,
+//! `protect_system`, `protect_home`), the bounding and ambient capability sets around
+//! `setuid`, `no_new_privs`, a seccomp filter compiled by `seccompiler`, a Landlock ruleset and
+//! a cgroup per connection. [`SpawnSpecBuilder::build`] checks the request against the running
+//! kernel and privileges and fails with [`SpawnError::Sandbox`] naming what is missing.
+//!
 //! # How the child is made
 //!
 //! `clone(CLONE_VM | CLONE_VFORK)` (what glibc's `posix_spawn` and `std::process::Command`

@@ -6,11 +6,42 @@
 //! turns it into a prepared plan when the spec is built: the clone flags, capability masks,
 //! every mount as C strings, the compiled seccomp BPF program. Building is also where the
 //! request is checked against the running kernel and the daemon's privileges: anything that
-//! cannot be provided is a [`SpawnError::Sandbox`](crate::SpawnError::Sandbox) naming what is
+//! cannot be provided is a [`SpawnError::Sandbox`] naming what is
 //! missing, so a service is never started with less isolation than it asked for.
 //!
 //! The child then only issues system calls on that plan (module `child`): no allocation, no
 //! lock, nothing that is not async-signal-safe.
+//!
+//! `no_new_privs`, `seccomp` and Landlock need no privilege:
+//!
+//! ```
+//! use std::io::Read;
+//! use std::os::fd::AsFd;
+//! use std::os::unix::net::UnixStream;
+//! use xinetd_spawn::sandbox::{SeccompAction, SeccompGroup, SeccompPolicy};
+//! use xinetd_spawn::{spawn, Connection, Sandbox, SpawnSpec};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut sandbox = Sandbox::default();
+//! sandbox.no_new_privs = true;
+//! sandbox.seccomp = Some(SeccompPolicy::Deny(
+//!     SeccompGroup::DEFAULT_DENY.to_vec(),
+//!     SeccompAction::Errno(libc::EACCES),
+//! ));
+//! let spec = SpawnSpec::builder("/bin/sh")
+//!     .argv(["sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"])
+//!     .sandbox(sandbox)
+//!     .build()?;
+//! let (server_side, mut client_side) = UnixStream::pair()?;
+//! let child = spawn(&spec, Connection::new(server_side.as_fd()))?;
+//! drop(server_side);
+//! let mut out = String::new();
+//! client_side.read_to_string(&mut out)?;
+//! child.wait()?;
+//! assert_eq!(out, "NoNewPrivs:\t1\nSeccomp:\t2\n");
+//! # Ok(())
+//! # }
+//! ```
 
 mod capabilities;
 pub(crate) mod cgroup;
