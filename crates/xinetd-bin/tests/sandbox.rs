@@ -507,3 +507,33 @@ fn timeout_kills_the_whole_cgroup() {
         running(&marker) == 0
     });
 }
+
+#[test]
+fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
+    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+        return;
+    }
+    let dir = outside_tmp();
+    let marker = format!("{}.5", 6000 + std::process::id() % 1000);
+    let probe = script(
+        dir.path(),
+        "stay.sh",
+        &format!(
+            "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+        ),
+    );
+    let port = free_port();
+    let mut d = Daemon::start(&stanza("stay", port, "nobody", &probe, "\tpids_max = 20\n"));
+    let mut s = connect(port);
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut buf = [0u8; 8];
+    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
+    assert_eq!(&buf[..n], b"started\n");
+    wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(10).is_some(), "the daemon exits");
+    // The server died of SIGTERM (its process group); the grandchild in a session of its
+    // own went with the server's cgroup.
+    wait_until(5, "the escaped grandchild is killed", || running(&marker) == 0);
+    assert!(d.read("svc.log").contains("EXIT: stay signal=15"), "{}", d.read("svc.log"));
+}
