@@ -47,6 +47,8 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
     };
     s.landlock_read = paths(&c.landlock_read);
     s.landlock_write = paths(&c.landlock_write);
+    s.landlock_tcp_bind = c.landlock_tcp_bind.as_ref().map(|v| v.value.clone());
+    s.landlock_tcp_connect = c.landlock_tcp_connect.as_ref().map(|v| v.value.clone());
     s.cgroup.memory_max = c.memory_max.as_ref().map(|v| v.value);
     s.cgroup.pids_max = c.pids_max.as_ref().map(|v| v.value);
     s.cgroup.cpu_max_percent = c.cpu_max.as_ref().map(|v| v.value);

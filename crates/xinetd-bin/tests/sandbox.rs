@@ -275,6 +275,9 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
         "cat /etc/hostname >/dev/null 2>&1 || echo etc_denied yes\n\
          touch \"$(dirname \"$0\")/rw/ok\" && echo rw_ok yes\n\
          touch \"$(dirname \"$0\")/not-rw\" 2>/dev/null || echo dir_readonly yes\n\
+         /usr/bin/python3 -c 'import socket\n\
+try:\n    socket.create_connection((\"127.0.0.1\", 9))\n\
+except OSError as e:\n    print(\"connect\", e.errno)'\n\
          echo end",
     );
     let read: Vec<String> = ["/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache"]
@@ -285,12 +288,13 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
         .collect();
     let port = free_port();
     let extra = format!(
-        "\tlandlock_read = {}\n\tlandlock_write = {}/rw /dev/null\n",
+        "\tlandlock_read = {}\n\tlandlock_write = {}/rw /dev/null\n\tlandlock_tcp_connect =\n",
         read.join(" "),
         dir.path().display()
     );
     let d = Daemon::start(&stanza("confined", port, "nobody", &probe, &extra));
     let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
+    let log = d.prog_log();
     let f = fields(&out);
     assert!(out.ends_with("end\n"), "{out}");
     assert_eq!(
@@ -304,9 +308,17 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
         Some("yes"),
         "{out}"
     );
+    // Landlock ABI 4 rules, no port allowed: connect fails with EACCES (not ECONNREFUSED).
+    if abi >= 4 {
+        assert_eq!(f.get("connect").map(String::as_str), Some("13"), "{out}");
+    } else {
+        assert!(
+            log.contains("landlock_tcp_connect is not enforced"),
+            "{log}"
+        );
+    }
     // The crate knows ABIs up to 10 at least; an older kernel gets one WARNING line naming
     // the rights it cannot restrict.
-    let log = d.prog_log();
     if abi < 9 {
         assert!(
             log.contains(&format!(
@@ -534,6 +546,12 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
     assert!(d.wait_exit(10).is_some(), "the daemon exits");
     // The server died of SIGTERM (its process group); the grandchild in a session of its
     // own went with the server's cgroup.
-    wait_until(5, "the escaped grandchild is killed", || running(&marker) == 0);
-    assert!(d.read("svc.log").contains("EXIT: stay signal=15"), "{}", d.read("svc.log"));
+    wait_until(5, "the escaped grandchild is killed", || {
+        running(&marker) == 0
+    });
+    assert!(
+        d.read("svc.log").contains("EXIT: stay signal=15"),
+        "{}",
+        d.read("svc.log")
+    );
 }

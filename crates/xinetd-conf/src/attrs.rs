@@ -146,6 +146,8 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     sb("memory_max", S::MemoryMax, ONE),
     sb("pids_max", S::PidsMax, ONE),
     sb("cpu_max", S::CpuMax, ONE),
+    sb("landlock_tcp_bind", S::LandlockTcpBind, ANY),
+    sb("landlock_tcp_connect", S::LandlockTcpConnect, ANY),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

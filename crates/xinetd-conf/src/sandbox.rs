@@ -28,6 +28,8 @@ pub enum SandboxAttr {
     MemoryMax,
     PidsMax,
     CpuMax,
+    LandlockTcpBind,
+    LandlockTcpConnect,
 }
 
 /// `protect_system`.
@@ -187,6 +189,10 @@ pub struct Sandbox {
     pub pids_max: Option<Spanned<u64>>,
     /// `cpu_max` in percent of one CPU.
     pub cpu_max: Option<Spanned<u32>>,
+    /// `landlock_tcp_bind` (an empty list allows no port).
+    pub landlock_tcp_bind: Option<Spanned<Vec<u16>>>,
+    /// `landlock_tcp_connect` (an empty list allows no port).
+    pub landlock_tcp_connect: Option<Spanned<Vec<u16>>>,
 }
 
 fn flag(v: &Option<Spanned<bool>>) -> bool {
@@ -282,6 +288,16 @@ impl Sandbox {
             })
             .or_else(|| self.pids_max.as_ref().map(|v| ("pids_max", v.span.clone())))
             .or_else(|| self.cpu_max.as_ref().map(|v| ("cpu_max", v.span.clone())))
+            .or_else(|| {
+                self.landlock_tcp_bind
+                    .as_ref()
+                    .map(|v| ("landlock_tcp_bind", v.span.clone()))
+            })
+            .or_else(|| {
+                self.landlock_tcp_connect
+                    .as_ref()
+                    .map(|v| ("landlock_tcp_connect", v.span.clone()))
+            })
     }
 
     /// Every attribute that is set, as (name, value text) in table order: what the printer
@@ -350,6 +366,13 @@ impl Sandbox {
         }
         if let Some(v) = &self.cpu_max {
             out.push(("cpu_max", format!("{}%", v.value)));
+        }
+        let ports = |l: &[u16]| l.iter().map(u16::to_string).collect::<Vec<_>>().join(" ");
+        if let Some(v) = &self.landlock_tcp_bind {
+            out.push(("landlock_tcp_bind", ports(&v.value)));
+        }
+        if let Some(v) = &self.landlock_tcp_connect {
+            out.push(("landlock_tcp_connect", ports(&v.value)));
         }
         out
     }
@@ -465,6 +488,25 @@ pub(crate) fn parse(
                 },
                 span,
             ));
+        }
+        SandboxAttr::LandlockTcpBind | SandboxAttr::LandlockTcpConnect => {
+            let mut ports = Vec::new();
+            for w in vals {
+                let p = w
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("{name}: '{w}' is not a TCP port (1-65535)"))?;
+                if !ports.contains(&p) {
+                    ports.push(p);
+                }
+            }
+            let v = Some(sp(ports, span));
+            if attr == SandboxAttr::LandlockTcpBind {
+                sb.landlock_tcp_bind = v;
+            } else {
+                sb.landlock_tcp_connect = v;
+            }
         }
         SandboxAttr::MemoryMax => {
             let (digits, unit) = match first.char_indices().last() {
@@ -598,7 +640,8 @@ mod tests {
         \tprotect_system = strict\n\tread_write_paths = /srv/ctf /var/lib/ctf\n\
         \tprotect_home = read-only\n\tseccomp = default @bpf\n\tseccomp_action = eacces\n\
         \tlandlock_read = /usr /lib\n\tlandlock_write = /srv/ctf\n\
-        \tmemory_max = 64M\n\tpids_max = 32\n\tcpu_max = 50%\n";
+        \tmemory_max = 64M\n\tpids_max = 32\n\tcpu_max = 50%\n\
+        \tlandlock_tcp_bind = 8080 8443\n\tlandlock_tcp_connect =\n";
 
     #[test]
     fn every_attribute_is_typed_and_round_trips() {
@@ -638,6 +681,11 @@ mod tests {
         );
         assert!(printed.contains("\tmemory_max = 67108864\n"), "{printed}");
         assert!(printed.contains("\tcpu_max = 50%\n"), "{printed}");
+        assert!(
+            printed.contains("\tlandlock_tcp_bind = 8080 8443\n"),
+            "{printed}"
+        );
+        assert!(printed.contains("\tlandlock_tcp_connect =\n"), "{printed}");
         let again =
             load_bytes(printed.as_bytes(), "p.conf", &env(), &LoadOptions::new()).expect("reloads");
         assert_eq!(print(&again.config), printed);
@@ -682,6 +730,11 @@ mod tests {
         assert!(e.contains("'relative/dir' is not an absolute path"), "{e}");
         let e = first_error("\tmemory_max = 12Q\n");
         assert!(e.contains("memory_max '12Q'"), "{e}");
+        let e = first_error("\tlandlock_tcp_bind = 80 http\n");
+        assert!(
+            e.contains("landlock_tcp_bind: 'http' is not a TCP port"),
+            "{e}"
+        );
         let e = first_error("\tcpu_max = 50\n");
         assert!(e.contains("cpu_max '50'"), "{e}");
         let e = first_error("\tseccomp_action = 0\n\tseccomp = default\n");

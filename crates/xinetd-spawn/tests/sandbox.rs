@@ -347,3 +347,61 @@ fn pids_max_stops_a_fork_bomb_and_the_cgroup_is_killed_and_removed() {
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
 }
+
+#[test]
+fn landlock_tcp_rules_limit_bind_and_connect() {
+    if !root() {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: python3 is missing");
+        return;
+    }
+    let allowed = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = allowed.local_addr().expect("addr").port();
+    drop(allowed);
+    let other = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let other_port = other.local_addr().expect("addr").port();
+    let mut s = Sandbox::default();
+    s.landlock_tcp_bind = Some(vec![port]);
+    s.landlock_tcp_connect = Some(vec![]);
+    let script = format!(
+        "import socket\n\
+         def attempt(what, f):\n\
+         \x20   s = socket.socket()\n\
+         \x20   try:\n\
+         \x20       f(s); print(what, 'ok')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(what, e.errno)\n\
+         attempt('bind_allowed', lambda s: s.bind(('127.0.0.1', {port})))\n\
+         attempt('bind_other', lambda s: s.bind(('127.0.0.1', {port2})))\n\
+         attempt('connect', lambda s: s.connect(('127.0.0.1', {other_port})))\n",
+        port2 = port.wrapping_add(1).max(1024),
+    );
+    let spec = SpawnSpec::builder("/usr/bin/python3")
+        .argv(["python3", "-c", &script])
+        .sandbox(s)
+        .build();
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(e) => panic!("{e}"),
+    };
+    if spec
+        .sandbox_notes()
+        .iter()
+        .any(|n| n.contains("no TCP rules"))
+    {
+        eprintln!("skipped: this kernel's Landlock has no TCP rules (ABI < 4)");
+        return;
+    }
+    let (server, mut client) = UnixStream::pair().expect("socketpair");
+    let child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let mut out = String::new();
+    client.read_to_string(&mut out).expect("read");
+    child.wait().expect("wait");
+    drop(other);
+    assert!(out.contains("bind_allowed ok"), "{out}");
+    assert!(out.contains("bind_other 13"), "{out}");
+    assert!(out.contains("connect 13"), "{out}");
+}

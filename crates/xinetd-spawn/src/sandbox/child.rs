@@ -315,7 +315,17 @@ pub(crate) fn landlock_abi() -> i32 {
 #[repr(C)]
 struct RulesetAttr {
     handled_access_fs: u64,
+    handled_access_net: u64,
 }
+
+/// The kernel's `struct landlock_net_port_attr`.
+#[repr(C)]
+struct NetPortAttr {
+    allowed_access: u64,
+    port: u64,
+}
+
+const LANDLOCK_RULE_NET_PORT: libc::c_uint = 2;
 
 /// The kernel's `struct landlock_path_beneath_attr` (packed in the UAPI header).
 #[repr(C, packed)]
@@ -329,15 +339,25 @@ const LANDLOCK_RULE_PATH_BENEATH: libc::c_uint = 1;
 /// Builds the Landlock ruleset from the prepared rules, as the paths resolve in the child's
 /// own mount namespace, and enters it (no_new_privs is already set).
 pub(crate) fn landlock_restrict(plan: &super::landlock::Prepared) -> Result<(), c_int> {
+    if !plan.enforces() {
+        return Ok(());
+    }
     let attr = RulesetAttr {
         handled_access_fs: plan.handled,
+        handled_access_net: plan.handled_net,
     };
-    // SAFETY: the attribute lives on this stack and its size is passed.
+    // Kernels before ABI 4 know only the first field: pass only it when it is all we use.
+    let size = if plan.handled_net == 0 {
+        std::mem::size_of::<u64>()
+    } else {
+        std::mem::size_of::<RulesetAttr>()
+    };
+    // SAFETY: the attribute lives on this stack and `size` does not exceed it.
     let ruleset = unsafe {
         libc::syscall(
             libc::SYS_landlock_create_ruleset,
             &attr as *const RulesetAttr,
-            std::mem::size_of::<RulesetAttr>(),
+            size,
             0u32,
         )
     };
@@ -381,6 +401,22 @@ pub(crate) fn landlock_restrict(plan: &super::landlock::Prepared) -> Result<(), 
             if r < 0 {
                 return Err(e);
             }
+        }
+        for &(port, access) in &plan.ports {
+            let rule = NetPortAttr {
+                allowed_access: access,
+                port,
+            };
+            // SAFETY: the attribute lives on this stack.
+            check(unsafe {
+                libc::syscall(
+                    libc::SYS_landlock_add_rule,
+                    ruleset,
+                    LANDLOCK_RULE_NET_PORT,
+                    &rule as *const NetPortAttr,
+                    0u32,
+                )
+            })?;
         }
         // SAFETY: landlock_restrict_self takes a descriptor number and flags.
         check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) })

@@ -10,7 +10,7 @@
 use std::ffi::CString;
 use std::path::PathBuf;
 
-use landlock::{Access, AccessFs, ABI};
+use landlock::{Access, AccessFs, AccessNet, ABI};
 
 use super::c_path;
 use crate::SpawnError;
@@ -27,14 +27,24 @@ pub(crate) struct Rule {
 /// The prepared Landlock part of a spec.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    /// Every file-system right this kernel knows: all denied unless a rule grants them.
+    /// Every file-system right this kernel knows when file-system rules are asked for (all
+    /// denied unless a rule grants them), else 0.
     pub(crate) handled: u64,
     pub(crate) rules: Vec<Rule>,
+    /// TCP bind / connect when asked for and the kernel has them (ABI >= 4), else 0.
+    pub(crate) handled_net: u64,
+    /// (port, rights) rules.
+    pub(crate) ports: Vec<(u64, u64)>,
     /// What this kernel could not enforce.
     pub(crate) notes: Vec<String>,
 }
 
-pub(crate) fn prepare(read: &[PathBuf], write: &[PathBuf]) -> Result<Prepared, SpawnError> {
+pub(crate) fn prepare(
+    read: &[PathBuf],
+    write: &[PathBuf],
+    tcp_bind: Option<&[u16]>,
+    tcp_connect: Option<&[u16]>,
+) -> Result<Prepared, SpawnError> {
     let fail = |m: String| SpawnError::Sandbox(m);
     let version = super::child::landlock_abi();
     let abi = ABI::from(version);
@@ -49,10 +59,31 @@ pub(crate) fn prepare(read: &[PathBuf], write: &[PathBuf]) -> Result<Prepared, S
     let missing = AccessFs::from_all(newest) & !AccessFs::from_all(abi);
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|a| format!("{a:?}")).collect();
-        notes.push(format!(
-            "landlock: this kernel's ABI {version} cannot restrict {} (allowed everywhere)",
-            names.join(", ")
-        ));
+        if !read.is_empty() || !write.is_empty() {
+            notes.push(format!(
+                "landlock: this kernel's ABI {version} cannot restrict {} (allowed everywhere)",
+                names.join(", ")
+            ));
+        }
+    }
+    let net_all = AccessNet::from_all(abi);
+    let mut handled_net = 0;
+    let mut ports = Vec::new();
+    for (attr, list, right) in [
+        ("landlock_tcp_bind", tcp_bind, AccessNet::BindTcp),
+        ("landlock_tcp_connect", tcp_connect, AccessNet::ConnectTcp),
+    ] {
+        let Some(list) = list else { continue };
+        if !net_all.contains(right) {
+            notes.push(format!(
+                "landlock: this kernel's ABI {version} has no TCP rules (ABI 4): {attr} is not enforced"
+            ));
+            continue;
+        }
+        handled_net |= right as u64;
+        for port in list {
+            ports.push((u64::from(*port), right as u64));
+        }
     }
     let file = AccessFs::from_file(abi);
     let mut rules = Vec::new();
@@ -71,9 +102,25 @@ pub(crate) fn prepare(read: &[PathBuf], write: &[PathBuf]) -> Result<Prepared, S
             });
         }
     }
+    let handled = if read.is_empty() && write.is_empty() {
+        0
+    } else {
+        AccessFs::from_all(abi).bits()
+    };
+    // Only TCP rules asked for on a kernel without them: nothing is entered (the notes say
+    // so), see `enforces`.
     Ok(Prepared {
-        handled: AccessFs::from_all(abi).bits(),
+        handled,
         rules,
+        handled_net,
+        ports,
         notes,
     })
+}
+
+impl Prepared {
+    /// Whether the child has a domain to enter.
+    pub(crate) fn enforces(&self) -> bool {
+        self.handled != 0 || self.handled_net != 0
+    }
 }

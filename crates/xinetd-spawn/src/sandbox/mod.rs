@@ -123,6 +123,11 @@ pub struct Sandbox {
     pub landlock_read: Vec<PathBuf>,
     /// `landlock_write`: the only trees the server may read and write.
     pub landlock_write: Vec<PathBuf>,
+    /// `landlock_tcp_bind`: the only TCP ports the server may bind (`Some(vec![])`: none;
+    /// Landlock ABI 4, best effort).
+    pub landlock_tcp_bind: Option<Vec<u16>>,
+    /// `landlock_tcp_connect`: the only TCP ports the server may connect to.
+    pub landlock_tcp_connect: Option<Vec<u16>>,
     /// `memory_max`, `pids_max`, `cpu_max`: a cgroup per connection.
     pub cgroup: CgroupLimits,
 }
@@ -189,12 +194,18 @@ impl Sandbox {
             Some(policy) => Some(seccomp::compile(policy)?),
             None => None,
         };
-        let landlock = if self.landlock_read.is_empty() && self.landlock_write.is_empty() {
+        let landlock = if self.landlock_read.is_empty()
+            && self.landlock_write.is_empty()
+            && self.landlock_tcp_bind.is_none()
+            && self.landlock_tcp_connect.is_none()
+        {
             None
         } else {
             Some(landlock::prepare(
                 &self.landlock_read,
                 &self.landlock_write,
+                self.landlock_tcp_bind.as_deref(),
+                self.landlock_tcp_connect.as_deref(),
             )?)
         };
         let cgroup = if self.cgroup.is_empty() {
@@ -223,7 +234,9 @@ impl Sandbox {
             // A filter (or a Landlock domain) can only be installed by an unprivileged
             // process with no_new_privs set, and the server is unprivileged once `user`
             // applies: always set it.
-            no_new_privs: self.no_new_privs || self.seccomp.is_some() || landlock.is_some(),
+            no_new_privs: self.no_new_privs
+                || self.seccomp.is_some()
+                || landlock.as_ref().is_some_and(|l| l.enforces()),
             seccomp,
             landlock,
             cgroup,
