@@ -387,6 +387,10 @@ impl Cgroup {
     /// the tree is frozen first (if the freezer hierarchy is mounted) so no member can fork
     /// while the members are listed and killed, then thawed so the kills are delivered.
     pub fn kill_all(&self) {
+        // The common case at reap time: nothing left, nothing to freeze.
+        if self.dirs.iter().all(|d| members(d).is_empty()) {
+            return;
+        }
         if self.v2 {
             if let Some(dir) = self.dirs.first() {
                 if fs::write(dir.join("cgroup.kill"), "1").is_ok() {
