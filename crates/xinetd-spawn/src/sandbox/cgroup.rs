@@ -73,9 +73,9 @@ struct Mount {
     controllers: Vec<String>,
 }
 
-fn mounts() -> Vec<Mount> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
+fn mounts(mountinfo: &str) -> Vec<Mount> {
+    mountinfo
+        .lines()
         .filter_map(|l| {
             let (left, right) = l.split_once(" - ")?;
             let point = left.split(' ').nth(4)?;
@@ -101,9 +101,9 @@ fn mounts() -> Vec<Mount> {
 }
 
 /// The daemon's own cgroup paths: ("" for v2 | controller list, path).
-fn own_cgroups() -> Vec<(String, String)> {
-    let text = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    text.lines()
+fn own_cgroups(proc_cgroup: &str) -> Vec<(String, String)> {
+    proc_cgroup
+        .lines()
         .filter_map(|l| {
             let mut f = l.splitn(3, ':');
             let _id = f.next()?;
@@ -134,41 +134,64 @@ fn needed(l: &CgroupLimits) -> Vec<&'static str> {
 }
 
 pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, SpawnError> {
-    let fail = |m: String| SpawnError::Sandbox(m);
     if !nix::unistd::geteuid().is_root() {
-        return Err(fail(
+        return Err(SpawnError::Sandbox(
             "memory_max/pids_max/cpu_max need a daemon running as root (or owning a delegated cgroup)"
                 .to_owned(),
         ));
     }
     let want = needed(&limits);
-    let mounts = mounts();
-    let own = own_cgroups();
-    // v2 first: every controller available in the daemon's cgroup.
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let controllers = |dir: &Path| fs::read_to_string(dir.join("cgroup.controllers")).ok();
+    let layout = choose_layout(&mountinfo, &proc_cgroup, &want, controllers)?;
+    if let Layout::V2 { base } = &layout {
+        if let Some(own) = base.parent() {
+            enable_v2(own, &want)?;
+        }
+    }
+    Ok(Prepared {
+        limits,
+        layout,
+        name: name.to_owned(),
+    })
+}
+
+/// Where the per-connection cgroups go, from `/proc/self/mountinfo`, `/proc/self/cgroup`
+/// and the `cgroup.controllers` of the daemon's v2 cgroup: v2 when it offers every
+/// controller in `want`, else the v1 hierarchy of each (and v1's freezer, if mounted).
+fn choose_layout(
+    mountinfo: &str,
+    proc_cgroup: &str,
+    want: &[&'static str],
+    controllers: impl Fn(&Path) -> Option<String>,
+) -> Result<Layout, SpawnError> {
+    let fail = |m: String| SpawnError::Sandbox(m);
+    let mounts = mounts(mountinfo);
+    let own = own_cgroups(proc_cgroup);
+    // The controllers the unified hierarchy lacks, for the error below.
+    let mut not_on_v2: Vec<&str> = want.to_vec();
     if let (Some(m), Some((_, path))) = (
         mounts.iter().find(|m| m.v2),
         own.iter().find(|(c, _)| c.is_empty()),
     ) {
         let dir = m.point.join(path.trim_start_matches('/'));
-        let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        let available = controllers(&dir).unwrap_or_default();
         let available: Vec<&str> = available.split_whitespace().collect();
-        if want.iter().all(|c| available.contains(c)) {
-            enable_v2(&dir, &want)?;
-            return Ok(Prepared {
-                limits,
-                layout: Layout::V2 {
-                    base: join(&m.point, path),
-                },
-                name: name.to_owned(),
+        not_on_v2.retain(|c| !available.contains(c));
+        if not_on_v2.is_empty() {
+            return Ok(Layout::V2 {
+                base: join(&m.point, path),
             });
         }
     }
     let mut bases = Vec::new();
-    for c in &want {
+    for c in want {
         let Some(m) = mounts
             .iter()
             .find(|m| !m.v2 && m.controllers.iter().any(|x| x == c))
         else {
+            let c = not_on_v2.first().unwrap_or(c);
             return Err(fail(format!(
                 "the {c} controller is neither on the unified cgroup hierarchy of this daemon nor on a v1 hierarchy (mount | grep cgroup)"
             )));
@@ -191,11 +214,7 @@ pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, Spaw
                 .find(|(ctrls, _)| ctrls.split(',').any(|x| x == "freezer"))
                 .map(|(_, p)| join(&m.point, p))
         });
-    Ok(Prepared {
-        limits,
-        layout: Layout::V1 { bases, freezer },
-        name: name.to_owned(),
-    })
+    Ok(Layout::V1 { bases, freezer })
 }
 
 /// Enables `want` in the subtree of the daemon's own v2 cgroup `dir`. v2 lets a non-root
@@ -475,5 +494,78 @@ impl Cgroup {
                 let _ = fs::remove_dir(parent);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This project's CI machine: controllers on v1, an empty v2 tree at .../unified.
+    const HYBRID_MOUNTS: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+    const HYBRID_CGROUP: &str = "8:pids:/\n6:freezer:/\n4:memory:/jobs/42\n1:cpu:/\n0::/\n";
+
+    const V2_MOUNTS: &str =
+        "25 1 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+    const V2_CGROUP: &str = "0::/system.slice/xinetd.service\n";
+
+    #[test]
+    fn hybrid_machines_use_the_v1_hierarchies_under_the_daemons_cgroups() {
+        let layout = choose_layout(HYBRID_MOUNTS, HYBRID_CGROUP, &["memory", "pids"], |_| {
+            Some(String::new())
+        })
+        .expect("layout");
+        let Layout::V1 { bases, freezer } = layout else {
+            panic!("v1 expected");
+        };
+        assert_eq!(
+            bases,
+            [
+                (
+                    "memory",
+                    PathBuf::from("/sys/fs/cgroup/memory/jobs/42/xinetd-rs")
+                ),
+                ("pids", PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs")),
+            ]
+        );
+        assert_eq!(
+            freezer,
+            Some(PathBuf::from("/sys/fs/cgroup/freezer/xinetd-rs"))
+        );
+    }
+
+    #[test]
+    fn unified_hierarchies_with_the_controllers_use_v2() {
+        let layout = choose_layout(V2_MOUNTS, V2_CGROUP, &["memory", "pids", "cpu"], |dir| {
+            assert_eq!(dir, Path::new("/sys/fs/cgroup/system.slice/xinetd.service"));
+            Some("cpuset cpu io memory pids\n".to_owned())
+        })
+        .expect("layout");
+        let Layout::V2 { base } = layout else {
+            panic!("v2 expected");
+        };
+        assert_eq!(
+            base,
+            Path::new("/sys/fs/cgroup/system.slice/xinetd.service/xinetd-rs")
+        );
+    }
+
+    #[test]
+    fn a_controller_nowhere_is_an_error_naming_it() {
+        let err = choose_layout(V2_MOUNTS, V2_CGROUP, &["memory", "cpu"], |_| {
+            Some("memory pids".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("the cpu controller is neither"),
+            "{err}"
+        );
     }
 }
