@@ -555,3 +555,44 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
         d.read("svc.log")
     );
 }
+
+#[test]
+fn cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start() {
+    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+        return;
+    }
+    let dir = outside_tmp();
+    let marker = format!("{}.125", 7000 + std::process::id() % 1000);
+    let probe = script(
+        dir.path(),
+        "leave.sh",
+        &format!(
+            "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+        ),
+    );
+    let port = free_port();
+    let conf = stanza("leave", port, "nobody", &probe, "\tpids_max = 20\n");
+    let leaf = {
+        let d = Daemon::start(&conf);
+        let mut s = connect(port);
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let mut buf = [0u8; 8];
+        let n = std::io::Read::read(&mut s, &mut buf).expect("read");
+        assert_eq!(&buf[..n], b"started\n");
+        wait_until(5, "the grandchild runs", || running(&marker) == 1);
+        let leaf =
+            PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs").join(format!("leave.sh-{}-0", d.pid()));
+        assert!(leaf.exists(), "{}", leaf.display());
+        leaf
+        // The daemon is SIGKILLed here (Daemon's drop): nothing cleans up.
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(leaf.exists(), "the killed daemon's cgroup stays");
+    assert!(running(&marker) >= 1, "and what runs in it");
+    let d = Terminate(Daemon::start(&conf));
+    wait_until(5, "the stale cgroup's processes are killed", || {
+        running(&marker) == 0
+    });
+    wait_until(5, "the stale cgroup is removed", || !leaf.exists());
+    drop(d);
+}

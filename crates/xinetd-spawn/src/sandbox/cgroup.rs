@@ -150,11 +150,59 @@ pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, Spaw
             enable_v2(own, &want)?;
         }
     }
+    sweep_stale(&layout);
     Ok(Prepared {
         limits,
         layout,
         name: name.to_owned(),
     })
+}
+
+/// Removes the connection cgroups a previous daemon left behind when it was killed without
+/// a chance to clean up (`<server>-<daemon pid>-<n>` whose daemon pid no longer exists):
+/// what still runs in them is killed first.
+fn sweep_stale(layout: &Layout) {
+    let bases: Vec<&PathBuf> = match layout {
+        Layout::V2 { base } => vec![base],
+        Layout::V1 { bases, freezer } => bases.iter().map(|(_, b)| b).chain(freezer).collect(),
+    };
+    // One connection has a directory of the same name in each hierarchy.
+    let mut stale: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for base in bases {
+        let Ok(entries) = fs::read_dir(base) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let mut parts = name.rsplitn(3, '-');
+            let (Some(_seq), Some(pid), Some(_server)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(pid) = pid.parse::<i32>() else {
+                continue;
+            };
+            let dead = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+            if dead && e.path().is_dir() {
+                stale.entry(name).or_default().push(e.path());
+            }
+        }
+    }
+    for (_, dirs) in stale {
+        let freezer = dirs
+            .iter()
+            .find(|d| d.join("freezer.state").exists())
+            .cloned();
+        let cg = Cgroup {
+            dirs,
+            freezer,
+            memory: None,
+            v2: matches!(layout, Layout::V2 { .. }),
+        };
+        cg.kill_all();
+        cg.remove();
+    }
 }
 
 /// Where the per-connection cgroups go, from `/proc/self/mountinfo`, `/proc/self/cgroup`
