@@ -235,6 +235,11 @@ impl SpawnParts<'_> {
             // Extension: the listening socket as fd 3 with LISTEN_FDNAMES = the service id.
             b = b.listen_fds(&c.id.value);
         }
+        if !c.sandbox.is_empty() {
+            b = b.sandbox(
+                crate::sandbox::request(&c.sandbox).map_err(|e| format!("service {id}: {e}"))?,
+            );
+        }
         b.build().map_err(err)
     }
 }

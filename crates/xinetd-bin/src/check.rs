@@ -148,6 +148,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind_scope": s.bind.as_ref().and_then(|b| b.value.scope.clone()),
                 "socket_options": socket_options(&s.socket),
                 "source_prefix": s.source_prefix.as_ref().map(|p| json!({"v4": p.value.v4, "v6": p.value.v6})),
+                "sandbox": s.sandbox.entries().into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
             })
         })
         .collect();

@@ -61,7 +61,11 @@ pub fn load(
     let mut cache = crate::adapt::LoadCache::default();
     for c in std::mem::take(&mut loaded.config.services) {
         let tcpmux_client = c.is_tcpmux_client();
-        match crate::adapt::service(c, startup_env, &resolver, &mut cache) {
+        let service = crate::adapt::service(c, startup_env, &resolver, &mut cache);
+        if let Ok(s) = &service {
+            crate::sandbox::log_notes(log, s);
+        }
+        match service {
             Ok(s) if tcpmux_client => out.tcpmux_clients.push(s),
             Ok(s) => out.services.push(s),
             Err(msg) => log.msg(Level::Err, &format!("{msg} - DISABLING")),

@@ -41,6 +41,7 @@ mod metrics;
 mod requests;
 mod retry;
 mod rpc;
+mod sandbox;
 mod service;
 mod session;
 mod slog;

@@ -31,7 +31,7 @@ pub struct Job {
 
 /// The outcome of a [`Job`]: the server's pid, or the pid of a child that failed before exec
 /// (already reaped by xinetd-spawn) with xinetd's ERROR lines.
-pub type Outcome = Result<i32, (Option<i32>, Vec<String>)>;
+pub type Outcome = Result<(i32, Option<xinetd_spawn::sandbox::Cgroup>), (Option<i32>, Vec<String>)>;
 
 /// The spawner threads.
 pub struct Spawner {
@@ -107,7 +107,7 @@ pub fn run(job: &Job) -> Outcome {
         conn = conn.stderr(e.as_fd());
     }
     match xinetd_spawn::spawn(&job.spec, conn) {
-        Ok(child) => Ok(child.pid().as_raw()),
+        Ok(mut child) => Ok((child.pid().as_raw(), child.take_cgroup())),
         Err(e) => {
             let pid = match &e {
                 SpawnError::Setup { pid, .. } | SpawnError::ExecFailed { pid, .. } => Some(*pid),

@@ -1,6 +1,8 @@
 //! The attribute tables: names, value counts, which are cumulative, which are allowed in
 //! `defaults` (parse.c's service_attributes / default_attributes, F-032..F-041, §2).
 
+use crate::sandbox::SandboxAttr as S;
+
 /// Every attribute xinetd-rs knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[allow(missing_docs)]
@@ -70,6 +72,8 @@ pub enum Attr {
     SocketGroup,
     OnlyUid,
     OnlyGid,
+    /// The sandbox extensions (issue 14), see `crate::sandbox`.
+    Sandbox(S),
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -82,6 +86,13 @@ pub enum Count {
     /// Zero or more, `=`, `+=`, `-=` (cumulative, F-038).
     Cumulative,
 }
+
+/// A sandbox table entry (keeps the rows of the table below on one line each).
+const fn sb(name: &'static str, a: S, count: Count) -> (&'static str, Attr, Count) {
+    (name, Attr::Sandbox(a), count)
+}
+const ONE: Count = Count::Exactly(1);
+const ANY: Count = Count::Any;
 
 /// (name, attr, count) of service attributes; `interface` is `bind`.
 pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
@@ -151,6 +162,27 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("socket_group", Attr::SocketGroup, Count::Exactly(1)),
     ("only_uid", Attr::OnlyUid, Count::Any),
     ("only_gid", Attr::OnlyGid, Count::Any),
+    // Sandbox extensions (issue 14): parsed, printed and checked in crate::sandbox.
+    sb("no_new_privs", S::NoNewPrivs, ONE),
+    sb("capabilities", S::Capabilities, ANY),
+    sb("ambient_capabilities", S::AmbientCapabilities, ANY),
+    sb("private_network", S::PrivateNetwork, ONE),
+    sb("private_tmp", S::PrivateTmp, ONE),
+    sb("private_ipc", S::PrivateIpc, ONE),
+    sb("private_uts", S::PrivateUts, ONE),
+    sb("private_pid", S::PrivatePid, ONE),
+    sb("protect_system", S::ProtectSystem, ONE),
+    sb("read_write_paths", S::ReadWritePaths, ANY),
+    sb("protect_home", S::ProtectHome, ONE),
+    sb("seccomp", S::Seccomp, ANY),
+    sb("seccomp_action", S::SeccompAction, ONE),
+    sb("landlock_read", S::LandlockRead, ANY),
+    sb("landlock_write", S::LandlockWrite, ANY),
+    sb("memory_max", S::MemoryMax, ONE),
+    sb("pids_max", S::PidsMax, ONE),
+    sb("cpu_max", S::CpuMax, ONE),
+    sb("landlock_tcp_bind", S::LandlockTcpBind, ANY),
+    sb("landlock_tcp_connect", S::LandlockTcpConnect, ANY),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -202,6 +234,7 @@ pub fn is_extension(a: Attr) -> bool {
             | Attr::SocketGroup
             | Attr::OnlyUid
             | Attr::OnlyGid
+            | Attr::Sandbox(_)
     )
 }
 

@@ -22,7 +22,9 @@
 //! options ([`SocketOptions`]: `backlog`, `keepalive`, `reuseport`, `freebind`,
 //! `defer_accept`, `mark`, `receive_buffer`, `send_buffer`), a scope on IPv6 link-local
 //! `bind` addresses, `source_prefix` ([`SourcePrefix`]) and Unix-domain listeners
-//! (`socket_path`, `socket_mode`, `socket_owner`, `socket_group`, `only_uid`, `only_gid`); and one extension builtin, `metrics` (with the
+//! (`socket_path`, `socket_mode`, `socket_owner`, `socket_group`, `only_uid`, `only_gid`), the sandbox attributes of
+//! module [`sandbox`] (`no_new_privs`, `capabilities`, `private_*`, `protect_*`, `seccomp`,
+//! `landlock_*`, `memory_max`, `pids_max`, `cpu_max`; issue 14); and one extension builtin, `metrics` (with the
 //! admin builtins).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
@@ -111,6 +113,7 @@ mod model;
 mod print;
 mod sockopts;
 pub use sockopts::{Keepalive, Named, SocketOptions, SourcePrefix, UnixPath};
+pub mod sandbox;
 mod syntax;
 mod values;
 
@@ -122,6 +125,26 @@ pub use env::{
 pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
 pub use model::*;
 pub use print::{log_type as print_log_type, print, print_service};
+pub use sandbox::Sandbox;
+
+/// Every attribute name the parser knows (service and `defaults` tables, each name once),
+/// with whether it is an extension of xinetd 2.3.15.3: for documentation checks, editors'
+/// completion and linters.
+///
+/// ```
+/// let all = xinetd_conf::known_attributes();
+/// assert!(all.contains(&("only_from", false)));
+/// assert!(all.contains(&("timeout", true)));
+/// ```
+pub fn known_attributes() -> Vec<(&'static str, bool)> {
+    let mut out: Vec<(&'static str, bool)> = Vec::new();
+    for (name, attr, _) in attrs::SERVICE_ATTRS.iter().chain(attrs::DEFAULTS_ATTRS) {
+        if !out.iter().any(|(n, _)| n == name) {
+            out.push((name, attrs::is_extension(*attr)));
+        }
+    }
+    out
+}
 pub use syntax::{
     parse_document, AttrLine, Document, Entry, EntryEnd, EntryKind, Item, Op, Skip, XINETD_BUFFER,
 };

@@ -801,6 +801,8 @@ pub struct Service {
     pub socket: crate::sockopts::SocketOptions,
     /// Extension (not in xinetd): `source_prefix = V4BITS V6BITS` (`None` = exact addresses).
     pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
+    /// Extensions (not in xinetd): the sandbox attributes (issue 14).
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 impl Service {

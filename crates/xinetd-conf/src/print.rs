@@ -347,6 +347,9 @@ pub fn print_service(s: &Service) -> String {
     if let Some(v) = &s.source_prefix {
         b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
     }
+    for (name, value) in s.sandbox.entries() {
+        b.attr(name, value);
+    }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
 }
 

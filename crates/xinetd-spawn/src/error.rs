@@ -53,6 +53,23 @@ pub enum SetupStep {
     /// Socket activation ([`listen_fds`](crate::SpawnSpecBuilder::listen_fds)): opening
     /// `/dev/null` for fds 0, 1 and 2.
     DevNull,
+    /// Sandbox: the private mount table (`private_tmp`, `protect_system`, `protect_home`,
+    /// `read_write_paths`, the `/proc` of `private_pid`).
+    Mount,
+    /// Sandbox: bringing `lo` up in the new network namespace (`private_network`).
+    Loopback,
+    /// Sandbox: dropping the bounding set / keeping capabilities across `setuid`.
+    Capabilities,
+    /// Sandbox: raising the `ambient_capabilities` after `setuid`.
+    AmbientCapabilities,
+    /// Sandbox: `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Sandbox: installing the `seccomp` filter.
+    Seccomp,
+    /// Sandbox: entering the Landlock domain (`landlock_read` / `landlock_write`).
+    Landlock,
+    /// Sandbox: joining the connection's cgroup (`memory_max`, `pids_max`, `cpu_max`).
+    Cgroup,
 }
 
 impl SetupStep {
@@ -79,12 +96,20 @@ impl SetupStep {
             SetupStep::Setpgid => "setpgid",
             SetupStep::Exec => "execve",
             SetupStep::DevNull => "open_dev_null",
+            SetupStep::Mount => "sandbox mounts",
+            SetupStep::Loopback => "loopback up",
+            SetupStep::Capabilities => "capabilities",
+            SetupStep::AmbientCapabilities => "ambient_capabilities",
+            SetupStep::NoNewPrivs => "no_new_privs",
+            SetupStep::Seccomp => "seccomp",
+            SetupStep::Landlock => "landlock",
+            SetupStep::Cgroup => "cgroup",
         }
     }
 
     /// Inverse of the `u8` code the child writes into its report.
     pub(crate) fn from_code(code: u8) -> Option<SetupStep> {
-        const ALL: [SetupStep; 20] = [
+        const ALL: [SetupStep; 28] = [
             SetupStep::Signals,
             SetupStep::Dup,
             SetupStep::ClearNonblock,
@@ -105,6 +130,14 @@ impl SetupStep {
             SetupStep::Setpgid,
             SetupStep::Exec,
             SetupStep::DevNull,
+            SetupStep::Mount,
+            SetupStep::Loopback,
+            SetupStep::Capabilities,
+            SetupStep::AmbientCapabilities,
+            SetupStep::NoNewPrivs,
+            SetupStep::Seccomp,
+            SetupStep::Landlock,
+            SetupStep::Cgroup,
         ];
         ALL.iter().copied().find(|s| s.code() == code)
     }
@@ -192,6 +225,10 @@ pub enum SpawnError {
     /// A named group is not in the group database (xinetd: `Unknown group: %s`, F-107).
     #[error("Unknown group: {0}")]
     UnknownGroup(String),
+    /// The sandbox asks for something this kernel or the daemon's privileges cannot
+    /// provide (the text says what is missing); the service must not be started.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
     /// A user or group database lookup failed (not "absent": an I/O or NSS error).
     #[error("{what} lookup failed: {errno}")]
     Lookup {

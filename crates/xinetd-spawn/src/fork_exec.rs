@@ -29,6 +29,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{geteuid, Pid};
 
 use crate::rlimits::Rlimit;
+use crate::sandbox::child;
 use crate::{Session, SetupStep, SetupWarning, SpawnError, SpawnSpec};
 
 /// The socket a server gets on fds 0, 1 and 2, and the peer it is for (F-414, F-410).
@@ -79,6 +80,7 @@ impl<'fd> Connection<'fd> {
 pub struct Child {
     pid: Pid,
     warnings: Vec<SetupWarning>,
+    cgroup: Option<crate::sandbox::Cgroup>,
 }
 
 impl Child {
@@ -93,6 +95,12 @@ impl Child {
         &self.warnings
     }
 
+    /// The connection's cgroup (`memory_max`, `pids_max`, `cpu_max`), which the caller
+    /// must [`remove`](crate::sandbox::Cgroup::remove) once the server has been reaped.
+    pub fn take_cgroup(&mut self) -> Option<crate::sandbox::Cgroup> {
+        self.cgroup.take()
+    }
+
     /// Sends `signal` to the server's whole process group (e.g. `SIGKILL` on a per-connection
     /// timeout), reaching the helpers it started too.
     pub fn kill_process_group(&self, signal: Signal) -> Result<(), Errno> {
@@ -102,7 +110,11 @@ impl Child {
     /// Blocks until this server exits and reaps it. For simple callers and tests; the daemon
     /// reaps with `waitpid(-1)` instead.
     pub fn wait(self) -> Result<WaitStatus, Errno> {
-        wait_for(self.pid)
+        let status = wait_for(self.pid);
+        if let Some(cg) = &self.cgroup {
+            cg.remove();
+        }
+        status
     }
 }
 
@@ -150,6 +162,14 @@ struct Plan {
     nofile: u64,
     rlimits: [Option<u64>; 5],
     new_session: bool,
+    /// The prepared sandbox, or null.
+    sandbox: *const crate::sandbox::Prepared,
+    /// The seccomp program (pointing into the sandbox's BPF), when `has_seccomp`.
+    seccomp: libc::sock_fprog,
+    has_seccomp: bool,
+    /// `cgroup.procs` paths the child writes itself into, first.
+    cgroup_procs: *const CString,
+    n_cgroup_procs: usize,
     report: *mut Report,
 }
 
@@ -307,6 +327,15 @@ fn spawn_impl(
         warnings: [(0, 0); MAX_WARNINGS],
     };
     let wants_ids = spec.uid.is_some() || spec.gid.is_some();
+    // The connection's cgroup is made (with its limits) before the child exists.
+    let (cgroup, cgroup_procs) = match spec.sandbox.as_ref().and_then(|s| s.cgroup.as_ref()) {
+        Some(prepared) => {
+            let (cg, procs) = prepared.create()?;
+            (Some(cg), procs)
+        }
+        None => (None, Vec::new()),
+    };
+    let bpf = spec.sandbox.as_ref().and_then(|s| s.seccomp.as_ref());
     let plan = Plan {
         program: spec.program.as_ptr(),
         argv: argv.as_ptr(),
@@ -328,8 +357,17 @@ fn spawn_impl(
         nofile: spec.nofile,
         rlimits: spec.rlimits,
         new_session: spec.session == Session::NewSession,
+        sandbox: spec.sandbox.as_ref().map_or(ptr::null(), ptr::from_ref),
+        seccomp: libc::sock_fprog {
+            len: bpf.map_or(0, |b| b.0.len() as libc::c_ushort),
+            filter: bpf.map_or(ptr::null_mut(), |b| b.0.as_ptr().cast_mut()),
+        },
+        has_seccomp: bpf.is_some(),
+        cgroup_procs: cgroup_procs.as_ptr(),
+        n_cgroup_procs: cgroup_procs.len(),
         report: &mut report,
     };
+    let clone_flags = spec.sandbox.as_ref().map_or(0, |s| s.clone_flags);
     if wants_ids {
         // Captured before the first child can change it (see `restore_dumpable`).
         daemon_dumpable();
@@ -364,7 +402,10 @@ fn spawn_impl(
         libc::clone(
             child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            // The sandbox's namespaces (network, IPC, UTS, PID, mount) are created by the
+            // clone itself: with CLONE_NEWPID the server is PID 1 of its namespace without
+            // an extra fork, and the daemon still sees (and reaps) its real pid.
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | clone_flags,
             ptr::addr_of!(plan).cast_mut().cast(),
         )
     };
@@ -379,6 +420,9 @@ fn spawn_impl(
         restore_dumpable();
     }
     if pid < 0 {
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
         return Err(SpawnError::Fork(clone_errno));
     }
     let pid = Pid::from_raw(pid);
@@ -400,6 +444,9 @@ fn spawn_impl(
         // The child has exited (_exit) or is about to; reap it so it never shows up as an
         // unknown child of the daemon.
         let _ = wait_for(pid);
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
         let errno = Errno::from_raw(report.fatal_errno);
         return Err(if step == SetupStep::Exec {
             SpawnError::ExecFailed {
@@ -415,7 +462,11 @@ fn spawn_impl(
             }
         });
     }
-    Ok(Child { pid, warnings })
+    Ok(Child {
+        pid,
+        warnings,
+        cgroup,
+    })
 }
 
 /// The daemon's "dumpable" attribute as it was before any child changed identity.
@@ -483,6 +534,16 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
     // otherwise), then unblock all (the parent blocked them across clone). Raw
     // rt_sigaction, because glibc's sigaction refuses its internal signals 32 and 33, which
     // would then stay ignored in the server if the daemon inherited them ignored.
+    // Sandbox: into the connection's cgroup before anything else runs (and while the
+    // child may still write the root-owned cgroup.procs).
+    if plan.n_cgroup_procs > 0 {
+        // SAFETY: `cgroup_procs` points to `n_cgroup_procs` C strings in the parent's frame,
+        // alive while the parent is suspended.
+        let procs = unsafe { std::slice::from_raw_parts(plan.cgroup_procs, plan.n_cgroup_procs) };
+        if let Err(e) = child::join_cgroups(procs) {
+            return (SetupStep::Cgroup, e);
+        }
+    }
     reset_signal_dispositions();
     let empty: u64 = 0;
     // SAFETY: rt_sigprocmask reads an 8-byte kernel sigset, the size passed.
@@ -540,6 +601,22 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         return (SetupStep::CloseFds, e);
     }
 
+    // SAFETY: `sandbox` is null or points to the spec's prepared sandbox, alive while the
+    // parent is suspended.
+    let sandbox = unsafe { plan.sandbox.as_ref() };
+    if let Some(sb) = sandbox {
+        // Sandbox (issue 14): the private mount table and loopback, in the namespaces the
+        // clone created, before chroot (the paths are the host's).
+        if let Err(e) = child::apply_mounts(&sb.mounts) {
+            return (SetupStep::Mount, e);
+        }
+        if sb.loopback_up {
+            if let Err(e) = child::loopback_up() {
+                return (SetupStep::Loopback, e);
+            }
+        }
+    }
+
     // Extension `chroot = DIR`: while still privileged, then chdir so no directory outside
     // the jail stays reachable through the cwd.
     if !plan.chroot.is_null() {
@@ -547,6 +624,14 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         check!(SetupStep::Chroot, unsafe { libc::chroot(plan.chroot) });
         // SAFETY: a static NUL-terminated path.
         check!(SetupStep::Chdir, unsafe { libc::chdir(c"/".as_ptr()) });
+    }
+
+    // Sandbox: the bounding set is dropped while the child still has CAP_SETPCAP, and
+    // PR_SET_KEEPCAPS keeps the permitted set across setuid for the ambient capabilities.
+    if let Some(sb) = sandbox {
+        if let Err(e) = child::before_setuid(&sb.caps) {
+            return (SetupStep::Capabilities, e);
+        }
     }
 
     // F-411 credentials: raw system calls (see the module docs).
@@ -566,6 +651,11 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         check!(SetupStep::Setuid, unsafe {
             libc::syscall(libc::SYS_setuid, uid)
         });
+    }
+    if let Some(sb) = sandbox {
+        if let Err(e) = child::after_setuid(&sb.caps) {
+            return (SetupStep::AmbientCapabilities, e);
+        }
     }
     if let Some(mask) = plan.umask {
         // SAFETY: umask takes a number and cannot fail.
@@ -621,6 +711,25 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         // SAFETY: setpgid takes numbers.
         if unsafe { libc::setpgid(0, 0) } < 0 {
             warn(plan, SetupStep::Setpgid);
+        }
+    }
+
+    // Sandbox, last: no_new_privs, then the seccomp filter (which must let execve through).
+    if let Some(sb) = sandbox {
+        if sb.no_new_privs {
+            if let Err(e) = child::no_new_privs() {
+                return (SetupStep::NoNewPrivs, e);
+            }
+        }
+        if let Some(landlock) = &sb.landlock {
+            if let Err(e) = child::landlock_restrict(landlock) {
+                return (SetupStep::Landlock, e);
+            }
+        }
+        if plan.has_seccomp {
+            if let Err(e) = child::install_seccomp(&plan.seccomp) {
+                return (SetupStep::Seccomp, e);
+            }
         }
     }
 
@@ -941,7 +1050,7 @@ mod tests {
 
     #[test]
     fn step_codes_round_trip() {
-        for code in 1..=19u8 {
+        for code in 1..=27u8 {
             let step = SetupStep::from_code(code).unwrap();
             assert_eq!(step.code(), code);
         }

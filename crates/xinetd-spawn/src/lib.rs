@@ -55,6 +55,15 @@
 //! # }
 //! ```
 //!
+//! # Sandbox
+//!
+//! [`SpawnSpecBuilder::sandbox`] adds a per-service [`Sandbox`] (module [`sandbox`]):
+//! namespaces created by the `clone` itself, a private mount table (`private_tmp`,
+//! `protect_system`, `protect_home`), the bounding and ambient capability sets around
+//! `setuid`, `no_new_privs`, a seccomp filter compiled by `seccompiler`, a Landlock ruleset and
+//! a cgroup per connection. [`SpawnSpecBuilder::build`] checks the request against the running
+//! kernel and privileges and fails with [`SpawnError::Sandbox`] naming what is missing.
+//!
 //! # How the child is made
 //!
 //! `clone(CLONE_VM | CLONE_VFORK)` (what glibc's `posix_spawn` and `std::process::Command`
@@ -108,6 +117,7 @@ mod error;
 #[allow(unsafe_code)]
 mod fork_exec;
 mod rlimits;
+pub mod sandbox;
 mod spec;
 
 pub use argv::server_argv;
@@ -116,6 +126,7 @@ pub use environment::{Environment, ServiceEnvironment};
 pub use error::{SetupStep, SetupWarning, SpawnError};
 pub use fork_exec::{spawn, Child, Connection};
 pub use rlimits::{default_nofile, Rlimit, RlimitValue};
+pub use sandbox::Sandbox;
 pub use spec::{Session, SpawnSpec, SpawnSpecBuilder};
 
 /// Re-exported for [`Child::kill_process_group`], [`Child::pid`] and [`SpawnError::errno`].

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::credentials::Credentials;
 use crate::environment::Environment;
 use crate::rlimits::{default_nofile, Rlimit, RlimitValue};
+use crate::sandbox::Sandbox;
 use crate::{server_argv, SetupStep, SpawnError};
 use nix::errno::Errno;
 
@@ -33,6 +34,7 @@ pub struct SpawnSpec {
     pub(crate) clear_nonblocking: bool,
     pub(crate) session: Session,
     pub(crate) listen_fds: Option<ListenFds>,
+    pub(crate) sandbox: Option<crate::sandbox::Prepared>,
 }
 
 /// The prepared entries of socket activation ([`SpawnSpecBuilder::listen_fds`]); the
@@ -86,6 +88,7 @@ impl SpawnSpec {
             clear_nonblocking: true,
             session: Session::NewSession,
             listen_fds: None,
+            sandbox: Sandbox::default(),
         }
     }
 
@@ -150,6 +153,13 @@ impl SpawnSpec {
         }
     }
 
+    /// What the kernel could not enforce of a best-effort sandbox feature (Landlock access
+    /// rights newer than the kernel's ABI), one line each, for the daemon to log when the
+    /// service is loaded.
+    pub fn sandbox_notes(&self) -> &[String] {
+        self.sandbox.as_ref().map_or(&[], |s| s.notes())
+    }
+
     /// The RLIMIT_NOFILE (soft = hard) the server gets (F-012).
     pub fn rlimit_files(&self) -> u64 {
         self.nofile
@@ -171,6 +181,7 @@ pub struct SpawnSpecBuilder {
     clear_nonblocking: bool,
     session: Session,
     listen_fds: Option<OsString>,
+    sandbox: Sandbox,
 }
 
 impl SpawnSpecBuilder {
@@ -261,6 +272,14 @@ impl SpawnSpecBuilder {
         self
     }
 
+    /// The per-service sandbox (namespaces, mounts, capabilities, `no_new_privs`, seccomp;
+    /// see [`Sandbox`]). [`build`](Self::build) checks it against the running kernel and the
+    /// daemon's privileges and fails with [`SpawnError::Sandbox`] naming what is missing.
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
     /// Converts everything to C strings and numbers; fails on NUL bytes and when the argv
     /// would be empty.
     pub fn build(self) -> Result<SpawnSpec, SpawnError> {
@@ -310,6 +329,12 @@ impl SpawnSpecBuilder {
             }
             None => None,
         };
+        let uid = self.credentials.uid().map(|u| u.as_raw());
+        let sandbox = if self.sandbox.is_empty() {
+            None
+        } else {
+            Some(self.sandbox.prepare(uid, &self.program)?)
+        };
         let nofile = match self.rlimit_files {
             Some(value) => value.raw(),
             None => default_nofile(),
@@ -339,6 +364,7 @@ impl SpawnSpecBuilder {
             clear_nonblocking: self.clear_nonblocking,
             session: self.session,
             listen_fds,
+            sandbox,
         })
     }
 }

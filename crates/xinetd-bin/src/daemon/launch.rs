@@ -121,6 +121,8 @@ pub struct Child {
     pub wait: bool,
     /// The client (for the state dump's server table).
     pub peer: Option<SocketAddr>,
+    /// The connection's cgroup (sandbox `memory_max`/`pids_max`/`cpu_max`).
+    pub cgroup: Option<xinetd_spawn::sandbox::Cgroup>,
 }
 
 /// Spawns in flight, running children, early exits and fork retries.
@@ -276,9 +278,9 @@ impl Daemon {
         let Some(p) = self.launcher.pending.remove(&id) else {
             return;
         };
-        self.stderr_started(id, outcome.as_ref().ok().copied());
-        let pid = match outcome {
-            Ok(pid) => pid,
+        self.stderr_started(id, outcome.as_ref().ok().map(|s| s.0));
+        let (pid, cgroup) = match outcome {
+            Ok(started) => started,
             Err((None, msgs)) => {
                 for m in &msgs {
                     self.log.msg(Level::Err, m);
@@ -325,6 +327,7 @@ impl Daemon {
                 hold: p.hold,
                 wait: p.wait,
                 peer: p.peer,
+                cgroup,
             },
         );
         if !self.services.contains_key(&p.key) {
@@ -444,6 +447,9 @@ impl Daemon {
             now.saturating_duration_since(child.started),
             &mut self.log,
         );
+        if let Some(cg) = &child.cgroup {
+            crate::sandbox::release_cgroup(cg, &child.svc.id, pid, &mut self.log);
+        }
         drop(child.hold);
     }
 
@@ -489,6 +495,15 @@ impl Daemon {
             if nix::sys::signal::killpg(p, nix::sys::signal::Signal::SIGKILL).is_err() {
                 let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
             }
+            // With a cgroup, the whole tree, sessions of its own included.
+            if let Some(cg) = self
+                .launcher
+                .children
+                .get(&pid)
+                .and_then(|c| c.cgroup.as_ref())
+            {
+                cg.kill_all();
+            }
         }
         // Early exits whose spawn result never came: unknown children after all (F-416).
         let old: Vec<i32> = self
@@ -507,8 +522,13 @@ impl Daemon {
 
     /// Signals every running server's process group (each server is a session leader).
     pub(super) fn kill_all_servers(&mut self, sig: nix::sys::signal::Signal) {
-        for pid in self.launcher.children.keys() {
+        for (pid, c) in &self.launcher.children {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), sig);
+            if sig == nix::sys::signal::Signal::SIGKILL {
+                if let Some(cg) = &c.cgroup {
+                    cg.kill_all();
+                }
+            }
         }
     }
 
@@ -560,6 +580,9 @@ impl Daemon {
             // A killed wait = yes server must not resume a socket that is being replaced.
             if let Some(c) = self.launcher.children.get_mut(&pid) {
                 c.wait = false;
+                if let Some(cg) = &c.cgroup {
+                    cg.kill_all();
+                }
             }
         }
         self.end_sessions_of(key, now);

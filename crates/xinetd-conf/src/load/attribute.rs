@@ -692,6 +692,15 @@ impl Loader<'_> {
                     "Bad value for log_stderr"
                 )?));
             }
+            Attr::Sandbox(a) => {
+                crate::sandbox::parse(&mut d.sandbox, a, name, &vals, &span).map_err(|m| {
+                    Failure {
+                        message: m,
+                        hint: None,
+                        xinetd: None,
+                    }
+                })?;
+            }
         }
         let _ = name;
         Ok(())

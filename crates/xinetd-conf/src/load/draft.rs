@@ -77,6 +77,7 @@ pub(crate) struct Draft {
     pub(crate) log_stderr: Option<Spanned<bool>>,
     pub(crate) socket: crate::sockopts::SocketOptions,
     pub(crate) source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
+    pub(crate) sandbox: crate::sandbox::Sandbox,
 }
 
 impl Draft {
@@ -136,6 +137,7 @@ impl Draft {
             log_stderr: None,
             socket: crate::sockopts::SocketOptions::default(),
             source_prefix: None,
+            sandbox: crate::sandbox::Sandbox::default(),
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -273,6 +275,7 @@ pub(crate) fn into_service(d: Draft) -> Service {
         log_stderr: d.log_stderr,
         socket: d.socket,
         source_prefix: d.source_prefix,
+        sandbox: d.sandbox,
     }
 }
 

@@ -94,6 +94,22 @@ impl Checks<'_> {
         d: &mut Draft,
         accepted: impl IntoIterator<Item = Claim<'c>>,
     ) -> bool {
+        // Sandbox extensions (issue 14): contradictions drop the service, located.
+        let external = !d.is_internal() && d.redirect.is_none();
+        let problems = crate::sandbox::validate(&d.sandbox, external);
+        for (message, span) in &problems {
+            self.diagnostics.push(
+                diag(
+                    span,
+                    Severity::Error,
+                    format!("{message}; service '{}' is dropped", d.id()),
+                )
+                .service(Some(d.id())),
+            );
+        }
+        if !problems.is_empty() {
+            return false;
+        }
         // Duplicates, only against earlier services with a bind address (F-071).
         let port = d.port.as_ref().map(|p| p.value).unwrap_or(0);
         let proto = d.protocol.as_ref().map(|p| p.value.number).unwrap_or(0);
