@@ -53,6 +53,11 @@ pub enum Attr {
     Chroot,
     Timeout,
     BindDevice,
+    ProxyProtocol,
+    ProxyFrom,
+    ProxyTimeout,
+    RedirectProxy,
+    ConnectionEnv,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -116,6 +121,12 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("chroot", Attr::Chroot, Count::Exactly(1)),
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+    // Load-balancer extensions (issue 13, crate::proxy).
+    ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
+    ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
+    ("proxy_timeout", Attr::ProxyTimeout, Count::Exactly(1)),
+    ("redirect_proxy", Attr::RedirectProxy, Count::Exactly(1)),
+    ("connection_env", Attr::ConnectionEnv, Count::Cumulative),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -140,11 +151,28 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
     ("max_load", Attr::MaxLoad, Count::Exactly(1)),
     ("v6only", Attr::V6only, Count::Exactly(1)),
     ("umask", Attr::Umask, Count::Exactly(1)),
+    ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
+    ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
+    ("proxy_timeout", Attr::ProxyTimeout, Count::Exactly(1)),
+    ("redirect_proxy", Attr::RedirectProxy, Count::Exactly(1)),
+    ("connection_env", Attr::ConnectionEnv, Count::Cumulative),
 ];
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
-    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice)
+    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice) || is_proxy(a)
+}
+
+/// The load-balancer extensions ([`crate::proxy`]).
+pub fn is_proxy(a: Attr) -> bool {
+    matches!(
+        a,
+        Attr::ProxyProtocol
+            | Attr::ProxyFrom
+            | Attr::ProxyTimeout
+            | Attr::RedirectProxy
+            | Attr::ConnectionEnv
+    )
 }
 
 /// Looks `name` up case-insensitively (F-023).

@@ -103,6 +103,7 @@ pub use inetd::{
 mod load;
 mod model;
 mod print;
+pub mod proxy;
 mod syntax;
 mod values;
 

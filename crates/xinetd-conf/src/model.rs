@@ -747,6 +747,8 @@ pub struct Service {
     pub timeout: Option<Spanned<u32>>,
     /// Extension (not in xinetd): `bind_device = IFNAME` (SO_BINDTODEVICE).
     pub bind_device: Option<Spanned<String>>,
+    /// Extensions (not in xinetd): the load-balancer attributes (`proxy_protocol`, ...).
+    pub proxy: crate::proxy::ProxyAttrs,
 }
 
 impl Service {
@@ -806,6 +808,8 @@ pub struct Defaults {
     pub enabled: Option<Spanned<Vec<String>>>,
     /// `disabled` ids.
     pub disabled: Option<Spanned<Vec<String>>>,
+    /// The load-balancer attributes, copied into each later service (like `only_from`).
+    pub proxy: crate::proxy::ProxyAttrs,
 }
 
 /// A whole configuration: the merged defaults and the accepted services, in file order.

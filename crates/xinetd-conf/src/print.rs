@@ -162,6 +162,9 @@ pub fn print(config: &Config) -> String {
     if let Some(v) = &d.disabled {
         b.attr("disabled", v.value.join(" "));
     }
+    for (name, value) in d.proxy.printed() {
+        b.attr(name, value);
+    }
     if !b.0.is_empty() {
         let _ = write!(out, "\ndefaults\n{{\n{}}}\n", b.0);
     }
@@ -325,6 +328,9 @@ pub fn print_service(s: &Service) -> String {
     }
     if let Some(v) = &s.bind_device {
         b.attr("bind_device", &v.value);
+    }
+    for (name, value) in s.proxy.printed() {
+        b.attr(name, value);
     }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
 }

@@ -582,6 +582,11 @@ impl Loader<'_> {
                     })?;
                 d.timeout = Some(sp!(v as u32));
             }
+            Attr::ProxyProtocol
+            | Attr::ProxyFrom
+            | Attr::ProxyTimeout
+            | Attr::RedirectProxy
+            | Attr::ConnectionEnv => self.parse_proxy(d, attr, op, line)?,
             Attr::BindDevice => {
                 if first.is_empty() || first.len() > 15 || first.contains('/') {
                     return Err(Failure {

@@ -73,6 +73,7 @@ pub(crate) struct Draft {
     pub(crate) chroot: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<u32>>,
     pub(crate) bind_device: Option<Spanned<String>>,
+    pub(crate) proxy: crate::proxy::ProxyAttrs,
 }
 
 impl Draft {
@@ -128,6 +129,7 @@ impl Draft {
             chroot: None,
             timeout: None,
             bind_device: None,
+            proxy: Default::default(),
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -261,6 +263,7 @@ pub(crate) fn into_service(d: Draft) -> Service {
         chroot: d.chroot,
         timeout: d.timeout,
         bind_device: d.bind_device,
+        proxy: d.proxy,
     }
 }
 
@@ -292,5 +295,6 @@ pub(super) fn into_defaults(d: Draft) -> Defaults {
         banner_fail: d.banner_fail.clone(),
         enabled: d.enabled.clone().filter(|_| keep(Attr::Enabled)),
         disabled: d.disabled_ids.clone().filter(|_| keep(Attr::Disabled)),
+        proxy: d.proxy.clone(),
     }
 }
