@@ -37,6 +37,7 @@ mod dlog;
 mod dump;
 mod internal;
 mod listen;
+mod proxy_header;
 mod requests;
 mod retry;
 mod rpc;
