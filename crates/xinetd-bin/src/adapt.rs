@@ -120,6 +120,7 @@ pub fn service(
         None
     };
     let access = access_policy(c, resolver)?;
+    let proxy = crate::proxied::Policy::of(c, resolver)?;
     let limits = service_limits(c, sensor);
     let log = service_log(c, &mut cache.common)?;
     Ok(Service {
@@ -139,6 +140,7 @@ pub fn service(
             spawn,
             limits,
             log: RefCell::new(log),
+            proxy,
         }),
     })
 }

@@ -68,6 +68,8 @@ pub struct Retry {
     pub log_start: bool,
     /// Failed forks so far.
     pub failures: u32,
+    /// The server's per-connection variables.
+    pub env: Vec<String>,
     /// When to try again.
     pub due: Instant,
 }

@@ -25,6 +25,8 @@ pub struct Job {
     pub name: String,
     /// Service id (for the fork failure message).
     pub svc_id: String,
+    /// Per-connection variables (`connection_env`, PROXY protocol values), `NAME=VALUE`.
+    pub env: Vec<String>,
 }
 
 /// The outcome of a [`Job`]: the server's pid, or the pid of a child that failed before exec
@@ -94,6 +96,7 @@ pub fn run(job: &Job) -> Outcome {
     if let Some(ip) = job.peer {
         conn = conn.remote_host(ip);
     }
+    conn = conn.vars(&job.env);
     match xinetd_spawn::spawn(&job.spec, conn) {
         Ok(child) => Ok(child.pid().as_raw()),
         Err(e) => {

@@ -36,6 +36,7 @@ use crate::{Session, SetupStep, SetupWarning, SpawnError, SpawnSpec};
 pub struct Connection<'fd> {
     fd: BorrowedFd<'fd>,
     remote_host: Option<IpAddr>,
+    vars: &'fd [String],
 }
 
 impl<'fd> Connection<'fd> {
@@ -47,7 +48,16 @@ impl<'fd> Connection<'fd> {
         Connection {
             fd,
             remote_host: None,
+            vars: &[],
         }
+    }
+
+    /// Per-connection variables, `NAME=VALUE` each (the daemon's `connection_env` and
+    /// PROXY protocol values), added after the spec's environment and replacing any of the
+    /// same name there. Entries without `=` or with a NUL byte are skipped.
+    pub fn vars(mut self, vars: &'fd [String]) -> Connection<'fd> {
+        self.vars = vars;
+        self
     }
 
     /// Sets `REMOTE_HOST` to the numeric peer address (F-410), replacing any `REMOTE_HOST` of
@@ -246,9 +256,24 @@ fn spawn_impl(
         CString::new(format!("REMOTE_HOST={ip}"))
             .expect("a formatted IP address contains no NUL byte")
     });
-    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + 2);
+    let vars: Vec<CString> = conn
+        .vars
+        .iter()
+        .filter(|v| v.find('=').is_some_and(|i| i > 0))
+        .filter_map(|v| CString::new(v.as_bytes()).ok())
+        .collect();
+    let replaced = |entry: &CString| {
+        let e = entry.as_bytes();
+        let name = |v: &[u8]| v.iter().position(|&b| b == b'=').map(|i| v[..=i].to_vec());
+        let Some(n) = name(e) else {
+            return false;
+        };
+        (remote_host.is_some() && n == b"REMOTE_HOST=")
+            || vars.iter().any(|v| name(v.as_bytes()).as_deref() == Some(&n[..]))
+    };
+    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + vars.len() + 2);
     for entry in &spec.env {
-        if remote_host.is_some() && entry.as_bytes().starts_with(b"REMOTE_HOST=") {
+        if replaced(entry) {
             continue;
         }
         envp.push(entry.as_ptr());
@@ -256,6 +281,7 @@ fn spawn_impl(
     if let Some(entry) = &remote_host {
         envp.push(entry.as_ptr());
     }
+    envp.extend(vars.iter().map(|v| v.as_ptr()));
     envp.push(ptr::null());
     let mut argv: Vec<*const c_char> = Vec::with_capacity(spec.argv.len() + 1);
     argv.extend(spec.argv.iter().map(|a| a.as_ptr()));

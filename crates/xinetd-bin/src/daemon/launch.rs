@@ -36,6 +36,8 @@ pub struct Launch {
     log_start: bool,
     /// Failed forks of this request so far (F-420).
     failures: u32,
+    /// Per-connection variables for the server (`connection_env`, PROXY values).
+    env: Vec<String>,
 }
 
 impl Launch {
@@ -61,7 +63,14 @@ impl Launch {
             wait,
             log_start,
             failures: 0,
+            env: Vec::new(),
         }
+    }
+
+    /// With per-connection variables for the server.
+    pub fn with_env(mut self, env: Vec<String>) -> Launch {
+        self.env = env;
+        self
     }
 
     /// Another attempt of a request whose fork failed.
@@ -76,6 +85,7 @@ impl Launch {
             wait: r.wait,
             log_start: r.log_start,
             failures: r.failures,
+            env: r.env,
         }
     }
 }
@@ -90,6 +100,8 @@ pub struct Pending {
     log_start: bool,
     timeout: Option<Duration>,
     failures: u32,
+    /// The server's per-connection variables (kept for a retry).
+    env: Vec<String>,
     /// Unless `NORETRY`: a copy of the socket and the started service, to try again after a
     /// failed fork.
     retry: Option<(OwnedFd, Service)>,
@@ -170,6 +182,7 @@ impl Daemon {
                 log_start: l.log_start,
                 timeout: l.spec_svc.timeout,
                 failures: l.failures,
+                env: l.env.clone(),
                 retry,
             },
         );
@@ -180,6 +193,7 @@ impl Daemon {
             peer: l.peer.map(|p| p.ip()),
             name: l.spec_svc.name.clone(),
             svc_id: l.spec_svc.id.clone(),
+            env: l.env,
         };
         if lr.spawner.is_none() {
             match Spawner::start(self.waker.clone()) {
@@ -301,6 +315,7 @@ impl Daemon {
                     wait: p.wait,
                     log_start: p.log_start,
                     failures,
+                    env: p.env,
                     due: now + RETRY_INTERVAL,
                 });
             }

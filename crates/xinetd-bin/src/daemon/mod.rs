@@ -11,6 +11,7 @@ mod accept;
 mod budget;
 mod launch;
 mod notify;
+mod proxies;
 mod reload;
 mod report;
 mod routes;
@@ -93,6 +94,8 @@ pub struct Daemon {
     notifier: Notifier,
     /// Listening sockets inherited from a service manager (socket activation).
     inherited: crate::activation::Pool,
+    /// Connections whose PROXY header is being read.
+    proxies: proxies::Proxies,
 }
 
 impl Daemon {
@@ -157,6 +160,7 @@ impl Daemon {
             userid_skipped: Throttle::default(),
             notifier,
             inherited,
+            proxies: proxies::Proxies::default(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -268,6 +272,7 @@ impl Daemon {
                         Some(Route::Listener(key)) => self.on_listener(key, now),
                         Some(Route::Session(id)) => self.on_session(id, now),
                         Some(Route::Ident) => self.on_ident(t, now),
+                        Some(Route::Proxy(id)) => self.on_proxy(id, now),
                         None => {}
                     },
                 }
@@ -284,6 +289,7 @@ impl Daemon {
             .chain(self.pipeline.next_deadline())
             .chain(self.pipeline.limits_deadline())
             .chain(self.idents.next_deadline())
+            .chain(self.proxies.next_deadline())
             .chain(self.notifier.next_deadline())
             .chain(self.next_cc)
             .min()
@@ -300,6 +306,7 @@ impl Daemon {
             self.on_ident(t, now);
         }
         self.expire_sessions(now);
+        self.expire_proxies(now);
         if self.pipeline.limits_deadline().is_some_and(|t| t <= now) {
             let tick = self.pipeline.tick(now);
             for (lvl, m) in tick.messages {

@@ -127,6 +127,8 @@ pub struct Session {
     deadline: Option<Instant>,
     /// The state machine.
     pub kind: Kind,
+    /// The client a PROXY header named (the socket's peer is the balancer then).
+    client: Option<SocketAddr>,
 }
 
 impl Session {
@@ -146,7 +148,14 @@ impl Session {
             started: now,
             deadline: timeout.map(|t| now + t),
             kind,
+            client: None,
         }
+    }
+
+    /// The session's client is `peer`, whatever the socket's peer (PROXY protocol).
+    pub fn with_client(mut self, peer: SocketAddr) -> Session {
+        self.client = Some(peer);
+        self
     }
 
     /// One turn: move bytes as far as they go without blocking.
@@ -186,6 +195,9 @@ impl Session {
 
     /// The client (for the admin rows).
     pub fn peer(&self) -> Option<SocketAddr> {
+        if self.client.is_some() {
+            return self.client;
+        }
         match &self.kind {
             Kind::Inline(s) => s.sock.stream.peer_addr().ok(),
             Kind::Tcpmux(s) => s.sock.stream.peer_addr().ok(),
