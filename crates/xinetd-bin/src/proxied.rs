@@ -194,6 +194,11 @@ impl Pending {
             }
         };
         match proxy_header::read(&buf[..n], self.accept) {
+            // A peek shows the bytes before an EOF, never the EOF itself: ask the socket
+            // whether the peer has shut its sending half (a truncated header).
+            proxy_header::Read::More if peer_closed(&self.sock.stream) => Turn::Refuse(
+                "connection closed before the PROXY header was complete".to_string(),
+            ),
             proxy_header::Read::More => Turn::Wait,
             proxy_header::Read::Bad(b) => Turn::Refuse(b.text().to_string()),
             proxy_header::Read::Done(h, len) => match consume(&mut self.sock.stream, len) {
@@ -226,4 +231,16 @@ fn consume(stream: &mut mio::net::TcpStream, len: usize) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// True when the peer shut its sending half (or the connection failed): `POLLRDHUP`.
+fn peer_closed(stream: &mio::net::TcpStream) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    // nix names no POLLRDHUP; the bit is Linux's.
+    let rdhup = PollFlags::from_bits_retain(nix::libc::POLLRDHUP);
+    let mut fds = [PollFd::new(stream.as_fd(), rdhup)];
+    // Only POLLRDHUP is asked for: any event is it, POLLHUP or POLLERR (nix's revents()
+    // cannot show POLLRDHUP, a bit it does not name, so the count is what tells).
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
 }
