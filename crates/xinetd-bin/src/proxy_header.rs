@@ -140,14 +140,16 @@ pub fn read(buf: &[u8], accept: Accept) -> Read {
         b'\r' => (2, V2_SIGNATURE),
         _ => return Read::Bad(Bad::NoSignature),
     };
+    let accepted = if version == 1 { accept.v1 } else { accept.v2 };
+    if !accepted {
+        // The first byte tells the version (§2.2: it cannot start a v1 line); judged on it
+        // alone, so the verdict does not change with the bytes after it (found by the
+        // proxy_header fuzz target: `\r` then a non-signature byte).
+        return Read::Bad(Bad::Version(version));
+    }
     let seen = buf.len().min(magic.len());
     if buf[..seen] != magic[..seen] {
         return Read::Bad(Bad::NoSignature);
-    }
-    let accepted = if version == 1 { accept.v1 } else { accept.v2 };
-    if !accepted {
-        // Told from the greeting alone: never guessed from anything else (§2 receivers).
-        return Read::Bad(Bad::Version(version));
     }
     if version == 1 {
         read_v1(buf)
@@ -397,6 +399,8 @@ mod tests {
         let v2_only = Accept { v1: false, v2: true };
         assert_eq!(read(b"\r", v1_only), Read::Bad(Bad::Version(2)));
         assert_eq!(read(b"P", v2_only), Read::Bad(Bad::Version(1)));
+        // The fuzz target's minimised input: the verdict of the first byte stands.
+        assert_eq!(read(b"\r\x9c", v1_only), Read::Bad(Bad::Version(2)));
         let long = [b"PROXY TCP4 ".as_slice(), &[b'1'; 100]].concat();
         assert_eq!(read(&long, ANY), Read::Bad(Bad::TooLong));
         assert_eq!(
