@@ -100,7 +100,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
     let services: Vec<Value> = services
         .iter()
         .map(|s| {
-            json!({
+            let mut v = json!({
                 "id": s.id.value,
                 "name": s.name.value,
                 "socket_type": s.socket_type.value.as_str(),
@@ -109,7 +109,11 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind": s.bind.as_ref().map(|b| b.value.address.to_string()),
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            })
+            });
+            if let Value::Object(m) = &mut v {
+                m.extend(proxy_json(&s.proxy));
+            }
+            v
         })
         .collect();
     let diagnostics: Vec<Value> = diagnostics
@@ -126,4 +130,32 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
         })
         .collect();
     json!({ "services": services, "diagnostics": diagnostics })
+}
+
+/// The load-balancer attributes (issue 13) as keys of a service, `null` when not set
+/// (`proxy_timeout` shows the value in force).
+fn proxy_json(p: &xinetd_conf::proxy::ProxyAttrs) -> Vec<(String, Value)> {
+    let pp = p.proxy_protocol.as_ref().map(|v| {
+        json!({ "versions": v.value.versions.as_str(), "direct": v.value.direct })
+    });
+    let from = p.proxy_from.as_ref().map(|l| {
+        l.value
+            .iter()
+            .map(|e| e.text.clone())
+            .collect::<Vec<String>>()
+    });
+    let env = p
+        .connection_env
+        .as_ref()
+        .map(|s| s.value.iter().map(|e| e.as_str()).collect::<Vec<_>>());
+    vec![
+        ("proxy_protocol".into(), json!(pp)),
+        ("proxy_from".into(), json!(from)),
+        ("proxy_timeout".into(), json!(p.timeout_secs())),
+        (
+            "redirect_proxy".into(),
+            json!(p.redirect_proxy.as_ref().map(|v| v.value.as_str())),
+        ),
+        ("connection_env".into(), json!(env.unwrap_or_default())),
+    ]
 }
