@@ -392,3 +392,105 @@ fn redirect_proxy_tells_the_target_who_the_client_is() {
     let want = format!("PROXY TCP4 127.0.0.3 127.0.0.1 {cport} {v1_port}\r\nmore");
     assert_eq!(String::from_utf8_lossy(&got[1]), want);
 }
+
+#[test]
+fn servers_rows_and_the_dump_show_the_client() {
+    use nix::sys::signal::Signal;
+    let (echo_port, sleeper, servers) = (free_port(), free_port(), free_port());
+    let lb = "\tproxy_protocol = any\n\tproxy_from = 127.0.0.1\n";
+    let conf = [
+        echo("echo-held", echo_port, lb),
+        external("sleeper", sleeper, "/bin/sleep", "30", lb),
+        internal(
+            "servers",
+            "servers",
+            "stream",
+            servers,
+            &format!("{lb}\tonly_from = 192.0.2.0/24\n"),
+        ),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump_path = dir.path().join("dump").display().to_string();
+    let d = Daemon::start_with(&conf, &["-dumpfile", &dump_path]);
+    // An echo session held open, an external server running, both through the balancer.
+    let mut held = connect_from(BALANCER, echo_port);
+    held.write_all(&v1("192.0.2.44", echo_port)).expect("write");
+    held.write_all(b"x").expect("write");
+    held.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut one = [0u8; 1];
+    held.read_exact(&mut one).expect("echoed");
+    let mut sleeping = connect_from(BALANCER, sleeper);
+    sleeping
+        .write_all(&v2("192.0.2.45", sleeper, vec![]))
+        .expect("write");
+    d.wait_file(5, "svc.log", "START: sleeper pid=");
+    // The servers builtin, itself reached through the balancer by an allowed client.
+    let rows = String::from_utf8_lossy(&through(
+        BALANCER,
+        servers,
+        &v1("192.0.2.46", servers),
+        b"",
+        false,
+    ))
+    .into_owned();
+    let want = "\tservice = echo-held\n\tremote_address = 192.0.2.44,40000";
+    assert!(rows.contains(want), "{want} in:\n{rows}");
+    assert!(!rows.contains("remote_address = 127.0.0.1"), "{rows}");
+    wait_until(5, "the sleeper's row", || {
+        String::from_utf8_lossy(&through(
+            BALANCER,
+            servers,
+            &v1("192.0.2.46", servers),
+            b"",
+            false,
+        ))
+        .contains("\tservice = sleeper\n\tremote_address = 192.0.2.45,40001")
+    });
+    d.signal(Signal::SIGUSR1);
+    d.wait_log(5, "generated state dump in file");
+    let dump = std::fs::read_to_string(&dump_path).expect("dump");
+    assert!(dump.contains("remote_address = 192.0.2.45,40001"), "{dump}");
+    assert!(!dump.contains("remote_address = 127.0.0.1"), "{dump}");
+    drop(sleeping);
+}
+
+#[test]
+fn userid_asks_the_real_clients_identd_about_its_own_connection() {
+    use std::io::BufRead;
+    // The client of the header is 127.0.0.3: its identd (`-ident_port`, a test-only option)
+    // is asked about the connection as the client sees it: its port, the port it reached.
+    let identd = TcpListener::bind("127.0.0.3:0").expect("identd");
+    let ident_port = identd.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for s in identd.incoming().take(2) {
+            let Ok(mut s) = s else { continue };
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&s).read_line(&mut line);
+            let _ = tx.send(line.trim_end().to_string());
+            let _ = write!(s, "{} : USERID : UNIX : alice\r\n", line.trim_end());
+        }
+    });
+    let port = free_port();
+    let conf = external(
+        "env-id",
+        port,
+        "/usr/bin/env",
+        "",
+        "\tproxy_protocol = v1\n\tproxy_from = 127.0.0.1\n\tconnection_env = ucspi\n",
+    )
+    .replace("PID HOST EXIT DURATION", "PID HOST USERID");
+    let d = Daemon::start_with(&conf, &["-ident_port", &ident_port.to_string()]);
+    let out = through(BALANCER, port, &v1("127.0.0.3", port), b"", false);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let query = rx.recv_timeout(Duration::from_secs(10)).expect("identd asked");
+    let ports: Vec<String> = query.split(',').map(|p| p.trim().to_string()).collect();
+    assert_eq!(ports, ["40000".to_string(), port.to_string()], "{query}");
+    d.wait_file(5, "svc.log", "USERID: env-id UNIX : alice");
+    assert!(
+        out.lines().any(|l| l == "TCPREMOTEINFO=UNIX : alice"),
+        "{out}"
+    );
+}

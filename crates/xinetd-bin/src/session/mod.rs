@@ -163,7 +163,7 @@ impl Session {
         match &mut self.kind {
             Kind::Inline(s) => s.ready(),
             Kind::Tcpmux(s) => s.ready(cx.tcpmux),
-            Kind::Admin(s) => s.ready(&self.svc, self.started, cx.view),
+            Kind::Admin(s) => s.ready(&self.svc, self.started, self.client, cx.view),
             Kind::Relay(s) => s.ready(),
         }
     }
