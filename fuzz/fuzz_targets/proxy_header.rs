@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
             (None, Read::More) => {}
             (None, r) => verdict = Some(r),
             (Some(Read::Done(h, len)), Read::Done(h2, len2)) => {
-                assert_eq!((h, *len), (&h2, len2), "a complete header changed with more bytes");
+                assert_eq!(
+                    (h, *len),
+                    (&h2, len2),
+                    "a complete header changed with more bytes"
+                );
             }
             (Some(Read::Bad(b)), Read::Bad(b2)) => assert_eq!(*b, b2),
             (Some(v), r) => panic!("verdict {v:?} became {r:?} after {n} bytes"),

@@ -135,9 +135,10 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
 /// The load-balancer attributes (issue 13) as keys of a service, `null` when not set
 /// (`proxy_timeout` shows the value in force).
 fn proxy_json(p: &xinetd_conf::proxy::ProxyAttrs) -> Vec<(String, Value)> {
-    let pp = p.proxy_protocol.as_ref().map(|v| {
-        json!({ "versions": v.value.versions.as_str(), "direct": v.value.direct })
-    });
+    let pp = p
+        .proxy_protocol
+        .as_ref()
+        .map(|v| json!({ "versions": v.value.versions.as_str(), "direct": v.value.direct }));
     let from = p.proxy_from.as_ref().map(|l| {
         l.value
             .iter()

@@ -99,7 +99,10 @@ pub fn vars(attrs: &ProxyAttrs, f: &Facts<'_>) -> Vec<String> {
         }
         if let Some(ssl) = &t.ssl {
             set("PROXY_SSL", u8::from(ssl.client_ssl).to_string());
-            set("PROXY_SSL_CLIENT_CERT", u8::from(ssl.client_cert).to_string());
+            set(
+                "PROXY_SSL_CLIENT_CERT",
+                u8::from(ssl.client_cert).to_string(),
+            );
             set("PROXY_SSL_VERIFY", ssl.verify.to_string());
             for (name, v) in [
                 ("PROXY_SSL_VERSION", &ssl.version),
@@ -170,10 +173,7 @@ mod tests {
             connnum: Some(2),
             proxy: None,
         };
-        let v = vars(
-            &attrs(&[ConnectionEnv::Systemd, ConnectionEnv::Ucspi]),
-            &f,
-        );
+        let v = vars(&attrs(&[ConnectionEnv::Systemd, ConnectionEnv::Ucspi]), &f);
         for want in [
             "REMOTE_ADDR=192.0.2.1",
             "REMOTE_PORT=40000",

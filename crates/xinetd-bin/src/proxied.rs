@@ -196,9 +196,9 @@ impl Pending {
         match proxy_header::read(&buf[..n], self.accept) {
             // A peek shows the bytes before an EOF, never the EOF itself: ask the socket
             // whether the peer has shut its sending half (a truncated header).
-            proxy_header::Read::More if peer_closed(&self.sock.stream) => Turn::Refuse(
-                "connection closed before the PROXY header was complete".to_string(),
-            ),
+            proxy_header::Read::More if peer_closed(&self.sock.stream) => {
+                Turn::Refuse("connection closed before the PROXY header was complete".to_string())
+            }
             proxy_header::Read::More => Turn::Wait,
             proxy_header::Read::Bad(b) => Turn::Refuse(b.text().to_string()),
             proxy_header::Read::Done(h, len) => match consume(&mut self.sock.stream, len) {

@@ -394,9 +394,18 @@ mod tests {
     fn bad_input_is_judged_as_early_as_possible() {
         assert_eq!(read(b"G", ANY), Read::Bad(Bad::NoSignature));
         assert_eq!(read(b"PROXZ", ANY), Read::Bad(Bad::NoSignature));
-        assert_eq!(read(b"\r\n\r\n\x00\r\nQUIX", ANY), Read::Bad(Bad::NoSignature));
-        let v1_only = Accept { v1: true, v2: false };
-        let v2_only = Accept { v1: false, v2: true };
+        assert_eq!(
+            read(b"\r\n\r\n\x00\r\nQUIX", ANY),
+            Read::Bad(Bad::NoSignature)
+        );
+        let v1_only = Accept {
+            v1: true,
+            v2: false,
+        };
+        let v2_only = Accept {
+            v1: false,
+            v2: true,
+        };
         assert_eq!(read(b"\r", v1_only), Read::Bad(Bad::Version(2)));
         assert_eq!(read(b"P", v2_only), Read::Bad(Bad::Version(1)));
         // The fuzz target's minimised input: the verdict of the first byte stands.
@@ -425,7 +434,10 @@ mod tests {
         }
         // A v2 block whose address part is shorter than its family needs.
         assert_eq!(
-            read(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x04\x01\x02\x03\x04", ANY),
+            read(
+                b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x04\x01\x02\x03\x04",
+                ANY
+            ),
             Read::Bad(Bad::Malformed)
         );
     }

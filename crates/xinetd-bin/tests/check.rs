@@ -199,7 +199,11 @@ fn load_balancer_attributes_in_check_and_json() {
                 \tsocket_type = stream\n\twait = no\n\tproxy_timeout = forever\n}\n";
     let f = write(dir.path(), "lb.conf", text);
     let out = xinetd(&["-f", &f, "-check", "-json"]);
-    assert_eq!(out.status.code(), Some(1), "the bad proxy_timeout is an error");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the bad proxy_timeout is an error"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let s = &v["services"][0];
     assert_eq!(
@@ -214,7 +218,12 @@ fn load_balancer_attributes_in_check_and_json() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["message"].as_str().unwrap().contains("proxy_timeout 'forever'"))
+        .find(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("proxy_timeout 'forever'")
+        })
         .expect("located diagnostic");
     assert_eq!(bad["file"], f.as_str());
     assert_eq!(bad["line"], 18);

@@ -135,6 +135,12 @@ fn clients_behind_haproxy_are_seen_as_themselves() {
         "no unique id in:\n{out}"
     );
     let log = d.read("svc.log");
-    assert!(!log.contains("from=127.0.0.1"), "HAProxy's address in:\n{log}");
-    assert!(!log.contains(" proxy from="), "a header was refused:\n{log}");
+    assert!(
+        !log.contains("from=127.0.0.1"),
+        "HAProxy's address in:\n{log}"
+    );
+    assert!(
+        !log.contains(" proxy from="),
+        "a header was refused:\n{log}"
+    );
 }

@@ -72,7 +72,13 @@ fn the_headers_client_is_the_peer_for_access_lists_and_records() {
         b"hello"
     );
     assert_eq!(
-        through(BALANCER, port, &v2("192.0.2.8", port, vec![]), b"world", true),
+        through(
+            BALANCER,
+            port,
+            &v2("192.0.2.8", port, vec![]),
+            b"world",
+            true
+        ),
         b"world"
     );
     assert_eq!(
@@ -101,7 +107,11 @@ fn the_headers_client_is_the_peer_for_access_lists_and_records() {
             .count()
             == 2
     });
-    assert!(!d.read("svc.log").contains("proxy from"), "{}", d.read("svc.log"));
+    assert!(
+        !d.read("svc.log").contains("proxy from"),
+        "{}",
+        d.read("svc.log")
+    );
 }
 
 #[test]
@@ -119,8 +129,18 @@ fn bad_headers_are_refused_once_and_give_everything_back() {
     let mut oversized = full[..14].to_vec();
     oversized.extend_from_slice(&[0xff, 0xff]);
     let cases: Vec<(&str, Vec<u8>, bool, &str)> = vec![
-        ("garbage", b"GET / HTTP/1.0\r\n\r\n".to_vec(), true, "no PROXY signature"),
-        ("v1 where v2 is required", v1("192.0.2.1", port), true, "a PROXY v1 header where only v2 is accepted"),
+        (
+            "garbage",
+            b"GET / HTTP/1.0\r\n\r\n".to_vec(),
+            true,
+            "no PROXY signature",
+        ),
+        (
+            "v1 where v2 is required",
+            v1("192.0.2.1", port),
+            true,
+            "a PROXY v1 header where only v2 is accepted",
+        ),
         ("bad signature", bad_sig, true, "no PROXY signature"),
         ("oversized v2", oversized, true, "PROXY header too long"),
         (
@@ -129,7 +149,12 @@ fn bad_headers_are_refused_once_and_give_everything_back() {
             true,
             "connection closed before the PROXY header was complete",
         ),
-        ("timeout", full[..5].to_vec(), false, "no complete PROXY header within 1 s"),
+        (
+            "timeout",
+            full[..5].to_vec(),
+            false,
+            "no complete PROXY header within 1 s",
+        ),
     ];
     for (n, (what, bytes, close, reason)) in cases.iter().enumerate() {
         let mut s = connect_from(BALANCER, port);
@@ -145,9 +170,16 @@ fn bad_headers_are_refused_once_and_give_everything_back() {
         if *close {
             let _ = s.shutdown(std::net::Shutdown::Write);
         }
-        assert_eq!(read_all(&mut s), b"", "{what}: the connection is closed unserved");
+        assert_eq!(
+            read_all(&mut s),
+            b"",
+            "{what}: the connection is closed unserved"
+        );
         wait_until(5, &format!("FAIL record {} ({what})", n + 1), || {
-            d.read("svc.log").matches("FAIL: echo-bad proxy from=127.0.0.1").count() == n + 1
+            d.read("svc.log")
+                .matches("FAIL: echo-bad proxy from=127.0.0.1")
+                .count()
+                == n + 1
         });
         // The daemon-log line is written before the FAIL record.
         let line = format!("PROXY header from 127.0.0.1: {reason}; refusing");
@@ -184,9 +216,15 @@ fn peers_outside_proxy_from_are_refused_or_served_direct() {
     let lb = Ipv4Addr::new(127, 0, 0, 2);
     let other = Ipv4Addr::new(127, 0, 0, 3);
     // A header from a peer outside proxy_from is never believed.
-    assert_eq!(through(other, strict, &v1("192.0.2.1", strict), b"x", false), b"");
+    assert_eq!(
+        through(other, strict, &v1("192.0.2.1", strict), b"x", false),
+        b""
+    );
     d.wait_file(5, "svc.log", "FAIL: echo-strict proxy from=127.0.0.3");
-    d.wait_log(5, "PROXY header from 127.0.0.3: not in proxy_from; refusing");
+    d.wait_log(
+        5,
+        "PROXY header from 127.0.0.3: not in proxy_from; refusing",
+    );
     assert_eq!(
         through(lb, strict, &v1("192.0.2.1", strict), b"ok", false),
         b"ok"
@@ -232,25 +270,60 @@ fn limits_and_sensor_key_on_the_client_not_the_balancer() {
     let mut one = [0u8; 1];
     held.read_exact(&mut one).expect("echoed");
     assert_eq!(
-        through(BALANCER, echo_port, &v1("192.0.2.1", echo_port), b"b", false),
+        through(
+            BALANCER,
+            echo_port,
+            &v1("192.0.2.1", echo_port),
+            b"b",
+            false
+        ),
         b""
     );
-    d.wait_file(5, "svc.log", "FAIL: echo-lim per_source_limit from=192.0.2.1");
+    d.wait_file(
+        5,
+        "svc.log",
+        "FAIL: echo-lim per_source_limit from=192.0.2.1",
+    );
     assert_eq!(
-        through(BALANCER, echo_port, &v1("192.0.2.2", echo_port), b"c", false),
+        through(
+            BALANCER,
+            echo_port,
+            &v1("192.0.2.2", echo_port),
+            b"c",
+            false
+        ),
         b"c"
     );
     drop(held);
     // SENSOR bans the client the header names, not the balancer.
-    through(BALANCER, sensor_port, &v1("192.0.2.66", sensor_port), b"", false);
+    through(
+        BALANCER,
+        sensor_port,
+        &v1("192.0.2.66", sensor_port),
+        b"",
+        false,
+    );
     d.wait_file(5, "svc.log", "FAIL: sensor-lb address from=192.0.2.66");
     wait_until(5, "the banned client is refused", || {
-        through(BALANCER, echo_port, &v1("192.0.2.66", echo_port), b"d", false).is_empty()
+        through(
+            BALANCER,
+            echo_port,
+            &v1("192.0.2.66", echo_port),
+            b"d",
+            false,
+        )
+        .is_empty()
             && d.read("svc.log")
                 .contains("FAIL: echo-lim address from=192.0.2.66")
     });
     assert_eq!(
-        through(BALANCER, echo_port, &v1("192.0.2.3", echo_port), b"e", false),
+        through(
+            BALANCER,
+            echo_port,
+            &v1("192.0.2.3", echo_port),
+            b"e",
+            false
+        ),
         b"e"
     );
 }
@@ -385,7 +458,10 @@ fn redirect_proxy_tells_the_target_who_the_client_is() {
     let (h, n) = ProxyHeader::parse(&got[0], Default::default()).expect("a v2 header");
     assert_eq!(got[0][0], b'\r', "v2");
     let a = h.proxied_address().expect("addresses");
-    assert_eq!(a.source, "192.0.2.5:40000".parse::<SocketAddr>().expect("a"));
+    assert_eq!(
+        a.source,
+        "192.0.2.5:40000".parse::<SocketAddr>().expect("a")
+    );
     assert_eq!(a.destination.port(), v2_port);
     assert_eq!(&got[0][n..], b"data");
     // No header received: the real client, in v1.
@@ -485,7 +561,9 @@ fn userid_asks_the_real_clients_identd_about_its_own_connection() {
     let d = Daemon::start_with(&conf, &["-ident_port", &ident_port.to_string()]);
     let out = through(BALANCER, port, &v1("127.0.0.3", port), b"", false);
     let out = String::from_utf8_lossy(&out).into_owned();
-    let query = rx.recv_timeout(Duration::from_secs(10)).expect("identd asked");
+    let query = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("identd asked");
     let ports: Vec<String> = query.split(',').map(|p| p.trim().to_string()).collect();
     assert_eq!(ports, ["40000".to_string(), port.to_string()], "{query}");
     d.wait_file(5, "svc.log", "USERID: env-id UNIX : alice");

@@ -269,7 +269,9 @@ fn spawn_impl(
             return false;
         };
         (remote_host.is_some() && n == b"REMOTE_HOST=")
-            || vars.iter().any(|v| name(v.as_bytes()).as_deref() == Some(&n[..]))
+            || vars
+                .iter()
+                .any(|v| name(v.as_bytes()).as_deref() == Some(&n[..]))
     };
     let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + vars.len() + 2);
     for entry in &spec.env {

@@ -210,9 +210,7 @@ impl Daemon {
         };
         let env = crate::conn_env::vars(&svc.rt.conf.proxy, &facts);
         let fd: OwnedFd = conn.stream.into();
-        self.launch(
-            Launch::new(key, &svc, &svc, fd, Some(peer), hold, false, true).with_env(env),
-        );
+        self.launch(Launch::new(key, &svc, &svc, fd, Some(peer), hold, false, true).with_env(env));
         // Our copy of the connection closes in the spawner (F-400).
     }
 
@@ -276,7 +274,10 @@ impl Daemon {
     ) {
         let stream = conn.stream;
         // `redirect_proxy`: the client's address (the one received, if any) to the target.
-        let preamble = match (svc.rt.conf.proxy.redirect_proxy.as_ref(), conn.proxy.as_deref()) {
+        let preamble = match (
+            svc.rt.conf.proxy.redirect_proxy.as_ref(),
+            conn.proxy.as_deref(),
+        ) {
             (None, _) => Vec::new(),
             (Some(v), received) => {
                 let dest = received

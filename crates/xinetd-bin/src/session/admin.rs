@@ -237,7 +237,12 @@ impl Admin {
 
     /// This session as a `show run` row.
     /// `client`: the one a PROXY header named, when there was one.
-    fn row(&self, svc: &Service, started: Instant, client: Option<std::net::SocketAddr>) -> ServerRow {
+    fn row(
+        &self,
+        svc: &Service,
+        started: Instant,
+        client: Option<std::net::SocketAddr>,
+    ) -> ServerRow {
         ServerRow {
             id: svc.id.clone(),
             pid: 0,

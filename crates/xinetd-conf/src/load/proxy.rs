@@ -150,8 +150,15 @@ impl Checks<'_> {
             };
             if let Some(why) = why {
                 self.diagnostics.push(
-                    diag(&pp.span, Severity::Error, format!("proxy_protocol cannot be used here: {why}; service '{}' is dropped", d.id()))
-                        .service(Some(d.id())),
+                    diag(
+                        &pp.span,
+                        Severity::Error,
+                        format!(
+                            "proxy_protocol cannot be used here: {why}; service '{}' is dropped",
+                            d.id()
+                        ),
+                    )
+                    .service(Some(d.id())),
                 );
                 ok = false;
             }
@@ -253,7 +260,10 @@ mod tests {
                 .unwrap_or_else(|| panic!("{needle}: {:?}", loaded.diagnostics));
             assert_eq!(d.span.line, 7, "{d:?}");
             assert_eq!(d.severity, Severity::Error);
-            assert!(loaded.config.services.is_empty(), "a bad value disables the service");
+            assert!(
+                loaded.config.services.is_empty(),
+                "a bad value disables the service"
+            );
         }
     }
 
@@ -270,7 +280,9 @@ mod tests {
 
     #[test]
     fn attributes_without_effect_are_warned_about() {
-        let loaded = load(&service("\tproxy_from = 127.0.0.1\n\tredirect_proxy = v1\n"));
+        let loaded = load(&service(
+            "\tproxy_from = 127.0.0.1\n\tredirect_proxy = v1\n",
+        ));
         assert_eq!(loaded.config.services.len(), 1);
         let warned: Vec<&str> = loaded
             .diagnostics
@@ -278,9 +290,22 @@ mod tests {
             .filter(|d| d.severity == Severity::Warning)
             .map(|d| d.message.as_str())
             .collect();
-        assert!(warned.iter().any(|m| m.contains("proxy_from has no effect")), "{warned:?}");
-        assert!(warned.iter().any(|m| m.contains("redirect_proxy has no effect")), "{warned:?}");
+        assert!(
+            warned
+                .iter()
+                .any(|m| m.contains("proxy_from has no effect")),
+            "{warned:?}"
+        );
+        assert!(
+            warned
+                .iter()
+                .any(|m| m.contains("redirect_proxy has no effect")),
+            "{warned:?}"
+        );
         let open = load(&service("\tproxy_protocol = v1\n"));
-        assert!(open.diagnostics.iter().any(|d| d.message.contains("trusts a header from any peer")));
+        assert!(open
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("trusts a header from any peer")));
     }
 }
