@@ -15,11 +15,7 @@ fuzz_target!(|data: &[u8]| {
             let text = print(&loaded.config);
             let again = load_bytes(text.as_bytes(), "printed.conf", &env, &options)
                 .expect("printed configuration loads");
-            assert_eq!(
-                again.config.services.len(),
-                loaded.config.services.len(),
-                "{text}"
-            );
+            assert_eq!(again.config.services.len(), loaded.config.services.len(), "{text}");
             assert_eq!(print(&again.config), text);
         }
     }

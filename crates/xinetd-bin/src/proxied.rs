@@ -147,7 +147,7 @@ pub enum Turn {
     /// The header is not complete yet.
     Wait,
     /// The header, consumed from the socket.
-    Done(Header),
+    Done(Box<Header>),
     /// Refuse the connection, for this reason (the daemon-log text).
     Refuse(String),
 }

@@ -44,7 +44,7 @@ pub enum Read {
     /// They may start a header: wait for more.
     More,
     /// A complete header, `len` bytes long: consume exactly that many.
-    Done(Header, usize),
+    Done(Box<Header>, usize),
     /// Not a header the service accepts.
     Bad(Bad),
 }
@@ -176,11 +176,11 @@ fn read_v1(buf: &[u8]) -> Read {
     };
     match ProxyHeader::parse(line, config) {
         Ok((h, len)) if len == line.len() && v1_fields_strict(line) => Read::Done(
-            Header {
+            Box::new(Header {
                 version: 1,
                 addresses: h.proxied_address().map(|a| (a.source, a.destination)),
                 tlvs: Tlvs::default(),
-            },
+            }),
             len,
         ),
         _ => Read::Bad(Bad::Malformed),
@@ -244,11 +244,11 @@ fn read_v2(buf: &[u8]) -> Read {
         return Read::Bad(Bad::Malformed);
     };
     Read::Done(
-        Header {
+        Box::new(Header {
             version: 2,
             addresses: h.proxied_address().map(|a| (a.source, a.destination)),
             tlvs,
-        },
+        }),
         len,
     )
 }
@@ -331,7 +331,7 @@ mod tests {
 
     fn done(r: Read) -> (Header, usize) {
         match r {
-            Read::Done(h, n) => (h, n),
+            Read::Done(h, n) => (*h, n),
             other => panic!("not complete: {other:?}"),
         }
     }

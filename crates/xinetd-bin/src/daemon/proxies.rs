@@ -105,7 +105,7 @@ impl Daemon {
     fn end_proxy(
         &mut self,
         mut p: Pending,
-        header: Result<crate::proxy_header::Header, String>,
+        header: Result<Box<crate::proxy_header::Header>, String>,
         now: Instant,
     ) {
         p.sock.forget(self.poll.registry());
@@ -123,7 +123,10 @@ impl Daemon {
                 let client = header.addresses.map_or(balancer, |(src, _)| src);
                 let conn = Conn {
                     stream: sock.stream,
-                    proxy: Some(Box::new(Received { header, balancer })),
+                    proxy: Some(Box::new(Received {
+                        header: *header,
+                        balancer,
+                    })),
                     remote_info: None,
                 };
                 self.admit_stream(key, svc, conn, client, now);
