@@ -31,6 +31,16 @@ pub struct Facts<'a> {
     pub proxy: Option<(&'a Header, SocketAddr)>,
 }
 
+/// True when [`vars`] can give anything: `connection_env` is set or a header was received
+/// (the facts cost system calls, so a plain xinetd service skips them).
+pub fn wanted(attrs: &ProxyAttrs, proxied: bool) -> bool {
+    proxied
+        || attrs
+            .connection_env
+            .as_ref()
+            .is_some_and(|s| !s.value.is_empty())
+}
+
 /// `NAME=VALUE` entries for the server.
 pub fn vars(attrs: &ProxyAttrs, f: &Facts<'_>) -> Vec<String> {
     let mut out = Vec::new();

@@ -63,17 +63,21 @@ impl Daemon {
                     .map(|l| l.as_fd().try_clone_to_owned());
                 match fd {
                     Some(Ok(fd)) => {
-                        let local = socket2::SockRef::from(&fd)
-                            .local_addr()
-                            .ok()
-                            .and_then(|a| a.as_socket());
-                        let facts = crate::conn_env::Facts {
-                            stream: svc.listen.stream,
-                            local,
-                            remote: peer,
-                            ..Default::default()
+                        let env = if crate::conn_env::wanted(&svc.rt.conf.proxy, false) {
+                            let local = socket2::SockRef::from(&fd)
+                                .local_addr()
+                                .ok()
+                                .and_then(|a| a.as_socket());
+                            let facts = crate::conn_env::Facts {
+                                stream: svc.listen.stream,
+                                local,
+                                remote: peer,
+                                ..Default::default()
+                            };
+                            crate::conn_env::vars(&svc.rt.conf.proxy, &facts)
+                        } else {
+                            Vec::new()
                         };
-                        let env = crate::conn_env::vars(&svc.rt.conf.proxy, &facts);
                         self.launch(
                             Launch::new(key, &svc, &svc, fd, peer, hold, true, true).with_env(env),
                         )
@@ -99,14 +103,18 @@ impl Daemon {
                 if svc.rt.conf.has_type(xinetd_conf::ServiceType::TcpmuxPlus) {
                     let _ = stream.write_all(crate::requests::TCPMUX_PLUS_GO);
                 }
-                let facts = crate::conn_env::Facts {
-                    stream: true,
-                    local: stream.local_addr().ok(),
-                    remote: peer,
-                    connnum: peer.map(|p| self.pipeline.running_from(key, p.ip())),
-                    ..Default::default()
+                let env = if crate::conn_env::wanted(&svc.rt.conf.proxy, false) {
+                    let facts = crate::conn_env::Facts {
+                        stream: true,
+                        local: stream.local_addr().ok(),
+                        remote: peer,
+                        connnum: peer.map(|p| self.pipeline.running_from(key, p.ip())),
+                        ..Default::default()
+                    };
+                    crate::conn_env::vars(&svc.rt.conf.proxy, &facts)
+                } else {
+                    Vec::new()
                 };
-                let env = crate::conn_env::vars(&svc.rt.conf.proxy, &facts);
                 let fd: OwnedFd = stream.into();
                 // Only the tcpmux service logs: START was written at accept (F-545).
                 self.launch(
@@ -200,15 +208,19 @@ impl Daemon {
         peer: std::net::SocketAddr,
         hold: Option<Hold>,
     ) {
-        let facts = crate::conn_env::Facts {
-            stream: true,
-            local: conn.local(),
-            remote: Some(peer),
-            remote_info: conn.remote_info.as_deref(),
-            connnum: Some(self.pipeline.running_from(key, peer.ip())),
-            proxy: conn.proxy.as_deref().map(|r| (&r.header, r.balancer)),
+        let env = if crate::conn_env::wanted(&svc.rt.conf.proxy, conn.proxy.is_some()) {
+            let facts = crate::conn_env::Facts {
+                stream: true,
+                local: conn.local(),
+                remote: Some(peer),
+                remote_info: conn.remote_info.as_deref(),
+                connnum: Some(self.pipeline.running_from(key, peer.ip())),
+                proxy: conn.proxy.as_deref().map(|r| (&r.header, r.balancer)),
+            };
+            crate::conn_env::vars(&svc.rt.conf.proxy, &facts)
+        } else {
+            Vec::new()
         };
-        let env = crate::conn_env::vars(&svc.rt.conf.proxy, &facts);
         let fd: OwnedFd = conn.stream.into();
         self.launch(Launch::new(key, &svc, &svc, fd, Some(peer), hold, false, true).with_env(env));
         // Our copy of the connection closes in the spawner (F-400).
