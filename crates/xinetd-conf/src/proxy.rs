@@ -2,6 +2,23 @@
 //! (`proxy_protocol`, `proxy_from`, `proxy_timeout`), sending it to a `redirect` target
 //! (`redirect_proxy`), and the connection variables servers get (`connection_env`).
 //! None of them is in xinetd 2.3.15.3: a configuration without them behaves as before.
+//!
+//! ```
+//! use xinetd_conf::proxy::{ConnectionEnv, ProxyVersion, ProxyVersions};
+//! use xinetd_conf::{load_bytes, Environment, LoadOptions};
+//!
+//! let text = b"service echo\n{\n\ttype = INTERNAL UNLISTED\n\tport = 7007\n\
+//!     \tsocket_type = stream\n\twait = no\n\tproxy_protocol = v2\n\
+//!     \tproxy_from = 10.0.0.0/8\n\tconnection_env = ucspi\n}\n";
+//! let loaded = load_bytes(text, "lb.conf", &Environment::isolated(), &LoadOptions::new())?;
+//! let p = &loaded.config.services[0].proxy;
+//! let pp = p.proxy_protocol.as_ref().expect("set").value;
+//! assert_eq!(pp.versions, ProxyVersions::V2);
+//! assert!(pp.versions.accepts(ProxyVersion::V2) && !pp.versions.accepts(ProxyVersion::V1));
+//! assert_eq!(p.timeout_secs(), 3); // the default
+//! assert!(p.env(ConnectionEnv::Ucspi) && !p.env(ConnectionEnv::Systemd));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeSet;
 
