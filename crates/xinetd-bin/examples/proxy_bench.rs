@@ -10,7 +10,9 @@
 //! `proxy_from = 127.0.0.1`, `cps = 0 0`, a FILE log with START/EXIT like the other
 //! benchmarks). One client connects, sends the header (if any) and 1 byte, reads the byte
 //! back, and closes, for SECONDS per variant; the variants alternate round by round, and
-//! the median conn/s per variant and its cost against no header are printed.
+//! the median conn/s per variant and its cost against no header are printed, with the
+//! daemon's own CPU time per connection (user + system, from `/proc/PID/stat`), which a
+//! busy shared machine disturbs much less than the rate.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -49,8 +51,20 @@ fn header(version: u8, client: SocketAddr, port: u16) -> Vec<u8> {
     }
 }
 
-/// Connections per second for `secs` seconds.
-fn rate(port: u16, version: u8, secs: f64) -> f64 {
+/// The daemon's CPU time so far (user + system, clock ticks of 10 ms).
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+/// Connections per second for `secs` seconds, and the connections made.
+fn rate(port: u16, version: u8, secs: f64) -> (f64, u64) {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let mut n = 0u64;
@@ -70,7 +84,7 @@ fn rate(port: u16, version: u8, secs: f64) -> f64 {
             n += 1;
         }
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -134,33 +148,49 @@ fn main() {
     }
     let names = ["no header", "PROXY v1", "PROXY v2"];
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let pid = child.id();
     // Warm-up, then alternate the variants round by round.
     for (v, port) in ports.iter().enumerate() {
         rate(*port, v as u8, 0.3);
     }
     for r in 0..rounds {
         for (v, port) in ports.iter().enumerate() {
-            let x = rate(*port, v as u8, secs);
+            let before = cpu_ticks(pid);
+            let (x, n) = rate(*port, v as u8, secs);
+            let us = (cpu_ticks(pid) - before) as f64 * 10_000.0 / n.max(1) as f64;
             results[v].push(x);
-            println!("round {} {:<9} {:>9.0} conn/s", r + 1, names[v], x);
+            cpu[v].push(us);
+            println!(
+                "round {} {:<9} {:>9.0} conn/s {:>6.1} us daemon CPU/conn",
+                r + 1,
+                names[v],
+                x,
+                us
+            );
         }
     }
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
     let base = median(&mut results[0].clone());
+    let base_cpu = median(&mut cpu[0].clone());
     println!("\nmedian of {rounds} rounds of {secs} s, 1 client, 1 byte:");
     for (v, r) in results.iter_mut().enumerate() {
         let m = median(r);
         let min = r.iter().copied().fold(f64::INFINITY, f64::min);
         let max = r.iter().copied().fold(0.0, f64::max);
+        let c = median(&mut cpu[v]);
         println!(
-            "{:<9} {:>9.0} conn/s (min {:.0}, max {:.0}), cost per connection {:+.1} %",
+            "{:<9} {:>9.0} conn/s (min {:.0}, max {:.0}), time per connection {:+.1} %; \
+             daemon CPU {:.1} us/conn ({:+.1} %)",
             names[v],
             m,
             min,
             max,
-            (base / m - 1.0) * 100.0
+            (base / m - 1.0) * 100.0,
+            c,
+            (c / base_cpu - 1.0) * 100.0
         );
     }
 }
