@@ -572,3 +572,37 @@ fn userid_asks_the_real_clients_identd_about_its_own_connection() {
         "{out}"
     );
 }
+
+#[test]
+fn a_tcpmux_client_service_gets_the_client_its_tcpmux_service_received() {
+    let port = free_port();
+    let clients = "service plain\n{\n\ttype = TCPMUX UNLISTED\n\tsocket_type = stream\n\
+         \tprotocol = tcp\n\twait = no\n\tuser = root\n\tserver = /usr/bin/env\n\
+         \tonly_from = 192.0.2.0/24\n\tconnection_env = ucspi\n}\n";
+    let conf = echo(
+        "tcpmux",
+        port,
+        "\tproxy_protocol = v1\n\tproxy_from = 127.0.0.1\n",
+    )
+    .replace("service echo\n", "service tcpmux\n")
+        + clients;
+    let d = Daemon::start(&conf);
+    // The client service's only_from sees the header's client, as does its server.
+    let env = through(BALANCER, port, &v1("192.0.2.20", port), b"plain\r\n", false);
+    let env = String::from_utf8_lossy(&env).into_owned();
+    assert!(env.lines().any(|l| l == "REMOTE_HOST=192.0.2.20"), "{env}");
+    assert!(env.lines().any(|l| l == "TCPREMOTEIP=192.0.2.20"), "{env}");
+    assert_eq!(
+        through(
+            BALANCER,
+            port,
+            &v1("198.51.100.7", port),
+            b"plain\r\n",
+            false
+        ),
+        b""
+    );
+    // (The client service has no log of its own; its tcpmux service logs START.)
+    d.wait_file(5, "svc.log", "START: tcpmux pid=0 from=192.0.2.20");
+    d.wait_file(5, "svc.log", "START: tcpmux pid=0 from=198.51.100.7");
+}
