@@ -103,6 +103,7 @@ pub fn service(
         Some(conf::Builtin::Servers) => Server::Internal(Builtin::Servers),
         Some(conf::Builtin::Services) => Server::Internal(Builtin::Services),
         Some(conf::Builtin::Xadmin) => Server::Internal(Builtin::Xadmin),
+        Some(conf::Builtin::Metrics) => Server::Internal(Builtin::Metrics),
         // conf::Builtin is non_exhaustive: a builtin the model learns before this daemon
         // does is skipped with a message, like any other service it cannot run.
         Some(other) => {
@@ -222,6 +223,10 @@ impl SpawnParts<'_> {
         }
         if let Some(dir) = &c.chroot {
             b = b.chroot(&dir.value);
+        }
+        if c.activation.as_ref().map(|a| a.value) == Some(conf::Activation::ListenFds) {
+            // Extension: the listening socket as fd 3 with LISTEN_FDNAMES = the service id.
+            b = b.listen_fds(&c.id.value);
         }
         b.build().map_err(err)
     }

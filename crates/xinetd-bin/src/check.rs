@@ -109,6 +109,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind": s.bind.as_ref().map(|b| b.value.address.to_string()),
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                "activation": s.activation.as_ref().map(|a| a.value.as_str()),
             });
             if let Value::Object(m) = &mut v {
                 m.extend(proxy_json(&s.proxy));

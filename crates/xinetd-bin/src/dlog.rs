@@ -10,12 +10,18 @@ pub use xinetd_log::Level;
 /// The daemon log.
 pub struct ProgramLog {
     inner: DaemonLog,
+    /// Records lost to write errors (the program log's and every service log's), and
+    /// records dropped past a FILE log's hard limit: the metrics' counts.
+    dropped: (u64, u64),
 }
 
 impl ProgramLog {
     /// Wraps an opened destination.
     pub fn new(inner: DaemonLog) -> ProgramLog {
-        ProgramLog { inner }
+        ProgramLog {
+            inner,
+            dropped: (0, 0),
+        }
     }
 
     /// Writes one message. CRITICAL messages should go through [`ProgramLog::critical`],
@@ -34,12 +40,28 @@ impl ProgramLog {
     /// Writes what a service log or the program log itself reported (e.g. a FILE log that
     /// exceeded its hard limit). A failing program log is reported on stderr once.
     pub fn report(&mut self, r: WriteReport) {
+        self.count(&r);
         for d in r.diagnostics {
             let again = self.inner.report(&d);
+            self.count(&again);
             if !again.diagnostics.is_empty() {
                 eprintln!("xinetd: {}", d.text);
             }
         }
+    }
+
+    /// Counts a record that was not written.
+    fn count(&mut self, r: &WriteReport) {
+        match r.outcome {
+            xinetd_log::Outcome::DroppedError => self.dropped.0 += 1,
+            xinetd_log::Outcome::DroppedHardLimit => self.dropped.1 += 1,
+            _ => {}
+        }
+    }
+
+    /// Records lost to write errors, and dropped past a hard limit, so far.
+    pub fn dropped(&self) -> (u64, u64) {
+        self.dropped
     }
 
     /// Logs a message produced by xinetd-log (ident errors), as xinetd prints it.

@@ -27,6 +27,8 @@ pub enum Builtin {
     Services,
     /// `xadmin`: the admin shell.
     Xadmin,
+    /// `metrics` (extension): the daemon's counters over HTTP ([`crate::session::metrics`]).
+    Metrics,
 }
 
 impl Builtin {
@@ -42,12 +44,16 @@ impl Builtin {
                 | Builtin::Servers
                 | Builtin::Services
                 | Builtin::Xadmin
+                | Builtin::Metrics
         )
     }
 
     /// The admin builtins, served by [`crate::session::admin`] through the event loop.
     pub fn is_admin(self) -> bool {
-        matches!(self, Builtin::Servers | Builtin::Services | Builtin::Xadmin)
+        matches!(
+            self,
+            Builtin::Servers | Builtin::Services | Builtin::Xadmin | Builtin::Metrics
+        )
     }
 }
 

@@ -38,6 +38,7 @@ mod dlog;
 mod dump;
 mod internal;
 mod listen;
+mod metrics;
 mod proxied;
 mod proxy_header;
 mod requests;

@@ -53,6 +53,7 @@ pub enum Attr {
     Chroot,
     Timeout,
     BindDevice,
+    Activation,
     ProxyProtocol,
     ProxyFrom,
     ProxyTimeout,
@@ -121,6 +122,7 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("chroot", Attr::Chroot, Count::Exactly(1)),
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+    ("activation", Attr::Activation, Count::Exactly(1)),
     // Load-balancer extensions (issue 13, crate::proxy).
     ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
     ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
@@ -160,7 +162,10 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
-    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice) || is_proxy(a)
+    matches!(
+        a,
+        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::Activation
+    ) || is_proxy(a)
 }
 
 /// The load-balancer extensions ([`crate::proxy`]).

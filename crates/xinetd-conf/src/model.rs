@@ -635,6 +635,28 @@ pub enum Builtin {
     Services,
     /// `xadmin` (stream): the admin shell. Like [`Builtin::Servers`].
     Xadmin,
+    /// `metrics` (stream, extension): Prometheus/OpenMetrics counters over HTTP. Like
+    /// [`Builtin::Servers`], only with [`LoadOptions::admin_builtins`](crate::LoadOptions::admin_builtins).
+    Metrics,
+}
+
+/// Extension `activation`: how a `wait = yes` server receives its listening socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Activation {
+    /// `listen_fds`: systemd's socket-activation protocol (sd_listen_fds(3)): the socket as
+    /// fd 3 with `LISTEN_FDS=1`, `LISTEN_PID` and `LISTEN_FDNAMES=<id>`, fds 0-2 on
+    /// `/dev/null`.
+    ListenFds,
+}
+
+impl Activation {
+    /// The configuration word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activation::ListenFds => "listen_fds",
+        }
+    }
 }
 
 /// `user =` resolved through the password database (F-106).
@@ -749,6 +771,8 @@ pub struct Service {
     pub bind_device: Option<Spanned<String>>,
     /// Extensions (not in xinetd): the load-balancer attributes (`proxy_protocol`, ...).
     pub proxy: crate::proxy::ProxyAttrs,
+    /// Extension (not in xinetd): `activation = listen_fds` (`wait = yes` only).
+    pub activation: Option<Spanned<Activation>>,
 }
 
 impl Service {

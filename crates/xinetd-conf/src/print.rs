@@ -329,6 +329,9 @@ pub fn print_service(s: &Service) -> String {
     if let Some(v) = &s.bind_device {
         b.attr("bind_device", &v.value);
     }
+    if let Some(v) = &s.activation {
+        b.attr("activation", v.value.as_str());
+    }
     for (name, value) in s.proxy.printed() {
         b.attr(name, value);
     }

@@ -416,3 +416,72 @@ fn include_loops_stop_with_an_error() {
     // Each nesting level still declares (and accepts) its echo service.
     assert_eq!(l.config.services.len(), 33);
 }
+
+#[test]
+fn activation_listen_fds_loads_prints_and_is_checked() {
+    let text = "service act\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+                \tport = 7100\n\twait = yes\n\tuser = 0\n\tserver = /bin/cat\n\
+                \tactivation = listen_fds\n}\n\
+                service nowait\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\
+                \tport = 7101\n\twait = no\n\tuser = 0\n\tserver = /bin/cat\n\
+                \tactivation = listen_fds\n}\n";
+    let l = ok(text);
+    assert_eq!(ids(&l), ["act"]);
+    let s = &l.config.services[0];
+    assert_eq!(
+        s.activation.as_ref().map(|a| a.value),
+        Some(xinetd_conf::Activation::ListenFds)
+    );
+    // The refusal is located at the attribute, not only at the service header.
+    let d = l
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .expect("an error for nowait");
+    assert_eq!((d.span.line, d.span.column), (21, 2), "{}", d.message);
+    assert!(d.message.contains("needs wait = yes"), "{}", d.message);
+    // The printer round-trips it.
+    let printed = xinetd_conf::print(&l.config);
+    assert!(printed.contains("activation"), "{printed}");
+    let again = ok(&printed);
+    assert_eq!(
+        again.config.services[0]
+            .activation
+            .as_ref()
+            .map(|a| a.value),
+        Some(xinetd_conf::Activation::ListenFds)
+    );
+    // Its id is the LISTEN_FDNAMES name: no ':' (the names' separator).
+    let l = ok(
+        "service act\n{\n\tid = a:b\n\ttype = UNLISTED\n\tsocket_type = stream\n\
+                \tprotocol = tcp\n\tport = 7100\n\twait = yes\n\tuser = 0\n\
+                \tserver = /bin/cat\n\tactivation = listen_fds\n}\n",
+    );
+    assert!(l.config.services.is_empty());
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Error && d.message.contains("LISTEN_FDNAMES name")));
+    // The metrics builtin is an admin builtin.
+    let l = load_bytes(
+        "service metrics\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\
+         \tport = 9100\n\twait = no\n}\n"
+            .as_bytes(),
+        "t.conf",
+        &env(),
+        &LoadOptions::new().admin_builtins(true),
+    )
+    .expect("loads");
+    assert_eq!(
+        l.config.services[0].builtin,
+        Some(xinetd_conf::Builtin::Metrics)
+    );
+    // Without only_from it answers nobody: legal, but -check says so.
+    assert!(
+        l.diagnostics.iter().any(|d| d.severity == Severity::Warning
+            && d.message
+                .contains("metrics builtin answers only the addresses of its only_from")),
+        "{:?}",
+        l.diagnostics
+    );
+}

@@ -50,6 +50,9 @@ pub enum SetupStep {
     Setpgid,
     /// `execve()` itself (reported as [`SpawnError::ExecFailed`]).
     Exec,
+    /// Socket activation ([`listen_fds`](crate::SpawnSpecBuilder::listen_fds)): opening
+    /// `/dev/null` for fds 0, 1 and 2.
+    DevNull,
 }
 
 impl SetupStep {
@@ -75,12 +78,13 @@ impl SetupStep {
             SetupStep::Setsid => "setsid",
             SetupStep::Setpgid => "setpgid",
             SetupStep::Exec => "execve",
+            SetupStep::DevNull => "open_dev_null",
         }
     }
 
     /// Inverse of the `u8` code the child writes into its report.
     pub(crate) fn from_code(code: u8) -> Option<SetupStep> {
-        const ALL: [SetupStep; 19] = [
+        const ALL: [SetupStep; 20] = [
             SetupStep::Signals,
             SetupStep::Dup,
             SetupStep::ClearNonblock,
@@ -100,6 +104,7 @@ impl SetupStep {
             SetupStep::Setsid,
             SetupStep::Setpgid,
             SetupStep::Exec,
+            SetupStep::DevNull,
         ];
         ALL.iter().copied().find(|s| s.code() == code)
     }

@@ -132,6 +132,9 @@ struct Plan {
     argv: *const *const c_char,
     envp: *const *const c_char,
     conn_fd: c_int,
+    /// Socket activation (`SpawnSpecBuilder::listen_fds`): the `LISTEN_PID=` entry of `envp`
+    /// with room for the digits, which the child fills with its own pid; null otherwise.
+    listen_pid: *mut u8,
     clear_nonblocking: bool,
     force_proc_fd_fallback: bool,
     chroot: *const c_char,
@@ -220,7 +223,10 @@ impl Drop for ChildStack {
 /// `groups = yes` list, else empty); if `user` is set: `setuid` (attempted even when not
 /// root, as xinetd does); `umask`; `nice`; `RLIMIT_NOFILE` (F-012) then `rlimit_as`, `_cpu`,
 /// `_data`, `_rss`, `_stack`; `setsid` (or `setpgid(0, 0)`, see [`Session`]);
-/// `execve(server, argv, env + REMOTE_HOST)`.
+/// `execve(server, argv, env + REMOTE_HOST)`. With socket activation
+/// ([`listen_fds`](crate::SpawnSpecBuilder::listen_fds)) `conn` goes on fd 3 instead, fds 0..2
+/// get `/dev/null`, everything above 3 is closed, and the child writes its own pid into the
+/// `LISTEN_PID=` entry.
 ///
 /// Returns once the child has exec'ed. A failure of any fatal step (everything except
 /// `nice`, the rlimits and `setsid`, which xinetd ignores and which show up in
@@ -262,20 +268,27 @@ fn spawn_impl(
         .filter(|v| v.find('=').is_some_and(|i| i > 0))
         .filter_map(|v| CString::new(v.as_bytes()).ok())
         .collect();
-    let replaced = |entry: &CString| {
-        let e = entry.as_bytes();
+    // A per-connection variable replaces the spec's entry of the same name.
+    let replaced = |e: &[u8]| {
         let name = |v: &[u8]| v.iter().position(|&b| b == b'=').map(|i| v[..=i].to_vec());
         let Some(n) = name(e) else {
             return false;
         };
-        (remote_host.is_some() && n == b"REMOTE_HOST=")
-            || vars
-                .iter()
-                .any(|v| name(v.as_bytes()).as_deref() == Some(&n[..]))
+        vars.iter()
+            .any(|v| name(v.as_bytes()).as_deref() == Some(&n[..]))
     };
-    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + vars.len() + 2);
+    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + vars.len() + 5);
+    let activation = spec.listen_fds.as_ref();
     for entry in &spec.env {
-        if replaced(entry) {
+        let e = entry.as_bytes();
+        if remote_host.is_some() && e.starts_with(b"REMOTE_HOST=") {
+            continue;
+        }
+        if replaced(e) {
+            continue;
+        }
+        // Socket activation: the spec's own LISTEN_* entries replace any inherited ones.
+        if activation.is_some() && crate::spec::is_listen_variable(e) {
             continue;
         }
         envp.push(entry.as_ptr());
@@ -284,6 +297,21 @@ fn spawn_impl(
         envp.push(entry.as_ptr());
     }
     envp.extend(vars.iter().map(|v| v.as_ptr()));
+    // `LISTEN_PID=` and room for the digits the child writes (its pid exists only after
+    // clone). Filled with NULs, so it is a valid C string even before the child writes.
+    let mut listen_pid_entry = [0u8; 11 + LISTEN_PID_DIGITS + 1];
+    listen_pid_entry[..11].copy_from_slice(b"LISTEN_PID=");
+    let listen_pid: *mut u8 = match activation {
+        Some(a) => {
+            // One raw pointer for both uses: the child writes through it, execve reads it.
+            let entry = listen_pid_entry.as_mut_ptr();
+            envp.push(a.fds.as_ptr());
+            envp.push(a.names.as_ptr());
+            envp.push(entry.cast_const().cast());
+            entry.wrapping_add(11)
+        }
+        None => ptr::null_mut(),
+    };
     envp.push(ptr::null());
     let mut argv: Vec<*const c_char> = Vec::with_capacity(spec.argv.len() + 1);
     argv.extend(spec.argv.iter().map(|a| a.as_ptr()));
@@ -301,6 +329,7 @@ fn spawn_impl(
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         conn_fd: conn.fd.as_raw_fd(),
+        listen_pid,
         clear_nonblocking: spec.clear_nonblocking,
         force_proc_fd_fallback,
         chroot: spec.chroot.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
@@ -342,7 +371,9 @@ fn spawn_impl(
         return Err(SpawnError::Fork(Errno::from_raw(masked)));
     }
     // SAFETY: `child_main` only reads `plan` (and what it points to: `spec`, `argv`, `envp`,
-    // `remote_host`, all alive until this function returns) and writes `report`; CLONE_VFORK
+    // `remote_host`, all alive until this function returns) and writes `report` and the
+    // digits of `listen_pid_entry` (a local of this frame, which `envp` points into and which
+    // nothing else touches until the child is gone); CLONE_VFORK
     // suspends this thread until the child has exec'ed or exited, so nothing here is freed or
     // moved while the child uses it, and the child runs on its own `stack`.
     let pid = unsafe {
@@ -481,33 +512,35 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         )
     });
 
-    // F-412/F-414: the socket on 0, 1 and 2. A socket that already sits on 0..2 is first
-    // moved up, so the dup2 loop never closes it before copying it.
-    let mut fd = plan.conn_fd;
-    if fd < 3 {
-        // SAFETY: fcntl on a descriptor number, no memory involved.
-        fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-        check!(SetupStep::Dup, fd);
-    }
-    for target in 0..3 {
-        // SAFETY: dup2 on descriptor numbers; it clears FD_CLOEXEC on the target.
-        check!(SetupStep::Dup, unsafe { libc::dup2(fd, target) });
-    }
+    // F-412/F-414: the socket on 0, 1 and 2 — or, with socket activation, on 3 with
+    // /dev/null on 0, 1 and 2 (sd_listen_fds(3)).
+    let fd = if plan.listen_pid.is_null() {
+        match stdio_layout(plan.conn_fd) {
+            Ok(fd) => fd,
+            Err(e) => return (SetupStep::Dup, e),
+        }
+    } else {
+        match listen_fds_layout(plan) {
+            Ok(fd) => fd,
+            Err(e) => return e,
+        }
+    };
     if plan.clear_nonblocking {
-        // SAFETY: fcntl on descriptor 0, no memory involved.
-        let flags = unsafe { libc::fcntl(0, libc::F_GETFL) };
+        // SAFETY: fcntl on a descriptor number, no memory involved.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
         check!(SetupStep::ClearNonblock, flags);
         if flags & libc::O_NONBLOCK != 0 {
             // SAFETY: as above.
             check!(SetupStep::ClearNonblock, unsafe {
-                libc::fcntl(0, libc::F_SETFL, flags & !libc::O_NONBLOCK)
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK)
             });
         }
     }
     // Hygiene: the daemon creates every descriptor close-on-exec; this is the defence in
     // depth that guarantees the server gets exactly 0, 1 and 2 — in O(open fds), never a
     // close() loop up to RLIMIT_NOFILE. Done before chroot, because the fallback needs /proc.
-    if let Err(e) = close_fds_from_3(plan.force_proc_fd_fallback) {
+    let first_closed = if plan.listen_pid.is_null() { 3 } else { 4 };
+    if let Err(e) = close_fds_from(first_closed, plan.force_proc_fd_fallback) {
         return (SetupStep::CloseFds, e);
     }
 
@@ -668,10 +701,99 @@ fn set_rlimit(plan: &Plan, resource: libc::__rlimit_resource_t, value: u64, step
 
 /// Closes every descriptor >= 3: `close_range` (Linux >= 5.9), else a scan of
 /// `/proc/self/fd` with raw `getdents64` into a stack buffer (no allocation).
-fn close_fds_from_3(force_fallback: bool) -> Result<(), c_int> {
+/// xinetd's layout: `conn` on 0, 1 and 2. Returns the descriptor the server reads (0). A
+/// socket that already sits on 0..2 is first moved up, so the dup2 loop never closes it
+/// before copying it.
+fn stdio_layout(conn: c_int) -> Result<c_int, c_int> {
+    let mut fd = conn;
+    if fd < 3 {
+        // SAFETY: fcntl on a descriptor number, no memory involved.
+        fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        if fd < 0 {
+            return Err(errno());
+        }
+    }
+    for target in 0..3 {
+        // SAFETY: dup2 on descriptor numbers; it clears FD_CLOEXEC on the target.
+        if unsafe { libc::dup2(fd, target) } < 0 {
+            return Err(errno());
+        }
+    }
+    Ok(0)
+}
+
+/// Socket activation: `conn` on fd 3 (`SD_LISTEN_FDS_START`), `/dev/null` on 0, 1 and 2 (what
+/// systemd gives a socket-activated service with `StandardInput=null` and no journal), and
+/// the child's own pid written into the prepared `LISTEN_PID=` entry — the pid is only known
+/// here, after clone. No allocation: the digits go into the parent's buffer (CLONE_VM).
+/// Returns the descriptor the server reads (3).
+fn listen_fds_layout(plan: &Plan) -> Result<c_int, (SetupStep, c_int)> {
+    let mut fd = plan.conn_fd;
+    // Moved above 3 first: dup2(3, 3) would keep FD_CLOEXEC, and 0..2 are about to be replaced.
+    if fd <= 3 {
+        // SAFETY: fcntl on a descriptor number, no memory involved.
+        fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 4) };
+        if fd < 0 {
+            return Err((SetupStep::Dup, errno()));
+        }
+    }
+    // SAFETY: a static NUL-terminated path.
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if null < 0 {
+        return Err((SetupStep::DevNull, errno()));
+    }
+    for target in 0..3 {
+        // SAFETY: dup2 on descriptor numbers; it clears FD_CLOEXEC on the target.
+        if unsafe { libc::dup2(null, target) } < 0 {
+            return Err((SetupStep::DevNull, errno()));
+        }
+    }
+    // SAFETY: as above; `null` is left for the close_range that follows (it is above 3 or on
+    // 0..2, and close-on-exec anyway).
+    if unsafe { libc::dup2(fd, 3) } < 0 {
+        return Err((SetupStep::Dup, errno()));
+    }
+    // SAFETY: getpid takes no arguments.
+    let pid = unsafe { libc::syscall(libc::SYS_getpid) };
+    // SAFETY: `listen_pid` points just past `LISTEN_PID=` in a buffer the parent sized for
+    // LISTEN_PID_DIGITS digits and a NUL, alive and unmoved while the parent is suspended.
+    unsafe { write_decimal(plan.listen_pid, pid.unsigned_abs()) };
+    Ok(3)
+}
+
+/// Room for a pid's digits in the `LISTEN_PID=` entry (pids are below 2^22 on Linux; u64
+/// has at most 20 digits) plus the NUL.
+pub(crate) const LISTEN_PID_DIGITS: usize = 20;
+
+/// Writes `v` in decimal and a NUL at `out`.
+///
+/// # Safety
+/// `out` must be valid for `LISTEN_PID_DIGITS + 1` bytes.
+unsafe fn write_decimal(out: *mut u8, mut v: u64) {
+    let mut digits = [0u8; LISTEN_PID_DIGITS];
+    let mut n = 0;
+    loop {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        n += 1;
+        v /= 10;
+        if v == 0 || n >= LISTEN_PID_DIGITS {
+            break;
+        }
+    }
+    for i in 0..n {
+        // SAFETY: i < n <= LISTEN_PID_DIGITS, within the caller's buffer.
+        unsafe { ptr::write_volatile(out.add(i), digits[n - 1 - i]) };
+    }
+    // SAFETY: n <= LISTEN_PID_DIGITS, so the NUL is within the buffer too.
+    unsafe { ptr::write_volatile(out.add(n), 0) };
+}
+
+fn close_fds_from(first: c_int, force_fallback: bool) -> Result<(), c_int> {
     if !force_fallback {
         // SAFETY: close_range takes numbers.
-        let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+        let r = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 0u32) };
         if r == 0 {
             return Ok(());
         }
@@ -680,13 +802,13 @@ fn close_fds_from_3(force_fallback: bool) -> Result<(), c_int> {
             return Err(e);
         }
     }
-    close_fds_by_proc_scan()
+    close_fds_by_proc_scan(first)
 }
 
 #[repr(C, align(8))]
 struct DirentBuf([u8; 2048]);
 
-fn close_fds_by_proc_scan() -> Result<(), c_int> {
+fn close_fds_by_proc_scan(first: c_int) -> Result<(), c_int> {
     // SAFETY: a static NUL-terminated path.
     let dir = unsafe {
         libc::open(
@@ -730,7 +852,7 @@ fn close_fds_by_proc_scan() -> Result<(), c_int> {
                 }
                 let name = buf.0.get(off + 19..(off + reclen).min(end)).unwrap_or(&[]);
                 if let Some(fd) = parse_fd(name) {
-                    if fd >= 3 && fd != dir {
+                    if fd >= first && fd != dir {
                         // SAFETY: closing a descriptor number of this (child) process.
                         unsafe { libc::close(fd) };
                         closed_any = true;

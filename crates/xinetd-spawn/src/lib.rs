@@ -10,6 +10,12 @@
 //! `REMOTE_HOST`). The returned [`Child`] is the server: leader of its own process group (and,
 //! by default, session), so a per-connection timeout can kill everything it started.
 //!
+//! With [`SpawnSpecBuilder::listen_fds`] the socket goes to the server the way systemd hands
+//! a socket-activated service its listener (sd_listen_fds(3)): on fd 3, with `LISTEN_FDS=1`,
+//! `LISTEN_FDNAMES` and `LISTEN_PID` set to the server's own pid — which only the child knows,
+//! so the child writes it into an environment entry the parent prepared, without allocating
+//! — and `/dev/null` on fds 0, 1 and 2.
+//!
 //! ```
 //! use std::io::Read;
 //! use std::os::fd::AsFd;

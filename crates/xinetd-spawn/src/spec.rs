@@ -32,6 +32,24 @@ pub struct SpawnSpec {
     pub(crate) chroot: Option<CString>,
     pub(crate) clear_nonblocking: bool,
     pub(crate) session: Session,
+    pub(crate) listen_fds: Option<ListenFds>,
+}
+
+/// The prepared entries of socket activation ([`SpawnSpecBuilder::listen_fds`]); the
+/// `LISTEN_PID=` entry is written per spawn, by the child.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenFds {
+    /// `LISTEN_FDS=1`.
+    pub(crate) fds: CString,
+    /// `LISTEN_FDNAMES=<name>`.
+    pub(crate) names: CString,
+}
+
+/// True for the `LISTEN_PID=`, `LISTEN_FDS=` and `LISTEN_FDNAMES=` entries.
+pub(crate) fn is_listen_variable(entry: &[u8]) -> bool {
+    [&b"LISTEN_PID="[..], b"LISTEN_FDS=", b"LISTEN_FDNAMES="]
+        .iter()
+        .any(|p| entry.starts_with(p))
 }
 
 /// How the server is detached from the daemon (F-412).
@@ -67,6 +85,7 @@ impl SpawnSpec {
             chroot: None,
             clear_nonblocking: true,
             session: Session::NewSession,
+            listen_fds: None,
         }
     }
 
@@ -111,7 +130,9 @@ impl SpawnSpec {
                         ),
                     ],
                 },
+                SetupStep::Dup if self.listen_fds.is_some() => vec![("exec_server", format!("dup2( conn, 3 ) failed: {}", m(errno)))],
                 SetupStep::Dup => vec![("exec_server", format!("dup2( conn, 0..2 ) failed: {}", m(errno)))],
+                SetupStep::DevNull => vec![("exec_server", format!("open( /dev/null ) for fds 0..2 failed: {}", m(errno)))],
                 SetupStep::Chroot => vec![(
                     "child_process",
                     format!(
@@ -149,6 +170,7 @@ pub struct SpawnSpecBuilder {
     chroot: Option<PathBuf>,
     clear_nonblocking: bool,
     session: Session,
+    listen_fds: Option<OsString>,
 }
 
 impl SpawnSpecBuilder {
@@ -228,6 +250,17 @@ impl SpawnSpecBuilder {
         self
     }
 
+    /// Socket activation, systemd's protocol (sd_listen_fds(3)): the socket of the
+    /// [`Connection`](crate::Connection) goes on fd 3 instead of 0, 1 and 2, which get
+    /// `/dev/null`; the environment gets `LISTEN_FDS=1`, `LISTEN_FDNAMES=<name>` and
+    /// `LISTEN_PID=<the server's pid>` (written by the child itself, after clone), replacing
+    /// any `LISTEN_*` entries of the environment. Meant for the listening socket of a
+    /// `wait = yes` service.
+    pub fn listen_fds(mut self, name: impl Into<OsString>) -> Self {
+        self.listen_fds = Some(name.into());
+        self
+    }
+
     /// Converts everything to C strings and numbers; fails on NUL bytes and when the argv
     /// would be empty.
     pub fn build(self) -> Result<SpawnSpec, SpawnError> {
@@ -266,6 +299,17 @@ impl SpawnSpecBuilder {
                 *slot = Some(value.raw());
             }
         }
+        let listen_fds = match self.listen_fds {
+            Some(name) => {
+                let mut names = OsString::from("LISTEN_FDNAMES=");
+                names.push(name);
+                Some(ListenFds {
+                    fds: c_string("environment entry", "LISTEN_FDS=1".into())?,
+                    names: c_string("environment entry", names)?,
+                })
+            }
+            None => None,
+        };
         let nofile = match self.rlimit_files {
             Some(value) => value.raw(),
             None => default_nofile(),
@@ -294,6 +338,7 @@ impl SpawnSpecBuilder {
             chroot,
             clear_nonblocking: self.clear_nonblocking,
             session: self.session,
+            listen_fds,
         })
     }
 }

@@ -713,6 +713,37 @@ fn connection_on_a_low_fd() {
     assert_exited_zero(child.wait().expect("wait"));
 }
 
+/// Socket activation: the socket on fd 3, /dev/null on 0..2, nothing on 4, and LISTEN_PID is
+/// the server's own pid (written by the child), replacing inherited LISTEN_* variables.
+fn listen_fds_layout() {
+    let script = "l=$(readlink /proc/$$/fd/0); o=$(readlink /proc/$$/fd/1); \
+                  if [ -e /proc/$$/fd/4 ]; then x=open; else x=closed; fi; \
+                  echo \"$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $l $o $x\" >&3";
+    let env = Environment::from_vars([
+        ("LISTEN_PID", "1"),
+        ("LISTEN_FDS", "7"),
+        ("LISTEN_FDNAMES", "other"),
+        ("PATH", "/usr/bin:/bin"),
+    ]);
+    let spec = SpawnSpec::builder("/bin/sh")
+        .argv(["sh", "-c", script])
+        .environment(env)
+        .listen_fds("my-svc")
+        .build()
+        .expect("spec");
+    let (server, client) = UnixStream::pair().expect("pair");
+    let child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let pid = child.pid().as_raw();
+    let mut line = String::new();
+    BufReader::new(&client).read_line(&mut line).expect("line");
+    assert_exited_zero(child.wait().expect("wait"));
+    assert_eq!(
+        line.trim_end(),
+        format!("{pid} {pid} 1 my-svc /dev/null /dev/null closed")
+    );
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--probe") {
@@ -754,6 +785,7 @@ fn main() -> ExitCode {
         ),
         ("daemon_stays_dumpable", daemon_stays_dumpable),
         ("new_process_group_only", new_process_group_only),
+        ("listen_fds_layout", listen_fds_layout),
     ];
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let mut failed = Vec::new();

@@ -270,6 +270,11 @@ impl<C> Pipeline<C> {
         self.services.get(&key).map_or(0, |r| r.running.count())
     }
 
+    /// Addresses on the SENSOR ban list.
+    pub fn banned(&self) -> usize {
+        self.limits.stats().banned
+    }
+
     /// The limits permits alive for service `key`.
     pub fn permits(&self, key: u64) -> u32 {
         self.services
@@ -291,7 +296,10 @@ impl<C> Pipeline<C> {
                 return refuse(req, Refusal::plain(FailReason::Address));
             };
             if let Err(r) = self.limits.check_address(&r.lkey, ip, now) {
-                return refuse(req, refusal::from_limits(r));
+                // check_address refuses only for SENSOR reasons.
+                let mut r = refusal::from_limits(r);
+                r.sensor = true;
+                return refuse(req, r);
             }
         }
         let access = &req.svc.rt.access;
@@ -354,6 +362,7 @@ impl<C> Pipeline<C> {
                         reason: Reason::NoIdent,
                         messages: Vec::new(),
                         deactivate_until: None,
+                        sensor: false,
                     };
                     refuse(w.req, r)
                 }
@@ -626,6 +635,7 @@ fn unanswered<C>(req: Request<C>, stage: Stage) -> Step<C> {
                 reason: Reason::NoIdent,
                 messages: Vec::new(),
                 deactivate_until: None,
+                sensor: false,
             },
         ),
     }

@@ -49,6 +49,9 @@ pub struct Refusal {
     pub messages: Vec<(Level, String)>,
     /// The cps limiter tripped: close the socket until this time (F-311).
     pub deactivate_until: Option<Instant>,
+    /// The SENSOR ban list (or a SENSOR service) refused it; the record says `address`, as
+    /// xinetd's does, the metrics say `sensor`.
+    pub sensor: bool,
 }
 
 impl Refusal {
@@ -58,6 +61,7 @@ impl Refusal {
             reason: Reason::Fail(reason),
             messages: Vec::new(),
             deactivate_until: None,
+            sensor: false,
         }
     }
 
@@ -67,6 +71,7 @@ impl Refusal {
             reason: Reason::Fail(reason),
             messages: vec![(level, text)],
             deactivate_until: None,
+            sensor: false,
         }
     }
 }
@@ -95,6 +100,7 @@ pub fn from_limits(r: xinetd_limits::Refusal) -> Refusal {
         reason: Reason::Fail(limits_reason(r.reason)),
         messages,
         deactivate_until: r.deactivation.map(|d| d.until),
+        sensor: false,
     }
 }
 
@@ -117,6 +123,7 @@ pub fn from_acl(id: &str, ip: Option<IpAddr>, d: &xinetd_acl::Denial) -> Refusal
         reason: Reason::Fail(reason),
         messages,
         deactivate_until: None,
+        sensor: false,
     }
 }
 

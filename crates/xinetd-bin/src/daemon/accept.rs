@@ -89,6 +89,7 @@ impl Daemon {
             match l.accept() {
                 Ok((stream, peer)) => {
                     let svc = a.svc.clone();
+                    self.metrics.accepted(&svc.id);
                     self.accepted(key, svc, stream, peer, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
@@ -206,6 +207,7 @@ impl Daemon {
                 // EINTR, and ICMP errors of earlier replies: not fatal, keep reading.
                 Err(_) => continue,
             };
+            self.metrics.accepted(&a.svc.id);
             let req = Request {
                 key,
                 svc: a.svc.clone(),
@@ -238,6 +240,7 @@ impl Daemon {
             }
             _ => None,
         };
+        self.metrics.accepted(&a.svc.id);
         let req = Request {
             key,
             svc: a.svc.clone(),
@@ -373,6 +376,8 @@ impl Daemon {
         for (lvl, m) in &refusal.messages {
             self.log.msg(*lvl, m);
         }
+        self.metrics
+            .refused(&logged.id, crate::metrics::Refused::of(&refusal));
         if let Reason::Fail(reason) = refusal.reason {
             let stream = match &carrier {
                 Carrier::Stream(c) => Some(&c.stream),

@@ -244,6 +244,7 @@ impl Daemon {
                 for m in &msgs {
                     self.log.msg(Level::Err, m);
                 }
+                self.metrics.spawn_failed(&p.svc.id);
                 self.fork_failed(p, now);
                 return;
             }
@@ -251,6 +252,7 @@ impl Daemon {
                 // F-415: the child ran (START), failed before exec, and exited (EXIT
                 // status=0 in xinetd, whose child _exit(0)s).
                 self.launcher.early_exits.remove(&pid);
+                self.metrics.spawn_failed(&p.svc.id);
                 if p.log_start {
                     p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
                 }
@@ -328,6 +330,8 @@ impl Daemon {
                 }
                 p.svc
                     .log_fail(xinetd_log::FailReason::Fork, p.peer, &mut self.log);
+                self.metrics
+                    .refused(&p.svc.id, crate::metrics::Refused::Fork);
                 drop(p.hold);
                 if p.wait {
                     self.resume(p.key);
@@ -372,6 +376,9 @@ impl Daemon {
         if child.wait {
             self.resume(child.key);
         }
+        let ran = now.saturating_duration_since(child.started);
+        self.metrics
+            .server_exited(&child.svc.id, status, signal, ran);
         child.svc.log_exit(
             Served::Process(pid),
             status,

@@ -96,6 +96,10 @@ pub struct Daemon {
     inherited: crate::activation::Pool,
     /// Connections whose PROXY header is being read.
     proxies: proxies::Proxies,
+    /// The counters of the `metrics` builtin.
+    metrics: crate::metrics::Metrics,
+    /// When the daemon started (the metrics' start time).
+    started_at: std::time::SystemTime,
 }
 
 impl Daemon {
@@ -161,6 +165,8 @@ impl Daemon {
             notifier,
             inherited,
             proxies: proxies::Proxies::default(),
+            metrics: crate::metrics::Metrics::default(),
+            started_at: std::time::SystemTime::now(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -171,6 +177,7 @@ impl Daemon {
         for svc in loaded.services {
             d.add_service(svc);
         }
+        d.count_tcpmux_clients();
         d.log_unused_inherited();
         d.measure_descriptors();
         Ok(d)

@@ -19,6 +19,7 @@ impl Daemon {
                 // Unlike xinetd (F-037/F-970, which exits on a bad defaults block), a config
                 // that fails to load leaves the running configuration untouched.
                 self.log.msg(Level::Warning, "reconfiguration failed");
+                self.metrics.reloads_failed += 1;
                 let status = format!("reconfiguration failed; {}", self.status());
                 self.notifier.reloaded(&status);
                 return;
@@ -101,6 +102,9 @@ impl Daemon {
             Level::Notice,
             &format!("Reconfigured: new={added} old={kept} dropped={dropped} (services)"),
         );
+        self.count_tcpmux_clients();
+        self.forget_removed_counters();
+        self.metrics.reloads_ok += 1;
         self.log_unused_inherited();
         self.measure_descriptors();
         let status = self.status();

@@ -17,7 +17,64 @@ pub struct View<'a> {
     pub d: &'a Daemon,
 }
 
+impl View<'_> {
+    /// What the `metrics` builtin shows now.
+    fn snapshot(&self) -> crate::metrics::Snapshot<'_> {
+        use std::collections::HashMap;
+        let d = self.d;
+        let mut running: HashMap<&str, u64> = HashMap::new();
+        for c in d.launcher.children.values() {
+            *running.entry(c.svc.id.as_str()).or_default() += 1;
+        }
+        for s in d.sessions.values() {
+            *running.entry(s.svc.id.as_str()).or_default() += 1;
+        }
+        let configured = d
+            .keys()
+            .into_iter()
+            .filter_map(|k| d.services.get(&k))
+            .map(|a| &a.svc)
+            .chain(d.tcpmux.iter());
+        let services = configured
+            .filter_map(|svc| {
+                Some(crate::metrics::ServiceSample {
+                    id: &svc.id,
+                    counters: d.metrics.service(&svc.id)?,
+                    running: running.get(svc.id.as_str()).copied().unwrap_or(0),
+                    redirect: matches!(svc.server, Server::Redirect(_)),
+                })
+            })
+            .collect();
+        let max_fds = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .ok()
+            .map(|(soft, _)| soft);
+        crate::metrics::Snapshot {
+            services,
+            available: d.available() as u64,
+            banned: d.pipeline.banned() as u64,
+            reloads: (d.metrics.reloads_ok, d.metrics.reloads_failed),
+            log_dropped: d.log.dropped(),
+            open_fds: open_fds(),
+            max_fds,
+            start_time: d
+                .started_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |t| t.as_secs_f64()),
+        }
+    }
+}
+
+/// Descriptors open in this process (the entries of /proc/self/fd, less the one reading it).
+fn open_fds() -> Option<u64> {
+    let n = std::fs::read_dir("/proc/self/fd").ok()?.count();
+    Some(n.saturating_sub(1) as u64)
+}
+
 impl admin::View for View<'_> {
+    fn metrics(&self, format: crate::metrics::exposition::Format) -> String {
+        crate::metrics::exposition::render(&self.snapshot(), format)
+    }
+
     fn servers(&self) -> Vec<(Instant, ServerRow)> {
         let d = self.d;
         let children = d.launcher.children.iter().map(|(pid, c)| {

@@ -266,6 +266,15 @@ impl Daemon {
         }
         let id = self.next_session_id();
         let sock = Socket::new(stream, self.routes.add(Route::Session(id)));
+        if b == Builtin::Metrics {
+            // One request, read within READ_TIMEOUT (or the service's shorter `timeout`).
+            let limit = session::metrics::READ_TIMEOUT;
+            let timeout = Some(svc.timeout.map_or(limit, |t| t.min(limit)));
+            let kind = Kind::Metrics(session::metrics::Metrics::new(sock));
+            let s = Session::new(key, svc, hold, now, timeout, kind).with_client(peer);
+            self.start_session(id, s, now);
+            return;
+        }
         let view = super::report::View { d: self };
         let kind = Kind::Admin(session::admin::Admin::new(sock, b, &view));
         let s = Session::new(key, svc, hold, now, None, kind).with_client(peer);
@@ -372,6 +381,10 @@ impl Daemon {
 
     /// Keeps the session with the interest its state needs, or ends it.
     fn after_turn(&mut self, id: u64, mut s: Session, next: Next, now: Instant) {
+        let (to_target, to_client) = s.take_relayed();
+        if to_target + to_client > 0 {
+            self.metrics.relayed(&s.svc.id, to_target, to_client);
+        }
         match next {
             Next::Wait | Next::Again => {
                 if let Err(e) = s.follow(self.poll.registry()) {
@@ -398,10 +411,14 @@ impl Daemon {
     }
 
     /// The end of a session: EXIT (and TRAFFIC) once, tokens freed, hold given back.
-    pub(super) fn end_session(&mut self, s: Session, now: Instant) {
+    pub(super) fn end_session(&mut self, mut s: Session, now: Instant) {
         for t in s.tokens() {
             self.routes.remove(t);
         }
+        let (to_target, to_client) = s.take_relayed();
+        self.metrics.relayed(&s.svc.id, to_target, to_client);
+        self.metrics
+            .session_ended(&s.svc.id, now.saturating_duration_since(s.started));
         s.finish(self.poll.registry(), &mut self.log, now);
     }
 

@@ -55,6 +55,24 @@ impl Daemon {
         keys
     }
 
+    /// TCPMUX clients have counters too (their refusals are theirs).
+    pub(super) fn count_tcpmux_clients(&mut self) {
+        for svc in &self.tcpmux {
+            self.metrics.configured(&svc.id);
+        }
+    }
+
+    /// After a reload: only configured services keep counters.
+    pub(super) fn forget_removed_counters(&mut self) {
+        let ids: Vec<&str> = self
+            .services
+            .values()
+            .map(|a| a.svc.id.as_str())
+            .chain(self.tcpmux.iter().map(|s| s.id.as_str()))
+            .collect();
+        self.metrics.retain(&ids);
+    }
+
     /// Opens the socket of a new service and registers it; logs where it listens.
     pub(super) fn add_service(&mut self, svc: Service) -> bool {
         if svc.rt.conf.has_flag(xinetd_conf::ServiceFlag::Intercept) {
@@ -71,6 +89,7 @@ impl Daemon {
         }
         let key = self.next_key;
         self.next_key += 1;
+        self.metrics.configured(&svc.id);
         let token = self.routes.add(Route::Listener(key));
         self.pipeline.register(key, svc.rt.limits.clone());
         let mut a = Active {

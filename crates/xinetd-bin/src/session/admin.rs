@@ -145,6 +145,8 @@ pub trait View {
     fn servers(&self) -> Vec<(Instant, ServerRow)>;
     /// The services, in configuration order.
     fn services(&self) -> Vec<ServiceRow>;
+    /// The `metrics` document.
+    fn metrics(&self, format: crate::metrics::exposition::Format) -> String;
 }
 
 /// A `servers`, `services` or `xadmin` connection: what is left to write, and whether it

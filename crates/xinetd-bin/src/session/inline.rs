@@ -108,7 +108,8 @@ impl StreamState {
             | Builtin::Tcpmux
             | Builtin::Servers
             | Builtin::Services
-            | Builtin::Xadmin => Progress::Done,
+            | Builtin::Xadmin
+            | Builtin::Metrics => Progress::Done,
         }
     }
 

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod inline;
+pub mod metrics;
 pub mod relay;
 pub mod tcpmux;
 
@@ -111,6 +112,8 @@ pub enum Kind {
     Admin(admin::Admin),
     /// redirect.
     Relay(relay::Relay),
+    /// metrics (extension).
+    Metrics(metrics::Metrics),
 }
 
 /// One connection served inside the daemon.
@@ -129,6 +132,8 @@ pub struct Session {
     pub kind: Kind,
     /// The client a PROXY header named (the socket's peer is the balancer then).
     client: Option<SocketAddr>,
+    /// Relayed bytes already counted in the metrics (to the target, to the client).
+    relayed: (u64, u64),
 }
 
 impl Session {
@@ -149,6 +154,7 @@ impl Session {
             deadline: timeout.map(|t| now + t),
             kind,
             client: None,
+            relayed: (0, 0),
         }
     }
 
@@ -165,7 +171,22 @@ impl Session {
             Kind::Tcpmux(s) => s.ready(cx.tcpmux),
             Kind::Admin(s) => s.ready(&self.svc, self.started, self.client, cx.view),
             Kind::Relay(s) => s.ready(),
+            Kind::Metrics(s) => s.ready(cx.view),
         }
+    }
+
+    /// Bytes a relay moved since the last call (to the target, to the client), for the
+    /// metrics: counted as they flow, not only when the connection ends.
+    pub fn take_relayed(&mut self) -> (u64, u64) {
+        let Kind::Relay(r) = &self.kind else {
+            return (0, 0);
+        };
+        let delta = (
+            r.bytes_in.saturating_sub(self.relayed.0),
+            r.bytes_out.saturating_sub(self.relayed.1),
+        );
+        self.relayed = (r.bytes_in, r.bytes_out);
+        delta
     }
 
     /// Makes the poll watch what the state can use now.
@@ -175,6 +196,7 @@ impl Session {
             Kind::Tcpmux(s) => s.follow(registry),
             Kind::Admin(s) => s.follow(registry),
             Kind::Relay(s) => s.follow(registry),
+            Kind::Metrics(s) => s.follow(registry),
         }
     }
 
@@ -190,6 +212,7 @@ impl Session {
             Kind::Tcpmux(s) => vec![s.sock.token()],
             Kind::Admin(s) => vec![s.sock.token()],
             Kind::Relay(s) => vec![s.client.token(), s.target.token()],
+            Kind::Metrics(s) => vec![s.sock.token()],
         }
     }
 
@@ -203,6 +226,7 @@ impl Session {
             Kind::Tcpmux(s) => s.sock.stream.peer_addr().ok(),
             Kind::Admin(s) => s.sock.stream.peer_addr().ok(),
             Kind::Relay(s) => s.client.stream.peer_addr().ok(),
+            Kind::Metrics(s) => s.sock.stream.peer_addr().ok(),
         }
     }
 
@@ -217,6 +241,21 @@ impl Session {
     pub fn finish(mut self, registry: &Registry, log: &mut ProgramLog, now: Instant) {
         self.forget(registry);
         let elapsed = now.saturating_duration_since(self.started);
+        let client = self.peer();
+        if let Kind::Metrics(m) = &self.kind {
+            if let Some(why) = m.complaint() {
+                let peer = client;
+                log.msg(
+                    crate::dlog::Level::Warning,
+                    &format!(
+                        "service {}: {} from {}",
+                        self.svc.id,
+                        why,
+                        peer.map_or_else(|| "?".to_string(), |p| p.ip().to_string())
+                    ),
+                );
+            }
+        }
         if let Kind::Relay(r) = &self.kind {
             if let Some(e) = r.connect_error() {
                 // F-602: `can't connect to remote host %s: %m`, then EXIT status=0 at once.
@@ -236,6 +275,7 @@ impl Session {
             Kind::Inline(s) => s.sock.forget(registry),
             Kind::Tcpmux(s) => s.sock.forget(registry),
             Kind::Admin(s) => s.sock.forget(registry),
+            Kind::Metrics(s) => s.sock.forget(registry),
             Kind::Relay(s) => {
                 s.client.forget(registry);
                 s.target.forget(registry);

@@ -597,6 +597,16 @@ impl Loader<'_> {
                 }
                 d.bind_device = Some(sp!(first.to_string()));
             }
+            Attr::Activation => {
+                if !first.eq_ignore_ascii_case("listen_fds") {
+                    return Err(Failure {
+                        message: format!("activation '{first}' is not known"),
+                        hint: Some("the only activation is listen_fds (systemd's LISTEN_FDS protocol, wait = yes services)".into()),
+                        xinetd: None,
+                    });
+                }
+                d.activation = Some(sp!(Activation::ListenFds));
+            }
         }
         let _ = name;
         Ok(())

@@ -74,6 +74,7 @@ pub(crate) struct Draft {
     pub(crate) timeout: Option<Spanned<u32>>,
     pub(crate) bind_device: Option<Spanned<String>>,
     pub(crate) proxy: crate::proxy::ProxyAttrs,
+    pub(crate) activation: Option<Spanned<Activation>>,
 }
 
 impl Draft {
@@ -130,6 +131,7 @@ impl Draft {
             timeout: None,
             bind_device: None,
             proxy: Default::default(),
+            activation: None,
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -264,6 +266,7 @@ pub(crate) fn into_service(d: Draft) -> Service {
         timeout: d.timeout,
         bind_device: d.bind_device,
         proxy: d.proxy,
+        activation: d.activation,
     }
 }
 

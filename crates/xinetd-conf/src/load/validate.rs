@@ -234,6 +234,10 @@ impl Checks<'_> {
                 return false;
             }
         }
+        if !self.check_activation(d) {
+            return false;
+        }
+        self.check_admin_only_from(d);
         if d.is_muxclient() {
             if !d.is_unlisted() {
                 let t = format!("Service: {} (tcpmux) should have UNLISTED in type.", d.name);
@@ -542,6 +546,85 @@ impl Checks<'_> {
     }
 }
 
+impl Checks<'_> {
+    /// The admin builtins (and `metrics`) answer only the addresses of their `only_from`
+    /// (issue 8): without one they refuse everybody, which is legal but never what is meant.
+    fn check_admin_only_from(&mut self, d: &Draft) {
+        if !d.is_internal() || d.only_from.is_some() {
+            return;
+        }
+        let st = d.socket_type.as_ref().map(|s| s.value);
+        if builtin_for(&d.name, st).is_some() {
+            return;
+        }
+        if let Some(b) = admin_builtin_for(&d.name, st).filter(|_| self.admin_builtins) {
+            let name = format!("{b:?}").to_ascii_lowercase();
+            self.diagnostics.push(
+                diag(
+                    &d.header,
+                    Severity::Warning,
+                    format!(
+                        "the {name} builtin answers only the addresses of its only_from, and \
+                         service '{}' has none: every client is refused",
+                        d.id()
+                    ),
+                )
+                .service(Some(d.id()))
+                .hint("add only_from = 127.0.0.1 (or the addresses that may ask)"),
+            );
+        }
+    }
+
+    /// Extension `activation = listen_fds`: the server gets the listening socket, so only a
+    /// `wait = yes` service with an external server can have it; anything else is dropped
+    /// with a diagnostic at the attribute (the server would otherwise look for fd 3 and find
+    /// nothing, or be handed a connection it takes for a listener).
+    fn check_activation(&mut self, d: &Draft) -> bool {
+        let Some(a) = &d.activation else {
+            return true;
+        };
+        let why = if d.is_internal() {
+            "an internal service has no server to hand the socket to"
+        } else if d.redirect.is_some() {
+            "a redirect service has no server to hand the socket to"
+        } else if !d.waits() {
+            "it needs wait = yes (with wait = no each server gets one accepted connection)"
+        } else if !fd_name_is_valid(d.id()) {
+            // LISTEN_FDNAMES is `:`-separated; sd_listen_fds_with_names() rejects a count
+            // mismatch, so an id with `:` would make the server refuse its socket.
+            "the service id is its LISTEN_FDNAMES name, which must be printable ASCII without ':' (at most 255 bytes)"
+        } else {
+            return true;
+        };
+        let ours = format!(
+            "activation = {} is not valid here: {why}; service '{}' is dropped",
+            a.value.as_str(),
+            d.id()
+        );
+        let text = format!(
+            "activation = {} needs wait = yes and a server: {} - DISABLING",
+            a.value.as_str(),
+            d.id()
+        );
+        self.diagnostics.push(
+            diag(&a.span, Severity::Error, ours)
+                .service(Some(d.id()))
+                .hint("set wait = yes, or remove activation")
+                .xplain(XinetdLevel::Error, "check_entry", text),
+        );
+        false
+    }
+}
+
+/// systemd's rule for a file descriptor name (`fdname_is_valid`): 1..=255 printable ASCII
+/// characters, no `:` (the separator of `LISTEN_FDNAMES`).
+fn fd_name_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !name.contains(':')
+}
+
 /// The builtin for `name`/`socket_type` (builtins.c's table, F-060).
 pub fn builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> {
     let st = st?;
@@ -570,6 +653,7 @@ pub fn admin_builtin_for(name: &str, st: Option<SocketType>) -> Option<Builtin> 
         "servers" => Some(Builtin::Servers),
         "services" => Some(Builtin::Services),
         "xadmin" => Some(Builtin::Xadmin),
+        "metrics" => Some(Builtin::Metrics),
         _ => None,
     }
 }
