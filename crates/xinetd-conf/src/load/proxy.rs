@@ -131,14 +131,13 @@ impl Loader<'_> {
 impl Checks<'_> {
     /// Where the load-balancer attributes cannot work: errors drop the service, attributes
     /// without effect are warned about. `false` when the service is dropped (reported).
-    pub(crate) fn check_proxy(&mut self, d: &Draft) -> bool {
-        let p = &d.proxy;
+    pub(crate) fn check_proxy(&mut self, d: &mut Draft) -> bool {
         let stream = d
             .socket_type
             .as_ref()
             .is_none_or(|s| s.value == SocketType::Stream);
         let mut ok = true;
-        if let Some(pp) = &p.proxy_protocol {
+        if let Some(pp) = d.proxy.proxy_protocol.clone() {
             let why = if !stream {
                 Some("the PROXY protocol is received on stream services only (a datagram service cannot read a header before each request)")
             } else if d.waits() {
@@ -148,21 +147,42 @@ impl Checks<'_> {
             } else {
                 None
             };
-            if let Some(why) = why {
-                self.diagnostics.push(
-                    diag(
-                        &pp.span,
-                        Severity::Error,
-                        format!(
-                            "proxy_protocol cannot be used here: {why}; service '{}' is dropped",
-                            d.id()
-                        ),
-                    )
-                    .service(Some(d.id())),
-                );
-                ok = false;
+            match why {
+                // Inherited from `defaults`: it applies where it can and is dropped here.
+                Some(why) if !d.specified.contains(&Attr::ProxyProtocol) => {
+                    self.diagnostics.push(
+                        diag(
+                            &d.header,
+                            Severity::Info,
+                            format!(
+                                "proxy_protocol from defaults does not apply to service '{}': {why}",
+                                d.id()
+                            ),
+                        )
+                        .service(Some(d.id())),
+                    );
+                    d.proxy.proxy_protocol = None;
+                    d.proxy.proxy_from = None;
+                    d.proxy.proxy_timeout = None;
+                }
+                Some(why) => {
+                    self.diagnostics.push(
+                        diag(
+                            &pp.span,
+                            Severity::Error,
+                            format!(
+                                "proxy_protocol cannot be used here: {why}; service '{}' is dropped",
+                                d.id()
+                            ),
+                        )
+                        .service(Some(d.id())),
+                    );
+                    ok = false;
+                }
+                None => {}
             }
         }
+        let p = &d.proxy;
         if let Some(l) = &p.proxy_from {
             for e in &l.value {
                 if matches!(e.form, AddressForm::Domain(_)) {
@@ -176,15 +196,18 @@ impl Checks<'_> {
             }
         }
         let unused = |a: &str, needs: &str| format!("{a} has no effect without {needs}");
+        // Only what the service set itself is warned about: `defaults` may set these for the
+        // services that use them.
+        let own = |a: Attr| d.specified.contains(&a);
         let mut warn = |span: &Span, text: String| {
             self.diagnostics
                 .push(diag(span, Severity::Warning, text).service(Some(d.id())));
         };
         if p.proxy_protocol.is_none() {
-            if let Some(l) = &p.proxy_from {
+            if let Some(l) = p.proxy_from.as_ref().filter(|_| own(Attr::ProxyFrom)) {
                 warn(&l.span, unused("proxy_from", "proxy_protocol"));
             }
-            if let Some(t) = &p.proxy_timeout {
+            if let Some(t) = p.proxy_timeout.as_ref().filter(|_| own(Attr::ProxyTimeout)) {
                 warn(&t.span, unused("proxy_timeout", "proxy_protocol"));
             }
         } else if p.proxy_from.is_none() {
@@ -193,7 +216,9 @@ impl Checks<'_> {
             }
         }
         if let (Some(r), None) = (&p.redirect_proxy, &d.redirect) {
-            warn(&r.span, unused("redirect_proxy", "redirect"));
+            if own(Attr::RedirectProxy) {
+                warn(&r.span, unused("redirect_proxy", "redirect"));
+            }
         }
         ok
     }
@@ -276,6 +301,29 @@ mod tests {
             .diagnostics
             .iter()
             .any(|d| d.message.contains("stream services only") && d.span.line == 7));
+    }
+
+    #[test]
+    fn proxy_protocol_from_defaults_applies_where_it_can() {
+        let text = format!(
+            "defaults\n{{\n\tproxy_protocol = v2\n\tproxy_from = 10.0.0.1\n}}\n{}\
+             service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tport = 7013\n\
+             \tsocket_type = dgram\n\twait = yes\n}}\n",
+            service("")
+        );
+        let loaded = load(&text);
+        assert_eq!(loaded.config.services.len(), 2, "{:?}", loaded.diagnostics);
+        let (tcp, udp) = (&loaded.config.services[0], &loaded.config.services[1]);
+        assert!(tcp.proxy.proxy_protocol.is_some());
+        assert!(udp.proxy.proxy_protocol.is_none() && udp.proxy.proxy_from.is_none());
+        assert!(loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Info && d.message.contains("does not apply")));
+        assert!(!loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Warning));
     }
 
     #[test]
