@@ -20,6 +20,9 @@ use crate::slog::{CommonLogs, Destination, ServiceLog};
 pub struct LoadCache {
     /// The shared FILE logs of `defaults`.
     pub common: CommonLogs,
+    /// Services whose `log_type = JOURNAL` fell back to syslog because the journal socket
+    /// is absent (one warning per load names them all).
+    pub journal_absent: Vec<String>,
     credentials: Vec<(CredentialsKey, xinetd_spawn::Credentials)>,
 }
 
@@ -69,6 +72,8 @@ pub fn service(
     let port = match c.port.as_ref() {
         Some(p) => p.value,
         None if c.is_tcpmux_client() => 0,
+        // Extension: a Unix-domain listener has a path, not a port.
+        None if c.socket.is_unix() => 0,
         // F-976: RPC services listen on a port the kernel chooses (registered by crate::rpc).
         None if c.has_type(conf::ServiceType::Rpc) => 0,
         None => return Err(format!("service {id}: no port")),
@@ -85,6 +90,10 @@ pub fn service(
         keepalive: c.has_flag(ServiceFlag::KeepAlive),
         nodelay: c.has_flag(ServiceFlag::NoDelay),
         bind_device: c.bind_device.as_ref().map(|d| d.value.clone()),
+        tuning: Box::new(crate::sockopt::Tuning {
+            scope: c.bind.as_ref().and_then(|b| b.value.scope.clone()),
+            ..crate::sockopt::tuning(&c.socket)
+        }),
     };
     let sensor = c.has_flag(ServiceFlag::Sensor);
     let server = match c.builtin {
@@ -123,7 +132,7 @@ pub fn service(
     let access = access_policy(c, resolver)?;
     let proxy = crate::proxied::Policy::of(c, resolver)?;
     let limits = service_limits(c, sensor);
-    let log = service_log(c, &mut cache.common)?;
+    let log = service_log(c, cache)?;
     Ok(Service {
         id,
         name,
@@ -308,6 +317,12 @@ fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimi
         .max_load
         .as_ref()
         .and_then(|m| xinetd_limits::MaxLoad::new(m.value).ok());
+    // The loader keeps the lengths in range, so `new` only fails on a model built by hand.
+    if let Some(p) = &c.source_prefix {
+        if let Ok(p) = xinetd_limits::SourcePrefix::new(p.value.v4, p.value.v6) {
+            l.source_prefix = p;
+        }
+    }
     if sensor {
         l.sensor = Some(match c.deny_time.value {
             conf::DenyTime::Never => xinetd_limits::DenyTime::Never,
@@ -325,8 +340,9 @@ fn service_limits(c: &conf::Service, sensor: bool) -> xinetd_limits::ServiceLimi
 }
 
 /// The service log from `log_type`, `log_on_success`, `log_on_failure` (F-710..F-726).
-fn service_log(c: &conf::Service, common: &mut CommonLogs) -> Result<ServiceLog, String> {
+fn service_log(c: &conf::Service, cache: &mut LoadCache) -> Result<ServiceLog, String> {
     use xinetd_log::{FileLimits, FileLog, LogOnFailure, LogOnSuccess, ServiceRecords, SyslogLog};
+    let common = &mut cache.common;
     let id = &c.id.value;
     let err = |e: xinetd_log::LogError| format!("service {id}: {e}");
     let on_success =
@@ -341,7 +357,12 @@ fn service_log(c: &conf::Service, common: &mut CommonLogs) -> Result<ServiceLog,
             soft_limit,
             hard_limit,
             shared,
+            format,
         }) => {
+            let format = match format {
+                conf::LogFormat::Text => xinetd_log::FileFormat::Text,
+                conf::LogFormat::Json => xinetd_log::FileFormat::Json,
+            };
             let limits = match soft_limit {
                 Some(soft) => Some(FileLimits::new(*soft, *hard_limit).map_err(err)?),
                 None => None,
@@ -350,13 +371,13 @@ fn service_log(c: &conf::Service, common: &mut CommonLogs) -> Result<ServiceLog,
                 // F-711: inherited from defaults, the one "common" file of all such services.
                 Some(Destination::Common(
                     common
-                        .get(std::path::Path::new(path), limits)
+                        .get(std::path::Path::new(path), limits, format)
                         .map_err(err)?,
                 ))
             } else {
                 let (file, _diags) = FileLog::open(path, id.clone(), limits).map_err(err)?;
                 Some(Destination::Own(Box::new(xinetd_log::ServiceLog::File(
-                    file,
+                    file.with_format(format),
                 ))))
             }
         }
@@ -366,6 +387,25 @@ fn service_log(c: &conf::Service, common: &mut CommonLogs) -> Result<ServiceLog,
             Some(Destination::Own(Box::new(xinetd_log::ServiceLog::Syslog(
                 SyslogLog::new(facility, level, id.clone()),
             ))))
+        }
+        Some(conf::LogType::Journal { facility, level }) => {
+            let facility: xinetd_log::Facility = facility.as_str().parse().map_err(err)?;
+            let level: xinetd_log::Level = level.as_str().parse().map_err(err)?;
+            let path = xinetd_log::journal_socket_path();
+            let log = if xinetd_log::journal_present(&path) {
+                xinetd_log::ServiceLog::Journal(xinetd_log::JournalLog::new(
+                    facility,
+                    level,
+                    id.clone(),
+                    &path,
+                ))
+            } else {
+                // No journald (a container, a system without systemd): the same records
+                // at the same facility and level through syslog, with one warning.
+                cache.journal_absent.push(id.clone());
+                xinetd_log::ServiceLog::Syslog(SyslogLog::new(facility, level, id.clone()))
+            };
+            Some(Destination::Own(Box::new(log)))
         }
     };
     Ok(ServiceLog::new(records, dest))

@@ -3,36 +3,52 @@
 //! errors) or 2 (unusable: unreadable file or a fatal error in `defaults`).
 //!
 //! Services turned off on purpose (`disable = yes`, `disabled =`, not in `enabled =`) are
-//! listed as info diagnostics and do not make the exit status 1.
+//! info diagnostics and do not make the exit status 1.
+//!
+//! The text output is a lint's: quiet when all is well. Errors and warnings are printed,
+//! `info` diagnostics only with `-v`, and a hint only the first time its text comes up (a
+//! stock Debian configuration gets the same `disable = yes` hint for every file); the
+//! closing summary always. `-json` keeps every diagnostic with its hint.
 
 use std::path::Path;
 
 use serde_json::{json, Value};
-use xinetd_conf::{Diagnostic, Environment, LoadError, LoadOptions, Loaded, Service};
+use std::collections::HashSet;
+use std::io::Write;
+
+use xinetd_conf::{Diagnostic, Environment, LoadError, LoadOptions, Loaded, Service, Severity};
+
+/// A line on stdout; a closed pipe (`xinetd -check | head`) ends the output quietly
+/// instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 /// Runs the check and returns the process exit code (0 all accepted, 1 some dropped,
 /// 2 unusable).
-pub fn run(config: &Path, json: bool) -> u8 {
+pub fn run(config: &Path, json: bool, verbose: bool) -> u8 {
     let env = Environment::system();
     // As the daemon (crate::session::admin): servers/services/xadmin are builtins here.
-    let options = LoadOptions::new().admin_builtins(true);
+    // keep_going: a fatal error in defaults still fails the check (exit 2), but everything
+    // after it is checked and reported too.
+    let options = LoadOptions::new().admin_builtins(true).keep_going(true);
     match xinetd_conf::load(config, &env, &options) {
         Ok(loaded) => {
             let code = u8::from(loaded.has_dropped_errors());
             if json {
-                println!("{}", document(&loaded.config.services, &loaded.diagnostics));
+                out!("{}", document(&loaded.config.services, &loaded.diagnostics));
             } else {
-                print_text(&loaded);
+                print_text(&loaded, verbose);
             }
             code
         }
         Err(e) => {
             if json {
-                println!("{}", document(&[], e.diagnostics()));
+                out!("{}", document(&[], e.diagnostics()));
             } else {
-                for d in e.diagnostics() {
-                    println!("{}", d.render());
-                }
+                print_diagnostics(e.diagnostics(), verbose);
                 match &e {
                     LoadError::FatalDefaults { .. } => {
                         eprintln!(
@@ -48,12 +64,26 @@ pub fn run(config: &Path, json: bool) -> u8 {
     }
 }
 
-fn print_text(loaded: &Loaded) {
-    for d in &loaded.diagnostics {
-        println!("{}", d.render());
+/// Errors and warnings (and `info` with `-v`), each distinct hint once.
+fn print_diagnostics(diagnostics: &[Diagnostic], verbose: bool) {
+    let mut hinted: HashSet<&str> = HashSet::new();
+    for d in diagnostics {
+        if d.severity == Severity::Info && !verbose {
+            continue;
+        }
+        out!("{}: {}: {}", d.span, d.severity.as_str(), d.message);
+        if let Some(h) = &d.hint {
+            if hinted.insert(h.as_str()) {
+                out!("  hint: {h}");
+            }
+        }
     }
+}
+
+fn print_text(loaded: &Loaded, verbose: bool) {
+    print_diagnostics(&loaded.diagnostics, verbose);
     for s in &loaded.config.services {
-        println!("{}", service_line(s));
+        out!("{}", service_line(s));
     }
     let errors = loaded
         .dropped
@@ -84,9 +114,12 @@ fn service_line(s: &Service) -> String {
         s.port
             .as_ref()
             .map_or_else(|| "-".to_string(), |p| p.value.to_string()),
-        s.bind
-            .as_ref()
-            .map_or_else(|| "*".to_string(), |b| b.value.address.to_string()),
+        match (&s.socket.socket_path, &s.bind) {
+            // Extension: a Unix-domain listener.
+            (Some(p), _) => format!("unix:{}", p.value.text()),
+            (None, Some(b)) => b.value.address.to_string(),
+            (None, None) => "*".to_string(),
+        },
         if s.wait.value { "yes" } else { "no" },
         if types.is_empty() {
             "-".to_string()
@@ -110,6 +143,11 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
                 "activation": s.activation.as_ref().map(|a| a.value.as_str()),
+                "log_type": s.log_type.as_ref().map(|l| xinetd_conf::print_log_type(&l.value)),
+                "log_stderr": s.log_stderr.as_ref().map(|v| v.value),
+                "bind_scope": s.bind.as_ref().and_then(|b| b.value.scope.clone()),
+                "socket_options": socket_options(&s.socket),
+                "source_prefix": s.source_prefix.as_ref().map(|p| json!({"v4": p.value.v4, "v6": p.value.v6})),
             });
             if let Value::Object(m) = &mut v {
                 m.extend(proxy_json(&s.proxy));
@@ -131,6 +169,31 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
         })
         .collect();
     json!({ "services": services, "diagnostics": diagnostics })
+}
+
+/// The listening-socket options (extensions); absent ones are `null`, so a consumer sees
+/// every name this version knows.
+fn socket_options(o: &xinetd_conf::SocketOptions) -> Value {
+    json!({
+        "backlog": o.backlog.as_ref().map(|v| v.value),
+        "keepalive": o.keepalive.as_ref().map(|k| json!({
+            "idle": k.value.idle,
+            "interval": k.value.interval,
+            "count": k.value.count,
+        })),
+        "reuseport": o.reuseport.as_ref().map(|v| v.value),
+        "freebind": o.freebind.as_ref().map(|v| v.value),
+        "defer_accept": o.defer_accept.as_ref().map(|v| v.value),
+        "mark": o.mark.as_ref().map(|v| v.value),
+        "receive_buffer": o.receive_buffer.as_ref().map(|v| v.value),
+        "send_buffer": o.send_buffer.as_ref().map(|v| v.value),
+        "socket_path": o.socket_path.as_ref().map(|v| v.value.text()),
+        "socket_mode": o.socket_mode.as_ref().map(|v| format!("{:04o}", v.value)),
+        "socket_owner": o.socket_owner.as_ref().map(|v| v.value.id),
+        "socket_group": o.socket_group.as_ref().map(|v| v.value.id),
+        "only_uid": o.only_uid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
+        "only_gid": o.only_gid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
+    })
 }
 
 /// The load-balancer attributes (issue 13) as keys of a service, `null` when not set

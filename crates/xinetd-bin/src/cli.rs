@@ -28,6 +28,11 @@ pub enum ProgramLog {
     Syslog(String),
     /// `-filelog FILE`: append to the file.
     File(PathBuf),
+    /// `-journal` (extension): journald's native protocol, facility `daemon`, on
+    /// `$XINETD_JOURNAL_SOCKET` or `/run/systemd/journal/socket`.
+    Journal,
+    /// `-stderr_json` (extension): one JSON object per message on standard error.
+    StderrJson,
 }
 
 /// What `xinetd ARGS` asks for.
@@ -37,7 +42,8 @@ pub struct Options {
     pub debug: bool,
     /// `-f FILE` (F-801).
     pub config: PathBuf,
-    /// `-filelog` / `-syslog` (F-802); `None` = syslog facility `daemon`.
+    /// `-filelog` / `-syslog` (F-802), `-journal` / `-stderr_json` (extensions); `None` =
+    /// syslog facility `daemon` (stderr with `-dontfork`).
     pub log: Option<ProgramLog>,
     /// `-pidfile FILE` (F-803).
     pub pidfile: Option<PathBuf>,
@@ -73,6 +79,8 @@ pub struct Options {
     pub check: bool,
     /// `-json` with `-check`.
     pub json: bool,
+    /// `-v` with `-check`: print `info` diagnostics too.
+    pub verbose: bool,
     /// Unknown options seen (reported, then ignored).
     pub unknown: Vec<String>,
     /// Notices for stderr that do not stop start-up (e.g. `-shutdownprocs`, F-811).
@@ -101,6 +109,7 @@ impl Default for Options {
             notify_fd: None,
             check: false,
             json: false,
+            verbose: false,
             unknown: Vec::new(),
             notices: Vec::new(),
         }
@@ -150,6 +159,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
     let mut args = args.into_iter();
     let mut saw_syslog = false;
     let mut saw_filelog = false;
+    // -journal / -stderr_json: like -syslog and -filelog, one program log destination.
+    let mut saw_structured = 0u32;
     let mut convert: Option<PathBuf> = None;
     let mut daemon_dir: Option<String> = None;
     let mut xconv = false;
@@ -173,6 +184,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                 "-syslog" => {
                     saw_syslog = true;
                     o.log = Some(ProgramLog::Syslog(value("-syslog")?));
+                }
+                "-journal" => {
+                    saw_structured += 1;
+                    o.log = Some(ProgramLog::Journal);
+                }
+                "-stderr_json" => {
+                    saw_structured += 1;
+                    o.log = Some(ProgramLog::StderrJson);
                 }
                 "-reuse" => {} // F-811: accepted, no effect.
                 "-limit" => o.limit = number("-limit", value("-limit")?)?,
@@ -221,6 +240,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
                 "-version" => return Err(Stop::Version),
                 "-check" => o.check = true,
                 "-json" => o.json = true,
+                "-v" => o.verbose = true,
                 "-" => return Err(Stop::Usage("'-' is not an option".to_string())),
                 other if other.starts_with('-') => o.unknown.push(other.to_string()),
                 other => return Err(Stop::Usage(format!("unexpected argument '{other}'"))),
@@ -234,6 +254,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Command {
         }
         if saw_syslog && saw_filelog {
             return Command::Usage("-syslog and -filelog cannot be used together".to_string());
+        }
+        if saw_structured > 1 || (saw_structured == 1 && (saw_syslog || saw_filelog)) {
+            return Command::Usage(
+                "-syslog, -filelog, -journal and -stderr_json cannot be used together".to_string(),
+            );
         }
     }
     if let Some(file) = convert {
@@ -296,6 +321,26 @@ mod tests {
         ] {
             assert!(matches!(p(bad), Command::Usage(_)), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn structured_program_logs_exclude_the_others() {
+        let Command::Run(o) = p(&["-journal"]) else {
+            panic!("-journal runs");
+        };
+        assert_eq!(o.log, Some(ProgramLog::Journal));
+        let Command::Run(o) = p(&["-stderr_json", "-dontfork"]) else {
+            panic!("-stderr_json runs");
+        };
+        assert_eq!(o.log, Some(ProgramLog::StderrJson));
+        assert!(matches!(
+            p(&["-journal", "-syslog", "daemon"]),
+            Command::Usage(_)
+        ));
+        assert!(matches!(
+            p(&["-journal", "-stderr_json"]),
+            Command::Usage(_)
+        ));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub fn load(
     opts: &Options,
     log: &mut ProgramLog,
     startup_env: &xinetd_spawn::Environment,
-) -> Result<Loaded, ()> {
+) -> Result<Loaded, Failure> {
     let env = xinetd_conf::Environment::system();
     // Issue 8: the servers/services/xadmin builtins (crate::session::admin).
     let options = xinetd_conf::LoadOptions::new()
@@ -32,14 +32,14 @@ pub fn load(
                 LoadError::FatalDefaults { diagnostics } => diagnostics.as_slice(),
                 _ => &[],
             };
+            // For a fatal `defaults` error the diagnostics already carry xinetd's ERROR `A
+            // fatal error was encountered while parsing the default section. xinetd will
+            // exit.`: logged once, at xinetd's level.
             log_diagnostics(log, diags);
-            if let LoadError::FatalDefaults { .. } = e {
-                log.msg(
-                    Level::Crit,
-                    "A fatal error was encountered while parsing the default section. xinetd will exit.",
-                );
-            }
-            return Err(());
+            return Err(match e {
+                LoadError::FatalDefaults { .. } => Failure::FatalDefaults,
+                _ => Failure::Unusable,
+            });
         }
     };
     if opts.inetd_compat {
@@ -67,7 +67,32 @@ pub fn load(
             Err(msg) => log.msg(Level::Err, &format!("{msg} - DISABLING")),
         }
     }
+    if !cache.journal_absent.is_empty() {
+        let path = xinetd_log::journal_socket_path();
+        log.msg(
+            Level::Warning,
+            &format!(
+                "journal socket {} is absent: {} log{} to syslog instead",
+                path.display(),
+                cache.journal_absent.join(", "),
+                if cache.journal_absent.len() == 1 {
+                    "s"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
     Ok(out)
+}
+
+/// Why a configuration could not be used (its messages are already logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A bad value in `defaults` (F-037): xinetd says so at ERROR and then `Exiting...`.
+    FatalDefaults,
+    /// The file cannot be read (xinetd: CRITICAL `couldn't get configuration. Exiting...`).
+    Unusable,
 }
 
 /// A loaded configuration, ready for the event loop.

@@ -451,15 +451,32 @@ fn log_lines(
             path,
             soft_limit,
             hard_limit,
+            format,
             ..
-        }) => match (soft_limit, hard_limit) {
-            (Some(s), Some(h)) => {
-                let _ = writeln!(o, "{t}Logging to file: {path} (soft={s} hard={h})");
+        }) => {
+            // Extension: JSON lines say so after xinetd's text.
+            let json = if *format == conf::LogFormat::Json {
+                ", JSON"
+            } else {
+                ""
+            };
+            match (soft_limit, hard_limit) {
+                (Some(s), Some(h)) => {
+                    let _ = writeln!(o, "{t}Logging to file: {path} (soft={s} hard={h}{json})");
+                }
+                _ => {
+                    let _ = writeln!(o, "{t}Logging to file: {path} (no limits{json})");
+                }
             }
-            _ => {
-                let _ = writeln!(o, "{t}Logging to file: {path} (no limits)");
-            }
-        },
+        }
+        Some(conf::LogType::Journal { facility, level }) => {
+            let _ = writeln!(
+                o,
+                "{t}Logging to the journal. Facility = {}, level = {}",
+                facility.as_str(),
+                level.as_str()
+            );
+        }
         Some(conf::LogType::Syslog { facility, level }) => {
             let _ = writeln!(
                 o,

@@ -7,10 +7,6 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-/// Listen backlog. xinetd uses 64 (F-820); a burst of connections beyond it is refused or
-/// retried by the kernel, so we ask for more (the kernel caps it at `somaxconn`).
-const BACKLOG: i32 = 1024;
-
 /// Address family choice of a service (F-001, F-148).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -41,6 +37,9 @@ pub struct ListenSpec {
     pub nodelay: bool,
     /// `bind_device = IFNAME` (extension): SO_BINDTODEVICE.
     pub bind_device: Option<String>,
+    /// Extensions: `backlog`, `keepalive`, `reuseport`, ... (crate::sockopt).
+    /// Boxed: a service is copied into every request, so rare options stay out of line.
+    pub tuning: Box<crate::sockopt::Tuning>,
 }
 
 impl ListenSpec {
@@ -61,6 +60,18 @@ pub enum Listener {
     Tcp(mio::net::TcpListener),
     /// A UDP socket.
     Udp(mio::net::UdpSocket),
+    /// A Unix-domain stream listener, with its socket file (removed when dropped; held
+    /// for that alone).
+    UnixStream(
+        mio::net::UnixListener,
+        #[allow(dead_code)] Option<crate::unixsock::SocketFile>,
+    ),
+    /// A Unix-domain datagram socket, with its socket file (removed when dropped; held for
+    /// that alone).
+    UnixDgram(
+        mio::net::UnixDatagram,
+        #[allow(dead_code)] Option<crate::unixsock::SocketFile>,
+    ),
 }
 
 impl Listener {
@@ -69,6 +80,8 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.as_raw_fd(),
             Listener::Udp(u) => u.as_raw_fd(),
+            Listener::UnixStream(l, _) => l.as_raw_fd(),
+            Listener::UnixDgram(u, _) => u.as_raw_fd(),
         }
     }
 
@@ -77,6 +90,10 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.local_addr(),
             Listener::Udp(u) => u.local_addr(),
+            Listener::UnixStream(..) | Listener::UnixDgram(..) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a Unix-domain socket has no IP address",
+            )),
         }
     }
 
@@ -86,6 +103,8 @@ impl Listener {
         match self {
             Listener::Tcp(t) => registry.register(t, token, i),
             Listener::Udp(u) => registry.register(u, token, i),
+            Listener::UnixStream(l, _) => registry.register(l, token, i),
+            Listener::UnixDgram(u, _) => registry.register(u, token, i),
         }
     }
 
@@ -94,6 +113,8 @@ impl Listener {
         match self {
             Listener::Tcp(t) => registry.deregister(t),
             Listener::Udp(u) => registry.deregister(u),
+            Listener::UnixStream(l, _) => registry.deregister(l),
+            Listener::UnixDgram(u, _) => registry.deregister(u),
         }
     }
 
@@ -103,6 +124,8 @@ impl Listener {
         match self {
             Listener::Tcp(t) => t.as_fd(),
             Listener::Udp(u) => u.as_fd(),
+            Listener::UnixStream(l, _) => l.as_fd(),
+            Listener::UnixDgram(u, _) => u.as_fd(),
         }
     }
 
@@ -118,6 +141,13 @@ impl Listener {
                 let mut byte = [0u8; 1];
                 let _ = u.recv_from(&mut byte);
             }
+            Listener::UnixStream(l, _) => {
+                let _ = l.accept();
+            }
+            Listener::UnixDgram(u, _) => {
+                let mut byte = [0u8; 1];
+                let _ = u.recv(&mut byte);
+            }
         }
     }
 }
@@ -125,7 +155,18 @@ impl Listener {
 /// Opens, configures and binds one listening socket: close-on-exec (socket2 creates sockets
 /// with SOCK_CLOEXEC), non-blocking, `SO_REUSEADDR` always (F-149).
 pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
-    let addr = spec.address();
+    if let Some(unix) = &spec.tuning.unix {
+        let (sock, file) = crate::unixsock::open(unix, spec.stream, spec.tuning.backlog())?;
+        return Ok(if spec.stream {
+            Listener::UnixStream(mio::net::UnixListener::from_std(sock.into()), file)
+        } else {
+            Listener::UnixDgram(mio::net::UnixDatagram::from_std(sock.into()), file)
+        });
+    }
+    let mut addr = spec.address();
+    if let (Some(scope), SocketAddr::V6(v6)) = (&spec.tuning.scope, &mut addr) {
+        v6.set_scope_id(crate::sockopt::scope_id(scope)?);
+    }
     let domain = Domain::for_address(addr);
     let (ty, proto) = if spec.stream {
         (Type::STREAM, Protocol::TCP)
@@ -148,10 +189,11 @@ pub fn open(spec: &ListenSpec) -> io::Result<Listener> {
             sock.set_nodelay(true)?;
         }
     }
+    crate::sockopt::apply(&sock, &spec.tuning, addr.is_ipv6(), spec.stream)?;
     sock.set_nonblocking(true)?;
     sock.bind(&SockAddr::from(addr))?;
     if spec.stream {
-        sock.listen(BACKLOG)?;
+        sock.listen(spec.tuning.backlog())?;
         Ok(Listener::Tcp(mio::net::TcpListener::from_std(sock.into())))
     } else {
         Ok(Listener::Udp(mio::net::UdpSocket::from_std(sock.into())))
@@ -183,6 +225,7 @@ mod tests {
             keepalive: true,
             nodelay: true,
             bind_device: None,
+            tuning: Box::default(),
         }
     }
 

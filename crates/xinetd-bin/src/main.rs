@@ -2,7 +2,7 @@
 //!
 //! The binary only composes the libraries (docs/ARCHITECTURE.md):
 //!
-//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json` and a few
+//! * [`cli`] — xinetd(8)'s options (F-800..F-811) plus `-check`/`-json`/`-v` and a few
 //!   test/extension options (`-dumpfile`, `-inetd_conf`, `-ident_port`, `-hosts_allow`,
 //!   `-hosts_deny`, `-pmap_port`) and `-convert-inetd` (issue 8).
 //! * Issue 8: [`rpc`] (portmapper registration), [`retry`] (fork retry).
@@ -47,7 +47,9 @@ mod rpc;
 mod service;
 mod session;
 mod slog;
+mod sockopt;
 mod spawner;
+mod unixsock;
 
 use std::process::ExitCode;
 
@@ -71,7 +73,9 @@ fn main() -> ExitCode {
             daemon_dir,
             xconv,
         } => ExitCode::from(convert_inetd(&file, daemon_dir, xconv)),
-        Command::Run(opts) if opts.check => ExitCode::from(check::run(&opts.config, opts.json)),
+        Command::Run(opts) if opts.check => {
+            ExitCode::from(check::run(&opts.config, opts.json, opts.verbose))
+        }
         Command::Run(opts) => ExitCode::from(run(opts)),
     }
 }
@@ -134,8 +138,15 @@ fn run(mut opts: Options) -> u8 {
     ));
     let loaded = match config::load(&opts, &mut log, &startup_env) {
         Ok(s) => s,
-        Err(()) => {
-            log.critical("init_services", "couldn't get configuration. Exiting...");
+        Err(failure) => {
+            match failure {
+                // xinetd 2.3.15.3: ERROR `A fatal error ...` (logged with the diagnostics),
+                // then WARNING `Exiting...`; no CRITICAL.
+                config::Failure::FatalDefaults => log.msg(Level::Warning, "Exiting..."),
+                config::Failure::Unusable => {
+                    log.critical("init_services", "couldn't get configuration. Exiting...")
+                }
+            }
             if let Some(p) = &opts.pidfile {
                 let _ = std::fs::remove_file(p);
             }
@@ -245,13 +256,42 @@ fn open_program_log(opts: &Options) -> Result<ProgramLog, String> {
                     l
                 }
             },
-            // Foreground without a destination: stderr in the -filelog layout (for
-            // containers); in the background xinetd's default, syslog `daemon`.
-            None if opts.dontfork => DaemonLog::stderr(StderrStyle::FileLog),
-            None => DaemonLog::syslog(Facility::Daemon),
+            Some(cli::ProgramLog::StderrJson) => DaemonLog::stderr_json(),
+            Some(cli::ProgramLog::Journal) => {
+                let path = xinetd_log::journal_socket_path();
+                if xinetd_log::journal_present(&path) {
+                    DaemonLog::journal(Facility::Daemon, &path)
+                } else {
+                    // No journald: where the messages go without -journal, and one
+                    // warning there saying so.
+                    let mut l = default_program_log(opts);
+                    let _ = l.log(
+                        xinetd_log::Level::Warning,
+                        "main",
+                        &format!(
+                            "journal socket {} is absent: the program log goes to {} instead",
+                            path.display(),
+                            if opts.dontfork { "stderr" } else { "syslog" }
+                        ),
+                    );
+                    l
+                }
+            }
+            None => default_program_log(opts),
         }
     };
     Ok(ProgramLog::new(log))
+}
+
+/// Foreground without a destination: stderr in the -filelog layout (for containers); in the
+/// background xinetd's default, syslog `daemon`.
+fn default_program_log(opts: &Options) -> xinetd_log::DaemonLog {
+    use xinetd_log::{DaemonLog, Facility, StderrStyle};
+    if opts.dontfork {
+        DaemonLog::stderr(StderrStyle::FileLog)
+    } else {
+        DaemonLog::syslog(Facility::Daemon)
+    }
 }
 
 /// F-803: unlink, create exclusively with mode 0644, write `<pid>\n`; failures are only

@@ -70,6 +70,8 @@ pub struct Retry {
     pub failures: u32,
     /// The server's per-connection variables.
     pub env: Vec<String>,
+    /// Extension: a Unix-domain client's credentials.
+    pub credentials: Option<crate::admission::credentials::Credentials>,
     /// When to try again.
     pub due: Instant,
 }

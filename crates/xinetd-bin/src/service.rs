@@ -97,6 +97,14 @@ impl Service {
         }
     }
 
+    /// START record of a client known otherwise than by an address (a Unix-domain client's
+    /// credentials, extension).
+    pub fn log_start_peer(&self, served: Served, peer: xinetd_log::Peer, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().start_peer(served, peer) {
+            log.report(rep);
+        }
+    }
+
     /// EXIT record (F-723).
     pub fn log_exit(
         &self,
@@ -119,6 +127,21 @@ impl Service {
     /// FAIL record (F-721).
     pub fn log_fail(&self, reason: FailReason, peer: Option<SocketAddr>, log: &mut ProgramLog) {
         if let Some(rep) = self.rt.log.borrow_mut().fail(reason, peer) {
+            log.report(rep);
+        }
+    }
+
+    /// STDERR record: a line of a server's stderr (extension `log_stderr = yes`).
+    pub fn log_stderr_line(&self, pid: i32, line: &str, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().stderr(pid, line) {
+            log.report(rep);
+        }
+    }
+
+    /// FAIL record of a client known otherwise than by an address (a Unix-domain client's
+    /// credentials, extension).
+    pub fn log_fail_peer(&self, reason: FailReason, peer: xinetd_log::Peer, log: &mut ProgramLog) {
+        if let Some(rep) = self.rt.log.borrow_mut().fail_peer(reason, peer) {
             log.report(rep);
         }
     }

@@ -41,12 +41,15 @@ impl CommonLogs {
         &mut self,
         path: &std::path::Path,
         limits: Option<xinetd_log::FileLimits>,
+        format: xinetd_log::FileFormat,
     ) -> Result<Rc<RefCell<xinetd_log::ServiceLog>>, xinetd_log::LogError> {
         if let Some((_, l)) = self.open.iter().find(|(p, _)| p == path) {
             return Ok(l.clone());
         }
         let (file, _diags) = xinetd_log::FileLog::open(path, "common", limits)?;
-        let l = Rc::new(RefCell::new(xinetd_log::ServiceLog::File(file)));
+        let l = Rc::new(RefCell::new(xinetd_log::ServiceLog::File(
+            file.with_format(format),
+        )));
         self.open.push((path.to_owned(), l.clone()));
         Ok(l)
     }
@@ -74,7 +77,16 @@ impl ServiceLog {
 
     /// START (F-720).
     pub fn start(&mut self, served: Served, peer: Option<SocketAddr>) -> Option<WriteReport> {
-        let r = self.records.start(server(served), peer_of(peer));
+        let r = self
+            .records
+            .start(server(served), peer_of(peer))
+            .map(|r| with_port(r, peer));
+        self.write(r)
+    }
+
+    /// START with the client given as a log peer (a Unix-domain client's credentials).
+    pub fn start_peer(&mut self, served: Served, peer: Peer) -> Option<WriteReport> {
+        let r = self.records.start(server(served), peer);
         self.write(r)
     }
 
@@ -92,7 +104,10 @@ impl ServiceLog {
             (None, None) => ExitStatus::Exited(0),
         };
         let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        let r = self.records.exit(server(served), st, secs);
+        let r = self.records.exit(server(served), st, secs).map(|mut r| {
+            r.set_duration(d);
+            r
+        });
         self.write(r)
     }
 
@@ -131,9 +146,24 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// STDERR (extension `log_stderr = yes`): one line of a server's stderr.
+    pub fn stderr(&mut self, pid: i32, line: &str) -> Option<WriteReport> {
+        let r = self.records.stderr(pid.unsigned_abs(), line);
+        self.write(Some(r))
+    }
+
     /// FAIL (F-721).
     pub fn fail(&mut self, reason: FailReason, peer: Option<SocketAddr>) -> Option<WriteReport> {
-        let r = self.records.fail(reason, peer_of(peer));
+        let r = self
+            .records
+            .fail(reason, peer_of(peer))
+            .map(|r| with_port(r, peer));
+        self.write(r)
+    }
+
+    /// FAIL with the client given as a log peer (a Unix-domain client's credentials).
+    pub fn fail_peer(&mut self, reason: FailReason, peer: Peer) -> Option<WriteReport> {
+        let r = self.records.fail(reason, peer);
         self.write(r)
     }
 }
@@ -144,6 +174,14 @@ fn server(s: Served) -> xinetd_log::Server {
         Served::Held => xinetd_log::Server::Held,
         Served::Inline => xinetd_log::Server::Inline,
     }
+}
+
+/// Structured logs carry the client's port too (xinetd's text never prints it).
+fn with_port(mut r: Record, peer: Option<SocketAddr>) -> Record {
+    if let Some(p) = peer {
+        r.set_remote_port(p.port());
+    }
+    r
 }
 
 fn peer_of(p: Option<SocketAddr>) -> Peer {

@@ -27,6 +27,8 @@ pub struct Job {
     pub svc_id: String,
     /// Per-connection variables (`connection_env`, PROXY protocol values), `NAME=VALUE`.
     pub env: Vec<String>,
+    /// `log_stderr = yes`: the pipe that becomes the server's fd 2; closed with `fd`.
+    pub stderr: Option<OwnedFd>,
 }
 
 /// The outcome of a [`Job`]: the server's pid, or the pid of a child that failed before exec
@@ -69,6 +71,7 @@ impl Spawner {
                     };
                     let outcome = run(&job);
                     drop(job.fd);
+                    drop(job.stderr);
                     if done_tx.send((job.id, outcome)).is_err() {
                         return;
                     }
@@ -87,6 +90,12 @@ impl Spawner {
     pub fn results(&self) -> Vec<(u64, Outcome)> {
         self.rx.try_iter().collect()
     }
+
+    /// Waits up to `timeout` for the next result (used when the daemon exits with spawns in
+    /// flight, so that every forked server gets its START record and can be stopped).
+    pub fn next_result(&self, timeout: std::time::Duration) -> Option<(u64, Outcome)> {
+        self.rx.recv_timeout(timeout).ok()
+    }
 }
 
 /// Runs one spawn (also used inline when the threads cannot be started).
@@ -97,6 +106,9 @@ pub fn run(job: &Job) -> Outcome {
         conn = conn.remote_host(ip);
     }
     conn = conn.vars(&job.env);
+    if let Some(e) = &job.stderr {
+        conn = conn.stderr(e.as_fd());
+    }
     match xinetd_spawn::spawn(&job.spec, conn) {
         Ok(child) => Ok(child.pid().as_raw()),
         Err(e) => {

@@ -180,7 +180,7 @@ fn bundled_example_logs_nowhere_world_writable() {
             continue;
         };
         let path = match &log_type.value {
-            xinetd_conf::LogType::Syslog { .. } => continue,
+            xinetd_conf::LogType::Syslog { .. } | xinetd_conf::LogType::Journal { .. } => continue,
             xinetd_conf::LogType::File { path, .. } => Path::new(REPOSITORY).join(path),
         };
         // Every directory on the way, symlinks followed: the one holding the file and each

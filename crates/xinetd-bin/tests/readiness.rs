@@ -172,3 +172,43 @@ fn a_notification_fd_that_is_not_open_is_reported_and_ignored() {
     );
     assert_eq!(exchange(port, b"x\n"), b"x\n");
 }
+
+#[test]
+fn a_full_notify_socket_never_stops_the_loop() {
+    // A manager that stopped reading: its receive queue is full before the daemon starts.
+    let (sock, name) = notify_socket();
+    let filler = UnixDatagram::unbound().expect("socket");
+    filler.set_nonblocking(true).expect("nonblocking");
+    let addr = SocketAddr::from_abstract_name(&name.as_bytes()[1..]).expect("name");
+    filler.connect_addr(&addr).expect("connect");
+    let mut queued = 0;
+    while filler.send(b"filler\n").is_ok() {
+        queued += 1;
+        assert!(queued < 100_000, "the queue never filled");
+    }
+    let port = free_port();
+    let mut d = Daemon::spawn_with(
+        &internal("echo", "echo", "stream", port, ""),
+        &[],
+        &[("NOTIFY_SOCKET", &name)],
+        &[],
+    );
+    // The daemon serves, and says once that its notifications are dropped.
+    d.wait_log(5, "Started working");
+    assert_eq!(exchange(port, b"still here\n"), b"still here\n");
+    d.wait_log(5, "cannot notify the service manager at @");
+    // Reloads while the queue stays full: no second line, and no hang.
+    d.signal(Signal::SIGHUP);
+    d.wait_log(5, "Reconfigured:");
+    assert_eq!(exchange(port, b"after\n"), b"after\n");
+    assert_eq!(d.prog_log().matches("cannot notify").count(), 1);
+    // The manager reads again: the next notification gets through and that is logged.
+    for _ in 0..queued {
+        let _ = next(&sock);
+    }
+    d.signal(Signal::SIGHUP);
+    assert!(next_state(&sock).starts_with("RELOADING=1\n"));
+    d.wait_log(5, "notifications reach the service manager at @");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(10), Some(0));
+}

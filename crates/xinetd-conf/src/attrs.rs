@@ -54,6 +54,22 @@ pub enum Attr {
     Timeout,
     BindDevice,
     Activation,
+    LogStderr,
+    Backlog,
+    Keepalive,
+    Reuseport,
+    Freebind,
+    DeferAccept,
+    Mark,
+    ReceiveBuffer,
+    SendBuffer,
+    SourcePrefix,
+    SocketPath,
+    SocketMode,
+    SocketOwner,
+    SocketGroup,
+    OnlyUid,
+    OnlyGid,
     ProxyProtocol,
     ProxyFrom,
     ProxyTimeout,
@@ -123,6 +139,23 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
     ("activation", Attr::Activation, Count::Exactly(1)),
+    ("log_stderr", Attr::LogStderr, Count::Exactly(1)),
+    // Listening-socket options and source keys (crate::sockopts).
+    ("backlog", Attr::Backlog, Count::Exactly(1)),
+    ("keepalive", Attr::Keepalive, Count::Any),
+    ("reuseport", Attr::Reuseport, Count::Exactly(1)),
+    ("freebind", Attr::Freebind, Count::Exactly(1)),
+    ("defer_accept", Attr::DeferAccept, Count::Exactly(1)),
+    ("mark", Attr::Mark, Count::Exactly(1)),
+    ("receive_buffer", Attr::ReceiveBuffer, Count::Exactly(1)),
+    ("send_buffer", Attr::SendBuffer, Count::Exactly(1)),
+    ("source_prefix", Attr::SourcePrefix, Count::Any),
+    ("socket_path", Attr::SocketPath, Count::Exactly(1)),
+    ("socket_mode", Attr::SocketMode, Count::Exactly(1)),
+    ("socket_owner", Attr::SocketOwner, Count::Exactly(1)),
+    ("socket_group", Attr::SocketGroup, Count::Exactly(1)),
+    ("only_uid", Attr::OnlyUid, Count::Any),
+    ("only_gid", Attr::OnlyGid, Count::Any),
     // Load-balancer extensions (issue 13, crate::proxy).
     ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
     ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
@@ -153,6 +186,7 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
     ("max_load", Attr::MaxLoad, Count::Exactly(1)),
     ("v6only", Attr::V6only, Count::Exactly(1)),
     ("umask", Attr::Umask, Count::Exactly(1)),
+    ("source_prefix", Attr::SourcePrefix, Count::Any),
     ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
     ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
     ("proxy_timeout", Attr::ProxyTimeout, Count::Exactly(1)),
@@ -164,8 +198,32 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
 pub fn is_extension(a: Attr) -> bool {
     matches!(
         a,
-        Attr::Chroot | Attr::Timeout | Attr::BindDevice | Attr::Activation
-    ) || is_proxy(a)
+        Attr::Chroot
+            | Attr::Activation
+            | Attr::LogStderr
+            | Attr::Timeout
+            | Attr::BindDevice
+            | Attr::Backlog
+            | Attr::Keepalive
+            | Attr::Reuseport
+            | Attr::Freebind
+            | Attr::DeferAccept
+            | Attr::Mark
+            | Attr::ReceiveBuffer
+            | Attr::SendBuffer
+            | Attr::SourcePrefix
+            | Attr::SocketPath
+            | Attr::SocketMode
+            | Attr::SocketOwner
+            | Attr::SocketGroup
+            | Attr::OnlyUid
+            | Attr::OnlyGid
+            | Attr::ProxyProtocol
+            | Attr::ProxyFrom
+            | Attr::ProxyTimeout
+            | Attr::RedirectProxy
+            | Attr::ConnectionEnv
+    )
 }
 
 /// The load-balancer extensions ([`crate::proxy`]).

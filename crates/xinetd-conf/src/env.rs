@@ -465,6 +465,7 @@ pub fn parse_hosts(text: &str) -> Vec<(IpAddr, Vec<String>)> {
 pub struct LoadOptions {
     debug: bool,
     admin_builtins: bool,
+    keep_going: bool,
 }
 
 impl LoadOptions {
@@ -484,6 +485,18 @@ impl LoadOptions {
     pub fn admin_builtins(mut self, on: bool) -> Self {
         self.admin_builtins = on;
         self
+    }
+    /// A linter's load (`xinetd -check`): a fatal error in `defaults` is still reported as
+    /// fatal and still makes the load fail ([`crate::LoadError::FatalDefaults`]), but the
+    /// rest of the configuration is read and checked too, as xinetd's `-d` run would, so
+    /// every later problem is reported in the same pass.
+    pub fn keep_going(mut self, on: bool) -> Self {
+        self.keep_going = on;
+        self
+    }
+    /// Whether [`LoadOptions::keep_going`] is on.
+    pub fn keeps_going(&self) -> bool {
+        self.keep_going
     }
     /// Whether [`LoadOptions::debug`] is on.
     pub fn is_debug(&self) -> bool {

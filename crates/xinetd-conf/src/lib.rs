@@ -16,9 +16,14 @@
 //! values, `disable = yes` stops reading the entry. Two deliberate differences are listed in
 //! the repository's [docs/compat.md]: lines longer than xinetd's 8 KiB buffer are read
 //! whole, and services disabled by a parse error stay disabled even when `enabled` lists
-//! them. Four extension
-//! attributes exist: `chroot`, `timeout`, `bind_device` and `activation`; and one extension
-//! builtin, `metrics` (with the admin builtins).
+//! them. Extension attributes: `chroot`, `timeout`, `bind_device`, `activation`,
+//! `log_stderr`, the `log_type` forms `JOURNAL [facility [level]]` and
+//! `FILE path [soft [hard]] JSON`, the listening-socket
+//! options ([`SocketOptions`]: `backlog`, `keepalive`, `reuseport`, `freebind`,
+//! `defer_accept`, `mark`, `receive_buffer`, `send_buffer`), a scope on IPv6 link-local
+//! `bind` addresses, `source_prefix` ([`SourcePrefix`]) and Unix-domain listeners
+//! (`socket_path`, `socket_mode`, `socket_owner`, `socket_group`, `only_uid`, `only_gid`); and one extension builtin, `metrics` (with the
+//! admin builtins).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
@@ -104,6 +109,8 @@ pub use inetd::{
 mod load;
 mod model;
 mod print;
+mod sockopts;
+pub use sockopts::{Keepalive, Named, SocketOptions, SourcePrefix, UnixPath};
 pub mod proxy;
 mod syntax;
 mod values;
@@ -115,7 +122,7 @@ pub use env::{
 };
 pub use load::{builtin_for, load, load_bytes, LoadError, Loaded};
 pub use model::*;
-pub use print::{print, print_service};
+pub use print::{log_type as print_log_type, print, print_service};
 pub use syntax::{
     parse_document, AttrLine, Document, Entry, EntryEnd, EntryKind, Item, Op, Skip, XINETD_BUFFER,
 };

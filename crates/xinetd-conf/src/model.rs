@@ -470,7 +470,27 @@ pub enum LogType {
         /// `true` when the service inherited this FILE from `defaults`: xinetd then writes to
         /// one shared "common" file for all such services (F-711).
         shared: bool,
+        /// Extension: `FILE path [soft [hard]] JSON` writes one JSON object per record.
+        format: LogFormat,
     },
+    /// Extension: `JOURNAL [facility [level]]`, journald's native protocol (default
+    /// facility `daemon`, level `info`).
+    Journal {
+        /// `SYSLOG_FACILITY`.
+        facility: SyslogFacility,
+        /// `PRIORITY`.
+        level: SyslogLevel,
+    },
+}
+
+/// How a `log_type = FILE` writes its records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    /// xinetd's text lines.
+    #[default]
+    Text,
+    /// Extension: one JSON object per line (the trailing word `JSON`).
+    Json,
 }
 
 /// `rlimit_*` value (F-133..F-135).
@@ -570,6 +590,9 @@ pub struct BindAddress {
     pub text: String,
     /// The resolved address.
     pub address: IpAddr,
+    /// Extension: the scope of an IPv6 link-local address (`fe80::1%eth0`), an interface
+    /// name or index, resolved when the socket is bound.
+    pub scope: Option<String>,
 }
 
 /// `redirect = host port` (F-124).
@@ -773,6 +796,13 @@ pub struct Service {
     pub proxy: crate::proxy::ProxyAttrs,
     /// Extension (not in xinetd): `activation = listen_fds` (`wait = yes` only).
     pub activation: Option<Spanned<Activation>>,
+    /// Extension (not in xinetd): `log_stderr = yes`, the server's stderr goes to the
+    /// service's log, one record per line (docs/structured-logs.md).
+    pub log_stderr: Option<Spanned<bool>>,
+    /// Extensions (not in xinetd): listening-socket options (`backlog`, `keepalive`, ...).
+    pub socket: crate::sockopts::SocketOptions,
+    /// Extension (not in xinetd): `source_prefix = V4BITS V6BITS` (`None` = exact addresses).
+    pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
 }
 
 impl Service {
@@ -832,6 +862,8 @@ pub struct Defaults {
     pub enabled: Option<Spanned<Vec<String>>>,
     /// `disabled` ids.
     pub disabled: Option<Spanned<Vec<String>>>,
+    /// Extension: `source_prefix`.
+    pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
     /// The load-balancer attributes, copied into each later service (like `only_from`).
     pub proxy: crate::proxy::ProxyAttrs,
 }

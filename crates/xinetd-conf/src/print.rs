@@ -27,7 +27,8 @@ fn rlimit(r: Rlimit) -> String {
     }
 }
 
-fn log_type(l: &LogType) -> String {
+/// `log_type`'s value as the printer writes it (also `-check -json`'s `log_type`).
+pub fn log_type(l: &LogType) -> String {
     match l {
         LogType::Syslog { facility, level } => {
             format!("SYSLOG {} {}", facility.as_str(), level.as_str())
@@ -36,6 +37,7 @@ fn log_type(l: &LogType) -> String {
             path,
             soft_limit,
             hard_limit,
+            format,
             ..
         } => {
             let mut s = format!("FILE {path}");
@@ -45,7 +47,13 @@ fn log_type(l: &LogType) -> String {
             if let Some(v) = hard_limit {
                 let _ = write!(s, " {v}");
             }
+            if *format == LogFormat::Json {
+                s.push_str(" JSON");
+            }
             s
+        }
+        LogType::Journal { facility, level } => {
+            format!("JOURNAL {} {}", facility.as_str(), level.as_str())
         }
     }
 }
@@ -161,6 +169,9 @@ pub fn print(config: &Config) -> String {
     }
     if let Some(v) = &d.disabled {
         b.attr("disabled", v.value.join(" "));
+    }
+    if let Some(v) = &d.source_prefix {
+        b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
     }
     for (name, value) in d.proxy.printed() {
         b.attr(name, value);
@@ -332,10 +343,68 @@ pub fn print_service(s: &Service) -> String {
     if let Some(v) = &s.activation {
         b.attr("activation", v.value.as_str());
     }
+    if let Some(v) = &s.log_stderr {
+        b.attr("log_stderr", if v.value { "yes" } else { "no" });
+    }
+    socket_options(&mut b, &s.socket);
+    if let Some(v) = &s.source_prefix {
+        b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
+    }
     for (name, value) in s.proxy.printed() {
         b.attr(name, value);
     }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
+}
+
+/// The listening-socket options (extensions), in the words the loader reads.
+fn socket_options(b: &mut Block, o: &crate::sockopts::SocketOptions) {
+    if let Some(v) = &o.backlog {
+        b.attr("backlog", v.value.to_string());
+    }
+    if let Some(v) = &o.keepalive {
+        let k = v.value;
+        let mut text = k.idle.to_string();
+        for n in [k.interval, k.count].into_iter().map_while(|n| n) {
+            let _ = write!(text, " {n}");
+        }
+        b.attr("keepalive", text);
+    }
+    if let Some(v) = &o.reuseport {
+        b.attr("reuseport", yes_no(v.value));
+    }
+    if let Some(v) = &o.freebind {
+        b.attr("freebind", yes_no(v.value));
+    }
+    if let Some(v) = &o.defer_accept {
+        b.attr("defer_accept", v.value.to_string());
+    }
+    if let Some(v) = &o.mark {
+        b.attr("mark", format!("{:#x}", v.value));
+    }
+    if let Some(v) = &o.receive_buffer {
+        b.attr("receive_buffer", v.value.to_string());
+    }
+    if let Some(v) = &o.send_buffer {
+        b.attr("send_buffer", v.value.to_string());
+    }
+    if let Some(v) = &o.socket_path {
+        b.attr("socket_path", v.value.text());
+    }
+    if let Some(v) = &o.socket_mode {
+        b.attr("socket_mode", format!("{:04o}", v.value));
+    }
+    if let Some(v) = &o.socket_owner {
+        b.attr("socket_owner", &v.value.text);
+    }
+    if let Some(v) = &o.socket_group {
+        b.attr("socket_group", &v.value.text);
+    }
+    for (name, list) in [("only_uid", &o.only_uid), ("only_gid", &o.only_gid)] {
+        if let Some(v) = list {
+            let words: Vec<&str> = v.value.iter().map(|n| n.text.as_str()).collect();
+            b.attr(name, words.join(" "));
+        }
+    }
 }
 
 #[cfg(test)]

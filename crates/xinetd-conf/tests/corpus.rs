@@ -24,6 +24,14 @@ const DELIBERATE: &[&str] = &[
     "invalid/i34-line-cut-at-buffer-boundary.conf",
 ];
 
+/// Extensions (docs/compat.md) the real xinetd rejects where this loader accepts them:
+/// (file, service id, line). The service is left out of our accepted list and the oracle's
+/// messages about that line out of its list; everything else must still agree.
+const EXTENSION_ACCEPTED: &[(&str, &str, u32)] = &[
+    // log_type = JOURNAL (issue 18): xinetd says `Unknown log type` and disables it.
+    ("invalid/i21-bad-log-type.conf", "echo-log5", 52),
+];
+
 /// Functions whose messages come from activating services (binding sockets, portmapper),
 /// which is the daemon's business, not the parser's.
 const ACTIVATION: &[&str] = &[
@@ -255,8 +263,16 @@ fn corpus_matches_oracle() {
     for (rel, entry) in obj {
         let bytes = std::fs::read(corpus.join(rel)).expect("corpus file");
         files += 1;
-        let ours = run(corpus, rel, &bytes, true, empty.path());
+        let mut ours = run(corpus, rel, &bytes, true, empty.path());
         let mut problems = Vec::new();
+        let extension_lines: Vec<String> = EXTENSION_ACCEPTED
+            .iter()
+            .filter(|(f, _, _)| f == rel)
+            .map(|(_, id, line)| {
+                ours.accepted.retain(|p| p.1 != *id);
+                format!("[line={line}]")
+            })
+            .collect();
         if DELIBERATE.contains(&rel.as_str()) {
             let ids: Vec<&str> = ours.accepted.iter().map(|p| p.1.as_str()).collect();
             let expected: &[&str] = if rel.contains("i14") {
@@ -275,7 +291,8 @@ fn corpus_matches_oracle() {
                     ours.accepted, want
                 ));
             }
-            let theirs = oracle_messages(&entry["debug"]["messages"]);
+            let mut theirs = oracle_messages(&entry["debug"]["messages"]);
+            theirs.retain(|m| !extension_lines.iter().any(|l| m.2.ends_with(l.as_str())));
             let missing = multiset_diff(&theirs, &ours.messages);
             let extra = multiset_diff(&ours.messages, &theirs);
             if !missing.is_empty() {

@@ -3,7 +3,7 @@
 
 use xinetd_conf::{
     load, load_bytes, AddressFamily, AddressForm, DropReason, Environment, LoadError, LoadOptions,
-    Loaded, LogType, ServiceFlag, Severity, SuccessFlag, XinetdLevel,
+    Loaded, LogFormat, LogType, ServiceFlag, Severity, SuccessFlag, XinetdLevel,
 };
 
 fn env() -> Environment {
@@ -334,7 +334,8 @@ fn extensions_and_log_type() {
             path: "/var/log/x".into(),
             soft_limit: Some(1024),
             hard_limit: Some(1024 + 5 * 1024),
-            shared: true
+            shared: true,
+            format: LogFormat::Text,
         }
     );
     assert!(l

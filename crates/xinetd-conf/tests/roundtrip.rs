@@ -89,9 +89,24 @@ fn optional_attrs() -> impl Strategy<Value = String> {
                     pick(&["info", "err", "debug"])
                 )
                     .prop_map(|(f, l)| format!("SYSLOG {f} {l}")),
-                (word(), proptest::option::of((1u64..100, 0u64..100))).prop_map(|(p, l)| match l {
-                    None => format!("FILE /var/log/{p}"),
-                    Some((s, h)) => format!("FILE /var/log/{p} {s}K {}K", s + h),
+                (
+                    word(),
+                    proptest::option::of((1u64..100, 0u64..100)),
+                    pick(&["", " JSON", " json"])
+                )
+                    .prop_map(|(p, l, j)| match l {
+                        None => format!("FILE /var/log/{p}{j}"),
+                        Some((s, h)) => format!("FILE /var/log/{p} {s}K {}K{j}", s + h),
+                    }),
+                // Extension: journald's native protocol.
+                (proptest::option::of((
+                    pick(&["daemon", "local3"]),
+                    proptest::option::of(pick(&["info", "warning"]))
+                )))
+                .prop_map(|fl| match fl {
+                    None => "JOURNAL".to_string(),
+                    Some((f, None)) => format!("JOURNAL {f}"),
+                    Some((f, Some(l))) => format!("JOURNAL {f} {l}"),
                 }),
             ],
         ),
@@ -174,15 +189,41 @@ fn optional_attrs() -> impl Strategy<Value = String> {
             "bind_device",
             pick(&["lo", "eth0"]).prop_map(str::to_string),
         ),
+        opt("log_stderr", pick(&["yes", "no"]).prop_map(str::to_string)),
         opt(
             "bind",
-            pick(&["127.0.0.1", "127.0.0.2", "::1"]).prop_map(str::to_string),
+            pick(&["127.0.0.1", "127.0.0.2", "::1", "fe80::1%eth0", "fe80::2%2"])
+                .prop_map(str::to_string),
         ),
     );
-    (a, b, c, d).prop_map(|(a, b, c, d)| {
+    // Listening-socket options and source_prefix (extensions); the stream-only ones
+    // (backlog, keepalive, defer_accept) would drop dgram services, so they are printed and
+    // read back in xinetd-bin's tests/socket_options.rs instead.
+    let e = (
+        opt("reuseport", pick(&["yes", "no"]).prop_map(str::to_string)),
+        opt("freebind", pick(&["yes", "no"]).prop_map(str::to_string)),
+        opt(
+            "mark",
+            pick(&["0", "42", "0x2a", "4294967295"]).prop_map(str::to_string),
+        ),
+        opt(
+            "receive_buffer",
+            pick(&["1K", "64k", "1M", "65536"]).prop_map(str::to_string),
+        ),
+        opt(
+            "send_buffer",
+            pick(&["2K", "256K", "1024M"]).prop_map(str::to_string),
+        ),
+        opt(
+            "source_prefix",
+            pick(&["32 128", "24 64", "0 0", "8 48"]).prop_map(str::to_string),
+        ),
+    );
+    (a, b, c, d, e).prop_map(|(a, b, c, d, e)| {
         [
             a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, b.0, b.1, b.2, b.3, b.4, b.5, b.6, b.7, c.0,
-            c.1, c.2, c.3, c.4, c.5, c.6, c.7, d.0, d.1, d.2, d.3, d.4,
+            c.1, c.2, c.3, c.4, c.5, c.6, c.7, d.0, d.1, d.2, d.3, d.4, d.5, e.0, e.1, e.2, e.3,
+            e.4, e.5,
         ]
         .concat()
     })
@@ -229,7 +270,15 @@ fn config() -> impl Strategy<Value = String> {
             "cps",
             (1u32..100, 1u32..30).prop_map(|(a, b)| format!("{a} {b}")),
         ),
-        opt("log_type", Just("FILE /var/log/xinetd.log".to_string())),
+        opt(
+            "log_type",
+            pick(&[
+                "FILE /var/log/xinetd.log",
+                "FILE /var/log/xinetd.json JSON",
+                "JOURNAL",
+            ])
+            .prop_map(str::to_string),
+        ),
         opt("log_on_failure", subset(&["HOST", "ATTEMPT"])),
         opt("umask", Just("022".to_string())),
     )

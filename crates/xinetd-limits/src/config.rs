@@ -103,6 +103,8 @@ pub struct ServiceLimits {
     pub sensor: Option<DenyTime>,
     /// `flags = INTERCEPT`: the process limit reserves two processes for it (F-304).
     pub intercepted: bool,
+    /// Extension `source_prefix`: the networks `per_source` counts and a SENSOR bans.
+    pub source_prefix: crate::SourcePrefix,
 }
 
 impl ServiceLimits {
@@ -117,6 +119,7 @@ impl ServiceLimits {
             max_load: None,
             sensor: None,
             intercepted: false,
+            source_prefix: crate::SourcePrefix::EXACT,
         }
     }
 
@@ -152,6 +155,13 @@ impl ServiceLimits {
     #[must_use]
     pub fn with_sensor(mut self, sensor: Option<DenyTime>) -> Self {
         self.sensor = sensor;
+        self
+    }
+
+    /// Set `source_prefix` ([`crate::SourcePrefix::EXACT`] is xinetd's behaviour).
+    #[must_use]
+    pub fn with_source_prefix(mut self, prefix: crate::SourcePrefix) -> Self {
+        self.source_prefix = prefix;
         self
     }
 

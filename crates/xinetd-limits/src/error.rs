@@ -13,6 +13,14 @@ pub enum LimitsError {
     /// with `error parsing max_load argument`, F-131).
     #[error("max_load must be a finite number greater than 0, got {0}")]
     InvalidMaxLoad(f64),
+    /// `source_prefix` lengths must be 0..=32 (IPv4) and 0..=128 (IPv6).
+    #[error("source_prefix must be 0..=32 and 0..=128 bits, got {v4} {v6}")]
+    InvalidSourcePrefix {
+        /// The IPv4 prefix length given.
+        v4: u8,
+        /// The IPv6 prefix length given.
+        v6: u8,
+    },
     /// The load-average file could not be read.
     // The cause is the error's source, not part of this text (callers render it, e.g. as
     // xinetd's `%m`).

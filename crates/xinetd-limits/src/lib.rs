@@ -76,6 +76,32 @@
 //! sensors), which therefore never occupy a slot but are still refused by a full limit
 //! (e.g. `instances = 0`) exactly as in xinetd.
 //!
+//! # Sources
+//!
+//! `per_source` and the SENSOR ban list key on a [`Source`]: the client's address by default,
+//! the client's network with a [`SourcePrefix`] (`ServiceLimits::with_source_prefix`, the
+//! `source_prefix` extension, so one IPv6 client cannot open a fresh source per address of its
+//! /64), or a Unix-domain client's uid ([`Request::uid`]).
+//!
+//! ```
+//! use std::time::Instant;
+//! use xinetd_limits::{FixedLoad, GlobalLimits, Limits, Reason, Request, ServiceLimits, SourcePrefix};
+//!
+//! let now = Instant::now();
+//! let mut limits = Limits::new(GlobalLimits::default(), now);
+//! let svc = limits.add_service(
+//!     ServiceLimits::new("ssh")
+//!         .with_per_source(Some(1))
+//!         .with_source_prefix(SourcePrefix::new(32, 64)?),
+//! );
+//! let mut load = FixedLoad(0.0);
+//! let a = limits.admit(&svc, Request::new(Some("2001:db8:1:2::1".parse()?), now), &mut load);
+//! assert!(a.is_ok());
+//! let b = limits.admit(&svc, Request::new(Some("2001:db8:1:2::99".parse()?), now), &mut load);
+//! assert_eq!(b.unwrap_err().reason, Reason::PerSourceLimit);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Cost
 //!
 //! A decision is O(1): services live in a slab indexed by [`ServiceKey`], per-source counts in
@@ -111,6 +137,7 @@ mod limits;
 mod loadavg;
 mod message;
 mod sensor;
+mod source;
 
 pub use config::{Cps, DenyTime, GlobalLimits, MaxLoad, ServiceLimits};
 pub use error::LimitsError;
@@ -121,6 +148,7 @@ pub use limits::{
 pub use loadavg::{FixedLoad, LoadSource, ProcLoadAvg};
 pub use message::{Level, LogMessage};
 pub use sensor::MAX_GLOBAL_NO_ACCESS;
+pub use source::{Source, SourcePrefix};
 
 use std::collections::HashMap;
 use std::hash::Hash;

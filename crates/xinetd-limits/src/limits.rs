@@ -12,7 +12,8 @@ use crate::config::{GlobalLimits, ServiceLimits};
 use crate::cps::CpsCounter;
 use crate::loadavg::LoadSource;
 use crate::message::{Level, LogMessage};
-use crate::sensor::{canonical, SensorList};
+use crate::sensor::SensorList;
+use crate::source::Source;
 
 /// Identifies a service inside one [`Limits`]; cheap to copy, used in events and permits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -134,6 +135,9 @@ pub struct Request {
     /// The client address; `None` for tcp `wait = yes` (`<no address>`, F-213), which skips
     /// `per_source`.
     pub peer: Option<IpAddr>,
+    /// The client's uid, for a Unix-domain connection (no address): `per_source` counts by
+    /// it (extension).
+    pub uid: Option<u32>,
     /// The injected clock.
     pub now: Instant,
     /// The result of the service's `access_times` check (xinetd-acl), which xinetd runs
@@ -146,9 +150,16 @@ impl Request {
     pub fn new(peer: Option<IpAddr>, now: Instant) -> Self {
         Request {
             peer,
+            uid: None,
             now,
             within_access_times: true,
         }
+    }
+
+    /// A Unix-domain client's uid, the key `per_source` counts by when there is no address.
+    pub fn uid(mut self, uid: Option<u32>) -> Self {
+        self.uid = uid;
+        self
     }
 
     /// Set the `access_times` verdict.
@@ -241,7 +252,8 @@ pub struct Stats {
 struct ServiceState {
     limits: ServiceLimits,
     running: u32,
-    per_source: HashMap<IpAddr, u32>,
+    /// Keyed by the source network (`source_prefix`; exact addresses by default).
+    per_source: HashMap<Source, u32>,
     cps: CpsCounter,
     suspended_until: Option<Instant>,
     /// Removed from the configuration but permits are still live (F-862).
@@ -331,15 +343,15 @@ impl State {
     }
 
     /// Give back one permit (the child exited or the in-loop connection closed).
-    fn release(&mut self, id: ServiceId, peer: Option<IpAddr>) {
+    fn release(&mut self, id: ServiceId, source: Option<Source>) {
         self.running_total = self.running_total.saturating_sub(1);
         let Some(service) = self.service_mut(id) else {
             debug_assert!(false, "a permit outlived its service slot");
             return;
         };
         service.running = service.running.saturating_sub(1);
-        if let Some(peer) = peer {
-            if let Entry::Occupied(mut count) = service.per_source.entry(canonical(peer)) {
+        if let Some(source) = source {
+            if let Entry::Occupied(mut count) = service.per_source.entry(source) {
                 *count.get_mut() -= 1;
                 if *count.get() == 0 {
                     count.remove();
@@ -376,6 +388,9 @@ pub struct Permit {
     state: Weak<RefCell<State>>,
     service: ServiceId,
     peer: Option<IpAddr>,
+    /// The key counted for `per_source`, fixed at admission so a reload that changes
+    /// `source_prefix` gives back exactly what was taken.
+    source: Option<Source>,
 }
 
 impl Permit {
@@ -398,7 +413,7 @@ impl Drop for Permit {
         if let Some(state) = self.state.upgrade() {
             // Limits never holds a borrow while user code runs, so this cannot fail.
             if let Ok(mut state) = state.try_borrow_mut() {
-                state.release(self.service, self.peer);
+                state.release(self.service, self.source);
             } else {
                 debug_assert!(false, "Permit dropped while Limits was borrowed");
             }
@@ -592,7 +607,11 @@ impl Limits {
             return Err(Refusal::plain(Reason::ServiceLimit));
         }
         // One hash of the source for both the check and the count.
-        let source = request.peer.map(|p| service.per_source.entry(canonical(p)));
+        let key = match (request.peer, request.uid) {
+            (Some(p), _) => Some(service.limits.source_prefix.source(p)),
+            (None, uid) => uid.map(Source::uid),
+        };
+        let source = key.map(|k| service.per_source.entry(k));
         if let (Some(max), Some(source)) = (service.limits.per_source, &source) {
             let count = match source {
                 Entry::Occupied(count) => *count.get(),
@@ -618,6 +637,7 @@ impl Limits {
             state: Rc::downgrade(&self.state),
             service: id,
             peer: request.peer,
+            source: key,
         })
     }
 
@@ -646,7 +666,8 @@ impl Limits {
             return Ok(());
         };
         if let Some(deny_time) = service.limits.sensor {
-            let log = state.sensor.trip(peer, deny_time, now);
+            let source = service.limits.source_prefix.source(peer);
+            let log = state.sensor.trip(peer, source, deny_time, now);
             return Err(Refusal {
                 reason: Reason::Address,
                 log,
@@ -785,7 +806,7 @@ impl Limits {
         let service = state.service(key.id).expect(FOREIGN_KEY);
         service
             .per_source
-            .get(&canonical(peer))
+            .get(&service.limits.source_prefix.source(peer))
             .copied()
             .unwrap_or(0)
     }

@@ -1,8 +1,10 @@
 //! The global `no_access` list that SENSOR services fill and every service consults
 //! (F-240..F-243).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+
+use crate::source::{Source, SourcePrefix};
 use std::time::{Duration, Instant};
 
 use crate::config::DenyTime;
@@ -23,8 +25,12 @@ enum Expiry {
 /// Banned addresses with their expiry, plus the scrub timer.
 #[derive(Debug, Default)]
 pub(crate) struct SensorList {
-    /// Keyed by the canonical address (IPv4-mapped IPv6 folded to IPv4), see `canonical`.
-    entries: HashMap<IpAddr, Expiry>,
+    /// Keyed by the banned network: the canonical address (IPv4-mapped IPv6 folded to IPv4,
+    /// see `canonical`) masked to the SENSOR service's `source_prefix`.
+    entries: HashMap<Source, Expiry>,
+    /// How many entries have each (is IPv6, prefix length): a lookup masks the address once
+    /// per length in use, which is one length unless services set different prefixes.
+    lengths: BTreeMap<(bool, u8), usize>,
     next_scrub: Option<Instant>,
 }
 
@@ -36,11 +42,16 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
 
+fn length_key(s: Source) -> (bool, u8) {
+    (s.network().is_ipv6(), s.prefix_len())
+}
+
 impl SensorList {
     /// A SENSOR service was hit by `peer` (F-240). Returns the message xinetd logs, if any.
     pub(crate) fn trip(
         &mut self,
         peer: IpAddr,
+        source: Source,
         deny: DenyTime,
         now: Instant,
     ) -> Option<LogMessage> {
@@ -59,7 +70,7 @@ impl SensorList {
                 "Maximum global_no_access count reached.".to_owned(),
             ));
         }
-        match self.entries.get_mut(&canonical(peer)) {
+        match self.entries.get_mut(&source) {
             Some(current) => {
                 // A repeat trip extends the ban to the later of the two expiries (what
                 // xinetd's sensor.c sets out to do; the 2.3.15.3 binary never extends, F-972).
@@ -70,7 +81,14 @@ impl SensorList {
                 None
             }
             None => {
-                self.entries.insert(canonical(peer), expiry);
+                self.entries.insert(source, expiry);
+                *self.lengths.entry(length_key(source)).or_insert(0) += 1;
+                // An exact ban names the address as it arrived, as xinetd does.
+                let banned = if source.is_exact() {
+                    peer.to_string()
+                } else {
+                    source.to_string()
+                };
                 if self.next_scrub.is_none() {
                     self.next_scrub = Some(now + SCRUB_INTERVAL);
                 }
@@ -78,7 +96,7 @@ impl SensorList {
                     Level::Crit,
                     "process_sensor",
                     format!(
-                        "Adding {peer} to the global_no_access list for {} minutes",
+                        "Adding {banned} to the global_no_access list for {} minutes",
                         deny.as_minutes()
                     ),
                 ))
@@ -89,7 +107,21 @@ impl SensorList {
     /// Whether `peer` is on the list (F-241). Entries leave the list only when the scrub timer
     /// runs, so a ban lasts until the first scrub at or after its expiry (F-242).
     pub(crate) fn is_banned(&self, peer: IpAddr) -> bool {
-        !self.entries.is_empty() && self.entries.contains_key(&canonical(peer))
+        if self.entries.is_empty() {
+            return false;
+        }
+        let peer = canonical(peer);
+        self.lengths
+            .keys()
+            .filter(|(v6, _)| *v6 == peer.is_ipv6())
+            .any(|&(v6, len)| {
+                let prefix = if v6 {
+                    SourcePrefix::new(32, len)
+                } else {
+                    SourcePrefix::new(len, 128)
+                };
+                prefix.is_ok_and(|p| self.entries.contains_key(&p.source(peer)))
+            })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -112,9 +144,22 @@ impl SensorList {
         }
         const FUNC: &str = "scrub_global_no_access_list";
         let before = self.entries.len();
-        self.entries.retain(|_, expiry| match expiry {
-            Expiry::At(at) => *at > now,
-            Expiry::Forever => true,
+        let lengths = &mut self.lengths;
+        self.entries.retain(|source, expiry| {
+            let keep = match expiry {
+                Expiry::At(at) => *at > now,
+                Expiry::Forever => true,
+            };
+            if !keep {
+                let k = length_key(*source);
+                if let Some(n) = lengths.get_mut(&k) {
+                    *n -= 1;
+                    if *n == 0 {
+                        lengths.remove(&k);
+                    }
+                }
+            }
+            keep
         });
         if self.entries.len() != before {
             out.push(LogMessage::new(

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use crate::clock::{LocalClock, Stamps};
 use crate::diagnostic::{Diagnostic, FailureState, Outcome, WriteReport};
 use crate::file::{open_append, write_line};
+use crate::journal::JournalSocket;
 use crate::priority::priority;
+use crate::structured::{daemon_fields, encode_journal, encode_json, json_timestamp};
 use crate::syslog::{SyslogSocket, DEFAULT_SYSLOG_PATH, IDENT};
 use crate::{Facility, Level, LogError};
 
@@ -52,6 +54,15 @@ enum Target {
         debug_format: bool,
     },
     Stderr(StderrStyle),
+    /// `-journal`: journald's native protocol (MESSAGE is the syslog line's text).
+    Journal {
+        facility: Facility,
+        socket: JournalSocket,
+    },
+    /// `-stderr_json`: one JSON object per message on standard error.
+    StderrJson {
+        facility: Facility,
+    },
 }
 
 /// The daemon's program log.
@@ -117,6 +128,27 @@ impl DaemonLog {
     /// Standard error, in the given style.
     pub fn stderr(style: StderrStyle) -> DaemonLog {
         DaemonLog::with_target(Target::Stderr(style))
+    }
+
+    /// `-journal`: journald's native protocol on the socket at `path` (normally
+    /// [`journal_socket_path`](crate::journal_socket_path)), facility `facility`. Each
+    /// message's `MESSAGE` is the text a syslog line carries after `xinetd[PID]: `. The
+    /// caller checks the socket is there first ([`journal_present`](crate::journal_present))
+    /// and picks another destination otherwise.
+    pub fn journal(facility: Facility, path: impl AsRef<Path>) -> DaemonLog {
+        DaemonLog::with_target(Target::Journal {
+            facility,
+            socket: JournalSocket::new(path.as_ref().to_owned()),
+        })
+    }
+
+    /// `-stderr_json`: one JSON object per message on standard error (containers), with
+    /// `TIMESTAMP`, `MESSAGE`, `MESSAGE_ID`, `PRIORITY`, `SYSLOG_FACILITY`,
+    /// `SYSLOG_IDENTIFIER`, `SYSLOG_PID`.
+    pub fn stderr_json() -> DaemonLog {
+        DaemonLog::with_target(Target::StderrJson {
+            facility: Facility::Daemon,
+        })
     }
 
     /// The program name in `name[PID]:` and the syslog ident. xinetd uses the last path
@@ -211,6 +243,8 @@ impl DaemonLog {
 
     fn send(&mut self) -> io::Result<()> {
         match &mut self.target {
+            Target::Journal { socket, .. } => socket.send(&self.buf),
+            Target::StderrJson { .. } => io::stderr().lock().write_all(&self.buf),
             Target::Syslog { socket, .. } => socket.send(&self.buf),
             Target::File { file, .. } => {
                 self.buf.push(b'\n');
@@ -230,6 +264,8 @@ impl DaemonLog {
     /// Build the line in `self.buf` (stamps must be fresh).
     fn format_into(&mut self, level: Level, func: Option<&str>, text: &str, pid: u32) {
         let (header, level_word, debug) = match &self.target {
+            Target::Journal { facility, .. } => (Header::Journal(*facility), false, false),
+            Target::StderrJson { facility } => (Header::Json(*facility), false, false),
             Target::Syslog { facility, .. } => {
                 (Header::Syslog(priority(*facility, level)), false, false)
             }
@@ -265,6 +301,17 @@ impl DaemonLog {
         }
         self.buf.clear();
         match header {
+            Header::Journal(facility) => {
+                let fields = daemon_fields(&body, facility, level, &self.ident);
+                encode_journal(&fields, &mut self.buf);
+                return;
+            }
+            Header::Json(facility) => {
+                let fields = daemon_fields(&body, facility, level, &self.ident);
+                let stamp = json_timestamp(&self.clock.now());
+                encode_json(&fields, Some(&stamp), &mut self.buf);
+                return;
+            }
             Header::Syslog(pri) => {
                 let _ = write!(
                     self.buf,
@@ -293,6 +340,8 @@ impl DaemonLog {
 }
 
 enum Header {
+    Journal(Facility),
+    Json(Facility),
     Syslog(u8),
     FileLog,
     Debug,

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::clock::{LocalClock, Stamps};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, FailureState, Outcome, WriteReport};
 use crate::record::Record;
+use crate::structured::{encode_json, json_timestamp, record_fields};
+use crate::syslog::IDENT;
 use crate::{Level, LogError};
 
 /// xinetd's `LOG_EXTRA_MIN`: the smallest gap between a soft limit and the hard limit
@@ -80,6 +82,19 @@ pub(crate) fn write_line(file: &mut File, buf: &[u8]) -> (usize, io::Result<()>)
     (done, Ok(()))
 }
 
+/// How a FILE log writes its records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileFormat {
+    /// xinetd's lines: `YY/M/D@HH:MM:SS: <record>`.
+    #[default]
+    Text,
+    /// One JSON object per line (`log_type = FILE path [soft [hard]] JSON`, an extension)
+    /// with the fields of [`crate::structured`] and a `TIMESTAMP`. The size limits count
+    /// these lines' bytes the same way.
+    Json,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Open,
@@ -109,6 +124,7 @@ pub struct FileLog {
     /// A previous write left a partial line; the next one starts with a newline.
     partial: bool,
     dropped_by_size: u64,
+    format: FileFormat,
     clock: LocalClock,
     stamps: Stamps,
     buf: Vec<u8>,
@@ -136,12 +152,24 @@ impl FileLog {
             failure: FailureState::default(),
             partial: false,
             dropped_by_size: 0,
+            format: FileFormat::Text,
             clock: LocalClock::system(),
             stamps: Stamps::default(),
             buf: Vec::with_capacity(256),
         };
         let diags = log.start_size_control();
         Ok((log, diags))
+    }
+
+    /// Write records in this format (the default is xinetd's text lines).
+    pub fn with_format(mut self, format: FileFormat) -> FileLog {
+        self.format = format;
+        self
+    }
+
+    /// The record format.
+    pub fn format(&self) -> FileFormat {
+        self.format
     }
 
     /// Use another clock (tests pin the time with [`LocalClock::fixed`]).
@@ -208,7 +236,27 @@ impl FileLog {
 
     /// Append a service record.
     pub fn write(&mut self, record: &Record) -> WriteReport {
-        self.write_text(record.as_str(), record.kind().counts_toward_limits())
+        match self.format {
+            FileFormat::Text => {
+                self.write_text(record.as_str(), record.kind().counts_toward_limits())
+            }
+            FileFormat::Json => {
+                if self.state == State::ClosedBySize {
+                    self.dropped_by_size += 1;
+                    return WriteReport::new(Outcome::DroppedHardLimit);
+                }
+                let fields = record_fields(record, None, Level::Info, IDENT);
+                let stamp = json_timestamp(&self.clock.now());
+                let mut line = Vec::with_capacity(256);
+                encode_json(&fields, Some(&stamp), &mut line);
+                self.buf.clear();
+                if self.partial {
+                    self.buf.push(b'\n');
+                }
+                self.buf.extend_from_slice(&line);
+                self.append(record.kind().counts_toward_limits())
+            }
+        }
     }
 
     /// Append `YY/M/D@HH:MM:SS: <text>`; `size_checked` says whether the line counts
@@ -220,7 +268,6 @@ impl FileLog {
         }
         self.stamps.refresh(&self.clock);
         self.buf.clear();
-        let prefix = usize::from(self.partial);
         if self.partial {
             self.buf.push(b'\n');
         }
@@ -228,6 +275,12 @@ impl FileLog {
         self.buf.extend_from_slice(b": ");
         self.buf.extend_from_slice(text.as_bytes());
         self.buf.push(b'\n');
+        self.append(size_checked)
+    }
+
+    /// Write the line in `self.buf` (which starts with a newline when `self.partial`).
+    fn append(&mut self, size_checked: bool) -> WriteReport {
+        let prefix = usize::from(self.partial);
         let (n, result) = write_line(&mut self.file, &self.buf);
         let mut report = WriteReport::new(Outcome::Written);
         if self.limits.is_some() && size_checked {

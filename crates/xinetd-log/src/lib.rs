@@ -13,10 +13,27 @@
 //!   [`Server::Inline`]: `pid=0` and never an EXIT; connections the daemon serves itself and
 //!   holds open are [`Server::Held`]: `pid=0` and an EXIT when they close.
 //! * [`ServiceLog`] is a service's `log_type`: [`SyslogLog`] (RFC 3164 datagrams to
-//!   `/dev/log` or any socket path) or [`FileLog`] (`YY/M/D@HH:MM:SS: record`, with
-//!   [`FileLimits`]).
+//!   `/dev/log` or any socket path), [`FileLog`] (`YY/M/D@HH:MM:SS: record`, with
+//!   [`FileLimits`]; or, as an extension, one JSON object per line, [`FileFormat::Json`]) or,
+//!   as an extension, [`JournalLog`] (journald's native protocol).
 //! * [`DaemonLog`] is the program log: syslog (`-syslog`), `-filelog`
-//!   (`YY/M/D@HH:MM:SS xinetd[PID]: LEVEL: text`), the `-d` layout, or standard error.
+//!   (`YY/M/D@HH:MM:SS xinetd[PID]: LEVEL: text`), the `-d` layout, standard error, and the
+//!   extensions `-journal` ([`DaemonLog::journal`]) and `-stderr_json`
+//!   ([`DaemonLog::stderr_json`]).
+//! * [`structured`] holds the fields of the structured records (`MESSAGE` is always the text
+//!   line xinetd would write; `MESSAGE_ID` is fixed per record kind) and their two
+//!   encodings, journald's native protocol and JSON lines. [`Record::fields`] carries the
+//!   facts, gated by the same `log_on_success` / `log_on_failure` flags as the text.
+//!
+//! # journald without a crate
+//!
+//! `systemd-journal-logger` and `tracing-journald` are backends of the `log` and `tracing`
+//! frameworks, which this project does not use; `libsystemd` hard-codes the socket path and
+//! brings a large dependency tree. The native protocol is a few lines (`NAME=value\n`, a
+//! length-prefixed form for values with newlines, a sealed memfd passed with `SCM_RIGHTS`
+//! for entries too big for a datagram), so [`JournalLog`] writes it itself: the socket path
+//! can then be chosen ([`JOURNAL_SOCKET_ENV`]) and sends never block for long, with the same
+//! failure accounting as syslog.
 //! * [`IdentQuery`] (sans-I/O), [`IdentClient`] (non-blocking, for the event loop) and
 //!   [`lookup_blocking`] (for a forked child) implement `USERID` and `IDONLY`.
 //!
@@ -93,6 +110,30 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A structured record, as the journal gets it:
+//!
+//! ```
+//! use xinetd_log::structured::{encode_journal, record_fields};
+//! use xinetd_log::{Facility, Level, LogOnFailure, LogOnSuccess, Peer, ServiceRecords, FailReason};
+//!
+//! let records = ServiceRecords::new(
+//!     "echo",
+//!     LogOnSuccess::default(),
+//!     LogOnFailure::from_words(["HOST"]).expect("flags"),
+//! );
+//! let mut fail = records
+//!     .fail(FailReason::PerSourceLimit, Peer::Addr("127.0.0.2".parse().expect("ip")))
+//!     .expect("HOST enables FAIL");
+//! fail.set_remote_port(40000);
+//! let fields = record_fields(&fail, Some(Facility::Daemon), Level::Info, "xinetd");
+//! let mut datagram = Vec::new();
+//! encode_journal(&fields, &mut datagram);
+//! let text = String::from_utf8(datagram).expect("no binary fields here");
+//! assert!(text.starts_with("MESSAGE=FAIL: echo per_source_limit from=127.0.0.2\n"));
+//! assert!(text.contains("\nXINETD_REASON=per_source_limit\n"));
+//! assert!(text.contains("\nREMOTE_PORT=40000\n"));
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -102,26 +143,31 @@ mod diagnostic;
 mod error;
 mod file;
 mod ident;
+mod journal;
 mod peer;
 mod priority;
 mod record;
 mod service;
+pub mod structured;
 mod syslog;
 
 pub use clock::{file_timestamp, syslog_timestamp, system_time_zone, LocalClock};
 pub use daemon::{DaemonLog, StderrStyle, MAX_MESSAGE_LEN};
 pub use diagnostic::{explain_errno, Diagnostic, DiagnosticKind, Outcome, WriteReport};
 pub use error::LogError;
-pub use file::{FileLimits, FileLog, LOG_EXTRA_MAX, LOG_EXTRA_MIN};
+pub use file::{FileFormat, FileLimits, FileLog, LOG_EXTRA_MAX, LOG_EXTRA_MIN};
 pub use ident::{
     lookup_blocking, IdentClient, IdentFailure, IdentQuery, IdentReply, IdentResult, IdentTimeout,
     ReceiveError, IDENT_PORT, IDENT_TIMEOUT, MAX_REPLY_LEN,
+};
+pub use journal::{
+    journal_present, journal_socket_path, JournalLog, DEFAULT_JOURNAL_PATH, JOURNAL_SOCKET_ENV,
 };
 pub use peer::Peer;
 pub use priority::{priority, Facility, Level, LocalNumber};
 pub use record::{
     elapsed_secs, ExitStatus, FailReason, IdentOutcome, LogOnFailure, LogOnSuccess, Record,
-    RecordKind, Server, ServiceRecords, MAX_RECORD_LEN,
+    RecordFields, RecordKind, Server, ServiceRecords, MAX_RECORD_LEN,
 };
 pub use service::ServiceLog;
 pub use syslog::{format_rfc3164, SyslogLog, DEFAULT_SYSLOG_PATH, IDENT, SEND_WAIT};

@@ -13,6 +13,14 @@ pub enum Peer {
     Addr(IpAddr),
     /// tcp `wait = yes` services have no peer address: `<no address>` (F-963).
     NoAddress,
+    /// Extension: the client of a Unix-domain socket, by its credentials (SO_PEERCRED),
+    /// printed `unix:uid=U,gid=G`.
+    Unix {
+        /// The client's uid.
+        uid: u32,
+        /// The client's gid.
+        gid: u32,
+    },
 }
 
 impl fmt::Display for Peer {
@@ -21,6 +29,17 @@ impl fmt::Display for Peer {
             Peer::Addr(IpAddr::V4(a)) => write!(f, "{a}"),
             Peer::Addr(IpAddr::V6(a)) => write_ipv6(f, a),
             Peer::NoAddress => f.write_str("<no address>"),
+            Peer::Unix { uid, gid } => write!(f, "unix:uid={uid},gid={gid}"),
+        }
+    }
+}
+
+impl Peer {
+    /// The address, if there is one.
+    pub fn addr(self) -> Option<IpAddr> {
+        match self {
+            Peer::Addr(a) => Some(a),
+            Peer::NoAddress | Peer::Unix { .. } => None,
         }
     }
 }
@@ -71,6 +90,14 @@ mod tests {
             "127.0.0.1"
         );
         assert_eq!(Peer::Addr("::1".parse().expect("addr")).to_string(), "::1");
+        assert_eq!(
+            Peer::Unix {
+                uid: 1000,
+                gid: 100
+            }
+            .to_string(),
+            "unix:uid=1000,gid=100"
+        );
         assert_eq!(
             Peer::Addr("::7f00:1".parse().expect("addr")).to_string(),
             "::127.0.0.1"

@@ -5,7 +5,8 @@
 //! returned [`Record`] to the service's destination ([`ServiceLog`](crate::ServiceLog)).
 
 use std::fmt::{self, Write as _};
-use std::time::SystemTime;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::ident::{IdentFailure, IdentResult};
@@ -226,17 +227,52 @@ pub enum RecordKind {
     Noid,
     /// `TRAFFIC:`
     Traffic,
+    /// `STDERR:` — a line a server wrote to its standard error, with `log_stderr = yes`
+    /// (an extension; xinetd has no such record).
+    Stderr,
 }
 
 impl RecordKind {
     /// xinetd counts START, EXIT and FAIL lines against a FILE log's size limits; USERID,
     /// NOID and TRAFFIC go through `svc_logprint`, which writes with `XLOG_NO_SIZECHECK`.
+    /// STDERR lines (an extension, and the most voluminous) count too.
     pub fn counts_toward_limits(self) -> bool {
         matches!(
             self,
-            RecordKind::Start | RecordKind::Exit | RecordKind::Fail
+            RecordKind::Start | RecordKind::Exit | RecordKind::Fail | RecordKind::Stderr
         )
     }
+}
+
+/// The facts of a record as separate values, for structured destinations (journald's
+/// native protocol, JSON lines). They say what the text line says and no more: a field is
+/// set only when the `log_on_success` / `log_on_failure` flag that puts it in the text is
+/// set (no `HOST`, no `REMOTE_ADDR`), so structured logs keep an operator's privacy choices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordFields {
+    /// The service id (`XINETD_SERVICE`).
+    pub service: String,
+    /// The server's pid (`PID`; 0 for services the daemon serves itself).
+    pub pid: Option<u32>,
+    /// The client address (`REMOTE_ADDR`), as `from=` prints it.
+    pub remote_addr: Option<IpAddr>,
+    /// The client port (`REMOTE_PORT`): not in xinetd's text; the daemon adds it with
+    /// [`Record::set_remote_port`] when the record has an address.
+    pub remote_port: Option<u16>,
+    /// `status=` (`EXIT_STATUS`).
+    pub exit_status: Option<i32>,
+    /// `signal=` (`EXIT_SIGNAL`).
+    pub exit_signal: Option<i32>,
+    /// `duration=` in microseconds (`DURATION_USEC`): whole seconds from the formatter,
+    /// refined by [`Record::set_duration`] when the daemon knows the exact time.
+    pub duration_usec: Option<u64>,
+    /// The FAIL reason (`XINETD_REASON`), e.g. `per_source_limit`.
+    pub reason: Option<FailReason>,
+    /// `in=` / `out=` of TRAFFIC (`BYTES_IN`, `BYTES_OUT`).
+    pub bytes_in: Option<u64>,
+    /// See [`RecordFields::bytes_in`].
+    pub bytes_out: Option<u64>,
 }
 
 /// One formatted service record, without timestamp or newline (destinations add those).
@@ -244,9 +280,40 @@ impl RecordKind {
 pub struct Record {
     kind: RecordKind,
     text: String,
+    fields: RecordFields,
 }
 
 impl Record {
+    /// A record of `kind` with this text (cut at [`MAX_RECORD_LEN`]) and fields. The
+    /// formatters of [`ServiceRecords`] build the records xinetd writes; this is for the
+    /// extensions' records (`STDERR:`).
+    pub fn with_fields(kind: RecordKind, text: String, fields: RecordFields) -> Record {
+        let mut r = Record::new(kind, text);
+        r.fields = fields;
+        r
+    }
+
+    /// The structured fields.
+    pub fn fields(&self) -> &RecordFields {
+        &self.fields
+    }
+
+    /// Add the client's port when the record carries its address (the text is unchanged:
+    /// xinetd never prints ports).
+    pub fn set_remote_port(&mut self, port: u16) {
+        if self.fields.remote_addr.is_some() {
+            self.fields.remote_port = Some(port);
+        }
+    }
+
+    /// Replace the whole-second duration by the exact one, when the record has a duration
+    /// (the text keeps xinetd's whole seconds).
+    pub fn set_duration(&mut self, d: Duration) {
+        if self.fields.duration_usec.is_some() {
+            self.fields.duration_usec = Some(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        }
+    }
+
     fn new(kind: RecordKind, mut text: String) -> Record {
         if text.len() > MAX_RECORD_LEN {
             let mut cut = MAX_RECORD_LEN;
@@ -255,7 +322,16 @@ impl Record {
             }
             text.truncate(cut);
         }
-        Record { kind, text }
+        Record {
+            kind,
+            text,
+            fields: RecordFields::default(),
+        }
+    }
+
+    fn field(mut self, set: impl FnOnce(&mut RecordFields)) -> Record {
+        set(&mut self.fields);
+        self
     }
 
     /// The kind of record.
@@ -298,19 +374,29 @@ impl ServiceRecords {
         }
     }
 
+    fn fields(&self) -> RecordFields {
+        RecordFields {
+            service: self.id.clone(),
+            ..RecordFields::default()
+        }
+    }
+
     /// `START: <id>[ pid=<pid>][ from=<addr>]` (F-720) — any `log_on_success` flag enables it.
     pub fn start(&self, server: Server, peer: Peer) -> Option<Record> {
         if self.on_success.is_empty() {
             return None;
         }
         let mut s = format!("START: {}", self.id);
+        let mut f = self.fields();
         if self.on_success.pid {
             let _ = write!(s, " pid={}", server.pid());
+            f.pid = Some(server.pid());
         }
         if self.on_success.host {
             let _ = write!(s, " from={peer}");
+            f.remote_addr = peer.addr();
         }
-        Some(Record::new(RecordKind::Start, s))
+        Some(Record::new(RecordKind::Start, s).field(|x| *x = f))
     }
 
     /// `EXIT: <id>[ status=<n>| signal=<n>][ pid=<pid>][ duration=<secs>(sec)]` (F-723),
@@ -326,19 +412,32 @@ impl ServiceRecords {
             return None;
         }
         let mut s = format!("EXIT: {}", self.id);
+        let mut f = self.fields();
         if self.on_success.exit {
             let _ = match status {
-                ExitStatus::Exited(n) => write!(s, " status={n}"),
-                ExitStatus::Signaled(n) => write!(s, " signal={n}"),
+                ExitStatus::Exited(n) => {
+                    f.exit_status = Some(n);
+                    write!(s, " status={n}")
+                }
+                ExitStatus::Signaled(n) => {
+                    f.exit_signal = Some(n);
+                    write!(s, " signal={n}")
+                }
             };
         }
         if self.on_success.pid {
             let _ = write!(s, " pid={pid}");
+            f.pid = Some(pid);
         }
         if self.on_success.duration {
             let _ = write!(s, " duration={duration_secs}(sec)");
+            f.duration_usec = Some(
+                u64::try_from(duration_secs.max(0))
+                    .unwrap_or(0)
+                    .saturating_mul(1_000_000),
+            );
         }
-        Some(Record::new(RecordKind::Exit, s))
+        Some(Record::new(RecordKind::Exit, s).field(|x| *x = f))
     }
 
     /// `FAIL: <id> <reason>[ from=<addr>]` (F-721) — any `log_on_failure` flag enables it.
@@ -347,10 +446,13 @@ impl ServiceRecords {
             return None;
         }
         let mut s = format!("FAIL: {} {}", self.id, reason.as_str());
+        let mut f = self.fields();
+        f.reason = Some(reason);
         if self.on_failure.host {
             let _ = write!(s, " from={peer}");
+            f.remote_addr = peer.addr();
         }
-        Some(Record::new(RecordKind::Fail, s))
+        Some(Record::new(RecordKind::Fail, s).field(|x| *x = f))
     }
 
     /// `USERID: <id> <text>` (F-724), `text` being the identd reply after `USERID :`
@@ -358,16 +460,33 @@ impl ServiceRecords {
     /// succeeded; whether to look up at all is [`LogOnSuccess::userid`] /
     /// [`LogOnFailure::userid`].
     pub fn userid(&self, text: &str) -> Record {
-        Record::new(RecordKind::Userid, format!("USERID: {} {}", self.id, text))
+        let f = self.fields();
+        Record::new(RecordKind::Userid, format!("USERID: {} {}", self.id, text)).field(|x| *x = f)
     }
 
     /// `NOID: <id> <addr> <reason>` (F-724): an `IDONLY` service refusing a client whose
     /// identity could not be established.
     pub fn noid(&self, peer: Peer, failure: &IdentFailure) -> Record {
+        let mut f = self.fields();
+        f.remote_addr = peer.addr();
         Record::new(
             RecordKind::Noid,
             format!("NOID: {} {} {}", self.id, peer, failure.reason()),
         )
+        .field(|x| *x = f)
+    }
+
+    /// `STDERR: <id> pid=<pid> <line>` (extension, `log_stderr = yes`): one line a server
+    /// wrote to its standard error, without its newline. Written whenever the service
+    /// asks for its servers' stderr, whatever `log_on_success` says.
+    pub fn stderr(&self, pid: u32, line: &str) -> Record {
+        let mut f = self.fields();
+        f.pid = Some(pid);
+        Record::new(
+            RecordKind::Stderr,
+            format!("STDERR: {} pid={pid} {line}", self.id),
+        )
+        .field(|x| *x = f)
     }
 
     /// `TRAFFIC: <id> in=<n>(bytes) out=<m>(bytes)` (F-725), with `TRAFFIC` in
@@ -376,13 +495,19 @@ impl ServiceRecords {
         if !self.on_success.traffic {
             return None;
         }
-        Some(Record::new(
-            RecordKind::Traffic,
-            format!(
-                "TRAFFIC: {} in={bytes_in}(bytes) out={bytes_out}(bytes)",
-                self.id
-            ),
-        ))
+        let mut f = self.fields();
+        f.bytes_in = Some(bytes_in);
+        f.bytes_out = Some(bytes_out);
+        Some(
+            Record::new(
+                RecordKind::Traffic,
+                format!(
+                    "TRAFFIC: {} in={bytes_in}(bytes) out={bytes_out}(bytes)",
+                    self.id
+                ),
+            )
+            .field(|x| *x = f),
+        )
     }
 }
 

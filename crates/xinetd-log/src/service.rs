@@ -2,6 +2,7 @@
 
 use crate::diagnostic::{Diagnostic, WriteReport};
 use crate::file::FileLog;
+use crate::journal::JournalLog;
 use crate::record::Record;
 use crate::syslog::SyslogLog;
 use crate::LogError;
@@ -14,8 +15,10 @@ use crate::LogError;
 pub enum ServiceLog {
     /// `log_type = SYSLOG facility [level]`.
     Syslog(SyslogLog),
-    /// `log_type = FILE path [soft [hard]]`.
+    /// `log_type = FILE path [soft [hard]] [JSON]`.
     File(FileLog),
+    /// `log_type = JOURNAL [facility [level]]` (an extension).
+    Journal(JournalLog),
 }
 
 impl ServiceLog {
@@ -24,6 +27,7 @@ impl ServiceLog {
         match self {
             ServiceLog::Syslog(s) => s.write(record),
             ServiceLog::File(f) => f.write(record),
+            ServiceLog::Journal(j) => j.write(record),
         }
     }
 
@@ -40,7 +44,7 @@ impl ServiceLog {
     /// Close and reopen (SIGHUP, F-713). Syslog needs nothing: it reconnects by itself.
     pub fn reopen(&mut self) -> Result<Vec<Diagnostic>, LogError> {
         match self {
-            ServiceLog::Syslog(_) => Ok(Vec::new()),
+            ServiceLog::Syslog(_) | ServiceLog::Journal(_) => Ok(Vec::new()),
             ServiceLog::File(f) => f.reopen(),
         }
     }
@@ -49,6 +53,12 @@ impl ServiceLog {
 impl From<SyslogLog> for ServiceLog {
     fn from(s: SyslogLog) -> ServiceLog {
         ServiceLog::Syslog(s)
+    }
+}
+
+impl From<JournalLog> for ServiceLog {
+    fn from(j: JournalLog) -> ServiceLog {
+        ServiceLog::Journal(j)
     }
 }
 

@@ -37,6 +37,7 @@ pub struct Connection<'fd> {
     fd: BorrowedFd<'fd>,
     remote_host: Option<IpAddr>,
     vars: &'fd [String],
+    stderr: Option<BorrowedFd<'fd>>,
 }
 
 impl<'fd> Connection<'fd> {
@@ -49,6 +50,7 @@ impl<'fd> Connection<'fd> {
             fd,
             remote_host: None,
             vars: &[],
+            stderr: None,
         }
     }
 
@@ -57,6 +59,14 @@ impl<'fd> Connection<'fd> {
     /// same name there. Entries without `=` or with a NUL byte are skipped.
     pub fn vars(mut self, vars: &'fd [String]) -> Connection<'fd> {
         self.vars = vars;
+        self
+    }
+
+    /// Puts `fd` on the server's descriptor 2 instead of the socket (extension
+    /// `log_stderr = yes`: the write end of a pipe the daemon reads). The daemon keeps
+    /// ownership and closes its copy after [`spawn`] returns.
+    pub fn stderr(mut self, fd: BorrowedFd<'fd>) -> Connection<'fd> {
+        self.stderr = Some(fd);
         self
     }
 
@@ -135,6 +145,8 @@ struct Plan {
     /// Socket activation (`SpawnSpecBuilder::listen_fds`): the `LISTEN_PID=` entry of `envp`
     /// with room for the digits, which the child fills with its own pid; null otherwise.
     listen_pid: *mut u8,
+    /// Descriptor for fd 2 instead of the socket, or -1.
+    stderr_fd: c_int,
     clear_nonblocking: bool,
     force_proc_fd_fallback: bool,
     chroot: *const c_char,
@@ -330,6 +342,7 @@ fn spawn_impl(
         envp: envp.as_ptr(),
         conn_fd: conn.fd.as_raw_fd(),
         listen_pid,
+        stderr_fd: conn.stderr.map_or(-1, |f| f.as_raw_fd()),
         clear_nonblocking: spec.clear_nonblocking,
         force_proc_fd_fallback,
         chroot: spec.chroot.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
@@ -512,6 +525,14 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
         )
     });
 
+    // log_stderr: the pipe is moved above 3 first, so neither layout's dup2s onto 0..3
+    // overwrite it before it is copied onto 2.
+    let mut err_fd = plan.stderr_fd;
+    if (0..4).contains(&err_fd) {
+        // SAFETY: fcntl on a descriptor number, no memory involved.
+        err_fd = unsafe { libc::fcntl(err_fd, libc::F_DUPFD_CLOEXEC, 4) };
+        check!(SetupStep::Dup, err_fd);
+    }
     // F-412/F-414: the socket on 0, 1 and 2 — or, with socket activation, on 3 with
     // /dev/null on 0, 1 and 2 (sd_listen_fds(3)).
     let fd = if plan.listen_pid.is_null() {
@@ -525,6 +546,10 @@ fn run_child(plan: &Plan) -> (SetupStep, c_int) {
             Err(e) => return e,
         }
     };
+    if err_fd >= 0 {
+        // SAFETY: dup2 on descriptor numbers; it clears FD_CLOEXEC on the target.
+        check!(SetupStep::Dup, unsafe { libc::dup2(err_fd, 2) });
+    }
     if plan.clear_nonblocking {
         // SAFETY: fcntl on a descriptor number, no memory involved.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };

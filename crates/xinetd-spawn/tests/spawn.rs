@@ -561,6 +561,28 @@ fn nameinargs_argv() {
     assert_exited_zero(r.finish());
 }
 
+/// `Connection::stderr`: fd 2 is the given descriptor, fds 0 and 1 the socket.
+fn stderr_on_its_own_descriptor() {
+    let spec = SpawnSpec::builder("/bin/sh")
+        .argv(["sh", "-c", "echo to-stderr >&2; echo to-socket"])
+        .build()
+        .expect("spec");
+    let (a, b) = UnixStream::pair().expect("pair");
+    let (err_r, err_w) = nix::unistd::pipe().expect("pipe");
+    let child = spawn(&spec, Connection::new(a.as_fd()).stderr(err_w.as_fd())).expect("spawn");
+    drop(a);
+    drop(err_w);
+    let mut out = String::new();
+    (&b).read_to_string(&mut out).expect("read socket");
+    assert_eq!(out, "to-socket\n");
+    let mut err = String::new();
+    fs::File::from(err_r)
+        .read_to_string(&mut err)
+        .expect("read pipe");
+    assert_eq!(err, "to-stderr\n");
+    assert_exited_zero(child.wait().expect("wait"));
+}
+
 /// The server leads its own process group, which the daemon can kill as a whole.
 fn process_group_can_be_killed() {
     let spec = SpawnSpec::builder("/bin/sh")
@@ -786,6 +808,7 @@ fn main() -> ExitCode {
         ("daemon_stays_dumpable", daemon_stays_dumpable),
         ("new_process_group_only", new_process_group_only),
         ("listen_fds_layout", listen_fds_layout),
+        ("stderr_on_its_own_descriptor", stderr_on_its_own_descriptor),
     ];
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let mut failed = Vec::new();

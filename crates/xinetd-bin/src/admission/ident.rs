@@ -21,8 +21,9 @@ pub enum Purpose {
     Admission(WaitId),
     /// A refused request's `USERID` line; the connection stays open until the answer.
     AfterRefusal {
-        /// The service that logs it.
-        svc: Service,
+        /// The service that logs it (boxed: services grew with the listening-socket options,
+        /// and the pipeline's variant is a mere id).
+        svc: Box<Service>,
         /// The client.
         peer: SocketAddr,
         /// The refused connection.

@@ -19,6 +19,7 @@
 //! services, checks a tcpmux client's service by address only, and re-runs the access checks
 //! (not the limits) before a fork retry.
 
+pub mod credentials;
 pub mod hold;
 pub mod ident;
 pub mod lookup;
@@ -101,6 +102,9 @@ pub struct Request<C> {
     pub peer: Option<SocketAddr>,
     /// The local address the request arrived at, when known (libwrap's server endpoint).
     pub local: Option<SocketAddr>,
+    /// Extension: the client of a Unix-domain socket (then `peer` is `None`): checked
+    /// against `only_uid`/`only_gid`, counted by uid for `per_source`.
+    pub credentials: Option<credentials::Credentials>,
     /// What carries the request (a connection, a datagram, ...): the daemon's business.
     pub carrier: C,
 }
@@ -290,6 +294,11 @@ impl<C> Pipeline<C> {
 
     /// Runs the checks of a new request.
     pub fn admit(&mut self, req: Request<C>, now: Instant) -> Step<C> {
+        if let Some(c) = req.credentials {
+            if let Err(r) = credentials::check(&req.svc, c) {
+                return refuse(req, r);
+            }
+        }
         let ip = req.peer.map(|p| p.ip());
         if req.path.limits() {
             let Some(r) = self.services.get(&req.key) else {
@@ -487,7 +496,9 @@ impl<C> Pipeline<C> {
             let ip = req.peer.map(|p| p.ip());
             match self.limits.admit(
                 &r.lkey,
-                xinetd_limits::Request::new(ip, now).access_times(true),
+                xinetd_limits::Request::new(ip, now)
+                    .uid(req.credentials.map(|c| c.uid))
+                    .access_times(true),
                 self.load.as_mut(),
             ) {
                 Ok(p) => Some(Hold::new(Some(p), &r.running)),

@@ -74,6 +74,7 @@ fn request(key: u64, svc: &Service, path: Path, from: &str, n: u32) -> Request<u
         path,
         peer: Some(peer(from)),
         local: Some("127.0.0.1:7".parse().expect("local")),
+        credentials: None,
         carrier: n,
     }
 }

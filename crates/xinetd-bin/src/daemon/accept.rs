@@ -30,6 +30,8 @@ const BUDGET: usize = 64;
 pub enum Carrier {
     /// An accepted connection (with its PROXY header, when the service reads one).
     Stream(crate::proxied::Conn),
+    /// An accepted Unix-domain connection (extension; the request's `credentials` say who).
+    Unix(mio::net::UnixStream),
     /// A datagram answered inside the daemon.
     Datagram(Vec<u8>),
     /// The first request of a `wait = yes` service, still queued on its listening socket.
@@ -83,15 +85,22 @@ impl Daemon {
             let Some(a) = self.services.get_mut(&key) else {
                 return false;
             };
-            let Some(Listener::Tcp(l)) = a.listener.as_mut() else {
-                return false;
+            let accepted = match a.listener.as_mut() {
+                Some(Listener::Tcp(l)) => l.accept().map(|(s, peer)| (Ok(s), Some(peer))),
+                Some(Listener::UnixStream(l, _)) => l.accept().map(|(s, _)| (Err(s), None)),
+                _ => return false,
             };
-            match l.accept() {
-                Ok((stream, peer)) => {
+            match accepted {
+                Ok((Ok(stream), Some(peer))) => {
                     let svc = a.svc.clone();
                     self.metrics.accepted(&svc.id);
                     self.accepted(key, svc, stream, peer, now);
                 }
+                Ok((Err(stream), _)) => {
+                    let svc = a.svc.clone();
+                    self.accepted_unix(key, svc, stream, now);
+                }
+                Ok((Ok(_), None)) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -174,6 +183,7 @@ impl Daemon {
             svc,
             path: Path::Stream,
             peer: Some(peer),
+            credentials: None,
             carrier: Carrier::Stream(conn),
         };
         if needed > 0 {
@@ -187,6 +197,48 @@ impl Daemon {
                 return;
             }
         }
+        let step = self.pipeline.admit(req, now);
+        self.admission_step(step, now);
+    }
+
+    /// One accepted connection of a `wait = no` Unix-domain stream service (extension): the
+    /// client is its SO_PEERCRED credentials.
+    fn accepted_unix(
+        &mut self,
+        key: u64,
+        svc: Service,
+        mut stream: mio::net::UnixStream,
+        now: Instant,
+    ) {
+        let creds =
+            match nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+            {
+                Ok(c) => crate::admission::credentials::Credentials {
+                    pid: c.pid(),
+                    uid: c.uid(),
+                    gid: c.gid(),
+                },
+                Err(e) => {
+                    // Linux always has them; without them no check could run: close.
+                    self.log
+                        .msg(Level::Err, &format!("service {}, SO_PEERCRED: {e}", svc.id));
+                    return;
+                }
+            };
+        if let Some(b) = svc.rt.conf.banner.as_ref() {
+            if let Ok(text) = std::fs::read(&b.value) {
+                let _ = stream.write_all(&text);
+            }
+        }
+        let req = Request {
+            key,
+            local: None,
+            svc,
+            path: Path::Stream,
+            peer: None,
+            credentials: Some(creds),
+            carrier: Carrier::Unix(stream),
+        };
         let step = self.pipeline.admit(req, now);
         self.admission_step(step, now);
     }
@@ -214,6 +266,7 @@ impl Daemon {
                 path: Path::Datagram,
                 peer: Some(peer),
                 local: None,
+                credentials: None,
                 carrier: Carrier::Datagram(buf[..n].to_vec()),
             };
             let step = self.pipeline.admit(req, now);
@@ -247,6 +300,7 @@ impl Daemon {
             path: Path::WaitServer,
             peer,
             local: None,
+            credentials: None,
             carrier: Carrier::Listener,
         };
         let step = self.pipeline.admit(req, now);
@@ -364,6 +418,7 @@ impl Daemon {
             key,
             svc,
             peer,
+            credentials,
             carrier,
             ..
         } = req;
@@ -389,7 +444,16 @@ impl Daemon {
                     let _ = s.write_all(&text);
                 }
             }
-            logged.log_fail(reason, peer, &mut self.log);
+            if let (Carrier::Unix(s), Some(b)) = (&carrier, logged.rt.conf.banner_fail.as_ref()) {
+                if let Ok(text) = std::fs::read(&b.value) {
+                    let mut s = s;
+                    let _ = s.write_all(&text);
+                }
+            }
+            match credentials {
+                Some(c) => logged.log_fail_peer(reason, c.peer(), &mut self.log),
+                None => logged.log_fail(reason, peer, &mut self.log),
+            }
         }
         if refusal.deactivate_until.is_some() {
             self.pause(key);
@@ -406,7 +470,7 @@ impl Daemon {
                     self.userid_after_refusal(&logged, conn.stream, peer, refusal.reason, now);
                 }
             }
-            Carrier::Datagram(_) => {}
+            Carrier::Datagram(_) | Carrier::Unix(_) => {}
             Carrier::Listener => {
                 // Drop what triggered the request so the loop does not spin (xinetd drains a
                 // dgram socket after a refusal, F-402).
@@ -459,7 +523,7 @@ impl Daemon {
             return;
         };
         let purpose = Purpose::AfterRefusal {
-            svc: svc.clone(),
+            svc: Box::new(svc.clone()),
             peer,
             stream,
         };

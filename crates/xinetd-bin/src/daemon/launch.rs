@@ -8,6 +8,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use super::Daemon;
+use crate::admission::credentials::Credentials;
 use crate::admission::Hold;
 use crate::dlog::Level;
 use crate::retry::{after_failure, AfterFailure, Retry, RetryTable, RETRY_INTERVAL};
@@ -17,6 +18,8 @@ use crate::spawner::{Job, Outcome, Spawner};
 
 /// How long SIGTERM waits for the servers it stops before SIGKILL (and after).
 const STOP_WAIT: Duration = Duration::from_secs(1);
+/// How long an exiting daemon waits for the spawns still in flight (`settle_spawns`).
+const SETTLE_WAIT: Duration = Duration::from_secs(1);
 /// How long a child reaped before its spawn result arrived waits for that result.
 const EARLY_EXIT_WAIT: Duration = Duration::from_secs(10);
 
@@ -38,9 +41,17 @@ pub struct Launch {
     failures: u32,
     /// Per-connection variables for the server (`connection_env`, PROXY values).
     env: Vec<String>,
+    /// Extension: a Unix-domain client's credentials (its records name them).
+    credentials: Option<Credentials>,
 }
 
 impl Launch {
+    /// The client of a Unix-domain connection (extension).
+    pub fn with_credentials(mut self, c: Option<Credentials>) -> Launch {
+        self.credentials = c;
+        self
+    }
+
     /// A first attempt.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -64,6 +75,7 @@ impl Launch {
             log_start,
             failures: 0,
             env: Vec::new(),
+            credentials: None,
         }
     }
 
@@ -86,6 +98,7 @@ impl Launch {
             log_start: r.log_start,
             failures: r.failures,
             env: r.env,
+            credentials: r.credentials,
         }
     }
 }
@@ -102,6 +115,7 @@ pub struct Pending {
     failures: u32,
     /// The server's per-connection variables (kept for a retry).
     env: Vec<String>,
+    credentials: Option<Credentials>,
     /// Unless `NORETRY`: a copy of the socket and the started service, to try again after a
     /// failed fork.
     retry: Option<(OwnedFd, Service)>,
@@ -158,9 +172,22 @@ impl Daemon {
             );
             return;
         };
+        let id = self.launcher.next_job;
+        self.launcher.next_job += 1;
+        // Extension log_stderr = yes: the server's fd 2 is a pipe the loop reads.
+        let stderr = if l
+            .spec_svc
+            .rt
+            .conf
+            .log_stderr
+            .as_ref()
+            .is_some_and(|v| v.value)
+        {
+            self.stderr_pipe(id, &l.log_svc)
+        } else {
+            None
+        };
         let lr = &mut self.launcher;
-        let id = lr.next_job;
-        lr.next_job += 1;
         let noretry = l
             .spec_svc
             .rt
@@ -183,6 +210,7 @@ impl Daemon {
                 timeout: l.spec_svc.timeout,
                 failures: l.failures,
                 env: l.env.clone(),
+                credentials: l.credentials,
                 retry,
             },
         );
@@ -194,7 +222,9 @@ impl Daemon {
             name: l.spec_svc.name.clone(),
             svc_id: l.spec_svc.id.clone(),
             env: l.env,
+            stderr,
         };
+        let lr = &mut self.launcher;
         if lr.spawner.is_none() {
             match Spawner::start(self.waker.clone()) {
                 Ok(sp) => lr.spawner = Some(sp),
@@ -233,11 +263,34 @@ impl Daemon {
         }
     }
 
+    /// Before the daemon exits: waits (at most `SETTLE_WAIT`) for the spawns still in flight
+    /// on the spawner threads, so that a server already forked is logged (START) and known to
+    /// `stop_all_servers`, as in xinetd, which forks in its loop and so never exits between
+    /// a fork and its START record.
+    pub(super) fn settle_spawns(&mut self) {
+        let deadline = Instant::now() + SETTLE_WAIT;
+        while !self.launcher.pending.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let next = match self.launcher.spawner.as_ref() {
+                Some(s) => s.next_result(left),
+                None => return,
+            };
+            match next {
+                Some((id, outcome)) => self.spawn_done(id, outcome, Instant::now()),
+                None => return,
+            }
+        }
+    }
+
     /// Logs START or the failure of one spawn and records the child.
     fn spawn_done(&mut self, id: u64, outcome: Outcome, now: Instant) {
         let Some(p) = self.launcher.pending.remove(&id) else {
             return;
         };
+        self.stderr_started(id, outcome.as_ref().ok().copied());
         let pid = match outcome {
             Ok(pid) => pid,
             Err((None, msgs)) => {
@@ -254,7 +307,7 @@ impl Daemon {
                 self.launcher.early_exits.remove(&pid);
                 self.metrics.spawn_failed(&p.svc.id);
                 if p.log_start {
-                    p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
+                    self.log_start_of(&p, pid);
                 }
                 for m in &msgs {
                     self.log.msg(Level::Err, m);
@@ -274,7 +327,7 @@ impl Daemon {
             }
         };
         if p.log_start {
-            p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
+            self.log_start_of(&p, pid);
         }
         self.launcher.children.insert(
             pid,
@@ -300,6 +353,16 @@ impl Daemon {
         }
     }
 
+    /// START of a spawned server: the client by address, or by credentials on a Unix socket.
+    fn log_start_of(&mut self, p: &Pending, pid: i32) {
+        match p.credentials {
+            Some(c) => p
+                .svc
+                .log_start_peer(Served::Process(pid), c.peer(), &mut self.log),
+            None => p.svc.log_start(Served::Process(pid), p.peer, &mut self.log),
+        }
+    }
+
     /// A server could not be forked (F-420): retry in 5 s unless `NORETRY`, give up after
     /// five failures.
     fn fork_failed(&mut self, p: Pending, now: Instant) {
@@ -318,6 +381,7 @@ impl Daemon {
                     log_start: p.log_start,
                     failures,
                     env: p.env,
+                    credentials: p.credentials,
                     due: now + RETRY_INTERVAL,
                 });
             }
@@ -328,8 +392,15 @@ impl Daemon {
                         &format!("service {}: too many consecutive fork failures", p.svc.id),
                     );
                 }
-                p.svc
-                    .log_fail(xinetd_log::FailReason::Fork, p.peer, &mut self.log);
+                match p.credentials {
+                    Some(c) => {
+                        p.svc
+                            .log_fail_peer(xinetd_log::FailReason::Fork, c.peer(), &mut self.log)
+                    }
+                    None => p
+                        .svc
+                        .log_fail(xinetd_log::FailReason::Fork, p.peer, &mut self.log),
+                }
                 self.metrics
                     .refused(&p.svc.id, crate::metrics::Refused::Fork);
                 drop(p.hold);
@@ -379,6 +450,8 @@ impl Daemon {
         let ran = now.saturating_duration_since(child.started);
         self.metrics
             .server_exited(&child.svc.id, status, signal, ran);
+        // log_stderr: what the server left in its pipe is logged before its EXIT.
+        self.stderr_server_exited(pid, now);
         child.svc.log_exit(
             Served::Process(pid),
             status,
@@ -402,6 +475,7 @@ impl Daemon {
                 path: crate::admission::Path::Retry,
                 peer: r.peer,
                 local: None,
+                credentials: r.credentials,
                 carrier: super::Carrier::Retry(Box::new(r)),
             };
             let step = self.pipeline.admit(req, now);

@@ -17,6 +17,7 @@ mod report;
 mod routes;
 mod serve;
 mod services;
+mod stderr;
 
 use std::collections::HashMap;
 use std::io;
@@ -100,6 +101,8 @@ pub struct Daemon {
     metrics: crate::metrics::Metrics,
     /// When the daemon started (the metrics' start time).
     started_at: std::time::SystemTime,
+    /// Servers' stderr pipes (`log_stderr = yes`).
+    stderr: stderr::StderrPipes,
 }
 
 impl Daemon {
@@ -167,6 +170,7 @@ impl Daemon {
             proxies: proxies::Proxies::default(),
             metrics: crate::metrics::Metrics::default(),
             started_at: std::time::SystemTime::now(),
+            stderr: stderr::StderrPipes::default(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -207,6 +211,7 @@ impl Daemon {
     pub fn ready(&mut self) {
         let status = self.status();
         self.notifier.ready(&status);
+        self.log_notify_report();
     }
 
     /// `STATUS=` for the service manager.
@@ -280,6 +285,7 @@ impl Daemon {
                         Some(Route::Session(id)) => self.on_session(id, now),
                         Some(Route::Ident) => self.on_ident(t, now),
                         Some(Route::Proxy(id)) => self.on_proxy(id, now),
+                        Some(Route::Stderr) => self.on_stderr(t, now),
                         None => {}
                     },
                 }
@@ -298,6 +304,7 @@ impl Daemon {
             .chain(self.idents.next_deadline())
             .chain(self.proxies.next_deadline())
             .chain(self.notifier.next_deadline())
+            .chain(self.stderr.next_deadline())
             .chain(self.next_cc)
             .min()
     }
@@ -305,7 +312,9 @@ impl Daemon {
     /// Lets every component handle what is due at `now`.
     fn expire(&mut self, now: Instant) {
         self.notifier.expire(now);
+        self.log_notify_report();
         self.expire_launches(now);
+        self.expire_stderr(now);
         for step in self.pipeline.expire(now) {
             self.admission_step(step, now);
         }
@@ -343,10 +352,14 @@ impl Daemon {
                     // F-842: kill what we run ourselves; external servers are stopped too,
                     // and reaped with their EXIT records (documented difference,
                     // docs/compat.md: xinetd leaves them running).
+                    self.settle_spawns();
                     self.stop_all_servers();
                     self.quit();
                 }
-                SIGQUIT => self.quit(),
+                SIGQUIT => {
+                    self.settle_spawns();
+                    self.quit();
+                }
                 // F-846: SIGINT ends a -d run (status 1) and is ignored otherwise.
                 SIGINT if self.opts.debug => {
                     self.log.msg(Level::Warning, "Exiting...");
@@ -355,6 +368,13 @@ impl Daemon {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Logs what the notifier has to say about the service manager's socket (notify.rs).
+    pub(super) fn log_notify_report(&mut self) {
+        if let Some(m) = self.notifier.take_report() {
+            self.log.msg(Level::Warning, &m);
         }
     }
 

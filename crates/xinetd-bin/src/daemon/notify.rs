@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,10 @@ pub struct Notifier {
     /// Half of `WATCHDOG_USEC`: how often the loop says it is alive.
     watchdog: Option<Duration>,
     next_ping: Option<Instant>,
+    /// The last notification could not be sent: its error, once reported.
+    failing: bool,
+    /// A change of that state the daemon has not logged yet.
+    report: Option<String>,
 }
 
 impl Notifier {
@@ -66,6 +71,8 @@ impl Notifier {
         let notify_file = notify_fd.and_then(|fd| {
             match std::fs::OpenOptions::new()
                 .write(true)
+                // A supervisor that stopped reading its pipe must not stop the loop.
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
                 .open(format!("/proc/self/fd/{fd}"))
             {
                 Ok(f) => {
@@ -93,6 +100,8 @@ impl Notifier {
             notify_file,
             watchdog,
             next_ping: watchdog.map(|d| now + d),
+            failing: false,
+            report: None,
         };
         (n, taken)
     }
@@ -147,7 +156,14 @@ impl Notifier {
         }
     }
 
-    fn send(&self, states: &[NotifyState<'_>]) {
+    /// What the daemon should log about the notification socket since it last asked: its
+    /// first failure (a manager that went away, a full socket) and its recovery. Failures in
+    /// between are not repeated, so a dead manager costs one line, not one per ping.
+    pub fn take_report(&mut self) -> Option<String> {
+        self.report.take()
+    }
+
+    fn send(&mut self, states: &[NotifyState<'_>]) {
         let Some(socket) = &self.socket else {
             return;
         };
@@ -155,8 +171,28 @@ impl Notifier {
         for s in states {
             let _ = writeln!(msg, "{s}");
         }
-        // A service manager that went away is not the daemon's problem.
-        let _ = send_datagram(socket, msg.as_bytes());
+        // Never blocks: a manager that stopped reading must not stop the loop; the datagram
+        // is dropped and the failure reported once.
+        match send_datagram(socket, msg.as_bytes()) {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                self.report = Some(format!(
+                    "notifications reach the service manager at {} again",
+                    socket.to_string_lossy()
+                ));
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                self.report = Some(format!(
+                    "cannot notify the service manager at {}: {}; notifications are dropped \
+                     until it reads again",
+                    socket.to_string_lossy(),
+                    xinetd_log::explain_errno(&e)
+                ));
+            }
+            Err(_) => {}
+        }
     }
 }
 
@@ -168,6 +204,7 @@ fn send_datagram(socket: &OsString, msg: &[u8]) -> std::io::Result<()> {
         None => SocketAddr::from_pathname(socket)?,
     };
     let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
     sock.connect_addr(&addr)?;
     sock.send(msg)?;
     Ok(())

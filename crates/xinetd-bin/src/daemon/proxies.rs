@@ -178,6 +178,7 @@ impl Daemon {
             svc,
             path: Path::Stream,
             peer: Some(peer),
+            credentials: None,
             carrier: Carrier::Stream(Conn::direct(stream)),
         };
         self.refuse(Refused { req, refusal }, now);

@@ -11,17 +11,19 @@ impl Daemon {
         // F-713: reopen the program log (rotation); service logs are reopened because the
         // new configuration opens them again.
         self.notifier.reloading();
+        self.log_notify_report();
         self.log.reopen();
         self.log.msg(Level::Notice, "Starting reconfiguration");
         let new = match crate::config::load(&self.opts, &mut self.log, &self.startup_env) {
             Ok(s) => s,
-            Err(()) => {
+            Err(_) => {
                 // Unlike xinetd (F-037/F-970, which exits on a bad defaults block), a config
                 // that fails to load leaves the running configuration untouched.
                 self.log.msg(Level::Warning, "reconfiguration failed");
                 self.metrics.reloads_failed += 1;
                 let status = format!("reconfiguration failed; {}", self.status());
                 self.notifier.reloaded(&status);
+                self.log_notify_report();
                 return;
             }
         };
@@ -109,6 +111,7 @@ impl Daemon {
         self.measure_descriptors();
         let status = self.status();
         self.notifier.reloaded(&status);
+        self.log_notify_report();
         if self.available() == 0 && !self.opts.stayalive {
             self.log
                 .critical("init_services", "No available services. Exiting");

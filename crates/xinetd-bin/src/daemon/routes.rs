@@ -22,6 +22,8 @@ pub enum Route {
     Ident,
     /// A connection whose PROXY header is being read ([`crate::proxied`]).
     Proxy(u64),
+    /// A server's stderr pipe (`log_stderr = yes`, [`super::stderr`]).
+    Stderr,
 }
 
 /// The token table.

@@ -39,6 +39,7 @@ impl Daemon {
             key,
             svc,
             peer,
+            credentials,
             carrier,
             ..
         } = req;
@@ -47,6 +48,20 @@ impl Daemon {
                 if let Some(peer) = peer {
                     self.serve_stream(key, svc, conn, peer, hold, now);
                 }
+            }
+            Carrier::Unix(mut stream) => {
+                // Extension: only external servers run on Unix sockets (xinetd-conf refuses
+                // internal ones), so the connection becomes the server's fds 0-2.
+                if let Some(b) = svc.rt.conf.banner_success.as_ref() {
+                    if let Ok(text) = std::fs::read(&b.value) {
+                        let _ = stream.write_all(&text);
+                    }
+                }
+                let fd: OwnedFd = stream.into();
+                self.launch(
+                    Launch::new(key, &svc, &svc, fd, None, hold, false, true)
+                        .with_credentials(credentials),
+                );
             }
             Carrier::Datagram(data) => {
                 if let Some(peer) = peer {
@@ -259,6 +274,7 @@ impl Daemon {
                 path: Path::Stream,
                 peer: Some(peer),
                 local: None,
+                credentials: None,
                 carrier: Carrier::Stream(crate::proxied::Conn::direct(stream)),
             };
             self.refuse(crate::admission::Refused { req, refusal }, now);
@@ -449,6 +465,7 @@ impl Daemon {
             path: Path::TcpmuxClient,
             peer,
             local: stream.local_addr().ok(),
+            credentials: None,
             carrier: Carrier::Tcpmux(Box::new(super::accept::Handoff {
                 stream,
                 tcpmux: svc,

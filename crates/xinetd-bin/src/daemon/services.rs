@@ -160,11 +160,19 @@ impl Daemon {
                 return false;
             }
         }
-        let at = l
-            .local_addr()
-            .map(|x| x.to_string())
-            .unwrap_or_else(|_| a.svc.listen.address().to_string());
-        let proto = if a.svc.listen.stream { "tcp" } else { "udp" };
+        let at = match &a.svc.listen.tuning.unix {
+            Some(u) => u.describe(),
+            None => l
+                .local_addr()
+                .map(|x| x.to_string())
+                .unwrap_or_else(|_| a.svc.listen.address().to_string()),
+        };
+        let proto = match (a.svc.listen.tuning.unix.is_some(), a.svc.listen.stream) {
+            (true, true) => "unix stream",
+            (true, false) => "unix dgram",
+            (false, true) => "tcp",
+            (false, false) => "udp",
+        };
         // Not an xinetd message: issue 7 asks the daemon to say where each service listens
         // (DEBUG level, as xinetd's own `Started service: %s`).
         self.log.msg(

@@ -445,6 +445,8 @@ impl Loader<'_> {
                 }));
             }
             Attr::Bind => {
+                // Extension: `fe80::1%eth0` (checked against the address in sockopts).
+                let (first, scope) = super::sockopts::split_scope(first)?;
                 let numeric_v4 = first.bytes().all(|c| c.is_ascii_digit() || c == b'.');
                 let addr = if numeric_v4 {
                     values::parse_inet_aton(first).map(IpAddr::V4)
@@ -459,8 +461,9 @@ impl Loader<'_> {
                         .hint("interface names are not supported by xinetd's bind (F-125); use bind_device = IFNAME (xinetd-rs extension)")
                 })?;
                 d.bind = Some(sp!(BindAddress {
-                    text: first.to_string(),
+                    text: vals.first().copied().unwrap_or("").to_string(),
                     address: addr,
+                    scope,
                 }));
             }
             Attr::Banner => d.banner = Some(sp!(first.to_string())),
@@ -582,6 +585,86 @@ impl Loader<'_> {
                     })?;
                 d.timeout = Some(sp!(v as u32));
             }
+            Attr::Backlog
+            | Attr::Keepalive
+            | Attr::Reuseport
+            | Attr::Freebind
+            | Attr::DeferAccept
+            | Attr::Mark
+            | Attr::ReceiveBuffer
+            | Attr::SendBuffer
+            | Attr::SourcePrefix => super::sockopts::parse(d, attr, line)?,
+            Attr::SocketPath | Attr::SocketMode => super::sockopts::parse(d, attr, line)?,
+            Attr::OnlyUid | Attr::OnlyGid => {
+                let uid = attr == Attr::OnlyUid;
+                let what = if uid { "only_uid" } else { "only_gid" };
+                if vals.is_empty() {
+                    return Err(Failure {
+                        message: format!("'{what}' needs at least one value"),
+                        hint: None,
+                        xinetd: None,
+                    });
+                }
+                let mut list = Vec::new();
+                for v in &vals {
+                    let id = if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+                        v.parse().ok()
+                    } else if uid {
+                        self.env.user_by_name(v).map(|pw| pw.uid)
+                    } else {
+                        self.env.group_by_name(v).map(|g| g.gid)
+                    };
+                    let id = id.ok_or_else(|| Failure {
+                        message: format!(
+                            "{what}: unknown {} '{v}'",
+                            if uid { "user" } else { "group" }
+                        ),
+                        hint: None,
+                        xinetd: None,
+                    })?;
+                    list.push(crate::sockopts::Named {
+                        text: v.to_string(),
+                        id,
+                    });
+                }
+                if uid {
+                    d.socket.only_uid = Some(sp!(list));
+                } else {
+                    d.socket.only_gid = Some(sp!(list));
+                }
+            }
+            Attr::SocketOwner => {
+                let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
+                    first.parse().ok()
+                } else {
+                    self.env.user_by_name(first).map(|pw| pw.uid)
+                };
+                let id = named.ok_or_else(|| Failure {
+                    message: format!("socket_owner: unknown user '{first}'"),
+                    hint: None,
+                    xinetd: None,
+                })?;
+                d.socket.socket_owner = Some(sp!(crate::sockopts::Named {
+                    text: first.to_string(),
+                    id,
+                }));
+            }
+            Attr::SocketGroup => {
+                let named = if first.bytes().all(|c| c.is_ascii_digit()) && !first.is_empty() {
+                    first.parse().ok()
+                } else {
+                    self.env.group_by_name(first).map(|g| g.gid)
+                };
+                let id = named.ok_or_else(|| Failure {
+                    message: format!("socket_group: unknown group '{first}'"),
+                    hint: None,
+                    xinetd: None,
+                })?;
+                d.socket.socket_group = Some(sp!(crate::sockopts::Named {
+                    text: first.to_string(),
+                    id,
+                }));
+            }
             Attr::ProxyProtocol
             | Attr::ProxyFrom
             | Attr::ProxyTimeout
@@ -606,6 +689,13 @@ impl Loader<'_> {
                     });
                 }
                 d.activation = Some(sp!(Activation::ListenFds));
+            }
+            Attr::LogStderr => {
+                d.log_stderr = Some(sp!(yes_no(
+                    first,
+                    "log_stderr",
+                    "Bad value for log_stderr"
+                )?));
             }
         }
         let _ = name;
@@ -665,9 +755,19 @@ pub(super) fn apply_words<T: Copy + Ord>(
 pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
     let kind = vals[0];
     if kind.eq_ignore_ascii_case("FILE") {
+        // Extension: a trailing `JSON` word (never a valid limit or, after the path, any
+        // word xinetd accepts: the real xinetd rejects such a line and disables the
+        // service, `soft limit is invalid` / `wrong number of arguments`).
+        let (vals, format) = match vals.split_last() {
+            Some((last, rest)) if rest.len() >= 2 && last.eq_ignore_ascii_case("JSON") => {
+                (rest, LogFormat::Json)
+            }
+            _ => (vals, LogFormat::Text),
+        };
         if !(2..=4).contains(&vals.len()) {
-            return Err(fail("parse_filelog", "wrong number of arguments")
-                .message("log_type FILE takes a path and optional soft and hard limits"));
+            return Err(fail("parse_filelog", "wrong number of arguments").message(
+                "log_type FILE takes a path, optional soft and hard limits and an optional JSON",
+            ));
         }
         let mut soft = None;
         let mut hard = None;
@@ -696,6 +796,7 @@ pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
             soft_limit: soft,
             hard_limit: hard,
             shared: false,
+            format,
         })
     } else if kind.eq_ignore_ascii_case("SYSLOG") {
         if !(2..=3).contains(&vals.len()) {
@@ -719,8 +820,30 @@ pub(super) fn parse_log_type(vals: &[&str]) -> Result<LogType, Failure> {
                 .ok_or_else(|| fail("parse_syslog", format!("Unknown syslog level: {l}")))?,
         };
         Ok(LogType::Syslog { facility, level })
+    } else if kind.eq_ignore_ascii_case("JOURNAL") {
+        // Extension: journald's native protocol.
+        if vals.len() > 3 {
+            return Err(fail("parse_journal", "wrong number of arguments")
+                .message("log_type JOURNAL takes an optional facility and level"));
+        }
+        let facility = match vals.get(1) {
+            None => SyslogFacility::Daemon,
+            Some(f) => SyslogFacility::ALL
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(f))
+                .ok_or_else(|| fail("parse_journal", format!("Unknown syslog facility: {f}")))?,
+        };
+        let level = match vals.get(2) {
+            None => SyslogLevel::Info,
+            Some(l) => SyslogLevel::ALL
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(l))
+                .ok_or_else(|| fail("parse_journal", format!("Unknown syslog level: {l}")))?,
+        };
+        Ok(LogType::Journal { facility, level })
     } else {
-        Err(fail("parse_log_type", format!("Unknown log type: {kind}"))
-            .hint("log_type is SYSLOG facility [level] or FILE path [soft [hard]]"))
+        Err(fail("parse_log_type", format!("Unknown log type: {kind}")).hint(
+            "log_type is SYSLOG facility [level], FILE path [soft [hard]] [JSON] or JOURNAL [facility [level]]",
+        ))
     }
 }

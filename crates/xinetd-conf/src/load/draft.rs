@@ -75,6 +75,9 @@ pub(crate) struct Draft {
     pub(crate) bind_device: Option<Spanned<String>>,
     pub(crate) proxy: crate::proxy::ProxyAttrs,
     pub(crate) activation: Option<Spanned<Activation>>,
+    pub(crate) log_stderr: Option<Spanned<bool>>,
+    pub(crate) socket: crate::sockopts::SocketOptions,
+    pub(crate) source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
 }
 
 impl Draft {
@@ -132,6 +135,9 @@ impl Draft {
             bind_device: None,
             proxy: Default::default(),
             activation: None,
+            log_stderr: None,
+            socket: crate::sockopts::SocketOptions::default(),
+            source_prefix: None,
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -267,6 +273,9 @@ pub(crate) fn into_service(d: Draft) -> Service {
         bind_device: d.bind_device,
         proxy: d.proxy,
         activation: d.activation,
+        log_stderr: d.log_stderr,
+        socket: d.socket,
+        source_prefix: d.source_prefix,
     }
 }
 
@@ -298,6 +307,7 @@ pub(super) fn into_defaults(d: Draft) -> Defaults {
         banner_fail: d.banner_fail.clone(),
         enabled: d.enabled.clone().filter(|_| keep(Attr::Enabled)),
         disabled: d.disabled_ids.clone().filter(|_| keep(Attr::Disabled)),
+        source_prefix: d.source_prefix.clone(),
         proxy: d.proxy.clone(),
     }
 }

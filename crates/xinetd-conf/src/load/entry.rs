@@ -364,6 +364,23 @@ impl Loader<'_> {
         match self.parse_value(d, attr, canon, op, line) {
             Ok(()) => {
                 d.specified.insert(attr);
+                if attr == Attr::LogType {
+                    if let Some(word) = d
+                        .log_type
+                        .as_ref()
+                        .and_then(|l| log_type_extension(&l.value))
+                    {
+                        self.sink.push(
+                            diag(
+                                &line.span,
+                                Severity::Info,
+                                format!("'log_type = {word}' is an xinetd-rs extension"),
+                            )
+                            .hint("xinetd 2.3.15.3 rejects it (`Unknown log type` / `soft limit is invalid`) and disables the service")
+                            .service(svc.as_deref()),
+                        );
+                    }
+                }
                 if attrs::is_extension(attr) {
                     self.sink.push(
                         diag(
@@ -415,7 +432,14 @@ impl Loader<'_> {
                             "A fatal error was encountered while parsing the default section. xinetd will exit.",
                         );
                     self.sink.push(dg);
-                    Err(Fatal)
+                    if self.options.keeps_going() {
+                        // -check: remember the fatal error and read on, so that every later
+                        // problem is reported too; the load still fails at the end.
+                        self.fatal_defaults = true;
+                        Ok(())
+                    } else {
+                        Err(Fatal)
+                    }
                 }
             }
         }
@@ -437,5 +461,17 @@ pub(super) fn entry_skip(e: &Entry) -> Skip {
             swallowed: Vec::new(),
             eof_line: Some(*line),
         },
+    }
+}
+
+/// The extension word of a `log_type` value (`JOURNAL`, `FILE ... JSON`), if any.
+fn log_type_extension(l: &crate::model::LogType) -> Option<&'static str> {
+    match l {
+        crate::model::LogType::Journal { .. } => Some("JOURNAL"),
+        crate::model::LogType::File {
+            format: crate::model::LogFormat::Json,
+            ..
+        } => Some("FILE ... JSON"),
+        _ => None,
     }
 }

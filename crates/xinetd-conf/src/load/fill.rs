@@ -122,6 +122,9 @@ impl Checks<'_> {
         if d.bind.is_none() {
             d.bind = def.bind.clone();
         }
+        if d.source_prefix.is_none() {
+            d.source_prefix = def.source_prefix.clone();
+        }
         if d.deny_time.is_none() {
             d.deny_time = Some(Spanned::new(DenyTime::Never, hs.clone()));
         }
@@ -161,7 +164,8 @@ impl Checks<'_> {
                 }
             }
         }
-        if d.port.is_none() && !d.is_muxclient() && !d.is_rpc() {
+        // A Unix-domain listener (extension `socket_path`) has a path, not a port.
+        if d.port.is_none() && !d.is_muxclient() && !d.is_rpc() && !d.socket.is_unix() {
             if d.is_unlisted() {
                 let t = format!("Unlisted service: {} must have a port entry", d.name);
                 self.post_error(
@@ -233,6 +237,21 @@ impl Checks<'_> {
                     *shared = true;
                 }
                 d.log_type = Some(v);
+            }
+        }
+        // Extension log_stderr: its lines go to the service's log, so without one they
+        // are discarded (and no longer reach the client either).
+        if let (Some(ls), None) = (&d.log_stderr, &d.log_type) {
+            if ls.value {
+                self.diagnostics.push(
+                    crate::diagnostic::diag(
+                        &ls.span,
+                        crate::diagnostic::Severity::Warning,
+                        "log_stderr = yes without a log_type: the servers' stderr is discarded",
+                    )
+                    .hint("give the service (or defaults) a log_type")
+                    .service(Some(d.id())),
+                );
             }
         }
         true

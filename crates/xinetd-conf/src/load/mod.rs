@@ -23,6 +23,7 @@ mod entry;
 mod fill;
 mod include;
 mod proxy;
+mod sockopts;
 mod validate;
 
 use draft::into_defaults;
@@ -128,11 +129,19 @@ pub fn load_bytes(
         drafts: Vec::new(),
         dropped: Vec::new(),
         depth: 0,
+        fatal_defaults: false,
     };
     let doc = syntax::parse_document(bytes, file);
     if l.document(&doc).is_err() {
         return Err(LoadError::FatalDefaults {
             diagnostics: l.sink.items,
+        });
+    }
+    if l.fatal_defaults {
+        // LoadOptions::keep_going: the whole configuration was read and checked; it is
+        // still unusable.
+        return Err(LoadError::FatalDefaults {
+            diagnostics: l.finish().diagnostics,
         });
     }
     Ok(l.finish())
@@ -153,6 +162,8 @@ pub(crate) struct Loader<'e> {
     drafts: Vec<Box<Draft>>,
     dropped: Vec<DroppedService>,
     depth: usize,
+    /// A fatal `defaults` error was reported under [`LoadOptions::keep_going`].
+    fatal_defaults: bool,
 }
 
 /// The post-parse passes' context (remove_disabled_services, service_fill, check_entry,
@@ -192,6 +203,7 @@ impl Loader<'_> {
         for mut d in survivors {
             let mut ok = checks.service_fill(&mut d, &defaults)
                 && checks.check_entry(&mut d, accepted.iter().filter_map(|t| Claim::of_draft(t)))
+                && checks.check_socket_options(&d)
                 && checks.check_proxy(&mut d);
             if ok {
                 if let Some(at) = &d.error {

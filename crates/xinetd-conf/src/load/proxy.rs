@@ -142,6 +142,8 @@ impl Checks<'_> {
                 Some("the PROXY protocol is received on stream services only (a datagram service cannot read a header before each request)")
             } else if d.waits() {
                 Some("a wait = yes server accepts its connections itself, so the daemon cannot read their PROXY headers")
+            } else if d.socket.socket_path.is_some() {
+                Some("a Unix-domain socket has no addresses to replace (its peer is known by its credentials)")
             } else if d.is_muxclient() {
                 Some("a tcpmux client service gets the address its tcpmux service received; set proxy_protocol on the tcpmux service")
             } else {

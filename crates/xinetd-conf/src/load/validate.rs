@@ -476,7 +476,8 @@ impl Checks<'_> {
         for (a, n) in must {
             let present = match a {
                 Attr::Server => d.server.is_some() || d.redirect.is_some(),
-                Attr::Port => d.port.is_some(),
+                // A Unix-domain listener (extension) has a path instead.
+                Attr::Port => d.port.is_some() || d.socket.is_unix(),
                 Attr::Protocol => d.protocol.is_some(),
                 Attr::SocketType => d.socket_type.is_some(),
                 Attr::Wait => d.wait.is_some(),
