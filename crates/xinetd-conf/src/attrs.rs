@@ -226,18 +226,6 @@ pub fn is_extension(a: Attr) -> bool {
     )
 }
 
-/// The load-balancer extensions ([`crate::proxy`]).
-pub fn is_proxy(a: Attr) -> bool {
-    matches!(
-        a,
-        Attr::ProxyProtocol
-            | Attr::ProxyFrom
-            | Attr::ProxyTimeout
-            | Attr::RedirectProxy
-            | Attr::ConnectionEnv
-    )
-}
-
 /// Looks `name` up case-insensitively (F-023).
 pub fn lookup(
     table: &'static [(&'static str, Attr, Count)],
