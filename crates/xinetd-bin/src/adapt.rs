@@ -130,6 +130,7 @@ pub fn service(
         None
     };
     let access = access_policy(c, resolver)?;
+    let proxy = crate::proxied::Policy::of(c, resolver)?;
     let limits = service_limits(c, sensor);
     let log = service_log(c, cache)?;
     Ok(Service {
@@ -149,6 +150,7 @@ pub fn service(
             spawn,
             limits,
             log: RefCell::new(log),
+            proxy,
         }),
     })
 }

@@ -133,7 +133,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
     let services: Vec<Value> = services
         .iter()
         .map(|s| {
-            json!({
+            let mut v = json!({
                 "id": s.id.value,
                 "name": s.name.value,
                 "socket_type": s.socket_type.value.as_str(),
@@ -149,7 +149,11 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "socket_options": socket_options(&s.socket),
                 "source_prefix": s.source_prefix.as_ref().map(|p| json!({"v4": p.value.v4, "v6": p.value.v6})),
                 "sandbox": s.sandbox.entries().into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
-            })
+            });
+            if let Value::Object(m) = &mut v {
+                m.extend(proxy_json(&s.proxy));
+            }
+            v
         })
         .collect();
     let diagnostics: Vec<Value> = diagnostics
@@ -191,4 +195,33 @@ fn socket_options(o: &xinetd_conf::SocketOptions) -> Value {
         "only_uid": o.only_uid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
         "only_gid": o.only_gid.as_ref().map(|v| v.value.iter().map(|n| n.id).collect::<Vec<_>>()),
     })
+}
+
+/// The load-balancer attributes (issue 13) as keys of a service, `null` when not set
+/// (`proxy_timeout` shows the value in force).
+fn proxy_json(p: &xinetd_conf::proxy::ProxyAttrs) -> Vec<(String, Value)> {
+    let pp = p
+        .proxy_protocol
+        .as_ref()
+        .map(|v| json!({ "versions": v.value.versions.as_str(), "direct": v.value.direct }));
+    let from = p.proxy_from.as_ref().map(|l| {
+        l.value
+            .iter()
+            .map(|e| e.text.clone())
+            .collect::<Vec<String>>()
+    });
+    let env = p
+        .connection_env
+        .as_ref()
+        .map(|s| s.value.iter().map(|e| e.as_str()).collect::<Vec<_>>());
+    vec![
+        ("proxy_protocol".into(), json!(pp)),
+        ("proxy_from".into(), json!(from)),
+        ("proxy_timeout".into(), json!(p.timeout_secs())),
+        (
+            "redirect_proxy".into(),
+            json!(p.redirect_proxy.as_ref().map(|v| v.value.as_str())),
+        ),
+        ("connection_env".into(), json!(env.unwrap_or_default())),
+    ]
 }

@@ -68,6 +68,8 @@ pub struct Retry {
     pub log_start: bool,
     /// Failed forks so far.
     pub failures: u32,
+    /// The server's per-connection variables.
+    pub env: Vec<String>,
     /// Extension: a Unix-domain client's credentials.
     pub credentials: Option<crate::admission::credentials::Credentials>,
     /// When to try again.

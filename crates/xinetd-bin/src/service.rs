@@ -39,6 +39,8 @@ pub struct Runtime {
     pub limits: xinetd_limits::ServiceLimits,
     /// The service log (`log_type`, `log_on_success`, `log_on_failure`).
     pub log: RefCell<ServiceLog>,
+    /// `proxy_protocol` (extension): the PROXY header read before the checks.
+    pub proxy: Option<crate::proxied::Policy>,
 }
 
 /// One configured service, ready for the event loop. Cheap to clone.

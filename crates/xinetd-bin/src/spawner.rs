@@ -25,6 +25,8 @@ pub struct Job {
     pub name: String,
     /// Service id (for the fork failure message).
     pub svc_id: String,
+    /// Per-connection variables (`connection_env`, PROXY protocol values), `NAME=VALUE`.
+    pub env: Vec<String>,
     /// `log_stderr = yes`: the pipe that becomes the server's fd 2; closed with `fd`.
     pub stderr: Option<OwnedFd>,
 }
@@ -103,6 +105,7 @@ pub fn run(job: &Job) -> Outcome {
     if let Some(ip) = job.peer {
         conn = conn.remote_host(ip);
     }
+    conn = conn.vars(&job.env);
     if let Some(e) = &job.stderr {
         conn = conn.stderr(e.as_fd());
     }

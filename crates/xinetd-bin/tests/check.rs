@@ -453,3 +453,45 @@ fn every_line_the_real_xinetd_rejects_gets_a_diagnostic() {
         );
     }
 }
+
+#[test]
+fn load_balancer_attributes_in_check_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "service echo\n{\n\ttype = INTERNAL UNLISTED\n\tport = 17107\n\
+                \tsocket_type = stream\n\twait = no\n\tproxy_protocol = any direct\n\
+                \tproxy_from = 10.0.0.0/8\n\tproxy_timeout = 7\n\tconnection_env = ucspi\n}\n\
+                service daytime\n{\n\ttype = INTERNAL UNLISTED\n\tport = 17113\n\
+                \tsocket_type = stream\n\twait = no\n\tproxy_timeout = forever\n}\n";
+    let f = write(dir.path(), "lb.conf", text);
+    let out = xinetd(&["-f", &f, "-check", "-json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the bad proxy_timeout is an error"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let s = &v["services"][0];
+    assert_eq!(
+        s["proxy_protocol"],
+        serde_json::json!({ "versions": "any", "direct": true })
+    );
+    assert_eq!(s["proxy_from"], serde_json::json!(["10.0.0.0/8"]));
+    assert_eq!(s["proxy_timeout"], 7);
+    assert_eq!(s["connection_env"], serde_json::json!(["ucspi"]));
+    assert_eq!(s["redirect_proxy"], serde_json::Value::Null);
+    let bad = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("proxy_timeout 'forever'")
+        })
+        .expect("located diagnostic");
+    assert_eq!(bad["file"], f.as_str());
+    assert_eq!(bad["line"], 18);
+    assert_eq!(bad["column"], 2);
+    assert_eq!(bad["severity"], "error");
+}

@@ -74,6 +74,11 @@ pub enum Attr {
     OnlyGid,
     /// The sandbox extensions (issue 14), see `crate::sandbox`.
     Sandbox(S),
+    ProxyProtocol,
+    ProxyFrom,
+    ProxyTimeout,
+    RedirectProxy,
+    ConnectionEnv,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -183,6 +188,12 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     sb("cpu_max", S::CpuMax, ONE),
     sb("landlock_tcp_bind", S::LandlockTcpBind, ANY),
     sb("landlock_tcp_connect", S::LandlockTcpConnect, ANY),
+    // Load-balancer extensions (issue 13, crate::proxy).
+    ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
+    ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
+    ("proxy_timeout", Attr::ProxyTimeout, Count::Exactly(1)),
+    ("redirect_proxy", Attr::RedirectProxy, Count::Exactly(1)),
+    ("connection_env", Attr::ConnectionEnv, Count::Cumulative),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -208,6 +219,11 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
     ("v6only", Attr::V6only, Count::Exactly(1)),
     ("umask", Attr::Umask, Count::Exactly(1)),
     ("source_prefix", Attr::SourcePrefix, Count::Any),
+    ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
+    ("proxy_from", Attr::ProxyFrom, Count::Cumulative),
+    ("proxy_timeout", Attr::ProxyTimeout, Count::Exactly(1)),
+    ("redirect_proxy", Attr::RedirectProxy, Count::Exactly(1)),
+    ("connection_env", Attr::ConnectionEnv, Count::Cumulative),
 ];
 
 /// Extension attributes (not in xinetd 2.3.15.3).
@@ -235,6 +251,11 @@ pub fn is_extension(a: Attr) -> bool {
             | Attr::OnlyUid
             | Attr::OnlyGid
             | Attr::Sandbox(_)
+            | Attr::ProxyProtocol
+            | Attr::ProxyFrom
+            | Attr::ProxyTimeout
+            | Attr::RedirectProxy
+            | Attr::ConnectionEnv
     )
 }
 

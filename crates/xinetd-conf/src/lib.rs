@@ -18,14 +18,15 @@
 //! whole, and services disabled by a parse error stay disabled even when `enabled` lists
 //! them. Extension attributes: `chroot`, `timeout`, `bind_device`, `activation`,
 //! `log_stderr`, the `log_type` forms `JOURNAL [facility [level]]` and
-//! `FILE path [soft [hard]] JSON`, the listening-socket
-//! options ([`SocketOptions`]: `backlog`, `keepalive`, `reuseport`, `freebind`,
-//! `defer_accept`, `mark`, `receive_buffer`, `send_buffer`), a scope on IPv6 link-local
-//! `bind` addresses, `source_prefix` ([`SourcePrefix`]) and Unix-domain listeners
-//! (`socket_path`, `socket_mode`, `socket_owner`, `socket_group`, `only_uid`, `only_gid`), the sandbox attributes of
-//! module [`sandbox`] (`no_new_privs`, `capabilities`, `private_*`, `protect_*`, `seccomp`,
-//! `landlock_*`, `memory_max`, `pids_max`, `cpu_max`; issue 14); and one extension builtin, `metrics` (with the
-//! admin builtins).
+//! `FILE path [soft [hard]] JSON`, the listening-socket options ([`SocketOptions`]:
+//! `backlog`, `keepalive`, `reuseport`, `freebind`, `defer_accept`, `mark`,
+//! `receive_buffer`, `send_buffer`), a scope on IPv6 link-local `bind` addresses,
+//! `source_prefix` ([`SourcePrefix`]), Unix-domain listeners (`socket_path`, `socket_mode`,
+//! `socket_owner`, `socket_group`, `only_uid`, `only_gid`), the load-balancer attributes of
+//! module [`proxy`] (`proxy_protocol`, `proxy_from`, `proxy_timeout`, `redirect_proxy`,
+//! `connection_env`), and the sandbox attributes of module [`sandbox`] (`no_new_privs`,
+//! `capabilities`, `private_*`, `protect_*`, `seccomp`, `landlock_*`, `memory_max`,
+//! `pids_max`, `cpu_max`); and one extension builtin, `metrics` (with the admin builtins).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
@@ -113,6 +114,7 @@ mod model;
 mod print;
 mod sockopts;
 pub use sockopts::{Keepalive, Named, SocketOptions, SourcePrefix, UnixPath};
+pub mod proxy;
 pub mod sandbox;
 mod syntax;
 mod values;

@@ -792,6 +792,8 @@ pub struct Service {
     pub timeout: Option<Spanned<u32>>,
     /// Extension (not in xinetd): `bind_device = IFNAME` (SO_BINDTODEVICE).
     pub bind_device: Option<Spanned<String>>,
+    /// Extensions (not in xinetd): the load-balancer attributes (`proxy_protocol`, ...).
+    pub proxy: crate::proxy::ProxyAttrs,
     /// Extension (not in xinetd): `activation = listen_fds` (`wait = yes` only).
     pub activation: Option<Spanned<Activation>>,
     /// Extension (not in xinetd): `log_stderr = yes`, the server's stderr goes to the
@@ -864,6 +866,8 @@ pub struct Defaults {
     pub disabled: Option<Spanned<Vec<String>>>,
     /// Extension: `source_prefix`.
     pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
+    /// The load-balancer attributes, copied into each later service (like `only_from`).
+    pub proxy: crate::proxy::ProxyAttrs,
 }
 
 /// A whole configuration: the merged defaults and the accepted services, in file order.

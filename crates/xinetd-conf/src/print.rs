@@ -173,6 +173,9 @@ pub fn print(config: &Config) -> String {
     if let Some(v) = &d.source_prefix {
         b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
     }
+    for (name, value) in d.proxy.printed() {
+        b.attr(name, value);
+    }
     if !b.0.is_empty() {
         let _ = write!(out, "\ndefaults\n{{\n{}}}\n", b.0);
     }
@@ -348,6 +351,9 @@ pub fn print_service(s: &Service) -> String {
         b.attr("source_prefix", format!("{} {}", v.value.v4, v.value.v6));
     }
     for (name, value) in s.sandbox.entries() {
+        b.attr(name, value);
+    }
+    for (name, value) in s.proxy.printed() {
         b.attr(name, value);
     }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)

@@ -156,6 +156,10 @@ pub enum FailReason {
     /// have served inside its own process because its descriptor budget is spent (xinetd
     /// holds such connections in forked children instead).
     Descriptors,
+    /// `proxy`: not an xinetd word (an extension, issue 13). A `proxy_protocol` service
+    /// got no acceptable PROXY header (none in time, a malformed one, or one from a peer
+    /// outside `proxy_from`); the record names the peer that sent it.
+    Proxy,
 }
 
 impl FailReason {
@@ -172,6 +176,7 @@ impl FailReason {
             FailReason::Load => "load",
             FailReason::Cps => "connections per second",
             FailReason::Descriptors => "fds",
+            FailReason::Proxy => "proxy",
         }
     }
 }
@@ -182,7 +187,7 @@ impl std::str::FromStr for FailReason {
     /// The exact words of [`FailReason::as_str`] (e.g. `per_source_limit`,
     /// `connections per second`).
     fn from_str(s: &str) -> Result<FailReason, LogError> {
-        const ALL: [FailReason; 10] = [
+        const ALL: [FailReason; 11] = [
             FailReason::Address,
             FailReason::Time,
             FailReason::Fork,
@@ -193,6 +198,7 @@ impl std::str::FromStr for FailReason {
             FailReason::Load,
             FailReason::Cps,
             FailReason::Descriptors,
+            FailReason::Proxy,
         ];
         ALL.into_iter()
             .find(|r| r.as_str() == s)

@@ -37,6 +37,7 @@ use crate::{Session, SetupStep, SetupWarning, SpawnError, SpawnSpec};
 pub struct Connection<'fd> {
     fd: BorrowedFd<'fd>,
     remote_host: Option<IpAddr>,
+    vars: &'fd [String],
     stderr: Option<BorrowedFd<'fd>>,
 }
 
@@ -49,8 +50,17 @@ impl<'fd> Connection<'fd> {
         Connection {
             fd,
             remote_host: None,
+            vars: &[],
             stderr: None,
         }
+    }
+
+    /// Per-connection variables, `NAME=VALUE` each (the daemon's `connection_env` and
+    /// PROXY protocol values), added after the spec's environment and replacing any of the
+    /// same name there. Entries without `=` or with a NUL byte are skipped.
+    pub fn vars(mut self, vars: &'fd [String]) -> Connection<'fd> {
+        self.vars = vars;
+        self
     }
 
     /// Puts `fd` on the server's descriptor 2 instead of the socket (extension
@@ -284,11 +294,29 @@ fn spawn_impl(
         CString::new(format!("REMOTE_HOST={ip}"))
             .expect("a formatted IP address contains no NUL byte")
     });
-    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + 5);
+    let vars: Vec<CString> = conn
+        .vars
+        .iter()
+        .filter(|v| v.find('=').is_some_and(|i| i > 0))
+        .filter_map(|v| CString::new(v.as_bytes()).ok())
+        .collect();
+    // A per-connection variable replaces the spec's entry of the same name.
+    let replaced = |e: &[u8]| {
+        let name = |v: &[u8]| v.iter().position(|&b| b == b'=').map(|i| v[..=i].to_vec());
+        let Some(n) = name(e) else {
+            return false;
+        };
+        vars.iter()
+            .any(|v| name(v.as_bytes()).as_deref() == Some(&n[..]))
+    };
+    let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + vars.len() + 5);
     let activation = spec.listen_fds.as_ref();
     for entry in &spec.env {
         let e = entry.as_bytes();
         if remote_host.is_some() && e.starts_with(b"REMOTE_HOST=") {
+            continue;
+        }
+        if replaced(e) {
             continue;
         }
         // Socket activation: the spec's own LISTEN_* entries replace any inherited ones.
@@ -300,6 +328,7 @@ fn spawn_impl(
     if let Some(entry) = &remote_host {
         envp.push(entry.as_ptr());
     }
+    envp.extend(vars.iter().map(|v| v.as_ptr()));
     // `LISTEN_PID=` and room for the digits the child writes (its pid exists only after
     // clone). Filled with NULs, so it is a valid C string even before the child writes.
     let mut listen_pid_entry = [0u8; 11 + LISTEN_PID_DIGITS + 1];

@@ -386,6 +386,18 @@ impl<C> Pipeline<C> {
         self.waits.get(&id).map(|w| &w.req)
     }
 
+    /// The request waiting under `id`, to note what its wait learnt (the identd answer).
+    pub fn waiting_mut(&mut self, id: WaitId) -> Option<&mut Request<C>> {
+        self.waits.get_mut(&id).map(|w| &mut w.req)
+    }
+
+    /// Live permits of service `key` held by `peer` (UCSPI's `TCPCONNNUM`).
+    pub fn running_from(&self, key: u64, peer: IpAddr) -> u32 {
+        self.services
+            .get(&key)
+            .map_or(0, |r| self.limits.running_from(&r.lkey, peer))
+    }
+
     /// The ask of `id` cannot be made (no resolver thread): the request is refused now.
     pub fn abandon(&mut self, id: WaitId) -> Option<Step<C>> {
         let w = self.take(id)?;

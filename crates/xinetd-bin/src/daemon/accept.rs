@@ -28,8 +28,8 @@ const BUDGET: usize = 64;
 
 /// What carries a request through the admission pipeline.
 pub enum Carrier {
-    /// An accepted connection.
-    Stream(mio::net::TcpStream),
+    /// An accepted connection (with its PROXY header, when the service reads one).
+    Stream(crate::proxied::Conn),
     /// An accepted Unix-domain connection (extension; the request's `credentials` say who).
     Unix(mio::net::UnixStream),
     /// A datagram answered inside the daemon.
@@ -141,25 +141,50 @@ impl Daemon {
         &mut self,
         key: u64,
         svc: Service,
-        mut stream: mio::net::TcpStream,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        now: Instant,
+    ) {
+        if svc.rt.proxy.is_some() {
+            // `proxy_protocol`: the header first, then the checks with the client it names.
+            self.read_proxy(key, svc, stream, peer, now);
+            return;
+        }
+        self.admit_stream(key, svc, crate::proxied::Conn::direct(stream), peer, now);
+    }
+
+    /// A connection of a `wait = no` stream service from `peer` (the client a PROXY header
+    /// named, or the socket's peer) enters the admission pipeline.
+    pub(super) fn admit_stream(
+        &mut self,
+        key: u64,
+        svc: Service,
+        mut conn: crate::proxied::Conn,
         peer: SocketAddr,
         now: Instant,
     ) {
         // F-126, F-230: `banner` goes to every accepted client, before any check.
         if let Some(b) = svc.rt.conf.banner.as_ref() {
             if let Ok(text) = std::fs::read(&b.value) {
-                let _ = stream.write_all(&text);
+                let _ = conn.stream.write_all(&text);
             }
         }
         let needed = descriptors_needed(&svc);
+        let ours = conn.stream.local_addr().ok();
+        // Through a balancer, our address with the port the client connected to: libwrap
+        // sees our address, an identd query names the client's view of the connection.
+        let local = match conn.proxy.as_deref().and_then(|r| r.header.addresses) {
+            Some((_, dest)) => ours.map(|o| SocketAddr::new(o.ip(), dest.port())),
+            None => ours,
+        };
         let req = Request {
             key,
-            local: stream.local_addr().ok(),
+            local,
             svc,
             path: Path::Stream,
             peer: Some(peer),
             credentials: None,
-            carrier: Carrier::Stream(stream),
+            carrier: Carrier::Stream(conn),
         };
         if needed > 0 {
             let held = self.held_fds();
@@ -346,6 +371,12 @@ impl Daemon {
     fn ident_answered(&mut self, purpose: Purpose, result: xinetd_log::IdentResult, now: Instant) {
         match purpose {
             Purpose::Admission(id) => {
+                if let (Ok(reply), Some(req)) = (&result, self.pipeline.waiting_mut(id)) {
+                    // UCSPI's TCPREMOTEINFO.
+                    if let Carrier::Stream(c) = &mut req.carrier {
+                        c.remote_info = Some(reply.text().to_string());
+                    }
+                }
                 let Some(req) = self.pipeline.waiting(id) else {
                     return;
                 };
@@ -404,7 +435,7 @@ impl Daemon {
             .refused(&logged.id, crate::metrics::Refused::of(&refusal));
         if let Reason::Fail(reason) = refusal.reason {
             let stream = match &carrier {
-                Carrier::Stream(s) => Some(s),
+                Carrier::Stream(c) => Some(&c.stream),
                 Carrier::Tcpmux(h) => Some(&h.stream),
                 _ => None,
             };
@@ -428,15 +459,15 @@ impl Daemon {
             self.pause(key);
         }
         match carrier {
-            Carrier::Stream(mut stream) => {
+            Carrier::Stream(mut conn) => {
                 if refusal.reason == Reason::Fail(xinetd_log::FailReason::Descriptors) {
                     // What the client already sent is read before the close: closing with
                     // unread bytes would reset the connection, and a refusal for want of
                     // descriptors is meant to be a clean close (issue 17).
-                    drain(&mut stream);
+                    drain(&mut conn.stream);
                 }
                 if let Some(peer) = peer {
-                    self.userid_after_refusal(&logged, stream, peer, refusal.reason, now);
+                    self.userid_after_refusal(&logged, conn.stream, peer, refusal.reason, now);
                 }
             }
             Carrier::Datagram(_) | Carrier::Unix(_) => {}

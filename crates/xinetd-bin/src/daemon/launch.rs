@@ -39,6 +39,8 @@ pub struct Launch {
     log_start: bool,
     /// Failed forks of this request so far (F-420).
     failures: u32,
+    /// Per-connection variables for the server (`connection_env`, PROXY values).
+    env: Vec<String>,
     /// Extension: a Unix-domain client's credentials (its records name them).
     credentials: Option<Credentials>,
 }
@@ -72,8 +74,15 @@ impl Launch {
             wait,
             log_start,
             failures: 0,
+            env: Vec::new(),
             credentials: None,
         }
+    }
+
+    /// With per-connection variables for the server.
+    pub fn with_env(mut self, env: Vec<String>) -> Launch {
+        self.env = env;
+        self
     }
 
     /// Another attempt of a request whose fork failed.
@@ -88,6 +97,7 @@ impl Launch {
             wait: r.wait,
             log_start: r.log_start,
             failures: r.failures,
+            env: r.env,
             credentials: r.credentials,
         }
     }
@@ -103,6 +113,8 @@ pub struct Pending {
     log_start: bool,
     timeout: Option<Duration>,
     failures: u32,
+    /// The server's per-connection variables (kept for a retry).
+    env: Vec<String>,
     credentials: Option<Credentials>,
     /// Unless `NORETRY`: a copy of the socket and the started service, to try again after a
     /// failed fork.
@@ -199,6 +211,7 @@ impl Daemon {
                 log_start: l.log_start,
                 timeout: l.spec_svc.timeout,
                 failures: l.failures,
+                env: l.env.clone(),
                 credentials: l.credentials,
                 retry,
             },
@@ -210,6 +223,7 @@ impl Daemon {
             peer: l.peer.map(|p| p.ip()),
             name: l.spec_svc.name.clone(),
             svc_id: l.spec_svc.id.clone(),
+            env: l.env,
             stderr,
         };
         let lr = &mut self.launcher;
@@ -369,6 +383,7 @@ impl Daemon {
                     wait: p.wait,
                     log_start: p.log_start,
                     failures,
+                    env: p.env,
                     credentials: p.credentials,
                     due: now + RETRY_INTERVAL,
                 });

@@ -11,6 +11,7 @@ mod accept;
 mod budget;
 mod launch;
 mod notify;
+mod proxies;
 mod reload;
 mod report;
 mod routes;
@@ -94,6 +95,8 @@ pub struct Daemon {
     notifier: Notifier,
     /// Listening sockets inherited from a service manager (socket activation).
     inherited: crate::activation::Pool,
+    /// Connections whose PROXY header is being read.
+    proxies: proxies::Proxies,
     /// The counters of the `metrics` builtin.
     metrics: crate::metrics::Metrics,
     /// When the daemon started (the metrics' start time).
@@ -164,6 +167,7 @@ impl Daemon {
             userid_skipped: Throttle::default(),
             notifier,
             inherited,
+            proxies: proxies::Proxies::default(),
             metrics: crate::metrics::Metrics::default(),
             started_at: std::time::SystemTime::now(),
             stderr: stderr::StderrPipes::default(),
@@ -280,6 +284,7 @@ impl Daemon {
                         Some(Route::Listener(key)) => self.on_listener(key, now),
                         Some(Route::Session(id)) => self.on_session(id, now),
                         Some(Route::Ident) => self.on_ident(t, now),
+                        Some(Route::Proxy(id)) => self.on_proxy(id, now),
                         Some(Route::Stderr) => self.on_stderr(t, now),
                         None => {}
                     },
@@ -297,6 +302,7 @@ impl Daemon {
             .chain(self.pipeline.next_deadline())
             .chain(self.pipeline.limits_deadline())
             .chain(self.idents.next_deadline())
+            .chain(self.proxies.next_deadline())
             .chain(self.notifier.next_deadline())
             .chain(self.stderr.next_deadline())
             .chain(self.next_cc)
@@ -316,6 +322,7 @@ impl Daemon {
             self.on_ident(t, now);
         }
         self.expire_sessions(now);
+        self.expire_proxies(now);
         if self.pipeline.limits_deadline().is_some_and(|t| t <= now) {
             let tick = self.pipeline.tick(now);
             for (lvl, m) in tick.messages {

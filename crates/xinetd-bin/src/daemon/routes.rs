@@ -20,6 +20,8 @@ pub enum Route {
     Session(u64),
     /// An identd query ([`crate::admission::ident`]).
     Ident,
+    /// A connection whose PROXY header is being read ([`crate::proxied`]).
+    Proxy(u64),
     /// A server's stderr pipe (`log_stderr = yes`, [`super::stderr`]).
     Stderr,
 }

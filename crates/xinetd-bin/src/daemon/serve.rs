@@ -44,9 +44,9 @@ impl Daemon {
             ..
         } = req;
         match carrier {
-            Carrier::Stream(stream) => {
+            Carrier::Stream(conn) => {
                 if let Some(peer) = peer {
-                    self.serve_stream(key, svc, stream, peer, hold, now);
+                    self.serve_stream(key, svc, conn, peer, hold, now);
                 }
             }
             Carrier::Unix(mut stream) => {
@@ -78,7 +78,24 @@ impl Daemon {
                     .map(|l| l.as_fd().try_clone_to_owned());
                 match fd {
                     Some(Ok(fd)) => {
-                        self.launch(Launch::new(key, &svc, &svc, fd, peer, hold, true, true))
+                        let env = if crate::conn_env::wanted(&svc.rt.conf.proxy, false) {
+                            let local = socket2::SockRef::from(&fd)
+                                .local_addr()
+                                .ok()
+                                .and_then(|a| a.as_socket());
+                            let facts = crate::conn_env::Facts {
+                                stream: svc.listen.stream,
+                                local,
+                                remote: peer,
+                                ..Default::default()
+                            };
+                            crate::conn_env::vars(&svc.rt.conf.proxy, &facts)
+                        } else {
+                            Vec::new()
+                        };
+                        self.launch(
+                            Launch::new(key, &svc, &svc, fd, peer, hold, true, true).with_env(env),
+                        )
                     }
                     Some(Err(e)) => {
                         self.log.msg(
@@ -101,11 +118,23 @@ impl Daemon {
                 if svc.rt.conf.has_type(xinetd_conf::ServiceType::TcpmuxPlus) {
                     let _ = stream.write_all(crate::requests::TCPMUX_PLUS_GO);
                 }
+                let env = if crate::conn_env::wanted(&svc.rt.conf.proxy, false) {
+                    let facts = crate::conn_env::Facts {
+                        stream: true,
+                        local: stream.local_addr().ok(),
+                        remote: peer,
+                        connnum: peer.map(|p| self.pipeline.running_from(key, p.ip())),
+                        ..Default::default()
+                    };
+                    crate::conn_env::vars(&svc.rt.conf.proxy, &facts)
+                } else {
+                    Vec::new()
+                };
                 let fd: OwnedFd = stream.into();
                 // Only the tcpmux service logs: START was written at accept (F-545).
-                self.launch(Launch::new(
-                    key, &tcpmux, &svc, fd, peer, hold, false, false,
-                ));
+                self.launch(
+                    Launch::new(key, &tcpmux, &svc, fd, peer, hold, false, false).with_env(env),
+                );
             }
             Carrier::Retry(r) => self.launch(Launch::retry(*r)),
         }
@@ -116,17 +145,27 @@ impl Daemon {
         &mut self,
         key: u64,
         svc: Service,
-        mut stream: mio::net::TcpStream,
+        conn: crate::proxied::Conn,
         peer: std::net::SocketAddr,
         hold: Option<Hold>,
         now: Instant,
     ) {
+        let mut conn = conn;
         // F-127: `banner_success` after the checks passed, before the server runs.
         if let Some(b) = svc.rt.conf.banner_success.as_ref() {
             if let Ok(text) = std::fs::read(&b.value) {
-                let _ = stream.write_all(&text);
+                let _ = conn.stream.write_all(&text);
             }
         }
+        if let Server::Redirect(target) = svc.server {
+            self.start_relay(key, svc, conn, peer, target, hold, now);
+            return;
+        }
+        if svc.server == Server::External {
+            self.launch_external(key, svc, conn, peer, hold);
+            return;
+        }
+        let mut stream = conn.stream;
         match svc.server {
             Server::Internal(b) => {
                 let served = if b.holds_connection() {
@@ -152,7 +191,7 @@ impl Daemon {
                         let timeout = svc.timeout;
                         self.start_session(
                             id,
-                            Session::new(key, svc, hold, now, timeout, kind),
+                            Session::new(key, svc, hold, now, timeout, kind).with_client(peer),
                             now,
                         );
                     }
@@ -163,30 +202,43 @@ impl Daemon {
                         let timeout = svc.timeout;
                         self.start_session(
                             id,
-                            Session::new(key, svc, hold, now, timeout, kind),
+                            Session::new(key, svc, hold, now, timeout, kind).with_client(peer),
                             now,
                         );
                     }
                 }
             }
-            // The pipeline refuses every SENSOR client before this point.
-            Server::Sensor => {}
-            Server::Redirect(target) => self.start_relay(key, svc, stream, peer, target, hold, now),
-            Server::External => {
-                let fd: OwnedFd = stream.into();
-                self.launch(Launch::new(
-                    key,
-                    &svc,
-                    &svc,
-                    fd,
-                    Some(peer),
-                    hold,
-                    false,
-                    true,
-                ));
-                // Our copy of the connection closes in the spawner (F-400).
-            }
+            // The pipeline refuses every SENSOR client before this point; redirects and
+            // external servers were started above.
+            Server::Sensor | Server::Redirect(_) | Server::External => {}
         }
+    }
+
+    /// An external server for a stream connection, with its per-connection variables.
+    fn launch_external(
+        &mut self,
+        key: u64,
+        svc: Service,
+        conn: crate::proxied::Conn,
+        peer: std::net::SocketAddr,
+        hold: Option<Hold>,
+    ) {
+        let env = if crate::conn_env::wanted(&svc.rt.conf.proxy, conn.proxy.is_some()) {
+            let facts = crate::conn_env::Facts {
+                stream: true,
+                local: conn.local(),
+                remote: Some(peer),
+                remote_info: conn.remote_info.as_deref(),
+                connnum: Some(self.pipeline.running_from(key, peer.ip())),
+                proxy: conn.proxy.as_deref().map(|r| (&r.header, r.balancer)),
+            };
+            crate::conn_env::vars(&svc.rt.conf.proxy, &facts)
+        } else {
+            Vec::new()
+        };
+        let fd: OwnedFd = conn.stream.into();
+        self.launch(Launch::new(key, &svc, &svc, fd, Some(peer), hold, false, true).with_env(env));
+        // Our copy of the connection closes in the spawner (F-400).
     }
 
     /// An admin builtin session: refused unless the service's `only_from` lists the client
@@ -223,7 +275,7 @@ impl Daemon {
                 peer: Some(peer),
                 local: None,
                 credentials: None,
-                carrier: Carrier::Stream(stream),
+                carrier: Carrier::Stream(crate::proxied::Conn::direct(stream)),
             };
             self.refuse(crate::admission::Refused { req, refusal }, now);
             return;
@@ -235,12 +287,14 @@ impl Daemon {
             let limit = session::metrics::READ_TIMEOUT;
             let timeout = Some(svc.timeout.map_or(limit, |t| t.min(limit)));
             let kind = Kind::Metrics(session::metrics::Metrics::new(sock));
-            self.start_session(id, Session::new(key, svc, hold, now, timeout, kind), now);
+            let s = Session::new(key, svc, hold, now, timeout, kind).with_client(peer);
+            self.start_session(id, s, now);
             return;
         }
         let view = super::report::View { d: self };
         let kind = Kind::Admin(session::admin::Admin::new(sock, b, &view));
-        self.start_session(id, Session::new(key, svc, hold, now, None, kind), now);
+        let s = Session::new(key, svc, hold, now, None, kind).with_client(peer);
+        self.start_session(id, s, now);
     }
 
     /// A `redirect` session: connects to the target (non-blocking) and relays (F-600).
@@ -249,12 +303,30 @@ impl Daemon {
         &mut self,
         key: u64,
         svc: Service,
-        stream: mio::net::TcpStream,
+        conn: crate::proxied::Conn,
         peer: std::net::SocketAddr,
         target: std::net::SocketAddr,
         hold: Option<Hold>,
         now: Instant,
     ) {
+        let stream = conn.stream;
+        // `redirect_proxy`: the client's address (the one received, if any) to the target.
+        let preamble = match (
+            svc.rt.conf.proxy.redirect_proxy.as_ref(),
+            conn.proxy.as_deref(),
+        ) {
+            (None, _) => Vec::new(),
+            (Some(v), received) => {
+                let dest = received
+                    .and_then(|r| r.header.addresses.map(|(_, d)| d))
+                    .or_else(|| stream.local_addr().ok());
+                let version = match v.value {
+                    xinetd_conf::proxy::ProxyVersion::V1 => 1,
+                    xinetd_conf::proxy::ProxyVersion::V2 => 2,
+                };
+                dest.map_or_else(Vec::new, |d| crate::proxy_header::encode(version, peer, d))
+            }
+        };
         svc.log_start(Served::Held, Some(peer), &mut self.log);
         let out = match mio::net::TcpStream::connect(target) {
             Ok(t) => t,
@@ -285,9 +357,9 @@ impl Daemon {
         let id = self.next_session_id();
         let client = Socket::new(stream, self.routes.add(Route::Session(id)));
         let to = Socket::new(out, self.routes.add(Route::Session(id)));
-        let kind = Kind::Relay(session::relay::Relay::new(client, to, target));
+        let kind = Kind::Relay(session::relay::Relay::new(client, to, target).preamble(preamble));
         let timeout = svc.timeout;
-        let s = Session::new(key, svc, hold, now, timeout, kind);
+        let s = Session::new(key, svc, hold, now, timeout, kind).with_client(peer);
         // Nothing to do before the connection completes: wait for it.
         self.after_turn(id, s, Next::Wait, now);
     }
@@ -369,6 +441,8 @@ impl Daemon {
     /// tcpmux found the client service: its access checks, then its server on the
     /// connection (F-544).
     fn handoff(&mut self, mut s: Session, client: Service, now: Instant) {
+        // The client a PROXY header named, else the socket's peer.
+        let peer = s.peer();
         s.forget(self.poll.registry());
         for t in s.tokens() {
             self.routes.remove(t);
@@ -389,7 +463,7 @@ impl Daemon {
             key,
             svc: client,
             path: Path::TcpmuxClient,
-            peer: stream.peer_addr().ok(),
+            peer,
             local: stream.local_addr().ok(),
             credentials: None,
             carrier: Carrier::Tcpmux(Box::new(super::accept::Handoff {

@@ -176,7 +176,13 @@ impl Admin {
 
     /// One turn: write what is pending, then read one command (a command is read only after
     /// the previous answer went out).
-    pub fn ready(&mut self, svc: &Service, started: Instant, view: &dyn View) -> Next {
+    pub fn ready(
+        &mut self,
+        svc: &Service,
+        started: Instant,
+        client: Option<std::net::SocketAddr>,
+        view: &dyn View,
+    ) -> Next {
         loop {
             while !self.out.is_empty() {
                 match self.sock.stream.write(&self.out) {
@@ -201,7 +207,7 @@ impl Admin {
                         || {
                             // xinetd lists the asking xadmin session in `show run`.
                             let mut rows = view.servers();
-                            rows.push((started, self.row(svc, started)));
+                            rows.push((started, self.row(svc, started, client)));
                             run_text(&sorted(rows))
                         },
                         || avail_text(&view.services()),
@@ -232,12 +238,18 @@ impl Admin {
     }
 
     /// This session as a `show run` row.
-    fn row(&self, svc: &Service, started: Instant) -> ServerRow {
+    /// `client`: the one a PROXY header named, when there was one.
+    fn row(
+        &self,
+        svc: &Service,
+        started: Instant,
+        client: Option<std::net::SocketAddr>,
+    ) -> ServerRow {
         ServerRow {
             id: svc.id.clone(),
             pid: 0,
             started: wall_clock(started),
-            peer: self.sock.stream.peer_addr().ok(),
+            peer: client.or_else(|| self.sock.stream.peer_addr().ok()),
             log_remote_user: svc.logs_remote_user(),
         }
     }

@@ -130,6 +130,8 @@ pub struct Session {
     deadline: Option<Instant>,
     /// The state machine.
     pub kind: Kind,
+    /// The client a PROXY header named (the socket's peer is the balancer then).
+    client: Option<SocketAddr>,
     /// Relayed bytes already counted in the metrics (to the target, to the client).
     relayed: (u64, u64),
 }
@@ -151,8 +153,15 @@ impl Session {
             started: now,
             deadline: timeout.map(|t| now + t),
             kind,
+            client: None,
             relayed: (0, 0),
         }
+    }
+
+    /// The session's client is `peer`, whatever the socket's peer (PROXY protocol).
+    pub fn with_client(mut self, peer: SocketAddr) -> Session {
+        self.client = Some(peer);
+        self
     }
 
     /// One turn: move bytes as far as they go without blocking.
@@ -160,7 +169,7 @@ impl Session {
         match &mut self.kind {
             Kind::Inline(s) => s.ready(),
             Kind::Tcpmux(s) => s.ready(cx.tcpmux),
-            Kind::Admin(s) => s.ready(&self.svc, self.started, cx.view),
+            Kind::Admin(s) => s.ready(&self.svc, self.started, self.client, cx.view),
             Kind::Relay(s) => s.ready(),
             Kind::Metrics(s) => s.ready(cx.view),
         }
@@ -209,6 +218,9 @@ impl Session {
 
     /// The client (for the admin rows).
     pub fn peer(&self) -> Option<SocketAddr> {
+        if self.client.is_some() {
+            return self.client;
+        }
         match &self.kind {
             Kind::Inline(s) => s.sock.stream.peer_addr().ok(),
             Kind::Tcpmux(s) => s.sock.stream.peer_addr().ok(),
@@ -229,9 +241,10 @@ impl Session {
     pub fn finish(mut self, registry: &Registry, log: &mut ProgramLog, now: Instant) {
         self.forget(registry);
         let elapsed = now.saturating_duration_since(self.started);
+        let client = self.peer();
         if let Kind::Metrics(m) = &self.kind {
             if let Some(why) = m.complaint() {
-                let peer = m.sock.stream.peer_addr().ok();
+                let peer = client;
                 log.msg(
                     crate::dlog::Level::Warning,
                     &format!(

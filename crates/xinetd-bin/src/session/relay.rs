@@ -98,6 +98,12 @@ impl Relay {
         )
     }
 
+    /// Sends `bytes` to the target before anything the client sends (`redirect_proxy`).
+    pub fn preamble(mut self, bytes: Vec<u8>) -> Relay {
+        self.to_target = bytes;
+        self
+    }
+
     /// The connection to the target failed.
     pub fn connect_error(&self) -> Option<&io::Error> {
         self.connect_error.as_ref()

@@ -665,6 +665,11 @@ impl Loader<'_> {
                     id,
                 }));
             }
+            Attr::ProxyProtocol
+            | Attr::ProxyFrom
+            | Attr::ProxyTimeout
+            | Attr::RedirectProxy
+            | Attr::ConnectionEnv => self.parse_proxy(d, attr, op, line)?,
             Attr::BindDevice => {
                 if first.is_empty() || first.len() > 15 || first.contains('/') {
                     return Err(Failure {

@@ -73,6 +73,7 @@ pub(crate) struct Draft {
     pub(crate) chroot: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<u32>>,
     pub(crate) bind_device: Option<Spanned<String>>,
+    pub(crate) proxy: crate::proxy::ProxyAttrs,
     pub(crate) activation: Option<Spanned<Activation>>,
     pub(crate) log_stderr: Option<Spanned<bool>>,
     pub(crate) socket: crate::sockopts::SocketOptions,
@@ -133,6 +134,7 @@ impl Draft {
             chroot: None,
             timeout: None,
             bind_device: None,
+            proxy: Default::default(),
             activation: None,
             log_stderr: None,
             socket: crate::sockopts::SocketOptions::default(),
@@ -271,6 +273,7 @@ pub(crate) fn into_service(d: Draft) -> Service {
         chroot: d.chroot,
         timeout: d.timeout,
         bind_device: d.bind_device,
+        proxy: d.proxy,
         activation: d.activation,
         log_stderr: d.log_stderr,
         socket: d.socket,
@@ -308,5 +311,6 @@ pub(super) fn into_defaults(d: Draft) -> Defaults {
         enabled: d.enabled.clone().filter(|_| keep(Attr::Enabled)),
         disabled: d.disabled_ids.clone().filter(|_| keep(Attr::Disabled)),
         source_prefix: d.source_prefix.clone(),
+        proxy: d.proxy.clone(),
     }
 }

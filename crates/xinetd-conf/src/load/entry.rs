@@ -137,6 +137,8 @@ impl Loader<'_> {
         if def.specified.contains(&Attr::BannerFail) {
             d.banner_fail = def.banner_fail.clone();
         }
+        // The load-balancer extensions are copied like only_from (only what was set).
+        d.proxy = def.proxy.clone();
         // A service entry never returns Fatal.
         let outcome = self.entry_lines(&mut d, e).unwrap_or(EntryOutcome::Failed);
         match outcome {

@@ -22,6 +22,7 @@ pub(crate) mod draft;
 mod entry;
 mod fill;
 mod include;
+mod proxy;
 mod sockopts;
 mod validate;
 
@@ -202,7 +203,8 @@ impl Loader<'_> {
         for mut d in survivors {
             let mut ok = checks.service_fill(&mut d, &defaults)
                 && checks.check_entry(&mut d, accepted.iter().filter_map(|t| Claim::of_draft(t)))
-                && checks.check_socket_options(&d);
+                && checks.check_socket_options(&d)
+                && checks.check_proxy(&mut d);
             if ok {
                 if let Some(at) = &d.error {
                     // xinetd 2.3.15.3 would run this half-configured service: `disable = no`
