@@ -133,18 +133,27 @@ fn needed(l: &CgroupLimits) -> Vec<&'static str> {
     v
 }
 
-pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, SpawnError> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(SpawnError::Sandbox(
-            "memory_max/pids_max/cpu_max need a daemon running as root (or owning a delegated cgroup)"
-                .to_owned(),
-        ));
-    }
+pub(crate) fn prepare(
+    limits: CgroupLimits,
+    name: &str,
+    root: Option<&Path>,
+) -> Result<Prepared, SpawnError> {
     let want = needed(&limits);
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let controllers = |dir: &Path| fs::read_to_string(dir.join("cgroup.controllers")).ok();
-    let layout = choose_layout(&mountinfo, &proc_cgroup, &want, controllers)?;
+    let layout = match root {
+        Some(root) => configured_layout(root, &want)?,
+        None => {
+            if !nix::unistd::geteuid().is_root() {
+                return Err(SpawnError::Sandbox(
+                    "memory_max/pids_max/cpu_max need a daemon running as root (or owning a delegated cgroup)"
+                        .to_owned(),
+                ));
+            }
+            let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            let controllers = |dir: &Path| fs::read_to_string(dir.join("cgroup.controllers")).ok();
+            choose_layout(&mountinfo, &proc_cgroup, &want, controllers)?
+        }
+    };
     if let Layout::V2 { base } = &layout {
         if let Some(own) = base.parent() {
             enable_v2(own, &want)?;
@@ -155,6 +164,29 @@ pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, Spaw
         limits,
         layout,
         name: name.to_owned(),
+    })
+}
+
+/// A configured v2 cgroup (a delegated subtree, `Sandbox::cgroup_root`): the connections'
+/// cgroups go under `<root>/xinetd-rs/`; it must offer every controller the limits need.
+fn configured_layout(root: &Path, want: &[&'static str]) -> Result<Layout, SpawnError> {
+    let available = fs::read_to_string(root.join("cgroup.controllers")).map_err(|e| {
+        SpawnError::Sandbox(format!(
+            "cgroup root {} is not a cgroup v2 directory: {e}",
+            root.display()
+        ))
+    })?;
+    if let Some(c) = want
+        .iter()
+        .find(|c| !available.split_whitespace().any(|a| a == **c))
+    {
+        return Err(SpawnError::Sandbox(format!(
+            "the {c} controller is not available in the cgroup root {} (its cgroup.controllers)",
+            root.display()
+        )));
+    }
+    Ok(Layout::V2 {
+        base: root.join("xinetd-rs"),
     })
 }
 
@@ -199,6 +231,7 @@ fn sweep_stale(layout: &Layout) {
             freezer,
             memory: None,
             v2: matches!(layout, Layout::V2 { .. }),
+            started_inside: false,
         };
         cg.kill_all();
         cg.remove();
@@ -307,6 +340,9 @@ pub struct Cgroup {
     /// The memory directory, for the OOM-kill counter.
     memory: Option<PathBuf>,
     v2: bool,
+    /// Created inside its cgroup by `clone3(CLONE_INTO_CGROUP)` (rather than joined by the
+    /// child writing `cgroup.procs`).
+    started_inside: bool,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -353,6 +389,7 @@ impl Prepared {
             freezer: None,
             memory: None,
             v2: matches!(self.layout, Layout::V2 { .. }),
+            started_inside: false,
         };
         let result = (|| {
             match &self.layout {
@@ -364,7 +401,9 @@ impl Prepared {
                             base.display()
                         ))
                     })?;
-                    write(&base.join("cgroup.subtree_control"), &ctrls.join(" "))?;
+                    if !ctrls.is_empty() {
+                        write(&base.join("cgroup.subtree_control"), &ctrls.join(" "))?;
+                    }
                     let dir = base.join(&leaf);
                     make_dir(&dir)?;
                     cg.dirs.push(dir.clone());
@@ -448,6 +487,23 @@ impl Cgroup {
     /// The directories of this connection's cgroup (one per hierarchy on cgroup v1).
     pub fn paths(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// Whether the server was created directly inside this cgroup by
+    /// `clone3(CLONE_INTO_CGROUP)` (cgroup v2, Linux >= 5.7); `false` when the child joined
+    /// it by writing `cgroup.procs` before `execve` (v1 hierarchies, older kernels, a
+    /// seccomp profile that hides `clone3`). Either way no code of the server ran outside it.
+    pub fn started_inside(&self) -> bool {
+        self.started_inside
+    }
+
+    pub(crate) fn set_started_inside(&mut self, yes: bool) {
+        self.started_inside = yes;
+    }
+
+    /// The v2 directory, for `CLONE_INTO_CGROUP`.
+    pub(crate) fn v2_dir(&self) -> Option<&Path> {
+        self.dirs.first().filter(|_| self.v2).map(PathBuf::as_path)
     }
 
     /// SIGKILL to every process of the cgroup, however deep: `cgroup.kill` on v2; on v1
