@@ -220,7 +220,7 @@ fn check_json_shows_the_sandbox() {
             31337,
             "root",
             Path::new("/bin/sh"),
-            "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n",
+            "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n\tio_weight = 50\n",
         ),
     )
     .expect("write");
@@ -233,6 +233,7 @@ fn check_json_shows_the_sandbox() {
     assert_eq!(sb["private_network"], "yes", "{v}");
     assert_eq!(sb["seccomp"], "default", "{v}");
     assert_eq!(sb["capabilities"], "", "{v}");
+    assert_eq!(sb["io_weight"], "50", "{v}");
 }
 
 #[test]
@@ -595,4 +596,53 @@ fn cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start() {
     });
     wait_until(5, "the stale cgroup is removed", || !leaf.exists());
     drop(d);
+}
+
+/// `io_weight`: where the kernel offers a weight (v1 `blkio.weight`, mapped ×5; or
+/// `blkio.bfq.weight`), the server's blkio cgroup has it; where it does not (no BFQ/CFQ
+/// scheduler: the weight files are missing), the service is refused at load with one
+/// ERROR line saying so, and the rest of the configuration still serves.
+#[test]
+fn io_weight_is_enforced_or_refused_at_load() {
+    if !require_root("cgroup end-to-end test") {
+        return;
+    }
+    let blkio = Path::new("/sys/fs/cgroup/blkio");
+    if !blkio.join("cgroup.procs").exists() {
+        skip("no v1 blkio hierarchy at /sys/fs/cgroup/blkio");
+        return;
+    }
+    let dir = outside_tmp();
+    let probe = script(dir.path(), "io.sh", "cat /proc/self/cgroup");
+    let (weighted, plain) = (free_port(), free_port());
+    let conf = stanza("weighted", weighted, "nobody", &probe, "\tio_weight = 50\n")
+        + &stanza("plain", plain, "nobody", &probe, "");
+    let d = Terminate(Daemon::start(&conf));
+    let d = &d.0;
+    let weights = ["blkio.weight", "blkio.bfq.weight"];
+    if !weights.iter().any(|f| blkio.join(f).exists()) {
+        skip("io_weight enforcement: /sys/fs/cgroup/blkio has no blkio.weight nor blkio.bfq.weight (no BFQ/CFQ scheduler); checking the refusal instead");
+        d.wait_log(
+            5,
+            "service weighted: sandbox: io_weight: the kernel offers no I/O weight here (neither blkio.weight nor blkio.bfq.weight in /sys/fs/cgroup/blkio",
+        );
+        assert!(d.prog_log().contains("- DISABLING"), "{}", d.prog_log());
+        assert!(std::net::TcpStream::connect(("127.0.0.1", weighted)).is_err());
+        assert!(String::from_utf8_lossy(&exchange(plain, b"")).contains("0::/"));
+        return;
+    }
+    let out = String::from_utf8_lossy(&exchange(weighted, b"")).into_owned();
+    let line = out
+        .lines()
+        .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == "blkio")))
+        .unwrap_or_else(|| panic!("blkio in {out}"));
+    let rel = line.splitn(3, ':').nth(2).expect("path");
+    assert!(rel.contains("/xinetd-rs/io.sh-"), "{line}");
+    let cg = blkio.join(rel.trim_start_matches('/'));
+    let weight = weights
+        .iter()
+        .find_map(|f| std::fs::read_to_string(cg.join(f)).ok())
+        .expect("a weight file");
+    // 50 on the v2 scale is 250 on v1's (default 100 <-> 500).
+    assert!(weight.split_whitespace().any(|w| w == "250"), "{weight}");
 }

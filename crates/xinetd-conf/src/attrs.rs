@@ -183,6 +183,7 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     sb("cpu_max", S::CpuMax, ONE),
     sb("landlock_tcp_bind", S::LandlockTcpBind, ANY),
     sb("landlock_tcp_connect", S::LandlockTcpConnect, ANY),
+    sb("io_weight", S::IoWeight, ONE),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

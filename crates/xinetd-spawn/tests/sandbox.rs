@@ -587,3 +587,52 @@ fn a_cgroup_root_outside_cgroup_v2_is_refused() {
         "{err}"
     );
 }
+
+/// `io_weight` on this machine's layout: a weight file of the server's cgroup carries it
+/// (v1 `blkio.weight` ×5), or, where the kernel offers no weight, the spec is refused.
+#[test]
+fn io_weight_is_written_or_refused() {
+    if !root() {
+        return;
+    }
+    let mut s = Sandbox::default();
+    s.cgroup.io_weight = Some(40);
+    let built = SpawnSpec::builder("/bin/cat")
+        .argv(["cat", "/proc/self/cgroup"])
+        .sandbox(s)
+        .build();
+    let spec = match built {
+        Ok(spec) => spec,
+        Err(e) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("io_weight: the kernel offers no I/O weight here")
+                    || e.contains("the io controller is neither"),
+                "{e}"
+            );
+            eprintln!("skipped: no I/O weight on this machine; refused as expected: {e}");
+            return;
+        }
+    };
+    let (server, mut client) = UnixStream::pair().expect("socketpair");
+    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let cg = child.take_cgroup().expect("a cgroup");
+    let mut out = String::new();
+    client.read_to_string(&mut out).expect("read");
+    child.wait().expect("wait");
+    let weights = ["io.weight", "io.bfq.weight", "blkio.weight", "blkio.bfq.weight"];
+    let found: Vec<String> = cg
+        .paths()
+        .iter()
+        .flat_map(|d| weights.iter().map(move |f| d.join(f)))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    cg.remove();
+    assert!(
+        found
+            .iter()
+            .any(|w| w.split_whitespace().any(|x| x == "40" || x == "200")),
+        "{found:?}"
+    );
+}

@@ -55,7 +55,7 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 pub use capabilities::Capability;
-pub use cgroup::{Cgroup, CgroupLimits};
+pub use cgroup::{v1_blkio_weight, Cgroup, CgroupLimits};
 pub use seccomp::{SeccompAction, SeccompGroup, SeccompPolicy};
 
 use crate::SpawnError;
@@ -128,7 +128,7 @@ pub struct Sandbox {
     pub landlock_tcp_bind: Option<Vec<u16>>,
     /// `landlock_tcp_connect`: the only TCP ports the server may connect to.
     pub landlock_tcp_connect: Option<Vec<u16>>,
-    /// `memory_max`, `pids_max`, `cpu_max`: a cgroup per connection.
+    /// `memory_max`, `pids_max`, `cpu_max`, `io_weight`: a cgroup per connection.
     pub cgroup: CgroupLimits,
     /// A cgroup v2 directory the caller owns (e.g. a delegated subtree): every connection
     /// then gets a cgroup under `<root>/xinetd-rs/`, even without limits (so its whole tree
