@@ -634,7 +634,11 @@ fn io_weight_is_enforced_or_refused_at_load() {
     let out = String::from_utf8_lossy(&exchange(weighted, b"")).into_owned();
     let line = out
         .lines()
-        .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == "blkio")))
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == "blkio"))
+        })
         .unwrap_or_else(|| panic!("blkio in {out}"));
     let rel = line.splitn(3, ':').nth(2).expect("path");
     assert!(rel.contains("/xinetd-rs/io.sh-"), "{line}");

@@ -569,7 +569,9 @@ pub(crate) fn parse(
                 .ok()
                 .filter(|n| (1..=10_000).contains(n))
                 .ok_or_else(|| {
-                    format!("io_weight '{first}' is not a weight from 1 to 10000 (100 is the default)")
+                    format!(
+                        "io_weight '{first}' is not a weight from 1 to 10000 (100 is the default)"
+                    )
                 })?;
             sb.io_weight = Some(sp(v, span));
         }

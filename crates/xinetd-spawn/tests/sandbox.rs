@@ -621,7 +621,12 @@ fn io_weight_is_written_or_refused() {
     let mut out = String::new();
     client.read_to_string(&mut out).expect("read");
     child.wait().expect("wait");
-    let weights = ["io.weight", "io.bfq.weight", "blkio.weight", "blkio.bfq.weight"];
+    let weights = [
+        "io.weight",
+        "io.bfq.weight",
+        "blkio.weight",
+        "blkio.bfq.weight",
+    ];
     let found: Vec<String> = cg
         .paths()
         .iter()

@@ -252,10 +252,7 @@ fn check_io_weight(layout: &Layout) -> Result<(), SpawnError> {
                 .and_then(|()| write_subtree(base, "+io"))
                 .and_then(|()| fs::create_dir(&probe))
                 .map_err(|e| {
-                    SpawnError::Sandbox(format!(
-                        "io_weight: cannot probe {}: {e}",
-                        probe.display()
-                    ))
+                    SpawnError::Sandbox(format!("io_weight: cannot probe {}: {e}", probe.display()))
                 })?;
             let found = V2_IO_WEIGHT.iter().any(|f| probe.join(f).exists());
             let _ = fs::remove_dir(&probe);
@@ -770,8 +767,8 @@ mod tests {
             "{HYBRID_MOUNTS}43 31 0:40 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n"
         );
         let cgroup = format!("9:blkio:/io/7\n{HYBRID_CGROUP}");
-        let layout = choose_layout(&mounts, &cgroup, &["io"], |_| Some(String::new()))
-            .expect("layout");
+        let layout =
+            choose_layout(&mounts, &cgroup, &["io"], |_| Some(String::new())).expect("layout");
         let Layout::V1 { bases, .. } = layout else {
             panic!("v1 expected");
         };
@@ -780,7 +777,10 @@ mod tests {
             [("io", PathBuf::from("/sys/fs/cgroup/blkio/io/7/xinetd-rs"))]
         );
         let err = choose_layout(HYBRID_MOUNTS, HYBRID_CGROUP, &["io"], |_| None).unwrap_err();
-        assert!(err.to_string().contains("the io controller is neither"), "{err}");
+        assert!(
+            err.to_string().contains("the io controller is neither"),
+            "{err}"
+        );
     }
 
     #[test]
