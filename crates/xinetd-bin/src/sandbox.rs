@@ -93,9 +93,10 @@ pub fn log_notes(log: &mut crate::dlog::ProgramLog, s: &crate::service::Service)
     }
 }
 
-/// A reaped server's cgroup: says so when `memory_max` had the kernel kill a process, kills
-/// what the server left running, and removes the cgroup.
-pub fn release_cgroup(
+/// A reaped server's cgroup: says so when `memory_max` had the kernel kill a process (the
+/// kill of what the server left running and the removal follow on the cgroup thread, see
+/// [`crate::cgroup_release`]).
+pub fn log_oom_kill(
     cg: &xinetd_spawn::sandbox::Cgroup,
     id: &str,
     pid: i32,
@@ -107,8 +108,6 @@ pub fn release_cgroup(
             &format!("service {id}: server {pid} hit memory_max: the kernel's OOM killer killed a process of its cgroup"),
         );
     }
-    cg.kill_all();
-    cg.remove();
 }
 
 #[cfg(test)]

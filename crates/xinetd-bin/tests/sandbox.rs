@@ -347,6 +347,16 @@ fn v1_cgroups() -> Option<()> {
     Some(())
 }
 
+/// The cgroup tests run one at a time: every daemon that loads a service with cgroup limits
+/// sweeps the cgroups of daemons that no longer exist, which would otherwise reach into
+/// `cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start` while it checks that the
+/// cgroups of its SIGKILLed daemon are still there.
+static CGROUP_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    CGROUP_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Stops the daemon with SIGTERM when the test ends, however it ends: the daemon then kills
 /// every server's cgroup and removes it (a SIGKILLed daemon would leave them behind).
 struct Terminate(Daemon);
@@ -392,6 +402,7 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let bomb = dir.path().join("bomb.py");
     std::fs::write(&bomb, FORK_BOMB).expect("write");
@@ -464,6 +475,7 @@ fn memory_max_kills_a_memory_hog_and_says_so() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let hog = script(
         dir.path(),
@@ -491,6 +503,7 @@ fn timeout_kills_the_whole_cgroup() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let marker = format!("{}.75", 5000 + std::process::id() % 1000);
     let probe = script(
@@ -526,6 +539,7 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let marker = format!("{}.5", 6000 + std::process::id() % 1000);
     let probe = script(
@@ -543,8 +557,14 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
     let n = std::io::Read::read(&mut s, &mut buf).expect("read");
     assert_eq!(&buf[..n], b"started\n");
     wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
+    let leaf =
+        PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs").join(format!("stay.sh-{}-0", d.pid()));
+    assert!(leaf.exists(), "{}", leaf.display());
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(d.wait_exit(10).is_some(), "the daemon exits");
+    // The kill and removal run on the daemon's cgroup thread, which it waits for before
+    // exiting: nothing is left once it is gone.
+    assert!(!leaf.exists(), "{} left behind", leaf.display());
     // The server died of SIGTERM (its process group); the grandchild in a session of its
     // own went with the server's cgroup.
     wait_until(5, "the escaped grandchild is killed", || {
@@ -562,6 +582,7 @@ fn cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let marker = format!("{}.125", 7000 + std::process::id() % 1000);
     let probe = script(
