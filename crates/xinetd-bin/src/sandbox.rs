@@ -53,6 +53,7 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
     s.cgroup.pids_max = c.pids_max.as_ref().map(|v| v.value);
     s.cgroup.cpu_max_percent = c.cpu_max.as_ref().map(|v| v.value);
     s.cgroup.io_weight = c.io_weight.as_ref().map(|v| v.value);
+    s.cgroup_root = c.cgroup_root.as_ref().map(|v| PathBuf::from(&v.value));
     if let Some(policy) = &c.seccomp {
         let action = match c.seccomp_action.as_ref().map(|a| a.value) {
             None => SeccompAction::default(),

@@ -671,3 +671,96 @@ fn io_weight_is_enforced_or_refused_at_load() {
     // 50 on the v2 scale is 250 on v1's (default 100 <-> 500).
     assert!(weight.split_whitespace().any(|w| w == "250"), "{weight}");
 }
+
+/// `cgroup_root` on the machine's cgroup v2 tree (a hybrid machine's controller-less
+/// `/sys/fs/cgroup/unified` will do: placing processes and `cgroup.kill` need no
+/// controller): the server starts in `<root>/xinetd-rs/<server>-<daemon pid>-<n>` (its own
+/// `0::` line), `timeout` kills its whole tree with `cgroup.kill` (a grandchild in a session
+/// of its own, which the process-group kill misses), and the cgroup is removed.
+#[test]
+fn cgroup_root_on_v2_places_the_server_and_timeout_kills_its_tree() {
+    if !require_root("cgroup end-to-end test") {
+        return;
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) < (5, 14) {
+        skip("cgroup.kill needs Linux 5.14");
+        return;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let Some(mount) = mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        right
+            .starts_with("cgroup2 ")
+            .then(|| left.split(' ').nth(4).map(PathBuf::from))?
+    }) else {
+        skip("no cgroup v2 hierarchy is mounted");
+        return;
+    };
+    let root = mount.join(format!("xinetd-rs-test-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&root) {
+        skip(format_args!("cannot create {}: {e}", root.display()));
+        return;
+    }
+    struct Rmdir(PathBuf);
+    impl Drop for Rmdir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(self.0.join("xinetd-rs"));
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let root = Rmdir(root);
+    let dir = outside_tmp();
+    let marker = format!("{}.75", 8000 + std::process::id() % 1000);
+    let probe = script(
+        dir.path(),
+        "v2.sh",
+        &format!(
+            "grep '^0::' /proc/self/cgroup\n/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+        ),
+    );
+    let port = free_port();
+    let conf = stanza(
+        "v2",
+        port,
+        "nobody",
+        &probe,
+        &format!("\tcgroup_root = {}\n\ttimeout = 1\n", root.0.display()),
+    );
+    let d = Terminate(Daemon::start(&conf));
+    let d = &d.0;
+    let mut s = connect(port);
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut out = String::new();
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    for _ in 0..5 {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&line);
+        if line.starts_with("started") {
+            break;
+        }
+    }
+    let leaf = root
+        .0
+        .join("xinetd-rs")
+        .join(format!("v2.sh-{}-0", d.pid()));
+    let shown = format!(
+        "0::/{}",
+        leaf.strip_prefix(&mount)
+            .expect("under the mount")
+            .display()
+    );
+    assert!(out.lines().any(|l| l == shown), "{shown} not in {out}");
+    wait_until(5, "the grandchild runs", || running(&marker) == 1);
+    d.wait_file(10, "svc.log", "EXIT: v2");
+    wait_until(5, "cgroup.kill reached the grandchild", || {
+        running(&marker) == 0
+    });
+    wait_until(5, "the cgroup is removed", || !leaf.exists());
+}

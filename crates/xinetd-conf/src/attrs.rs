@@ -184,6 +184,7 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     sb("landlock_tcp_bind", S::LandlockTcpBind, ANY),
     sb("landlock_tcp_connect", S::LandlockTcpConnect, ANY),
     sb("io_weight", S::IoWeight, ONE),
+    sb("cgroup_root", S::CgroupRoot, ONE),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

@@ -31,6 +31,7 @@ pub enum SandboxAttr {
     LandlockTcpBind,
     LandlockTcpConnect,
     IoWeight,
+    CgroupRoot,
 }
 
 /// `protect_system`.
@@ -196,6 +197,9 @@ pub struct Sandbox {
     pub landlock_tcp_connect: Option<Spanned<Vec<u16>>>,
     /// `io_weight`, 1 to 10000 (cgroup v2's `io.weight` scale; 100 is the kernel's default).
     pub io_weight: Option<Spanned<u32>>,
+    /// `cgroup_root`: a cgroup v2 directory (absolute path) under which each connection gets
+    /// its cgroup, limits or not.
+    pub cgroup_root: Option<Spanned<String>>,
 }
 
 fn flag(v: &Option<Spanned<bool>>) -> bool {
@@ -297,6 +301,11 @@ impl Sandbox {
                     .map(|v| ("io_weight", v.span.clone()))
             })
             .or_else(|| {
+                self.cgroup_root
+                    .as_ref()
+                    .map(|v| ("cgroup_root", v.span.clone()))
+            })
+            .or_else(|| {
                 self.landlock_tcp_bind
                     .as_ref()
                     .map(|v| ("landlock_tcp_bind", v.span.clone()))
@@ -384,6 +393,9 @@ impl Sandbox {
         }
         if let Some(v) = &self.io_weight {
             out.push(("io_weight", v.value.to_string()));
+        }
+        if let Some(v) = &self.cgroup_root {
+            out.push(("cgroup_root", v.value.clone()));
         }
         out
     }
@@ -575,6 +587,15 @@ pub(crate) fn parse(
                 })?;
             sb.io_weight = Some(sp(v, span));
         }
+        SandboxAttr::CgroupRoot => {
+            if !first.starts_with('/') || vals.len() != 1 {
+                return Err(format!(
+                    "cgroup_root '{}' is not one absolute path (a cgroup v2 directory)",
+                    vals.join(" ")
+                ));
+            }
+            sb.cgroup_root = Some(sp(first.to_owned(), span));
+        }
         SandboxAttr::SeccompAction => {
             let v = if first.eq_ignore_ascii_case("kill") {
                 SeccompAction::Kill
@@ -664,7 +685,7 @@ mod tests {
         \tprotect_home = read-only\n\tseccomp = default @bpf\n\tseccomp_action = eacces\n\
         \tlandlock_read = /usr /lib\n\tlandlock_write = /srv/ctf\n\
         \tmemory_max = 64M\n\tpids_max = 32\n\tcpu_max = 50%\n\
-        \tlandlock_tcp_bind = 8080 8443\n\tlandlock_tcp_connect =\n\tio_weight = 50\n";
+        \tlandlock_tcp_bind = 8080 8443\n\tlandlock_tcp_connect =\n\tio_weight = 50\n\tcgroup_root = /sys/fs/cgroup/xinetd\n";
 
     #[test]
     fn every_attribute_is_typed_and_round_trips() {
@@ -705,6 +726,10 @@ mod tests {
         assert!(printed.contains("\tmemory_max = 67108864\n"), "{printed}");
         assert!(printed.contains("\tcpu_max = 50%\n"), "{printed}");
         assert!(printed.contains("\tio_weight = 50\n"), "{printed}");
+        assert!(
+            printed.contains("\tcgroup_root = /sys/fs/cgroup/xinetd\n"),
+            "{printed}"
+        );
         assert!(
             printed.contains("\tlandlock_tcp_bind = 8080 8443\n"),
             "{printed}"
@@ -765,6 +790,12 @@ mod tests {
         assert!(e.starts_with("s.conf:10:2: error: "), "{e}");
         assert!(
             e.contains("io_weight '10001' is not a weight from 1 to 10000"),
+            "{e}"
+        );
+        let e = first_error("\tcgroup_root = sys/fs/cgroup\n");
+        assert!(e.starts_with("s.conf:10:2: error: "), "{e}");
+        assert!(
+            e.contains("cgroup_root 'sys/fs/cgroup' is not one absolute path"),
             "{e}"
         );
         let e = first_error("\tio_weight = 0\n");
