@@ -732,7 +732,7 @@ fn cgroup_root_on_v2_places_the_server_and_timeout_kills_its_tree() {
     );
     let d = Terminate(Daemon::start(&conf));
     let d = &d.0;
-    let mut s = connect(port);
+    let s = connect(port);
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
     let mut out = String::new();
     let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));

@@ -1238,8 +1238,10 @@ mod tests {
             eprintln!("skipped: {}: {e}", root.display());
             return;
         }
-        let mut s = crate::Sandbox::default();
-        s.cgroup_root = Some(root.clone());
+        let s = crate::Sandbox {
+            cgroup_root: Some(root.clone()),
+            ..Default::default()
+        };
         let spec = SpawnSpec::builder("/bin/cat")
             .argv(["cat", "/proc/self/cgroup"])
             .sandbox(s)
