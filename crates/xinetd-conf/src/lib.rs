@@ -24,7 +24,7 @@
 //! `bind` addresses, `source_prefix` ([`SourcePrefix`]) and Unix-domain listeners
 //! (`socket_path`, `socket_mode`, `socket_owner`, `socket_group`, `only_uid`, `only_gid`), the sandbox attributes of
 //! module [`sandbox`] (`no_new_privs`, `capabilities`, `private_*`, `protect_*`, `seccomp`,
-//! `landlock_*`, `memory_max`, `pids_max`, `cpu_max`; issue 14); and one extension builtin, `metrics` (with the
+//! `landlock_*`, `memory_max`, `pids_max`, `cpu_max`, `io_weight`, `cgroup_root`; issue 14); and one extension builtin, `metrics` (with the
 //! admin builtins).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader

@@ -9,9 +9,11 @@
 //! can enforce is refused when the spec is built.
 //!
 //! How: [`spawn`](crate::spawn) makes the connection's directories and writes the limits
-//! before `clone`; the child writes `0` (itself) into each `cgroup.procs` as its first step,
-//! before anything else runs, so the server and everything it starts is accounted from its
-//! first instruction. The returned [`Cgroup`] kills the whole tree (`cgroup.kill` on v2;
+//! before the clone. On v2 the child is created inside its cgroup by
+//! `clone3(CLONE_INTO_CGROUP)` (Linux >= 5.7, x86_64); otherwise (v1, older kernels, other
+//! architectures) the child writes `0` (itself) into each `cgroup.procs` as its first step,
+//! before anything else runs. Either way the server and everything it starts is accounted
+//! from its first instruction. The returned [`Cgroup`] kills the whole tree (`cgroup.kill` on v2;
 //! freeze, SIGKILL every member, thaw on v1) and removes the directories once the server
 //! has been reaped.
 
