@@ -29,6 +29,7 @@
 mod activation;
 mod adapt;
 mod admission;
+mod cgroup_release;
 mod check;
 mod cli;
 mod config;

@@ -52,6 +52,8 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
     s.cgroup.memory_max = c.memory_max.as_ref().map(|v| v.value);
     s.cgroup.pids_max = c.pids_max.as_ref().map(|v| v.value);
     s.cgroup.cpu_max_percent = c.cpu_max.as_ref().map(|v| v.value);
+    s.cgroup.io_weight = c.io_weight.as_ref().map(|v| v.value);
+    s.cgroup_root = c.cgroup_root.as_ref().map(|v| PathBuf::from(&v.value));
     if let Some(policy) = &c.seccomp {
         let action = match c.seccomp_action.as_ref().map(|a| a.value) {
             None => SeccompAction::default(),
@@ -92,9 +94,10 @@ pub fn log_notes(log: &mut crate::dlog::ProgramLog, s: &crate::service::Service)
     }
 }
 
-/// A reaped server's cgroup: says so when `memory_max` had the kernel kill a process, kills
-/// what the server left running, and removes the cgroup.
-pub fn release_cgroup(
+/// A reaped server's cgroup: says so when `memory_max` had the kernel kill a process (the
+/// kill of what the server left running and the removal follow on the cgroup thread, see
+/// [`crate::cgroup_release`]).
+pub fn log_oom_kill(
     cg: &xinetd_spawn::sandbox::Cgroup,
     id: &str,
     pid: i32,
@@ -106,8 +109,6 @@ pub fn release_cgroup(
             &format!("service {id}: server {pid} hit memory_max: the kernel's OOM killer killed a process of its cgroup"),
         );
     }
-    cg.kill_all();
-    cg.remove();
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ fn check_json_shows_the_sandbox() {
             31337,
             "root",
             Path::new("/bin/sh"),
-            "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n",
+            "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n\tio_weight = 50\n",
         ),
     )
     .expect("write");
@@ -233,6 +233,7 @@ fn check_json_shows_the_sandbox() {
     assert_eq!(sb["private_network"], "yes", "{v}");
     assert_eq!(sb["seccomp"], "default", "{v}");
     assert_eq!(sb["capabilities"], "", "{v}");
+    assert_eq!(sb["io_weight"], "50", "{v}");
 }
 
 #[test]
@@ -346,6 +347,16 @@ fn v1_cgroups() -> Option<()> {
     Some(())
 }
 
+/// The cgroup tests run one at a time: every daemon that loads a service with cgroup limits
+/// sweeps the cgroups of daemons that no longer exist, which would otherwise reach into
+/// `cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start` while it checks that the
+/// cgroups of its SIGKILLed daemon are still there.
+static CGROUP_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    CGROUP_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Stops the daemon with SIGTERM when the test ends, however it ends: the daemon then kills
 /// every server's cgroup and removes it (a SIGKILLed daemon would leave them behind).
 struct Terminate(Daemon);
@@ -391,6 +402,7 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let bomb = dir.path().join("bomb.py");
     std::fs::write(&bomb, FORK_BOMB).expect("write");
@@ -463,6 +475,7 @@ fn memory_max_kills_a_memory_hog_and_says_so() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let hog = script(
         dir.path(),
@@ -490,6 +503,7 @@ fn timeout_kills_the_whole_cgroup() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let marker = format!("{}.75", 5000 + std::process::id() % 1000);
     let probe = script(
@@ -525,6 +539,7 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let marker = format!("{}.5", 6000 + std::process::id() % 1000);
     let probe = script(
@@ -542,8 +557,14 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
     let n = std::io::Read::read(&mut s, &mut buf).expect("read");
     assert_eq!(&buf[..n], b"started\n");
     wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
+    let leaf =
+        PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs").join(format!("stay.sh-{}-0", d.pid()));
+    assert!(leaf.exists(), "{}", leaf.display());
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(d.wait_exit(10).is_some(), "the daemon exits");
+    // The kill and removal run on the daemon's cgroup thread, which it waits for before
+    // exiting: nothing is left once it is gone.
+    assert!(!leaf.exists(), "{} left behind", leaf.display());
     // The server died of SIGTERM (its process group); the grandchild in a session of its
     // own went with the server's cgroup.
     wait_until(5, "the escaped grandchild is killed", || {
@@ -561,6 +582,7 @@ fn cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start() {
     if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
         return;
     }
+    let _serial = serial();
     let dir = outside_tmp();
     let marker = format!("{}.125", 7000 + std::process::id() % 1000);
     let probe = script(
@@ -595,4 +617,150 @@ fn cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start() {
     });
     wait_until(5, "the stale cgroup is removed", || !leaf.exists());
     drop(d);
+}
+
+/// `io_weight`: where the kernel offers a weight (v1 `blkio.weight`, mapped ×5; or
+/// `blkio.bfq.weight`), the server's blkio cgroup has it; where it does not (no BFQ/CFQ
+/// scheduler: the weight files are missing), the service is refused at load with one
+/// ERROR line saying so, and the rest of the configuration still serves.
+#[test]
+fn io_weight_is_enforced_or_refused_at_load() {
+    if !require_root("cgroup end-to-end test") {
+        return;
+    }
+    let blkio = Path::new("/sys/fs/cgroup/blkio");
+    if !blkio.join("cgroup.procs").exists() {
+        skip("no v1 blkio hierarchy at /sys/fs/cgroup/blkio");
+        return;
+    }
+    let dir = outside_tmp();
+    let probe = script(dir.path(), "io.sh", "cat /proc/self/cgroup");
+    let (weighted, plain) = (free_port(), free_port());
+    let conf = stanza("weighted", weighted, "nobody", &probe, "\tio_weight = 50\n")
+        + &stanza("plain", plain, "nobody", &probe, "");
+    let d = Terminate(Daemon::start(&conf));
+    let d = &d.0;
+    let weights = ["blkio.weight", "blkio.bfq.weight"];
+    if !weights.iter().any(|f| blkio.join(f).exists()) {
+        skip("io_weight enforcement: /sys/fs/cgroup/blkio has no blkio.weight nor blkio.bfq.weight (no BFQ/CFQ scheduler); checking the refusal instead");
+        d.wait_log(
+            5,
+            "service weighted: sandbox: io_weight: the kernel offers no I/O weight here (neither blkio.weight nor blkio.bfq.weight in /sys/fs/cgroup/blkio",
+        );
+        assert!(d.prog_log().contains("- DISABLING"), "{}", d.prog_log());
+        assert!(std::net::TcpStream::connect(("127.0.0.1", weighted)).is_err());
+        assert!(String::from_utf8_lossy(&exchange(plain, b"")).contains("0::/"));
+        return;
+    }
+    let out = String::from_utf8_lossy(&exchange(weighted, b"")).into_owned();
+    let line = out
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == "blkio"))
+        })
+        .unwrap_or_else(|| panic!("blkio in {out}"));
+    let rel = line.splitn(3, ':').nth(2).expect("path");
+    assert!(rel.contains("/xinetd-rs/io.sh-"), "{line}");
+    let cg = blkio.join(rel.trim_start_matches('/'));
+    let weight = weights
+        .iter()
+        .find_map(|f| std::fs::read_to_string(cg.join(f)).ok())
+        .expect("a weight file");
+    // 50 on the v2 scale is 250 on v1's (default 100 <-> 500).
+    assert!(weight.split_whitespace().any(|w| w == "250"), "{weight}");
+}
+
+/// `cgroup_root` on the machine's cgroup v2 tree (a hybrid machine's controller-less
+/// `/sys/fs/cgroup/unified` will do: placing processes and `cgroup.kill` need no
+/// controller): the server starts in `<root>/xinetd-rs/<server>-<daemon pid>-<n>` (its own
+/// `0::` line), `timeout` kills its whole tree with `cgroup.kill` (a grandchild in a session
+/// of its own, which the process-group kill misses), and the cgroup is removed.
+#[test]
+fn cgroup_root_on_v2_places_the_server_and_timeout_kills_its_tree() {
+    if !require_root("cgroup end-to-end test") {
+        return;
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) < (5, 14) {
+        skip("cgroup.kill needs Linux 5.14");
+        return;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let Some(mount) = mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        right
+            .starts_with("cgroup2 ")
+            .then(|| left.split(' ').nth(4).map(PathBuf::from))?
+    }) else {
+        skip("no cgroup v2 hierarchy is mounted");
+        return;
+    };
+    let root = mount.join(format!("xinetd-rs-test-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&root) {
+        skip(format_args!("cannot create {}: {e}", root.display()));
+        return;
+    }
+    struct Rmdir(PathBuf);
+    impl Drop for Rmdir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(self.0.join("xinetd-rs"));
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let root = Rmdir(root);
+    let dir = outside_tmp();
+    let marker = format!("{}.75", 8000 + std::process::id() % 1000);
+    let probe = script(
+        dir.path(),
+        "v2.sh",
+        &format!(
+            "grep '^0::' /proc/self/cgroup\n/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+        ),
+    );
+    let port = free_port();
+    let conf = stanza(
+        "v2",
+        port,
+        "nobody",
+        &probe,
+        &format!("\tcgroup_root = {}\n\ttimeout = 1\n", root.0.display()),
+    );
+    let d = Terminate(Daemon::start(&conf));
+    let d = &d.0;
+    let s = connect(port);
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut out = String::new();
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    for _ in 0..5 {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&line);
+        if line.starts_with("started") {
+            break;
+        }
+    }
+    let leaf = root
+        .0
+        .join("xinetd-rs")
+        .join(format!("v2.sh-{}-0", d.pid()));
+    let shown = format!(
+        "0::/{}",
+        leaf.strip_prefix(&mount)
+            .expect("under the mount")
+            .display()
+    );
+    assert!(out.lines().any(|l| l == shown), "{shown} not in {out}");
+    wait_until(5, "the grandchild runs", || running(&marker) == 1);
+    d.wait_file(10, "svc.log", "EXIT: v2");
+    wait_until(5, "cgroup.kill reached the grandchild", || {
+        running(&marker) == 0
+    });
+    wait_until(5, "the cgroup is removed", || !leaf.exists());
 }

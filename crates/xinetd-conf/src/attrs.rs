@@ -188,6 +188,8 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     sb("cpu_max", S::CpuMax, ONE),
     sb("landlock_tcp_bind", S::LandlockTcpBind, ANY),
     sb("landlock_tcp_connect", S::LandlockTcpConnect, ANY),
+    sb("io_weight", S::IoWeight, ONE),
+    sb("cgroup_root", S::CgroupRoot, ONE),
     // Load-balancer extensions (issue 13, crate::proxy).
     ("proxy_protocol", Attr::ProxyProtocol, Count::Any),
     ("proxy_from", Attr::ProxyFrom, Count::Cumulative),

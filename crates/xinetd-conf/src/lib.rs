@@ -26,7 +26,7 @@
 //! module [`proxy`] (`proxy_protocol`, `proxy_from`, `proxy_timeout`, `redirect_proxy`,
 //! `connection_env`), and the sandbox attributes of module [`sandbox`] (`no_new_privs`,
 //! `capabilities`, `private_*`, `protect_*`, `seccomp`, `landlock_*`, `memory_max`,
-//! `pids_max`, `cpu_max`); and one extension builtin, `metrics` (with the admin builtins).
+//! `pids_max`, `cpu_max`, `io_weight`, `cgroup_root`); and one extension builtin, `metrics` (with the admin builtins).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it

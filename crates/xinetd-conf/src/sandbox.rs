@@ -30,6 +30,8 @@ pub enum SandboxAttr {
     CpuMax,
     LandlockTcpBind,
     LandlockTcpConnect,
+    IoWeight,
+    CgroupRoot,
 }
 
 /// `protect_system`.
@@ -193,6 +195,11 @@ pub struct Sandbox {
     pub landlock_tcp_bind: Option<Spanned<Vec<u16>>>,
     /// `landlock_tcp_connect` (an empty list allows no port).
     pub landlock_tcp_connect: Option<Spanned<Vec<u16>>>,
+    /// `io_weight`, 1 to 10000 (cgroup v2's `io.weight` scale; 100 is the kernel's default).
+    pub io_weight: Option<Spanned<u32>>,
+    /// `cgroup_root`: a cgroup v2 directory (absolute path) under which each connection gets
+    /// its cgroup, limits or not.
+    pub cgroup_root: Option<Spanned<String>>,
 }
 
 fn flag(v: &Option<Spanned<bool>>) -> bool {
@@ -289,6 +296,16 @@ impl Sandbox {
             .or_else(|| self.pids_max.as_ref().map(|v| ("pids_max", v.span.clone())))
             .or_else(|| self.cpu_max.as_ref().map(|v| ("cpu_max", v.span.clone())))
             .or_else(|| {
+                self.io_weight
+                    .as_ref()
+                    .map(|v| ("io_weight", v.span.clone()))
+            })
+            .or_else(|| {
+                self.cgroup_root
+                    .as_ref()
+                    .map(|v| ("cgroup_root", v.span.clone()))
+            })
+            .or_else(|| {
                 self.landlock_tcp_bind
                     .as_ref()
                     .map(|v| ("landlock_tcp_bind", v.span.clone()))
@@ -373,6 +390,12 @@ impl Sandbox {
         }
         if let Some(v) = &self.landlock_tcp_connect {
             out.push(("landlock_tcp_connect", ports(&v.value)));
+        }
+        if let Some(v) = &self.io_weight {
+            out.push(("io_weight", v.value.to_string()));
+        }
+        if let Some(v) = &self.cgroup_root {
+            out.push(("cgroup_root", v.value.clone()));
         }
         out
     }
@@ -552,6 +575,27 @@ pub(crate) fn parse(
                 })?;
             sb.cpu_max = Some(sp(v, span));
         }
+        SandboxAttr::IoWeight => {
+            let v = first
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "io_weight '{first}' is not a weight from 1 to 10000 (100 is the default)"
+                    )
+                })?;
+            sb.io_weight = Some(sp(v, span));
+        }
+        SandboxAttr::CgroupRoot => {
+            if !first.starts_with('/') || vals.len() != 1 {
+                return Err(format!(
+                    "cgroup_root '{}' is not one absolute path (a cgroup v2 directory)",
+                    vals.join(" ")
+                ));
+            }
+            sb.cgroup_root = Some(sp(first.to_owned(), span));
+        }
         SandboxAttr::SeccompAction => {
             let v = if first.eq_ignore_ascii_case("kill") {
                 SeccompAction::Kill
@@ -641,7 +685,7 @@ mod tests {
         \tprotect_home = read-only\n\tseccomp = default @bpf\n\tseccomp_action = eacces\n\
         \tlandlock_read = /usr /lib\n\tlandlock_write = /srv/ctf\n\
         \tmemory_max = 64M\n\tpids_max = 32\n\tcpu_max = 50%\n\
-        \tlandlock_tcp_bind = 8080 8443\n\tlandlock_tcp_connect =\n";
+        \tlandlock_tcp_bind = 8080 8443\n\tlandlock_tcp_connect =\n\tio_weight = 50\n\tcgroup_root = /sys/fs/cgroup/xinetd\n";
 
     #[test]
     fn every_attribute_is_typed_and_round_trips() {
@@ -681,6 +725,11 @@ mod tests {
         );
         assert!(printed.contains("\tmemory_max = 67108864\n"), "{printed}");
         assert!(printed.contains("\tcpu_max = 50%\n"), "{printed}");
+        assert!(printed.contains("\tio_weight = 50\n"), "{printed}");
+        assert!(
+            printed.contains("\tcgroup_root = /sys/fs/cgroup/xinetd\n"),
+            "{printed}"
+        );
         assert!(
             printed.contains("\tlandlock_tcp_bind = 8080 8443\n"),
             "{printed}"
@@ -737,6 +786,20 @@ mod tests {
         );
         let e = first_error("\tcpu_max = 50\n");
         assert!(e.contains("cpu_max '50'"), "{e}");
+        let e = first_error("\tio_weight = 10001\n");
+        assert!(e.starts_with("s.conf:10:2: error: "), "{e}");
+        assert!(
+            e.contains("io_weight '10001' is not a weight from 1 to 10000"),
+            "{e}"
+        );
+        let e = first_error("\tcgroup_root = sys/fs/cgroup\n");
+        assert!(e.starts_with("s.conf:10:2: error: "), "{e}");
+        assert!(
+            e.contains("cgroup_root 'sys/fs/cgroup' is not one absolute path"),
+            "{e}"
+        );
+        let e = first_error("\tio_weight = 0\n");
+        assert!(e.contains("io_weight '0'"), "{e}");
         let e = first_error("\tseccomp_action = 0\n\tseccomp = default\n");
         assert!(e.contains("seccomp_action '0'"), "{e}");
     }

@@ -47,7 +47,13 @@ fn main() {
         .map(Into::into)
         .filter(|p: &std::path::PathBuf| p.exists())
         .collect();
-    let variants: Vec<(&str, Sandbox)> = vec![
+    // A child of the machine's cgroup v2 tree (no controllers needed): the per-connection
+    // cgroup created inside it by clone3(CLONE_INTO_CGROUP).
+    let v2_root = v2_mount().map(|m| m.join(format!("xinetd-spawn-bench-{}", std::process::id())));
+    if let Some(r) = &v2_root {
+        let _ = std::fs::create_dir(r);
+    }
+    let mut variants: Vec<(&str, Sandbox)> = vec![
         ("plain spawn", Sandbox::default()),
         ("no_new_privs", sb(&|s| s.no_new_privs = true)),
         (
@@ -91,6 +97,12 @@ fn main() {
             }),
         ),
     ];
+    if let Some(r) = &v2_root {
+        variants.push((
+            "cgroup v2 (clone3 CLONE_INTO_CGROUP, no controllers)",
+            sb(&|s| s.cgroup_root = Some(r.clone())),
+        ));
+    }
     let specs: Vec<(&str, SpawnSpec)> = variants
         .into_iter()
         .filter_map(
@@ -131,4 +143,19 @@ fn main() {
             median(&mut ratios[i])
         );
     }
+    if let Some(r) = &v2_root {
+        let _ = std::fs::remove_dir(r.join("xinetd-rs"));
+        let _ = std::fs::remove_dir(r);
+    }
+}
+
+/// Where the cgroup v2 hierarchy is mounted, if it is.
+fn v2_mount() -> Option<std::path::PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        right
+            .starts_with("cgroup2 ")
+            .then(|| left.split(' ').nth(4).map(std::path::PathBuf::from))?
+    })
 }

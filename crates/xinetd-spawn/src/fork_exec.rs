@@ -18,11 +18,13 @@ use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::mem::MaybeUninit;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::prctl::{get_dumpable, set_dumpable};
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -271,7 +273,7 @@ impl Drop for ChildStack {
 /// thread at the same time* could collect it first and see an unknown pid. A single-threaded
 /// event loop that reaps on `SIGCHLD` (xinetd's model) never races with this.
 pub fn spawn(spec: &SpawnSpec, conn: Connection<'_>) -> Result<Child, SpawnError> {
-    spawn_impl(spec, conn, false)
+    spawn_impl(spec, conn, false, false)
 }
 
 /// [`spawn`] with the `/proc/self/fd` fallback of the descriptor clean-up forced, so the
@@ -281,13 +283,24 @@ fn spawn_with_proc_fd_fallback(
     spec: &SpawnSpec,
     conn: Connection<'_>,
 ) -> Result<Child, SpawnError> {
-    spawn_impl(spec, conn, true)
+    spawn_impl(spec, conn, true, false)
+}
+
+/// [`spawn`] with the child joining its cgroup itself (the fallback where
+/// `clone3(CLONE_INTO_CGROUP)` is unavailable), for the unit tests.
+#[cfg(test)]
+fn spawn_with_child_joining_cgroup(
+    spec: &SpawnSpec,
+    conn: Connection<'_>,
+) -> Result<Child, SpawnError> {
+    spawn_impl(spec, conn, false, true)
 }
 
 fn spawn_impl(
     spec: &SpawnSpec,
     conn: Connection<'_>,
     force_proc_fd_fallback: bool,
+    force_child_joins_cgroup: bool,
 ) -> Result<Child, SpawnError> {
     // Everything that allocates happens here, before the child exists.
     let remote_host = conn.remote_host.map(|ip| {
@@ -365,7 +378,19 @@ fn spawn_impl(
         None => (None, Vec::new()),
     };
     let bpf = spec.sandbox.as_ref().and_then(|s| s.seccomp.as_ref());
-    let plan = Plan {
+    // cgroup v2: the server is created inside its cgroup by clone3(CLONE_INTO_CGROUP) and
+    // does not write cgroup.procs itself (unless clone3 turns out to be unavailable).
+    let into_cgroup = cgroup
+        .as_ref()
+        .filter(|_| !force_child_joins_cgroup && !CLONE3_UNAVAILABLE.load(Ordering::Relaxed))
+        .and_then(|cg| cg.v2_dir())
+        .and_then(|dir| open_cgroup_dir(dir).ok());
+    let joins = if into_cgroup.is_some() {
+        &[][..]
+    } else {
+        &cgroup_procs[..]
+    };
+    let mut plan = Plan {
         program: spec.program.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
@@ -392,8 +417,8 @@ fn spawn_impl(
             filter: bpf.map_or(ptr::null_mut(), |b| b.0.as_ptr().cast_mut()),
         },
         has_seccomp: bpf.is_some(),
-        cgroup_procs: cgroup_procs.as_ptr(),
-        n_cgroup_procs: cgroup_procs.len(),
+        cgroup_procs: joins.as_ptr(),
+        n_cgroup_procs: joins.len(),
         report: &mut report,
     };
     let clone_flags = spec.sandbox.as_ref().map_or(0, |s| s.clone_flags);
@@ -421,24 +446,49 @@ fn spawn_impl(
     if masked != 0 {
         return Err(SpawnError::Fork(Errno::from_raw(masked)));
     }
-    // SAFETY: `child_main` only reads `plan` (and what it points to: `spec`, `argv`, `envp`,
-    // `remote_host`, all alive until this function returns) and writes `report` and the
-    // digits of `listen_pid_entry` (a local of this frame, which `envp` points into and which
-    // nothing else touches until the child is gone); CLONE_VFORK
-    // suspends this thread until the child has exec'ed or exited, so nothing here is freed or
-    // moved while the child uses it, and the child runs on its own `stack`.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.top(),
-            // The sandbox's namespaces (network, IPC, UTS, PID, mount) are created by the
-            // clone itself: with CLONE_NEWPID the server is PID 1 of its namespace without
-            // an extra fork, and the daemon still sees (and reaps) its real pid.
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | clone_flags,
-            ptr::addr_of!(plan).cast_mut().cast(),
-        )
+    // The sandbox's namespaces (network, IPC, UTS, PID, mount) are created by the clone
+    // itself: with CLONE_NEWPID the server is PID 1 of its namespace without an extra fork,
+    // and the daemon still sees (and reaps) its real pid.
+    let mut started_in_cgroup = false;
+    let mut created: Option<(c_int, Errno)> = None;
+    if let Some(dir) = &into_cgroup {
+        match clone3_into_cgroup(&plan, &stack, clone_flags, dir.as_fd()) {
+            Ok(pid) => {
+                started_in_cgroup = true;
+                created = Some((pid, Errno::UnknownErrno));
+            }
+            Err(e) => {
+                // Fallback: the child writes itself into cgroup.procs (kernel < 5.7, clone3
+                // filtered by a container's seccomp profile, ...).
+                if matches!(e, Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) {
+                    CLONE3_UNAVAILABLE.store(true, Ordering::Relaxed);
+                }
+                plan.cgroup_procs = cgroup_procs.as_ptr();
+                plan.n_cgroup_procs = cgroup_procs.len();
+            }
+        }
+    }
+    let (pid, clone_errno) = match created {
+        Some(done) => done,
+        None => {
+            // SAFETY: `child_main` only reads `plan` (and what it points to: `spec`, `argv`,
+            // `envp`, `remote_host`, all alive until this function returns) and writes
+            // `report` and the digits of `listen_pid_entry` (a local of this frame, which
+            // `envp` points into and which nothing else touches until the child is gone);
+            // CLONE_VFORK suspends this thread until the child has exec'ed or exited, so
+            // nothing here is freed or moved while the child uses it, and the child runs on
+            // its own `stack`.
+            let pid = unsafe {
+                libc::clone(
+                    child_main,
+                    stack.top(),
+                    libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | clone_flags,
+                    ptr::addr_of!(plan).cast_mut().cast(),
+                )
+            };
+            (pid, Errno::last())
+        }
     };
-    let clone_errno = Errno::last();
     // SAFETY: restores the mask saved above (initialised by the successful pthread_sigmask).
     unsafe {
         libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut());
@@ -491,11 +541,124 @@ fn spawn_impl(
             }
         });
     }
+    let mut cgroup = cgroup;
+    if let Some(cg) = &mut cgroup {
+        cg.set_started_inside(started_in_cgroup);
+    }
     Ok(Child {
         pid,
         warnings,
         cgroup,
     })
+}
+
+/// Set once `clone3(CLONE_INTO_CGROUP)` failed in a way that says this kernel (or a seccomp
+/// profile around the daemon) does not offer it: later spawns go straight to the fallback.
+static CLONE3_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7, include/uapi/linux/sched.h); not in the libc crate.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// The kernel's `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2, 88 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// The connection's v2 cgroup directory, for `clone_args.cgroup`.
+fn open_cgroup_dir(dir: &std::path::Path) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(
+        dir,
+        OFlag::O_DIRECTORY | OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+}
+
+/// `clone3` with the same semantics as the `clone(CLONE_VM | CLONE_VFORK)` of
+/// [`spawn_impl`], plus `CLONE_INTO_CGROUP`: the child exists inside `cgroup` from its
+/// creation (it is charged there before it runs a single instruction, and needs no write to
+/// `cgroup.procs`). Returns the child's pid once it has exec'ed or exited.
+///
+/// glibc exports no `clone3` wrapper, and a raw `syscall(SYS_clone3)` cannot start a child on
+/// a new stack (it would return into the wrapper's frame on a stack with no frames), so the
+/// child's entry is a few instructions of assembly: on the new stack, call
+/// `child_main(plan)`, which never returns (it execs or `_exit`s); the `exit` after the call
+/// is a guard only.
+#[cfg(target_arch = "x86_64")]
+fn clone3_into_cgroup(
+    plan: &Plan,
+    stack: &ChildStack,
+    namespaces: c_int,
+    cgroup: BorrowedFd<'_>,
+) -> Result<c_int, Errno> {
+    let mut args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK | namespaces) as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: stack.base as u64,
+        stack_size: stack.len as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    let entry: extern "C" fn(*mut c_void) -> c_int = child_main;
+    let ret: i64;
+    // SAFETY: clone3 reads `args` (alive on this frame). In the parent it returns the pid or
+    // -errno in rax and clobbers only rcx and r11 (declared). The child starts on `stack`
+    // (the kernel sets rsp to stack + stack_size, 16-aligned: the mapping is page-aligned and
+    // its length a multiple of the page size), with every other register as the parent had
+    // it, so r12/r13 still hold `child_main` and `plan`; it calls `child_main`, which only
+    // reads `plan` and writes `report` (see `spawn_impl`) and ends in execve or _exit, while
+    // CLONE_VFORK keeps this thread suspended: nothing the child uses is freed or moved.
+    // `nostack`: the parent's path pushes nothing.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "mov edi, eax",
+            "mov eax, 60",
+            "syscall",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") ptr::addr_of_mut!(args),
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") entry,
+            in("r13") ptr::from_ref(plan),
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if ret < 0 {
+        Err(Errno::from_raw(-ret as i32))
+    } else {
+        Ok(ret as c_int)
+    }
+}
+
+/// Other architectures: no assembly entry written (yet); the child joins its cgroup itself.
+#[cfg(not(target_arch = "x86_64"))]
+fn clone3_into_cgroup(
+    _plan: &Plan,
+    _stack: &ChildStack,
+    _namespaces: c_int,
+    _cgroup: BorrowedFd<'_>,
+) -> Result<c_int, Errno> {
+    Err(Errno::ENOSYS)
 }
 
 /// The daemon's "dumpable" attribute as it was before any child changed identity.
@@ -1075,6 +1238,59 @@ mod tests {
         assert_eq!(seen, BTreeSet::from([0, 1, 2]));
         drop(client);
         assert!(child.wait().expect("wait").pid().is_some());
+    }
+
+    /// The fallback of clone3(CLONE_INTO_CGROUP): the child writes itself into
+    /// `cgroup.procs` before anything else, and ends up in the same place.
+    #[test]
+    fn without_clone3_the_child_joins_its_v2_cgroup_itself() {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        use std::os::unix::net::UnixStream;
+
+        if !geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        let Some(mount) = mountinfo.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            right
+                .starts_with("cgroup2 ")
+                .then(|| left.split(' ').nth(4).map(std::path::PathBuf::from))?
+        }) else {
+            eprintln!("skipped: no cgroup v2 hierarchy");
+            return;
+        };
+        let root = mount.join(format!("xinetd-spawn-unit-{}", std::process::id()));
+        if let Err(e) = std::fs::create_dir(&root) {
+            eprintln!("skipped: {}: {e}", root.display());
+            return;
+        }
+        let s = crate::Sandbox {
+            cgroup_root: Some(root.clone()),
+            ..Default::default()
+        };
+        let spec = SpawnSpec::builder("/bin/cat")
+            .argv(["cat", "/proc/self/cgroup"])
+            .sandbox(s)
+            .build()
+            .expect("spec");
+        let (server, mut client) = UnixStream::pair().expect("socketpair");
+        let mut child =
+            spawn_with_child_joining_cgroup(&spec, Connection::new(server.as_fd())).expect("spawn");
+        drop(server);
+        let cg = child.take_cgroup().expect("a cgroup");
+        let mut out = String::new();
+        client.read_to_string(&mut out).expect("read");
+        child.wait().expect("wait");
+        let dir = cg.paths()[0].clone();
+        cg.remove();
+        let _ = std::fs::remove_dir(root.join("xinetd-rs"));
+        let _ = std::fs::remove_dir(&root);
+        assert!(!cg.started_inside());
+        let shown = format!("0::/{}", dir.strip_prefix(&mount).expect("under").display());
+        assert!(out.lines().any(|l| l == shown), "{shown} not in {out}");
     }
 
     #[test]

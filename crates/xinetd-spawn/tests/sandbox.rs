@@ -405,3 +405,239 @@ fn landlock_tcp_rules_limit_bind_and_connect() {
     assert!(out.contains("bind_other 13"), "{out}");
     assert!(out.contains("connect 13"), "{out}");
 }
+
+/// A fresh directory in the machine's cgroup v2 hierarchy (`/sys/fs/cgroup/unified` on a
+/// hybrid machine, `/sys/fs/cgroup` on a unified one), removed on drop. Placing processes
+/// needs no controller, so this works on hybrid machines too; nothing is remounted.
+struct V2Root(std::path::PathBuf);
+
+impl V2Root {
+    fn new(tag: &str) -> Option<V2Root> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let mount = mountinfo.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            right
+                .starts_with("cgroup2 ")
+                .then(|| left.split(' ').nth(4).map(std::path::PathBuf::from))?
+        });
+        let Some(mount) = mount else {
+            eprintln!("skipped: no cgroup v2 hierarchy is mounted");
+            return None;
+        };
+        let dir = mount.join(format!("xinetd-spawn-test-{}-{tag}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => Some(V2Root(dir)),
+            Err(e) => {
+                eprintln!("skipped: cannot create {}: {e}", dir.display());
+                None
+            }
+        }
+    }
+
+    /// The path as `/proc/<pid>/cgroup` shows it (relative to the hierarchy's root).
+    fn shown(&self, dir: &std::path::Path) -> String {
+        let mount = self.0.parent().expect("parent");
+        format!("/{}", dir.strip_prefix(mount).expect("under").display())
+    }
+}
+
+impl Drop for V2Root {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(self.0.join("xinetd-rs"));
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (ma, mi) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (ma, mi) >= (major, minor)
+}
+
+/// clone3(CLONE_INTO_CGROUP): the server is created inside its v2 cgroup (the `0::` line of
+/// its own /proc/self/cgroup), together with the namespace flags (here a PID namespace:
+/// the server is PID 1), and the cgroup is gone once the server is reaped.
+#[test]
+fn clone3_starts_the_server_inside_its_v2_cgroup() {
+    if !root() {
+        return;
+    }
+    let Some(root_dir) = V2Root::new("into") else {
+        return;
+    };
+    let mut s = Sandbox::default();
+    s.cgroup_root = Some(root_dir.0.clone());
+    s.private_pid = true;
+    let spec = SpawnSpec::builder("/bin/sh")
+        .argv(["sh", "-c", "echo pid=$$; cat /proc/self/cgroup"])
+        .sandbox(s)
+        .build()
+        .expect("spec");
+    let (server, mut client) = UnixStream::pair().expect("socketpair");
+    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let cg = child.take_cgroup().expect("a cgroup");
+    let mut out = String::new();
+    client.read_to_string(&mut out).expect("read");
+    child.wait().expect("wait");
+    let dir = cg.paths()[0].clone();
+    assert_eq!(dir.parent(), Some(root_dir.0.join("xinetd-rs").as_path()));
+    assert!(out.contains("pid=1\n"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l == format!("0::{}", root_dir.shown(&dir))),
+        "{} not the 0:: line of {out}",
+        dir.display()
+    );
+    if kernel_at_least(5, 7) {
+        assert!(cg.started_inside(), "clone3(CLONE_INTO_CGROUP) not used");
+    } else {
+        eprintln!("kernel < 5.7: the child joined its cgroup itself");
+    }
+    cg.remove();
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+/// cgroup v2's kill path: `cgroup.kill` reaches what the server left running (here two
+/// daemonised `sleep`s in another session), and the cgroup is then removed.
+#[test]
+fn v2_cgroup_kill_reaches_the_servers_grandchildren() {
+    if !root() {
+        return;
+    }
+    if !kernel_at_least(5, 14) {
+        eprintln!("skipped: cgroup.kill needs Linux 5.14");
+        return;
+    }
+    let Some(root_dir) = V2Root::new("kill") else {
+        return;
+    };
+    let mut s = Sandbox::default();
+    s.cgroup_root = Some(root_dir.0.clone());
+    let spec = SpawnSpec::builder("/bin/sh")
+        .argv([
+            "sh",
+            "-c",
+            "setsid sleep 100 </dev/null >/dev/null 2>&1 & setsid sleep 100 </dev/null >/dev/null 2>&1 & echo ready",
+        ])
+        .environment(xinetd_spawn::Environment::from_vars([(
+            "PATH",
+            "/usr/bin:/bin",
+        )]))
+        .sandbox(s)
+        .build()
+        .expect("spec");
+    let (server, mut client) = UnixStream::pair().expect("socketpair");
+    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let cg = child.take_cgroup().expect("a cgroup");
+    let mut out = String::new();
+    client.read_to_string(&mut out).expect("read");
+    assert_eq!(out, "ready\n");
+    child.wait().expect("wait");
+    let dir = cg.paths()[0].clone();
+    let members = || -> Vec<i32> {
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    // The sleeps may still be starting: wait (bounded) until both are in the cgroup.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut left = members();
+    while left.len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        left = members();
+    }
+    assert_eq!(left.len(), 2, "{left:?}");
+    cg.kill_all();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !members().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(members(), Vec::<i32>::new());
+    for pid in left {
+        // Reaped by init (they were reparented): gone from /proc, or a zombie at most.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            state.is_empty() || state.contains(") Z "),
+            "{pid} survived cgroup.kill: {state}"
+        );
+    }
+    cg.remove();
+    assert!(!dir.exists());
+}
+
+/// A `cgroup_root` that is not a v2 cgroup is refused when the spec is built.
+#[test]
+fn a_cgroup_root_outside_cgroup_v2_is_refused() {
+    let mut s = Sandbox::default();
+    s.cgroup_root = Some("/tmp".into());
+    let err = SpawnSpec::builder("/bin/true")
+        .sandbox(s)
+        .build()
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("is not a cgroup v2 directory"),
+        "{err}"
+    );
+}
+
+/// `io_weight` on this machine's layout: a weight file of the server's cgroup carries it
+/// (v1 `blkio.weight` ×5), or, where the kernel offers no weight, the spec is refused.
+#[test]
+fn io_weight_is_written_or_refused() {
+    if !root() {
+        return;
+    }
+    let mut s = Sandbox::default();
+    s.cgroup.io_weight = Some(40);
+    let built = SpawnSpec::builder("/bin/cat")
+        .argv(["cat", "/proc/self/cgroup"])
+        .sandbox(s)
+        .build();
+    let spec = match built {
+        Ok(spec) => spec,
+        Err(e) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("io_weight: the kernel offers no I/O weight here")
+                    || e.contains("the io controller is neither"),
+                "{e}"
+            );
+            eprintln!("skipped: no I/O weight on this machine; refused as expected: {e}");
+            return;
+        }
+    };
+    let (server, mut client) = UnixStream::pair().expect("socketpair");
+    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
+    drop(server);
+    let cg = child.take_cgroup().expect("a cgroup");
+    let mut out = String::new();
+    client.read_to_string(&mut out).expect("read");
+    child.wait().expect("wait");
+    let weights = [
+        "io.weight",
+        "io.bfq.weight",
+        "blkio.weight",
+        "blkio.bfq.weight",
+    ];
+    let found: Vec<String> = cg
+        .paths()
+        .iter()
+        .flat_map(|d| weights.iter().map(move |f| d.join(f)))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    cg.remove();
+    assert!(
+        found
+            .iter()
+            .any(|w| w.split_whitespace().any(|x| x == "40" || x == "200")),
+        "{found:?}"
+    );
+}

@@ -134,7 +134,8 @@ pub struct Child {
     /// The client (for the state dump's server table).
     pub peer: Option<SocketAddr>,
     /// The connection's cgroup (sandbox `memory_max`/`pids_max`/`cpu_max`).
-    pub cgroup: Option<xinetd_spawn::sandbox::Cgroup>,
+    /// Shared with the cgroup thread, which kills and removes it off the loop.
+    pub cgroup: Option<std::sync::Arc<xinetd_spawn::sandbox::Cgroup>>,
 }
 
 /// Spawns in flight, running children, early exits and fork retries.
@@ -149,6 +150,8 @@ pub struct Launcher {
     early_exits: HashMap<i32, (Option<i32>, Option<i32>, Instant)>,
     /// Requests whose server failed to fork, waiting for another attempt (F-420).
     pub retries: RetryTable,
+    /// Kills and removes the servers' cgroups off the loop.
+    pub cgroups: crate::cgroup_release::Releaser,
 }
 
 impl Launcher {
@@ -341,7 +344,7 @@ impl Daemon {
                 hold: p.hold,
                 wait: p.wait,
                 peer: p.peer,
-                cgroup,
+                cgroup: cgroup.map(std::sync::Arc::new),
             },
         );
         if !self.services.contains_key(&p.key) {
@@ -462,8 +465,9 @@ impl Daemon {
             now.saturating_duration_since(child.started),
             &mut self.log,
         );
-        if let Some(cg) = &child.cgroup {
-            crate::sandbox::release_cgroup(cg, &child.svc.id, pid, &mut self.log);
+        if let Some(cg) = child.cgroup {
+            crate::sandbox::log_oom_kill(&cg, &child.svc.id, pid, &mut self.log);
+            self.launcher.cgroups.release(cg);
         }
         drop(child.hold);
     }
@@ -517,7 +521,7 @@ impl Daemon {
                 .get(&pid)
                 .and_then(|c| c.cgroup.as_ref())
             {
-                cg.kill_all();
+                self.launcher.cgroups.kill(cg);
             }
         }
         // Early exits whose spawn result never came: unknown children after all (F-416).
@@ -541,7 +545,7 @@ impl Daemon {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), sig);
             if sig == nix::sys::signal::Signal::SIGKILL {
                 if let Some(cg) = &c.cgroup {
-                    cg.kill_all();
+                    self.launcher.cgroups.kill(cg);
                 }
             }
         }
@@ -559,11 +563,11 @@ impl Daemon {
         for _ in 0..10_000 {
             self.reap(Instant::now());
             if self.launcher.children.is_empty() {
-                return;
+                break;
             }
             if Instant::now() >= deadline {
                 if killed {
-                    return;
+                    break;
                 }
                 self.kill_all_servers(Signal::SIGKILL);
                 killed = true;
@@ -571,6 +575,9 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        // The reaped servers' cgroups are killed and removed on the cgroup thread: let it
+        // finish before the daemon exits, so none is left behind.
+        self.launcher.cgroups.flush(STOP_WAIT * 2);
     }
 
     /// Kills the running servers of a service being removed or restarted (F-862): SIGKILL
@@ -596,7 +603,7 @@ impl Daemon {
             if let Some(c) = self.launcher.children.get_mut(&pid) {
                 c.wait = false;
                 if let Some(cg) = &c.cgroup {
-                    cg.kill_all();
+                    self.launcher.cgroups.kill(cg);
                 }
             }
         }

@@ -9,9 +9,11 @@
 //! can enforce is refused when the spec is built.
 //!
 //! How: [`spawn`](crate::spawn) makes the connection's directories and writes the limits
-//! before `clone`; the child writes `0` (itself) into each `cgroup.procs` as its first step,
-//! before anything else runs, so the server and everything it starts is accounted from its
-//! first instruction. The returned [`Cgroup`] kills the whole tree (`cgroup.kill` on v2;
+//! before the clone. On v2 the child is created inside its cgroup by
+//! `clone3(CLONE_INTO_CGROUP)` (Linux >= 5.7, x86_64); otherwise (v1, older kernels, other
+//! architectures) the child writes `0` (itself) into each `cgroup.procs` as its first step,
+//! before anything else runs. Either way the server and everything it starts is accounted
+//! from its first instruction. The returned [`Cgroup`] kills the whole tree (`cgroup.kill` on v2;
 //! freeze, SIGKILL every member, thaw on v1) and removes the directories once the server
 //! has been reaped.
 
@@ -35,7 +37,32 @@ pub struct CgroupLimits {
     pub pids_max: Option<u64>,
     /// `cpu_max`: percent of one CPU (200 = two CPUs).
     pub cpu_max_percent: Option<u32>,
+    /// `io_weight`: 1 to 10000 on cgroup v2's scale (`io.weight`, default 100). On a v1
+    /// `blkio` hierarchy (scale 10 to 1000, default 500) it is mapped as `5 × weight`,
+    /// saturating at 10 and 1000, so the defaults correspond (see [`v1_blkio_weight`]).
+    pub io_weight: Option<u32>,
 }
+
+/// cgroup v1's `blkio.weight` for an `io_weight` (v2 scale): the defaults (100 and 500)
+/// correspond and ratios are kept inside v1's narrower range; beyond it the weight saturates
+/// at 10 or 1000 (v1 rejects anything else with EINVAL).
+pub fn v1_blkio_weight(io_weight: u32) -> u32 {
+    io_weight.saturating_mul(5).clamp(10, 1000)
+}
+
+/// The v1 hierarchy name of a (v2) controller.
+fn v1_name(controller: &str) -> &str {
+    if controller == "io" {
+        "blkio"
+    } else {
+        controller
+    }
+}
+
+/// The weight files, best first, of the `io` controller: the generic one, then BFQ's (the
+/// only one when the BFQ scheduler provides the weights).
+const V2_IO_WEIGHT: [&str; 2] = ["io.weight", "io.bfq.weight"];
+const V1_IO_WEIGHT: [&str; 2] = ["blkio.weight", "blkio.bfq.weight"];
 
 impl CgroupLimits {
     /// `true` when no limit is set.
@@ -130,25 +157,40 @@ fn needed(l: &CgroupLimits) -> Vec<&'static str> {
     if l.cpu_max_percent.is_some() {
         v.push("cpu");
     }
+    if l.io_weight.is_some() {
+        v.push("io");
+    }
     v
 }
 
-pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, SpawnError> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(SpawnError::Sandbox(
-            "memory_max/pids_max/cpu_max need a daemon running as root (or owning a delegated cgroup)"
-                .to_owned(),
-        ));
-    }
+pub(crate) fn prepare(
+    limits: CgroupLimits,
+    name: &str,
+    root: Option<&Path>,
+) -> Result<Prepared, SpawnError> {
     let want = needed(&limits);
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let controllers = |dir: &Path| fs::read_to_string(dir.join("cgroup.controllers")).ok();
-    let layout = choose_layout(&mountinfo, &proc_cgroup, &want, controllers)?;
+    let layout = match root {
+        Some(root) => configured_layout(root, &want)?,
+        None => {
+            if !nix::unistd::geteuid().is_root() {
+                return Err(SpawnError::Sandbox(
+                    "memory_max/pids_max/cpu_max need a daemon running as root (or owning a delegated cgroup)"
+                        .to_owned(),
+                ));
+            }
+            let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            let controllers = |dir: &Path| fs::read_to_string(dir.join("cgroup.controllers")).ok();
+            choose_layout(&mountinfo, &proc_cgroup, &want, controllers)?
+        }
+    };
     if let Layout::V2 { base } = &layout {
         if let Some(own) = base.parent() {
             enable_v2(own, &want)?;
         }
+    }
+    if limits.io_weight.is_some() {
+        check_io_weight(&layout)?;
     }
     sweep_stale(&layout);
     Ok(Prepared {
@@ -156,6 +198,87 @@ pub(crate) fn prepare(limits: CgroupLimits, name: &str) -> Result<Prepared, Spaw
         layout,
         name: name.to_owned(),
     })
+}
+
+/// A configured v2 cgroup (a delegated subtree, `Sandbox::cgroup_root`): the connections'
+/// cgroups go under `<root>/xinetd-rs/`; it must offer every controller the limits need.
+fn configured_layout(root: &Path, want: &[&'static str]) -> Result<Layout, SpawnError> {
+    let available = fs::read_to_string(root.join("cgroup.controllers")).map_err(|e| {
+        SpawnError::Sandbox(format!(
+            "cgroup root {} is not a cgroup v2 directory: {e}",
+            root.display()
+        ))
+    })?;
+    if let Some(c) = want
+        .iter()
+        .find(|c| !available.split_whitespace().any(|a| a == **c))
+    {
+        return Err(SpawnError::Sandbox(format!(
+            "the {c} controller is not available in the cgroup root {} (its cgroup.controllers)",
+            root.display()
+        )));
+    }
+    Ok(Layout::V2 {
+        base: root.join("xinetd-rs"),
+    })
+}
+
+/// `io_weight` needs a weight file, which only exists where an I/O scheduler with
+/// proportional weights (BFQ, CFQ) or the io.cost controller is available: refused at load
+/// otherwise, rather than a server started without the weight it asked for. v1: the files of
+/// the daemon's own blkio cgroup; v2: a probe cgroup (weight files exist in children only).
+fn check_io_weight(layout: &Layout) -> Result<(), SpawnError> {
+    let missing = |dir: &Path, files: &[&str]| {
+        SpawnError::Sandbox(format!(
+            "io_weight: the kernel offers no I/O weight here (neither {} in {}: no BFQ/CFQ I/O scheduler or io.cost controller)",
+            files.join(" nor "),
+            dir.display()
+        ))
+    };
+    match layout {
+        Layout::V1 { bases, .. } => {
+            for (c, base) in bases {
+                if *c != "io" {
+                    continue;
+                }
+                let own = base.parent().unwrap_or(base);
+                if !V1_IO_WEIGHT.iter().any(|f| own.join(f).exists()) {
+                    return Err(missing(own, &V1_IO_WEIGHT));
+                }
+            }
+            Ok(())
+        }
+        Layout::V2 { base } => {
+            let probe = base.join(format!(".probe-{}", std::process::id()));
+            fs::create_dir_all(base)
+                .and_then(|()| write_subtree(base, "+io"))
+                .and_then(|()| fs::create_dir(&probe))
+                .map_err(|e| {
+                    SpawnError::Sandbox(format!("io_weight: cannot probe {}: {e}", probe.display()))
+                })?;
+            let found = V2_IO_WEIGHT.iter().any(|f| probe.join(f).exists());
+            let _ = fs::remove_dir(&probe);
+            if found {
+                Ok(())
+            } else {
+                Err(missing(base, &V2_IO_WEIGHT))
+            }
+        }
+    }
+}
+
+fn write_subtree(dir: &Path, value: &str) -> io::Result<()> {
+    fs::write(dir.join("cgroup.subtree_control"), value)
+}
+
+/// Writes the weight into the first weight file that exists in `dir`.
+fn write_weight(dir: &Path, files: &[&str], weight: u32) -> Result<(), SpawnError> {
+    let file = files
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dir.join(files[0]));
+    write(&file, &weight.to_string())
 }
 
 /// Removes the connection cgroups a previous daemon left behind when it was killed without
@@ -199,6 +322,7 @@ fn sweep_stale(layout: &Layout) {
             freezer,
             memory: None,
             v2: matches!(layout, Layout::V2 { .. }),
+            started_inside: false,
         };
         cg.kill_all();
         cg.remove();
@@ -235,9 +359,10 @@ fn choose_layout(
     }
     let mut bases = Vec::new();
     for c in want {
+        let v1 = v1_name(c);
         let Some(m) = mounts
             .iter()
-            .find(|m| !m.v2 && m.controllers.iter().any(|x| x == c))
+            .find(|m| !m.v2 && m.controllers.iter().any(|x| x == v1))
         else {
             let c = not_on_v2.first().unwrap_or(c);
             return Err(fail(format!(
@@ -246,10 +371,10 @@ fn choose_layout(
         };
         let Some((_, path)) = own
             .iter()
-            .find(|(ctrls, _)| ctrls.split(',').any(|x| x == *c))
+            .find(|(ctrls, _)| ctrls.split(',').any(|x| x == v1))
         else {
             return Err(fail(format!(
-                "the daemon's {c} cgroup is not in /proc/self/cgroup"
+                "the daemon's {v1} cgroup is not in /proc/self/cgroup"
             )));
         };
         bases.push((*c, join(&m.point, path)));
@@ -307,6 +432,9 @@ pub struct Cgroup {
     /// The memory directory, for the OOM-kill counter.
     memory: Option<PathBuf>,
     v2: bool,
+    /// Created inside its cgroup by `clone3(CLONE_INTO_CGROUP)` (rather than joined by the
+    /// child writing `cgroup.procs`).
+    started_inside: bool,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -353,6 +481,7 @@ impl Prepared {
             freezer: None,
             memory: None,
             v2: matches!(self.layout, Layout::V2 { .. }),
+            started_inside: false,
         };
         let result = (|| {
             match &self.layout {
@@ -364,7 +493,9 @@ impl Prepared {
                             base.display()
                         ))
                     })?;
-                    write(&base.join("cgroup.subtree_control"), &ctrls.join(" "))?;
+                    if !ctrls.is_empty() {
+                        write(&base.join("cgroup.subtree_control"), &ctrls.join(" "))?;
+                    }
                     let dir = base.join(&leaf);
                     make_dir(&dir)?;
                     cg.dirs.push(dir.clone());
@@ -379,6 +510,11 @@ impl Prepared {
                     if let Some(c) = l.cpu_max_percent {
                         let quota = u64::from(c) * CPU_PERIOD_US / 100;
                         write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+                    }
+                    if let Some(w) = l.io_weight {
+                        // io.bfq.weight's range is 1..1000.
+                        let bfq = !dir.join(V2_IO_WEIGHT[0]).exists();
+                        write_weight(&dir, &V2_IO_WEIGHT, if bfq { w.min(1000) } else { w })?;
                     }
                 }
                 Layout::V1 { bases, freezer } => {
@@ -406,6 +542,11 @@ impl Prepared {
                                         &CPU_PERIOD_US.to_string(),
                                     )?;
                                     write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                                }
+                            }
+                            "io" => {
+                                if let Some(w) = l.io_weight {
+                                    write_weight(&dir, &V1_IO_WEIGHT, v1_blkio_weight(w))?;
                                 }
                             }
                             _ => {}
@@ -448,6 +589,23 @@ impl Cgroup {
     /// The directories of this connection's cgroup (one per hierarchy on cgroup v1).
     pub fn paths(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// Whether the server was created directly inside this cgroup by
+    /// `clone3(CLONE_INTO_CGROUP)` (cgroup v2, Linux >= 5.7); `false` when the child joined
+    /// it by writing `cgroup.procs` before `execve` (v1 hierarchies, older kernels, a
+    /// seccomp profile that hides `clone3`). Either way no code of the server ran outside it.
+    pub fn started_inside(&self) -> bool {
+        self.started_inside
+    }
+
+    pub(crate) fn set_started_inside(&mut self, yes: bool) {
+        self.started_inside = yes;
+    }
+
+    /// The v2 directory, for `CLONE_INTO_CGROUP`.
+    pub(crate) fn v2_dir(&self) -> Option<&Path> {
+        self.dirs.first().filter(|_| self.v2).map(PathBuf::as_path)
     }
 
     /// SIGKILL to every process of the cgroup, however deep: `cgroup.kill` on v2; on v1
@@ -603,6 +761,37 @@ mod tests {
             base,
             Path::new("/sys/fs/cgroup/system.slice/xinetd.service/xinetd-rs")
         );
+    }
+
+    #[test]
+    fn io_weight_uses_the_v1_blkio_hierarchy_on_hybrid_machines() {
+        let mounts = format!(
+            "{HYBRID_MOUNTS}43 31 0:40 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n"
+        );
+        let cgroup = format!("9:blkio:/io/7\n{HYBRID_CGROUP}");
+        let layout =
+            choose_layout(&mounts, &cgroup, &["io"], |_| Some(String::new())).expect("layout");
+        let Layout::V1 { bases, .. } = layout else {
+            panic!("v1 expected");
+        };
+        assert_eq!(
+            bases,
+            [("io", PathBuf::from("/sys/fs/cgroup/blkio/io/7/xinetd-rs"))]
+        );
+        let err = choose_layout(HYBRID_MOUNTS, HYBRID_CGROUP, &["io"], |_| None).unwrap_err();
+        assert!(
+            err.to_string().contains("the io controller is neither"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn io_weight_maps_onto_blkio_weight() {
+        assert_eq!(v1_blkio_weight(100), 500); // the defaults correspond
+        assert_eq!(v1_blkio_weight(50), 250);
+        assert_eq!(v1_blkio_weight(1), 10);
+        assert_eq!(v1_blkio_weight(200), 1000);
+        assert_eq!(v1_blkio_weight(10_000), 1000);
     }
 
     #[test]

@@ -55,7 +55,7 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 pub use capabilities::Capability;
-pub use cgroup::{Cgroup, CgroupLimits};
+pub use cgroup::{v1_blkio_weight, Cgroup, CgroupLimits};
 pub use seccomp::{SeccompAction, SeccompGroup, SeccompPolicy};
 
 use crate::SpawnError;
@@ -128,8 +128,13 @@ pub struct Sandbox {
     pub landlock_tcp_bind: Option<Vec<u16>>,
     /// `landlock_tcp_connect`: the only TCP ports the server may connect to.
     pub landlock_tcp_connect: Option<Vec<u16>>,
-    /// `memory_max`, `pids_max`, `cpu_max`: a cgroup per connection.
+    /// `memory_max`, `pids_max`, `cpu_max`, `io_weight`: a cgroup per connection.
     pub cgroup: CgroupLimits,
+    /// A cgroup v2 directory the caller owns (e.g. a delegated subtree): every connection
+    /// then gets a cgroup under `<root>/xinetd-rs/`, even without limits (so its whole tree
+    /// can be killed), and no other hierarchy is looked for. `None`: the daemon's own
+    /// cgroup, and a cgroup only when a limit is set.
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl Sandbox {
@@ -208,7 +213,7 @@ impl Sandbox {
                 self.landlock_tcp_connect.as_deref(),
             )?)
         };
-        let cgroup = if self.cgroup.is_empty() {
+        let cgroup = if self.cgroup.is_empty() && self.cgroup_root.is_none() {
             None
         } else {
             let name: String = program
@@ -224,7 +229,11 @@ impl Sandbox {
                     }
                 })
                 .collect();
-            Some(cgroup::prepare(self.cgroup, &name)?)
+            Some(cgroup::prepare(
+                self.cgroup,
+                &name,
+                self.cgroup_root.as_deref(),
+            )?)
         };
         Ok(Prepared {
             clone_flags,
