@@ -21,6 +21,9 @@ pub struct LoadCache {
     /// The shared FILE logs of `defaults`.
     pub common: CommonLogs,
     credentials: Vec<(CredentialsKey, xinetd_spawn::Credentials)>,
+    /// Ids of the services skipped because a TLS file could not be used (a reload keeps
+    /// their running configuration, issue 15).
+    pub tls_failed: Vec<String>,
 }
 
 /// `user`, `group`, `groups` as written in the service.
@@ -122,6 +125,13 @@ pub fn service(
     let access = access_policy(c, resolver)?;
     let limits = service_limits(c, sensor);
     let log = service_log(c, &mut cache.common)?;
+    let tls = match crate::tls::load(&c.tls) {
+        Ok(t) => t.map(std::sync::Arc::new),
+        Err(e) => {
+            cache.tls_failed.push(id.clone());
+            return Err(format!("service {id}: {e}"));
+        }
+    };
     Ok(Service {
         id,
         name,
@@ -139,6 +149,7 @@ pub fn service(
             spawn,
             limits,
             log: RefCell::new(log),
+            tls,
         }),
     })
 }

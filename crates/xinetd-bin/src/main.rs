@@ -44,6 +44,7 @@ mod service;
 mod session;
 mod slog;
 mod spawner;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -39,6 +39,8 @@ pub struct Runtime {
     pub limits: xinetd_limits::ServiceLimits,
     /// The service log (`log_type`, `log_on_success`, `log_on_failure`).
     pub log: RefCell<ServiceLog>,
+    /// TLS termination (`tls_cert`, issue 15): the configuration read at this load.
+    pub tls: Option<std::sync::Arc<crate::tls::TlsService>>,
 }
 
 /// One configured service, ready for the event loop. Cheap to clone.
@@ -91,6 +93,32 @@ impl Service {
     /// START record (F-720).
     pub fn log_start(&self, served: Served, peer: Option<SocketAddr>, log: &mut ProgramLog) {
         if let Some(rep) = self.rt.log.borrow_mut().start(served, peer) {
+            log.report(rep);
+        }
+    }
+
+    /// START record with the TLS summary (`log_on_success` `TLS`, issue 15).
+    pub fn log_start_tls(
+        &self,
+        served: Served,
+        peer: Option<SocketAddr>,
+        tls: &str,
+        log: &mut ProgramLog,
+    ) {
+        if let Some(rep) = self.rt.log.borrow_mut().start_tls(served, peer, tls) {
+            log.report(rep);
+        }
+    }
+
+    /// FAIL record with a detail after the reason (`FAIL: s tls alert=.. from=..`).
+    pub fn log_fail_detail(
+        &self,
+        reason: FailReason,
+        detail: &str,
+        peer: Option<SocketAddr>,
+        log: &mut ProgramLog,
+    ) {
+        if let Some(rep) = self.rt.log.borrow_mut().fail_detail(reason, detail, peer) {
             log.report(rep);
         }
     }

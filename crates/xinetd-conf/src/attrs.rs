@@ -53,6 +53,13 @@ pub enum Attr {
     Chroot,
     Timeout,
     BindDevice,
+    TlsCert,
+    TlsKey,
+    TlsClientCa,
+    TlsClientAuth,
+    TlsAlpn,
+    TlsMinVersion,
+    TlsHandshakeTimeout,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -116,6 +123,14 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("chroot", Attr::Chroot, Count::Exactly(1)),
     ("timeout", Attr::Timeout, Count::Exactly(1)),
     ("bind_device", Attr::BindDevice, Count::Exactly(1)),
+    // TLS termination (issue 15, load/tls.rs).
+    ("tls_cert", Attr::TlsCert, Count::Any),
+    ("tls_key", Attr::TlsKey, Count::Any),
+    ("tls_client_ca", Attr::TlsClientCa, Count::Exactly(1)),
+    ("tls_client_auth", Attr::TlsClientAuth, Count::Exactly(1)),
+    ("tls_alpn", Attr::TlsAlpn, Count::Any),
+    ("tls_min_version", Attr::TlsMinVersion, Count::Exactly(1)),
+    ("tls_handshake_timeout", Attr::TlsHandshakeTimeout, Count::Exactly(1)),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -144,7 +159,19 @@ pub const DEFAULTS_ATTRS: &[(&str, Attr, Count)] = &[
 
 /// Extension attributes (not in xinetd 2.3.15.3).
 pub fn is_extension(a: Attr) -> bool {
-    matches!(a, Attr::Chroot | Attr::Timeout | Attr::BindDevice)
+    matches!(
+        a,
+        Attr::Chroot
+            | Attr::Timeout
+            | Attr::BindDevice
+            | Attr::TlsCert
+            | Attr::TlsKey
+            | Attr::TlsClientCa
+            | Attr::TlsClientAuth
+            | Attr::TlsAlpn
+            | Attr::TlsMinVersion
+            | Attr::TlsHandshakeTimeout
+    )
 }
 
 /// Looks `name` up case-insensitively (F-023).

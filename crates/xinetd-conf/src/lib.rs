@@ -104,6 +104,7 @@ mod load;
 mod model;
 mod print;
 mod syntax;
+pub mod tls;
 mod values;
 
 pub use diagnostic::{Diagnostic, Severity, XinetdLevel, XinetdMessage};

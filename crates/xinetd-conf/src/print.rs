@@ -326,6 +326,9 @@ pub fn print_service(s: &Service) -> String {
     if let Some(v) = &s.bind_device {
         b.attr("bind_device", &v.value);
     }
+    for (name, value) in s.tls.lines() {
+        b.attr(name, value);
+    }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
 }
 

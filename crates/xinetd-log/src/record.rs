@@ -31,6 +31,8 @@ pub struct LogOnSuccess {
     pub duration: bool,
     /// `TRAFFIC`: `TRAFFIC:` record of redirected services.
     pub traffic: bool,
+    /// `TLS` (extension): the TLS summary on START ([`ServiceRecords::start_tls`]).
+    pub tls: bool,
 }
 
 impl LogOnSuccess {
@@ -45,6 +47,7 @@ impl LogOnSuccess {
                 "EXIT" => f.exit = true,
                 "DURATION" => f.duration = true,
                 "TRAFFIC" => f.traffic = true,
+                "TLS" => f.tls = true,
                 _ => return Err(LogError::UnknownFlag(w.to_owned())),
             }
         }
@@ -151,6 +154,9 @@ pub enum FailReason {
     Load,
     /// `connections per second` (cps).
     Cps,
+    /// `tls`: not an xinetd word (an extension, issue 15). The TLS handshake failed or timed
+    /// out; [`ServiceRecords::fail_detail`] adds what went wrong.
+    Tls,
     /// `fds`: not an xinetd word (an extension). The daemon refused a connection it would
     /// have served inside its own process because its descriptor budget is spent (xinetd
     /// holds such connections in forked children instead).
@@ -171,6 +177,7 @@ impl FailReason {
             FailReason::Load => "load",
             FailReason::Cps => "connections per second",
             FailReason::Descriptors => "fds",
+            FailReason::Tls => "tls",
         }
     }
 }
@@ -181,7 +188,7 @@ impl std::str::FromStr for FailReason {
     /// The exact words of [`FailReason::as_str`] (e.g. `per_source_limit`,
     /// `connections per second`).
     fn from_str(s: &str) -> Result<FailReason, LogError> {
-        const ALL: [FailReason; 10] = [
+        const ALL: [FailReason; 11] = [
             FailReason::Address,
             FailReason::Time,
             FailReason::Fork,
@@ -192,6 +199,7 @@ impl std::str::FromStr for FailReason {
             FailReason::Load,
             FailReason::Cps,
             FailReason::Descriptors,
+            FailReason::Tls,
         ];
         ALL.into_iter()
             .find(|r| r.as_str() == s)
@@ -333,6 +341,32 @@ impl ServiceRecords {
             let _ = write!(s, " duration={duration_secs}(sec)");
         }
         Some(Record::new(RecordKind::Exit, s))
+    }
+
+    /// `START: <id>[ pid=<pid>][ from=<addr>][ <tls>]`: [`ServiceRecords::start`] with the
+    /// TLS summary (e.g. `tls=TLSv1.3 cipher=... subject="CN=x"`) appended when `TLS` is in
+    /// `log_on_success` (extension).
+    pub fn start_tls(&self, server: Server, peer: Peer, tls: &str) -> Option<Record> {
+        let mut r = self.start(server, peer)?;
+        if self.on_success.tls && !tls.is_empty() {
+            let mut s = std::mem::take(&mut r.text);
+            let _ = write!(s, " {tls}");
+            r = Record::new(RecordKind::Start, s);
+        }
+        Some(r)
+    }
+
+    /// `FAIL: <id> <reason> <detail>[ from=<addr>]`: [`ServiceRecords::fail`] with what went
+    /// wrong after the reason word (extension: `FAIL: s tls alert=bad_certificate from=..`).
+    pub fn fail_detail(&self, reason: FailReason, detail: &str, peer: Peer) -> Option<Record> {
+        if self.on_failure.is_empty() {
+            return None;
+        }
+        let mut s = format!("FAIL: {} {} {detail}", self.id, reason.as_str());
+        if self.on_failure.host {
+            let _ = write!(s, " from={peer}");
+        }
+        Some(Record::new(RecordKind::Fail, s))
     }
 
     /// `FAIL: <id> <reason>[ from=<addr>]` (F-721) — any `log_on_failure` flag enables it.

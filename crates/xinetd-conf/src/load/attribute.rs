@@ -592,6 +592,13 @@ impl Loader<'_> {
                 }
                 d.bind_device = Some(sp!(first.to_string()));
             }
+            Attr::TlsCert
+            | Attr::TlsKey
+            | Attr::TlsClientCa
+            | Attr::TlsClientAuth
+            | Attr::TlsAlpn
+            | Attr::TlsMinVersion
+            | Attr::TlsHandshakeTimeout => super::tls::parse(&mut d.tls, attr, name, &vals, &span)?,
         }
         let _ = name;
         Ok(())

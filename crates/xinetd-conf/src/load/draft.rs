@@ -73,6 +73,7 @@ pub(crate) struct Draft {
     pub(crate) chroot: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<u32>>,
     pub(crate) bind_device: Option<Spanned<String>>,
+    pub(crate) tls: crate::tls::TlsAttrs,
 }
 
 impl Draft {
@@ -128,6 +129,7 @@ impl Draft {
             chroot: None,
             timeout: None,
             bind_device: None,
+            tls: crate::tls::TlsAttrs::default(),
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -261,6 +263,7 @@ pub(crate) fn into_service(d: Draft) -> Service {
         chroot: d.chroot,
         timeout: d.timeout,
         bind_device: d.bind_device,
+        tls: d.tls,
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) mod draft;
 mod entry;
 mod fill;
 mod include;
+mod tls;
 mod validate;
 
 use draft::into_defaults;
@@ -190,7 +191,8 @@ impl Loader<'_> {
         let mut accepted: Vec<Box<Draft>> = Vec::new();
         for mut d in survivors {
             let mut ok = checks.service_fill(&mut d, &defaults)
-                && checks.check_entry(&mut d, accepted.iter().filter_map(|t| Claim::of_draft(t)));
+                && checks.check_entry(&mut d, accepted.iter().filter_map(|t| Claim::of_draft(t)))
+                && checks.check_tls(&d);
             if ok {
                 if let Some(at) = &d.error {
                     // xinetd 2.3.15.3 would run this half-configured service: `disable = no`
