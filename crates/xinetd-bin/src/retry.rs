@@ -70,6 +70,8 @@ pub struct Retry {
     pub failures: u32,
     /// When to try again.
     pub due: Instant,
+    /// A TLS connection's server keeps its `SSL_*` environment (issue 15).
+    pub tls: Option<Box<crate::daemon::TlsLaunch>>,
 }
 
 /// The retry table.

@@ -36,6 +36,16 @@ pub struct Launch {
     log_start: bool,
     /// Failed forks of this request so far (F-420).
     failures: u32,
+    /// A TLS connection's server (issue 15): its environment and START summary.
+    tls: Option<Box<TlsLaunch>>,
+}
+
+/// What a server behind TLS gets besides the plain launch (issue 15).
+pub struct TlsLaunch {
+    /// The service's spawn spec with the connection's `SSL_*` variables.
+    pub spec: std::sync::Arc<xinetd_spawn::SpawnSpec>,
+    /// The START record's TLS summary.
+    pub summary: String,
 }
 
 impl Launch {
@@ -61,7 +71,14 @@ impl Launch {
             wait,
             log_start,
             failures: 0,
+            tls: None,
         }
+    }
+
+    /// The server of a TLS connection: `tls` replaces the spawn spec and adds to START.
+    pub fn with_tls(mut self, tls: TlsLaunch) -> Launch {
+        self.tls = Some(Box::new(tls));
+        self
     }
 
     /// Another attempt of a request whose fork failed.
@@ -76,6 +93,7 @@ impl Launch {
             wait: r.wait,
             log_start: r.log_start,
             failures: r.failures,
+            tls: r.tls,
         }
     }
 }
@@ -93,6 +111,20 @@ pub struct Pending {
     /// Unless `NORETRY`: a copy of the socket and the started service, to try again after a
     /// failed fork.
     retry: Option<(OwnedFd, Service)>,
+    /// A TLS connection's server (issue 15).
+    tls: Option<Box<TlsLaunch>>,
+}
+
+impl Pending {
+    /// START of the server, with the TLS summary for a TLS connection's.
+    fn log_start(&self, pid: i32, log: &mut crate::dlog::ProgramLog) {
+        match &self.tls {
+            Some(t) => self
+                .svc
+                .log_start_tls(Served::Process(pid), self.peer, &t.summary, log),
+            None => self.svc.log_start(Served::Process(pid), self.peer, log),
+        }
+    }
 }
 
 /// A running external server.
@@ -139,7 +171,11 @@ impl Daemon {
     /// Queues the start of a server (on a spawner thread, see [`crate::spawner`]); the result
     /// arrives through [`Daemon::on_spawns`].
     pub(super) fn launch(&mut self, l: Launch) {
-        let Some(spec) = l.spec_svc.rt.spawn.clone() else {
+        let spec = match &l.tls {
+            Some(t) => Some(t.spec.clone()),
+            None => l.spec_svc.rt.spawn.clone(),
+        };
+        let Some(spec) = spec else {
             self.log.msg(
                 Level::Err,
                 &format!("service {} has no server", l.spec_svc.id),
@@ -171,6 +207,7 @@ impl Daemon {
                 timeout: l.spec_svc.timeout,
                 failures: l.failures,
                 retry,
+                tls: l.tls,
             },
         );
         let job = Job {
@@ -238,7 +275,7 @@ impl Daemon {
                 // status=0 in xinetd, whose child _exit(0)s).
                 self.launcher.early_exits.remove(&pid);
                 if p.log_start {
-                    p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
+                    p.log_start(pid, &mut self.log);
                 }
                 for m in &msgs {
                     self.log.msg(Level::Err, m);
@@ -258,7 +295,7 @@ impl Daemon {
             }
         };
         if p.log_start {
-            p.svc.log_start(Served::Process(pid), p.peer, &mut self.log);
+            p.log_start(pid, &mut self.log);
         }
         self.launcher.children.insert(
             pid,
@@ -302,6 +339,7 @@ impl Daemon {
                     log_start: p.log_start,
                     failures,
                     due: now + RETRY_INTERVAL,
+                    tls: p.tls,
                 });
             }
             (action, _) => {

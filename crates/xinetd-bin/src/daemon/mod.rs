@@ -16,6 +16,7 @@ mod report;
 mod routes;
 mod serve;
 mod services;
+mod tls;
 
 use std::collections::HashMap;
 use std::io;
@@ -40,6 +41,7 @@ use crate::service::Service;
 use crate::session::Session;
 
 pub use accept::Carrier;
+pub use launch::TlsLaunch;
 pub use budget::raise_nofile;
 use budget::{Budget, Throttle};
 use launch::Launcher;

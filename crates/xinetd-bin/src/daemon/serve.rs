@@ -106,6 +106,11 @@ impl Daemon {
         hold: Option<Hold>,
         now: Instant,
     ) {
+        if let Some(tls) = svc.rt.tls.clone() {
+            // Issue 15: the handshake first; `banner_success` goes over TLS after it.
+            self.start_tls(key, svc, stream, hold, now, tls);
+            return;
+        }
         // F-127: `banner_success` after the checks passed, before the server runs.
         if let Some(b) = svc.rt.conf.banner_success.as_ref() {
             if let Ok(text) = std::fs::read(&b.value) {
@@ -268,20 +273,20 @@ impl Daemon {
         self.after_turn(id, s, Next::Wait, now);
     }
 
-    fn next_session_id(&mut self) -> u64 {
+    pub(super) fn next_session_id(&mut self) -> u64 {
         let id = self.next_session;
         self.next_session += 1;
         id
     }
 
     /// A new session's first turn: most requests are already in the socket.
-    fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
+    pub(super) fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
         let next = self.turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
     /// One turn of a session (which is out of the table meanwhile, so it can see the rest).
-    fn turn(&self, s: &mut Session) -> Next {
+    pub(super) fn turn(&self, s: &mut Session) -> Next {
         let view = super::report::View { d: self };
         let cx = session::Cx {
             tcpmux: &self.tcpmux,
@@ -300,7 +305,7 @@ impl Daemon {
     }
 
     /// Keeps the session with the interest its state needs, or ends it.
-    fn after_turn(&mut self, id: u64, mut s: Session, next: Next, now: Instant) {
+    pub(super) fn after_turn(&mut self, id: u64, mut s: Session, next: Next, now: Instant) {
         match next {
             Next::Wait | Next::Again => {
                 if let Err(e) = s.follow(self.poll.registry()) {
@@ -323,6 +328,7 @@ impl Daemon {
             }
             Next::Done => self.end_session(s, now),
             Next::Handoff(client) => self.handoff(s, client, now),
+            Next::Established => self.tls_established(id, s, now),
         }
     }
 

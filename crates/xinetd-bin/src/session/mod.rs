@@ -14,6 +14,7 @@ pub mod admin;
 pub mod inline;
 pub mod relay;
 pub mod tcpmux;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub enum Next {
     Done,
     /// tcpmux found the client service: start its server on this connection.
     Handoff(Service),
+    /// The TLS handshake finished: the daemon starts the plaintext side (issue 15).
+    Established,
 }
 
 /// Interest as a value that can be "nothing" (mio's `Interest` cannot).
@@ -111,6 +114,8 @@ pub enum Kind {
     Admin(admin::Admin),
     /// redirect.
     Relay(relay::Relay),
+    /// A TLS connection (issue 15).
+    Tls(Box<tls::Tls>),
 }
 
 /// One connection served inside the daemon.
@@ -156,6 +161,7 @@ impl Session {
             Kind::Tcpmux(s) => s.ready(cx.tcpmux),
             Kind::Admin(s) => s.ready(&self.svc, self.started, cx.view),
             Kind::Relay(s) => s.ready(),
+            Kind::Tls(s) => s.ready(),
         }
     }
 
@@ -166,12 +172,16 @@ impl Session {
             Kind::Tcpmux(s) => s.follow(registry),
             Kind::Admin(s) => s.follow(registry),
             Kind::Relay(s) => s.follow(registry),
+            Kind::Tls(s) => s.follow(registry),
         }
     }
 
     /// When the session must end.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        match &self.kind {
+            Kind::Tls(t) => self.deadline.into_iter().chain(t.deadline()).min(),
+            _ => self.deadline,
+        }
     }
 
     /// The tokens of its sockets.
@@ -181,6 +191,7 @@ impl Session {
             Kind::Tcpmux(s) => vec![s.sock.token()],
             Kind::Admin(s) => vec![s.sock.token()],
             Kind::Relay(s) => vec![s.client.token(), s.target.token()],
+            Kind::Tls(s) => s.tokens(),
         }
     }
 
@@ -191,13 +202,14 @@ impl Session {
             Kind::Tcpmux(s) => s.sock.stream.peer_addr().ok(),
             Kind::Admin(s) => s.sock.stream.peer_addr().ok(),
             Kind::Relay(s) => s.client.stream.peer_addr().ok(),
+            Kind::Tls(s) => s.client.stream.peer_addr().ok(),
         }
     }
 
     /// True for the sessions the `servers` rows list (inline connections and admin
     /// sessions; xinetd forks for those, while it relays in a child it does not list).
     pub fn listed(&self) -> bool {
-        !matches!(self.kind, Kind::Relay(_))
+        !matches!(self.kind, Kind::Relay(_) | Kind::Tls(_))
     }
 
     /// The end: stops watching the sockets, logs TRAFFIC (redirect) and EXIT once, and gives
@@ -205,6 +217,11 @@ impl Session {
     pub fn finish(mut self, registry: &Registry, log: &mut ProgramLog, now: Instant) {
         self.forget(registry);
         let elapsed = now.saturating_duration_since(self.started);
+        if let Kind::Tls(t) = &self.kind {
+            if !tls::finish(t, &self.svc, self.peer(), log) {
+                return;
+            }
+        }
         if let Kind::Relay(r) = &self.kind {
             if let Some(e) = r.connect_error() {
                 // F-602: `can't connect to remote host %s: %m`, then EXIT status=0 at once.
@@ -228,6 +245,7 @@ impl Session {
                 s.client.forget(registry);
                 s.target.forget(registry);
             }
+            Kind::Tls(s) => s.forget(registry),
         }
     }
 }
