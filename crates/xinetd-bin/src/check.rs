@@ -17,12 +17,13 @@ pub fn run(config: &Path, json: bool) -> u8 {
     // As the daemon (crate::session::admin): servers/services/xadmin are builtins here.
     let options = LoadOptions::new().admin_builtins(true);
     match xinetd_conf::load(config, &env, &options) {
-        Ok(loaded) => {
-            let code = u8::from(loaded.has_dropped_errors());
+        Ok(mut loaded) => {
+            let tls_dropped = check_tls(&mut loaded);
+            let code = u8::from(loaded.has_dropped_errors() || tls_dropped > 0);
             if json {
                 println!("{}", document(&loaded.config.services, &loaded.diagnostics));
             } else {
-                print_text(&loaded);
+                print_text(&loaded, tls_dropped);
             }
             code
         }
@@ -48,7 +49,34 @@ pub fn run(config: &Path, json: bool) -> u8 {
     }
 }
 
-fn print_text(loaded: &Loaded) {
+/// Reads the TLS files of every service as the daemon would (issue 15): a file that cannot
+/// be used drops its service, with an error at the attribute naming it. Returns how many.
+fn check_tls(loaded: &mut Loaded) -> usize {
+    let mut dropped = 0;
+    let mut diagnostics = Vec::new();
+    loaded
+        .config
+        .services
+        .retain(|s| match crate::tls::load(&s.tls) {
+            Ok(_) => true,
+            Err(e) => {
+                dropped += 1;
+                diagnostics.push(Diagnostic {
+                    span: e.span,
+                    severity: xinetd_conf::Severity::Error,
+                    message: format!("{}; service '{}' is dropped", e.message, s.id.value),
+                    hint: None,
+                    service: Some(s.id.value.clone()),
+                    xinetd: Vec::new(),
+                });
+                false
+            }
+        });
+    loaded.diagnostics.extend(diagnostics);
+    dropped
+}
+
+fn print_text(loaded: &Loaded, tls_dropped: usize) {
     for d in &loaded.diagnostics {
         println!("{}", d.render());
     }
@@ -60,6 +88,7 @@ fn print_text(loaded: &Loaded) {
         .iter()
         .filter(|d| d.reason == xinetd_conf::DropReason::Error)
         .count();
+    let disabled = loaded.dropped.len() - errors;
     eprintln!(
         "{} service{} accepted, {} dropped, {} disabled",
         loaded.config.services.len(),
@@ -68,8 +97,8 @@ fn print_text(loaded: &Loaded) {
         } else {
             "s"
         },
-        errors,
-        loaded.dropped.len() - errors
+        errors + tls_dropped,
+        disabled
     );
 }
 

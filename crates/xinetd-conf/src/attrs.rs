@@ -130,7 +130,11 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("tls_client_auth", Attr::TlsClientAuth, Count::Exactly(1)),
     ("tls_alpn", Attr::TlsAlpn, Count::Any),
     ("tls_min_version", Attr::TlsMinVersion, Count::Exactly(1)),
-    ("tls_handshake_timeout", Attr::TlsHandshakeTimeout, Count::Exactly(1)),
+    (
+        "tls_handshake_timeout",
+        Attr::TlsHandshakeTimeout,
+        Count::Exactly(1),
+    ),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).

@@ -85,7 +85,10 @@ impl TlsAttrs {
 
     /// Whether a client certificate is asked for.
     pub fn client_auth(&self) -> ClientAuth {
-        self.client_auth.as_ref().map(|a| a.value).unwrap_or_default()
+        self.client_auth
+            .as_ref()
+            .map(|a| a.value)
+            .unwrap_or_default()
     }
 
     /// The handshake time limit in seconds.

@@ -41,10 +41,10 @@ use crate::service::Service;
 use crate::session::Session;
 
 pub use accept::Carrier;
-pub use launch::TlsLaunch;
 pub use budget::raise_nofile;
 use budget::{Budget, Throttle};
 use launch::Launcher;
+pub use launch::TlsLaunch;
 pub use notify::{without_manager_variables, Notifier};
 pub use routes::{Route, WAKER};
 use routes::{Routes, SIGNALS};

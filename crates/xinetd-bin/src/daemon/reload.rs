@@ -80,7 +80,10 @@ impl Daemon {
                 // Issue 15: a service whose new TLS files cannot be used keeps running with
                 // the certificate it had (the error was logged with its location).
                 let keep = a.svc.rt.tls.is_some()
-                    && new.tls_failed.iter().any(|id| a.svc.id.eq_ignore_ascii_case(id));
+                    && new
+                        .tls_failed
+                        .iter()
+                        .any(|id| a.svc.id.eq_ignore_ascii_case(id));
                 if keep {
                     self.log.msg(
                         Level::Warning,

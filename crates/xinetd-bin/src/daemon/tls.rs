@@ -92,7 +92,10 @@ impl Daemon {
                     let _ = socket2::SockRef::from(&out).set_keepalive(true);
                 }
                 let token = self.routes.add(Route::Session(id));
-                t.serve(Inner::Stream(Plain::tcp(out, token, target)), banner.as_deref());
+                t.serve(
+                    Inner::Stream(Plain::tcp(out, token, target)),
+                    banner.as_deref(),
+                );
             }
             Server::External => {
                 let Some(spec) = s.svc.rt.spawn.clone() else {

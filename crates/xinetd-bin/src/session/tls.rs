@@ -268,9 +268,9 @@ impl Tls {
                     crate::internal::daytime_text(&xinetd_log::LocalClock::system().now())
                         .into_bytes(),
                 ),
-                Builtin::Time => Some(
-                    crate::internal::time_bytes(jiff::Timestamp::now().as_second()).to_vec(),
-                ),
+                Builtin::Time => {
+                    Some(crate::internal::time_bytes(jiff::Timestamp::now().as_second()).to_vec())
+                }
                 _ => None,
             };
             if let Some(t) = now_text {
@@ -372,7 +372,8 @@ impl Tls {
                 Err(e) => {
                     return Err(Failure::Connect(format!(
                         "can't connect to remote host {}: {}",
-                        p.target.map_or_else(|| "?".to_string(), |t| t.ip().to_string()),
+                        p.target
+                            .map_or_else(|| "?".to_string(), |t| t.ip().to_string()),
                         xinetd_log::explain_errno(&e)
                     )))
                 }
@@ -577,10 +578,9 @@ impl Tls {
         let client = interest(read_client, wants_write);
         let plain = match &self.inner {
             Inner::Stream(p) if !p.connected => interest(false, true),
-            Inner::Stream(_) => interest(
-                !self.plain_eof && !wants_write,
-                !self.to_plain.is_empty(),
-            ),
+            Inner::Stream(_) => {
+                interest(!self.plain_eof && !wants_write, !self.to_plain.is_empty())
+            }
             _ => None,
         };
         (client, plain)
@@ -662,9 +662,10 @@ pub fn describe(e: &rustls::Error) -> String {
             "sent",
             match c {
                 C::UnknownIssuer => A::UnknownCA,
-                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                    A::CertificateExpired
-                }
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. } => A::CertificateExpired,
                 C::Revoked => A::CertificateRevoked,
                 C::BadEncoding => A::DecodeError,
                 C::BadSignature => A::DecryptError,
@@ -706,7 +707,10 @@ mod tests {
 
     #[test]
     fn alert_names_are_rfc_words() {
-        assert_eq!(alert_name(rustls::AlertDescription::UnknownCA), "unknown_ca");
+        assert_eq!(
+            alert_name(rustls::AlertDescription::UnknownCA),
+            "unknown_ca"
+        );
         assert_eq!(
             alert_name(rustls::AlertDescription::BadCertificate),
             "bad_certificate"

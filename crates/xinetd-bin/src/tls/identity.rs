@@ -168,8 +168,7 @@ fn rfc4514(name: &X509Name<'_>) -> String {
                         .map(str::to_string)
                         .unwrap_or_else(|_| a.attr_type().to_id_string());
                     let value = a.as_str().map(escape).unwrap_or_else(|_| {
-                        let raw: String =
-                            a.as_slice().iter().map(|b| format!("{b:02x}")).collect();
+                        let raw: String = a.as_slice().iter().map(|b| format!("{b:02x}")).collect();
                         format!("#{raw}")
                     });
                     format!("{key}={value}")
@@ -204,8 +203,8 @@ fn escape(v: &str) -> String {
 /// The DNS names of a server certificate (subjectAltName; the subject's CN when it has
 /// none), for choosing a certificate by SNI.
 pub fn dns_names(der: &CertificateDer<'_>) -> Result<Vec<String>, String> {
-    let (_, cert) =
-        X509Certificate::from_der(der.as_ref()).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let (_, cert) = X509Certificate::from_der(der.as_ref())
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
     let mut names = Vec::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for n in &san.value.general_names {
@@ -237,8 +236,7 @@ mod tests {
 
     #[test]
     fn client_certificate_fields() {
-        let mut p = rcgen::CertificateParams::new(vec!["client.test".to_string()])
-            .expect("params");
+        let mut p = rcgen::CertificateParams::new(vec!["client.test".to_string()]).expect("params");
         p.distinguished_name
             .push(rcgen::DnType::CommonName, "client one");
         p.distinguished_name

@@ -76,7 +76,10 @@ fn certs(attr: &str, path: &str, span: &Span) -> Result<Vec<CertificateDer<'stat
     let list: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     match list {
         Ok(l) if !l.is_empty() => Ok(l),
-        Ok(_) => err(span, format!("{attr} {path}: no PEM certificate in the file")),
+        Ok(_) => err(
+            span,
+            format!("{attr} {path}: no PEM certificate in the file"),
+        ),
         Err(e) => err(span, format!("{attr} {path}: bad PEM: {e}")),
     }
 }
@@ -166,12 +169,8 @@ fn verifier(
     } else {
         b
     };
-    b.build().or_else(|e| {
-        err(
-            &ca.span,
-            format!("tls_client_ca {}: {e}", ca.value),
-        )
-    })
+    b.build()
+        .or_else(|e| err(&ca.span, format!("tls_client_ca {}: {e}", ca.value)))
 }
 
 /// Chooses the certificate whose names cover the client's SNI; the first pair otherwise

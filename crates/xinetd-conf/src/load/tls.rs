@@ -3,7 +3,7 @@
 
 use crate::attrs::Attr;
 use crate::diagnostic::{diag, Severity};
-use crate::model::{Span, Spanned, SocketType};
+use crate::model::{SocketType, Span, Spanned};
 use crate::tls::{ClientAuth, TlsAttrs, TlsVersion};
 use crate::values;
 
@@ -46,16 +46,20 @@ pub(super) fn parse(
     match attr {
         Attr::TlsCert => t.cert = Some(sp(paths()?)),
         Attr::TlsKey => t.key = Some(sp(paths()?)),
-        Attr::TlsClientCa => t.client_ca = Some(Spanned::new(
-            paths()?.into_iter().next().unwrap_or_default(),
-            span.clone(),
-        )),
+        Attr::TlsClientCa => {
+            t.client_ca = Some(Spanned::new(
+                paths()?.into_iter().next().unwrap_or_default(),
+                span.clone(),
+            ))
+        }
         Attr::TlsClientAuth => {
             let a = ClientAuth::ALL
                 .into_iter()
                 .find(|a| a.as_str().eq_ignore_ascii_case(first))
                 .ok_or_else(|| {
-                    plain(format!("tls_client_auth '{first}' is not one of none, optional, required"))
+                    plain(format!(
+                        "tls_client_auth '{first}' is not one of none, optional, required"
+                    ))
                 })?;
             t.client_auth = Some(Spanned::new(a, span.clone()));
         }
@@ -163,8 +167,7 @@ impl Checks<'_> {
         } else if d.waits() {
             errors.push((
                 cert.span.clone(),
-                "TLS needs wait = no (a wait = yes server accepts its own connections)"
-                    .to_string(),
+                "TLS needs wait = no (a wait = yes server accepts its own connections)".to_string(),
                 None,
             ));
         } else if d.is_rpc() || d.is_muxclient() {
