@@ -298,7 +298,7 @@ fn builtins_sni_alpn_and_versions_with_python_and_openssl() {
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl");
-        let mut stdin = c.stdin.take().expect("stdin");
+        let stdin = c.stdin.take().expect("stdin");
         // -ign_eof: s_client reads until the server's close_notify after the daytime line.
         drop(stdin);
         let mut out = String::new();

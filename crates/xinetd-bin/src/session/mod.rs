@@ -218,7 +218,7 @@ impl Session {
         self.forget(registry);
         let elapsed = now.saturating_duration_since(self.started);
         if let Kind::Tls(t) = &self.kind {
-            if !tls::finish(t, &self.svc, self.peer(), log) {
+            if !tls_finish(t, &self.svc, self.peer(), log) {
                 return;
             }
         }
@@ -247,5 +247,44 @@ impl Session {
             }
             Kind::Tls(s) => s.forget(registry),
         }
+    }
+}
+
+/// The records of a TLS session's end; `true` when the caller writes the EXIT of a session
+/// served inside the daemon (builtins and `redirect`, whose TRAFFIC is written here).
+fn tls_finish(
+    t: &tls::Tls,
+    svc: &crate::service::Service,
+    peer: Option<std::net::SocketAddr>,
+    log: &mut crate::dlog::ProgramLog,
+) -> bool {
+    use xinetd_log::FailReason;
+    let fail = |detail: &str, log: &mut crate::dlog::ProgramLog| {
+        svc.log_fail_detail(FailReason::Tls, detail, peer, log);
+        false
+    };
+    match t.failure() {
+        Some(tls::Failure::Handshake(d)) => fail(&d, log),
+        Some(tls::Failure::Eof) => fail("eof", log),
+        Some(tls::Failure::Timeout) => fail("timeout", log),
+        Some(tls::Failure::Connect(msg)) => {
+            log.msg(crate::dlog::Level::Err, &msg);
+            svc.log_exit(
+                crate::slog::Served::Held,
+                Some(0),
+                None,
+                std::time::Duration::ZERO,
+                log,
+            );
+            false
+        }
+        None => match &t.inner {
+            tls::Inner::Stream(p) if p.is_server() => false,
+            tls::Inner::Stream(_) => {
+                svc.log_traffic(t.bytes_in, t.bytes_out, log);
+                true
+            }
+            _ => true,
+        },
     }
 }

@@ -614,45 +614,6 @@ impl Tls {
     }
 }
 
-/// The records of a TLS session's end; `true` when the caller writes the EXIT of a session
-/// served inside the daemon (builtins and `redirect`, whose TRAFFIC is written here).
-pub fn finish(
-    t: &Tls,
-    svc: &crate::service::Service,
-    peer: Option<std::net::SocketAddr>,
-    log: &mut crate::dlog::ProgramLog,
-) -> bool {
-    use xinetd_log::FailReason;
-    let fail = |detail: &str, log: &mut crate::dlog::ProgramLog| {
-        svc.log_fail_detail(FailReason::Tls, detail, peer, log);
-        false
-    };
-    match t.failure() {
-        Some(Failure::Handshake(d)) => fail(&d, log),
-        Some(Failure::Eof) => fail("eof", log),
-        Some(Failure::Timeout) => fail("timeout", log),
-        Some(Failure::Connect(msg)) => {
-            log.msg(crate::dlog::Level::Err, &msg);
-            svc.log_exit(
-                crate::slog::Served::Held,
-                Some(0),
-                None,
-                std::time::Duration::ZERO,
-                log,
-            );
-            false
-        }
-        None => match &t.inner {
-            Inner::Stream(p) if p.is_server() => false,
-            Inner::Stream(_) => {
-                svc.log_traffic(t.bytes_in, t.bytes_out, log);
-                true
-            }
-            _ => true,
-        },
-    }
-}
-
 /// The FAIL record's detail for a rustls error: the alert sent (or received) and the error.
 pub fn describe(e: &rustls::Error) -> String {
     use rustls::{AlertDescription as A, CertificateError as C, Error as E};
