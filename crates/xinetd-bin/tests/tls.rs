@@ -229,8 +229,9 @@ fn builtins_sni_alpn_and_versions_with_python_and_openssl() {
         "daytime",
         daytime,
         &format!(
-            "\ttype = INTERNAL UNLISTED\n{}\ttls_alpn = echo/1\n",
-            certs(&pki, &["a", "b"])
+            "\ttype = INTERNAL UNLISTED\n{}\ttls_alpn = echo/1\n\tbanner = {}\n",
+            certs(&pki, &["a", "b"]),
+            pki.p("banner.txt")
         ),
     );
     conf += &tls_service(
@@ -241,6 +242,7 @@ fn builtins_sni_alpn_and_versions_with_python_and_openssl() {
             certs(&pki, &["a"])
         ),
     );
+    std::fs::write(pki.path("banner.txt"), "welcome inside TLS\n").expect("banner");
     let d = Daemon::start(&conf);
     let ca = pki.p("server-ca.pem");
 
@@ -263,6 +265,8 @@ fn builtins_sni_alpn_and_versions_with_python_and_openssl() {
     let r = py(serde_json::json!({"port": daytime, "ca": ca, "sni": "a.test"}));
     assert_eq!(s(&r, "error"), "", "{r}");
     assert!(s(&r, "data").ends_with("\r\n"), "{r}");
+    // `banner` goes inside TLS, before the answer.
+    assert!(s(&r, "data").starts_with("welcome inside TLS\n"), "{r}");
     // tls_min_version = 1.3 refuses a TLS 1.2 client in the handshake.
     let r = py(serde_json::json!({"port": only13, "ca": ca, "sni": "a.test", "max": "1.2"}));
     assert!(s(&r, "error").contains("SSL"), "{r}");

@@ -16,8 +16,9 @@
 //! values, `disable = yes` stops reading the entry. Two deliberate differences are listed in
 //! the repository's [docs/compat.md]: lines longer than xinetd's 8 KiB buffer are read
 //! whole, and services disabled by a parse error stay disabled even when `enabled` lists
-//! them. Three extension
-//! attributes exist: `chroot`, `timeout` and `bind_device`.
+//! them. Extension attributes: `chroot`, `timeout`, `bind_device`, and the TLS attributes
+//! of [`tls`] (`tls_cert`, `tls_key`, `tls_client_ca`, `tls_client_auth`, `tls_alpn`,
+//! `tls_min_version`, `tls_handshake_timeout`).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it

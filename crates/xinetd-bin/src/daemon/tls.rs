@@ -52,13 +52,15 @@ impl Daemon {
     /// The handshake of session `id` is over: START, then the plaintext side.
     pub(super) fn tls_established(&mut self, id: u64, mut s: Session, now: Instant) {
         let peer = s.peer();
-        let banner = s
-            .svc
-            .rt
-            .conf
-            .banner_success
-            .as_ref()
-            .and_then(|b| std::fs::read(&b.value).ok());
+        // `banner` (every client) then `banner_success`, both inside TLS.
+        let conf = &s.svc.rt.conf;
+        let banner: Vec<u8> = [conf.banner.as_ref(), conf.banner_success.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|b| std::fs::read(&b.value).ok())
+            .flatten()
+            .collect();
+        let banner = (!banner.is_empty()).then_some(banner);
         let Kind::Tls(t) = &mut s.kind else {
             return;
         };
