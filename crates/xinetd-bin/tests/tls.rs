@@ -650,3 +650,39 @@ fn check_reports_tls_errors_where_they_are_written() {
         .iter()
         .any(|d| d["line"] == 14 && d["severity"] == "error"));
 }
+
+#[test]
+fn an_external_server_sees_eof_and_answers_after_it() {
+    let pki = pki();
+    let port = free_port();
+    // The server reads to EOF (the client's close_notify), then answers and exits.
+    let script = pki.path("count.sh");
+    std::fs::write(&script, "#!/bin/sh\nn=$(wc -c)\necho \"got $n bytes\"\n").expect("write");
+    let _ = Command::new("chmod").arg("755").arg(&script).status();
+    let conf = tls_service(
+        "count",
+        port,
+        &format!(
+            "\ttype = UNLISTED\n\tuser = root\n\tserver = {}\n{}",
+            script.display(),
+            certs(&pki, &["a"])
+        ),
+    );
+    let d = Daemon::start(&conf);
+    let mut c = rustls_client(port, &pki.path("server-ca.pem"), "a.test");
+    let payload = vec![b'x'; 200_000];
+    c.write_all(&payload).expect("write");
+    c.conn.send_close_notify();
+    c.flush().expect("flush");
+    while c.conn.wants_write() {
+        c.conn.write_tls(&mut c.sock).expect("write_tls");
+    }
+    let mut answer = String::new();
+    // The server's EOF arrives as close_notify: read_to_string ends cleanly.
+    c.read_to_string(&mut answer).expect("read to close_notify");
+    assert_eq!(answer.trim(), "got 200000 bytes");
+    d.wait_file(10, "svc.log", "EXIT: count status=0");
+    let log = d.read("svc.log");
+    assert!(log.contains("START: count pid="), "{log}");
+    assert!(!log.contains("FAIL"), "{log}");
+}
