@@ -343,7 +343,11 @@ fn client_certificates_reach_the_server_environment() {
         )
     };
     let mut conf = tls_service("optional", optional, &body("optional"));
-    conf += &tls_service("required", required, &body("required"));
+    conf += &tls_service(
+        "required",
+        required,
+        &(body("required") + "\tinstances = 1\n"),
+    );
     let d = Daemon::start(&conf);
     let ca = pki.p("server-ca.pem");
     let with_cert = |port: u16, name: &str| {
@@ -384,6 +388,8 @@ fn client_certificates_reach_the_server_environment() {
         "{env}"
     );
     d.wait_file(10, "svc.log", "subject=\"O=xinetd-rs tests,CN=client one\"");
+    // The server has exited (instances = 1 is free again) before the next clients.
+    d.wait_file(10, "svc.log", "EXIT: required");
 
     // Optional: no certificate is served, with SSL_CLIENT_VERIFY=NONE.
     let r = py(serde_json::json!({"port": optional, "ca": ca, "sni": "a.test", "until": "END\n"}));
@@ -410,8 +416,11 @@ fn client_certificates_reach_the_server_environment() {
         "svc.log",
         "FAIL: optional tls alert=certificate_expired",
     );
+    // instances = 1: the refused handshakes gave their permit back.
+    let r = with_cert(required, "client");
+    assert!(s(&r, "data").contains("SSL_CLIENT_VERIFY=SUCCESS"), "{r}");
     let log = d.read("svc.log");
-    assert_eq!(log.matches("START: required").count(), 1, "{log}");
+    assert_eq!(log.matches("START: required").count(), 2, "{log}");
     assert_eq!(log.matches("START: optional").count(), 1, "{log}");
     assert_eq!(log.matches("FAIL:").count(), 3, "{log}");
 }
@@ -428,7 +437,7 @@ fn plaintext_stalled_clients_and_redirect() {
         "echo",
         tls,
         &format!(
-            "\ttype = INTERNAL UNLISTED\n{}\ttls_handshake_timeout = 1\n",
+            "\ttype = INTERNAL UNLISTED\n{}\ttls_handshake_timeout = 1\n\tinstances = 1\n",
             certs(&pki, &["a"])
         ),
     );
@@ -460,6 +469,12 @@ fn plaintext_stalled_clients_and_redirect() {
         .expect("write");
     assert!(read_all(&mut c).is_empty());
     d.wait_file(10, "svc.log", "FAIL: echo tls timeout from=127.0.0.1");
+    // instances = 1: the failed handshakes gave their permit back.
+    let r = py(
+        serde_json::json!({"port": tls, "ca": pki.p("server-ca.pem"),
+        "sni": "a.test", "send": "after\n", "until": "after\n"}),
+    );
+    assert_eq!(s(&r, "data"), "after\n", "{r}");
 
     // redirect over TLS: the plaintext reaches the target and comes back.
     let r = py(
