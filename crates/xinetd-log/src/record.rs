@@ -531,6 +531,43 @@ mod tests {
     }
 
     #[test]
+    fn tls_summary_and_fail_detail() {
+        let peer = Peer::Addr("127.0.0.1".parse().expect("addr"));
+        let with = ServiceRecords::new(
+            "s",
+            LogOnSuccess::from_words(["HOST", "TLS"]).expect("flags"),
+            LogOnFailure::from_words(["HOST"]).expect("flags"),
+        );
+        let r = with.start_tls(Server::Held, peer, "tls=TLSv1.3 cipher=X");
+        assert_eq!(
+            r.as_ref().map(Record::as_str),
+            Some("START: s from=127.0.0.1 tls=TLSv1.3 cipher=X")
+        );
+        // Without the TLS flag, START is the plain one.
+        let without = ServiceRecords::new(
+            "s",
+            LogOnSuccess::from_words(["HOST"]).expect("flags"),
+            LogOnFailure::default(),
+        );
+        assert_eq!(
+            without
+                .start_tls(Server::Held, peer, "tls=TLSv1.3")
+                .as_ref()
+                .map(Record::as_str),
+            Some("START: s from=127.0.0.1")
+        );
+        let f = with.fail_detail(FailReason::Tls, "alert=unknown_ca (sent)", peer);
+        assert_eq!(
+            f.as_ref().map(Record::as_str),
+            Some("FAIL: s tls alert=unknown_ca (sent) from=127.0.0.1")
+        );
+        assert!(without
+            .fail_detail(FailReason::Tls, "timeout", peer)
+            .is_none());
+        assert_eq!("tls".parse::<FailReason>().ok(), Some(FailReason::Tls));
+    }
+
+    #[test]
     fn long_records_are_cut_like_xinetd() {
         let r = ServiceRecords::new("svc", LogOnSuccess::default(), LogOnFailure::default());
         let rec = r.userid(&"x".repeat(2000));
