@@ -297,11 +297,14 @@ impl Tls {
     pub fn ready(&mut self) -> Next {
         if !self.established {
             return match self.handshake() {
-                Ok(true) => {
+                Ok(Some(true)) => {
                     self.established = true;
                     Next::Established
                 }
-                Ok(false) => Next::Wait,
+                Ok(Some(false)) => Next::Wait,
+                // The turn's budget ran out with bytes still coming: another turn before
+                // blocking (edge-triggered readiness would not report them again).
+                Ok(None) => Next::Again,
                 Err(f) => {
                     self.failure = Some(f);
                     Next::Done
@@ -322,9 +325,10 @@ impl Tls {
         }
     }
 
-    /// Reads and answers handshake records until it would block; `Ok(true)` when the
-    /// handshake is over.
-    fn handshake(&mut self) -> Result<bool, Failure> {
+    /// Reads and answers handshake records until it would block; `Ok(Some(true))` when the
+    /// handshake is over, `Ok(Some(false))` when it waits for the socket, `Ok(None)` when the
+    /// turn's budget ran out.
+    fn handshake(&mut self) -> Result<Option<bool>, Failure> {
         // Bounded: a client feeding records one byte at a time still yields the loop.
         for _ in 0..64 {
             let mut progress = false;
@@ -337,11 +341,11 @@ impl Tls {
                 }
             }
             if !self.conn.is_handshaking() {
-                return Ok(true);
+                return Ok(Some(true));
             }
             if self.conn.wants_write() {
                 // Blocked on writing: wait for the socket.
-                return Ok(false);
+                return Ok(Some(false));
             }
             match self.conn.read_tls(&mut self.client.stream) {
                 Ok(0) => return Err(Failure::Eof),
@@ -356,10 +360,10 @@ impl Tls {
                 return Err(Failure::Handshake(describe(&e)));
             }
             if !progress {
-                return Ok(false);
+                return Ok(Some(false));
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Moves bytes both ways; `Ok(None)` when the session is over, `Ok(Some(more))` when it
