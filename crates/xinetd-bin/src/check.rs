@@ -125,6 +125,22 @@ fn service_line(s: &Service) -> String {
     )
 }
 
+/// The TLS attributes (issue 15); `null` for a service without TLS.
+fn tls_json(t: &xinetd_conf::tls::TlsAttrs) -> Value {
+    if !t.enabled() {
+        return Value::Null;
+    }
+    json!({
+        "cert": t.cert.as_ref().map(|v| &v.value),
+        "key": t.key.as_ref().map(|v| &v.value),
+        "client_ca": t.client_ca.as_ref().map(|v| &v.value),
+        "client_auth": crate::tls::client_auth(t).as_str(),
+        "alpn": t.alpn.as_ref().map(|v| &v.value),
+        "min_version": t.min_version.as_ref().map_or("1.2", |v| v.value.as_str()),
+        "handshake_timeout": t.handshake_timeout(),
+    })
+}
+
 fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
     let services: Vec<Value> = services
         .iter()
@@ -138,6 +154,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind": s.bind.as_ref().map(|b| b.value.address.to_string()),
                 "wait": s.wait.value,
                 "type": s.types.value.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                "tls": tls_json(&s.tls),
             })
         })
         .collect();

@@ -659,6 +659,35 @@ fn check_reports_tls_errors_where_they_are_written() {
         .output()
         .expect("run");
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    // A service without TLS files to read shows its TLS attributes.
+    let ok = tempfile::tempdir().expect("tempdir");
+    let ok_conf = ok.path().join("ok.conf");
+    std::fs::write(
+        &ok_conf,
+        tls_service(
+            "echo",
+            port,
+            &format!(
+                "\ttype = INTERNAL UNLISTED\n{}\ttls_alpn = h2\n\ttls_client_ca = {}\n",
+                certs(&pki, &["a"]),
+                pki.p("client-ca.pem")
+            ),
+        )
+        .replace("@DIR@", &ok.path().display().to_string()),
+    )
+    .expect("write");
+    let out = Command::new(XINETD)
+        .args(["-check", "-json", "-f"])
+        .arg(&ok_conf)
+        .output()
+        .expect("run");
+    let ok_json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let tls = &ok_json["services"][0]["tls"];
+    assert_eq!(tls["cert"][0], pki.p("a.pem"), "{ok_json}");
+    assert_eq!(tls["alpn"][0], "h2");
+    assert_eq!(tls["client_auth"], "required");
+    assert_eq!(tls["min_version"], "1.2");
+    assert_eq!(tls["handshake_timeout"], 10);
     assert!(v["diagnostics"]
         .as_array()
         .expect("array")
