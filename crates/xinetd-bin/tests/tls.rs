@@ -432,7 +432,7 @@ fn plaintext_stalled_clients_and_redirect() {
         return;
     }
     let pki = pki();
-    let (tls, plain, redirect) = (free_port(), free_port(), free_port());
+    let (tls, plain, redirect, denied) = (free_port(), free_port(), free_port(), free_port());
     let mut conf = tls_service(
         "echo",
         tls,
@@ -450,7 +450,26 @@ fn plaintext_stalled_clients_and_redirect() {
             certs(&pki, &["a"])
         ),
     );
+    conf += &tls_service(
+        "discard",
+        denied,
+        &format!(
+            "\tid = denied\n\ttype = INTERNAL UNLISTED\n{}\tonly_from = 127.0.0.2\n",
+            certs(&pki, &["a"])
+        ),
+    );
     let d = Daemon::start(&conf);
+
+    // Admission runs before the handshake: a client only_from refuses gets no TLS at all.
+    let mut c = connect(denied);
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let _ = c.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0, 0, 1, 0]);
+    assert!(
+        read_all(&mut c).is_empty(),
+        "no TLS record for a refused client"
+    );
+    d.wait_file(10, "svc.log", "FAIL: denied address from=127.0.0.1");
 
     // A plaintext client on the TLS port gets an alert and the connection closes.
     let mut c = connect(tls);
