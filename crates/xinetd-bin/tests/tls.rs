@@ -242,7 +242,9 @@ fn builtins_sni_alpn_and_versions_with_python_and_openssl() {
             certs(&pki, &["a"])
         ),
     );
-    std::fs::write(pki.path("banner.txt"), "welcome inside TLS\n").expect("banner");
+    // Larger than rustls' default 64 KiB buffer limit: it must not be cut.
+    let banner = format!("welcome inside TLS\n{}\n", "b".repeat(100_000));
+    std::fs::write(pki.path("banner.txt"), &banner).expect("banner");
     let d = Daemon::start(&conf);
     let ca = pki.p("server-ca.pem");
 
@@ -264,9 +266,20 @@ fn builtins_sni_alpn_and_versions_with_python_and_openssl() {
     // A one-shot builtin: the daytime line, then close_notify.
     let r = py(serde_json::json!({"port": daytime, "ca": ca, "sni": "a.test"}));
     assert_eq!(s(&r, "error"), "", "{r}");
-    assert!(s(&r, "data").ends_with("\r\n"), "{r}");
+    let data = s(&r, "data");
+    assert_eq!(s(&r, "error"), "", "{}", s(&r, "error"));
+    assert!(
+        data.ends_with("\r\n"),
+        "{} bytes, ends {:?}",
+        data.len(),
+        &data[data.len().saturating_sub(40)..]
+    );
     // `banner` goes inside TLS, before the answer.
-    assert!(s(&r, "data").starts_with("welcome inside TLS\n"), "{r}");
+    assert!(s(&r, "data").starts_with(&banner), "the whole banner first");
+    assert!(
+        s(&r, "data").len() > banner.len() + 10,
+        "then the daytime line"
+    );
     // tls_min_version = 1.3 refuses a TLS 1.2 client in the handshake.
     let r = py(serde_json::json!({"port": only13, "ca": ca, "sni": "a.test", "max": "1.2"}));
     assert!(s(&r, "error").contains("SSL"), "{r}");

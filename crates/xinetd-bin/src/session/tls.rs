@@ -25,8 +25,8 @@ use crate::tls::identity::Established;
 
 /// Largest plaintext read per call.
 const CHUNK: usize = 16 * 1024;
-/// How much plaintext a builtin queues for the client before waiting for it to drain.
-const BUILTIN_BACKLOG: usize = 64 * 1024;
+/// How much plaintext chargen queues for the client before waiting for it to drain.
+const BUILTIN_BACKLOG: usize = 16 * 1024;
 
 /// The plaintext side's stream.
 pub enum PlainStream {
@@ -258,6 +258,10 @@ impl Tls {
     /// (`banner_success`).
     pub fn serve(&mut self, inner: Inner, banner: Option<&[u8]>) {
         self.handshake_deadline = None;
+        // rustls refuses writes past 64 KiB of unsent data by default, which would silently
+        // cut a large banner. The relay bounds the buffer itself instead: it only adds
+        // plaintext (at most one read, 16-32 KiB) while no record waits for the client.
+        self.conn.set_buffer_limit(None);
         if let Some(b) = banner {
             self.send(b);
         }
@@ -287,8 +291,8 @@ impl Tls {
     }
 
     fn send(&mut self, data: &[u8]) {
-        // rustls buffers without limit by default: the callers only send while the
-        // outgoing buffer is empty or small (backpressure), so this cannot grow unbounded.
+        // No buffer limit after the handshake (see `serve`): the callers only send while
+        // the outgoing buffer is empty (backpressure), so it cannot grow unbounded.
         let _ = self.conn.writer().write_all(data);
         self.bytes_out += data.len() as u64;
     }
@@ -546,8 +550,7 @@ impl Tls {
                         return Ok(true);
                     }
                     Ok(n) => {
-                        let _ = self.conn.writer().write_all(&buf[..n]);
-                        self.bytes_out += n as u64;
+                        self.send(&buf[..n]);
                         return Ok(true);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
