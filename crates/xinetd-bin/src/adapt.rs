@@ -24,6 +24,9 @@ pub struct LoadCache {
     /// is absent (one warning per load names them all).
     pub journal_absent: Vec<String>,
     credentials: Vec<(CredentialsKey, xinetd_spawn::Credentials)>,
+    /// Ids of the services skipped because a TLS file could not be used (a reload keeps
+    /// their running configuration, issue 15).
+    pub tls_failed: Vec<String>,
 }
 
 /// `user`, `group`, `groups` as written in the service.
@@ -133,6 +136,13 @@ pub fn service(
     let proxy = crate::proxied::Policy::of(c, resolver)?;
     let limits = service_limits(c, sensor);
     let log = service_log(c, cache)?;
+    let tls = match crate::tls::load(&c.tls) {
+        Ok(t) => t.map(std::sync::Arc::new),
+        Err(e) => {
+            cache.tls_failed.push(id.clone());
+            return Err(format!("service {id}: {e}"));
+        }
+    };
     Ok(Service {
         id,
         name,
@@ -151,6 +161,7 @@ pub fn service(
             limits,
             log: RefCell::new(log),
             proxy,
+            tls,
         }),
     })
 }

@@ -35,12 +35,13 @@ pub fn run(config: &Path, json: bool, verbose: bool) -> u8 {
     // after it is checked and reported too.
     let options = LoadOptions::new().admin_builtins(true).keep_going(true);
     match xinetd_conf::load(config, &env, &options) {
-        Ok(loaded) => {
-            let code = u8::from(loaded.has_dropped_errors());
+        Ok(mut loaded) => {
+            let tls_dropped = check_tls(&mut loaded);
+            let code = u8::from(loaded.has_dropped_errors() || tls_dropped > 0);
             if json {
                 out!("{}", document(&loaded.config.services, &loaded.diagnostics));
             } else {
-                print_text(&loaded, verbose);
+                print_text(&loaded, verbose, tls_dropped);
             }
             code
         }
@@ -80,7 +81,34 @@ fn print_diagnostics(diagnostics: &[Diagnostic], verbose: bool) {
     }
 }
 
-fn print_text(loaded: &Loaded, verbose: bool) {
+/// Reads the TLS files of every service as the daemon would (issue 15): a file that cannot
+/// be used drops its service, with an error at the attribute naming it. Returns how many.
+fn check_tls(loaded: &mut Loaded) -> usize {
+    let mut dropped = 0;
+    let mut diagnostics = Vec::new();
+    loaded
+        .config
+        .services
+        .retain(|s| match crate::tls::load(&s.tls) {
+            Ok(_) => true,
+            Err(e) => {
+                dropped += 1;
+                diagnostics.push(Diagnostic {
+                    span: e.span,
+                    severity: xinetd_conf::Severity::Error,
+                    message: format!("{}; service '{}' is dropped", e.message, s.id.value),
+                    hint: None,
+                    service: Some(s.id.value.clone()),
+                    xinetd: Vec::new(),
+                });
+                false
+            }
+        });
+    loaded.diagnostics.extend(diagnostics);
+    dropped
+}
+
+fn print_text(loaded: &Loaded, verbose: bool, tls_dropped: usize) {
     print_diagnostics(&loaded.diagnostics, verbose);
     for s in &loaded.config.services {
         out!("{}", service_line(s));
@@ -98,7 +126,7 @@ fn print_text(loaded: &Loaded, verbose: bool) {
         } else {
             "s"
         },
-        errors,
+        errors + tls_dropped,
         loaded.dropped.len() - errors
     );
 }
@@ -129,6 +157,22 @@ fn service_line(s: &Service) -> String {
     )
 }
 
+/// The TLS attributes (issue 15); `null` for a service without TLS.
+fn tls_json(t: &xinetd_conf::tls::TlsAttrs) -> Value {
+    if !t.enabled() {
+        return Value::Null;
+    }
+    json!({
+        "cert": t.cert.as_ref().map(|v| &v.value),
+        "key": t.key.as_ref().map(|v| &v.value),
+        "client_ca": t.client_ca.as_ref().map(|v| &v.value),
+        "client_auth": crate::tls::client_auth(t).as_str(),
+        "alpn": t.alpn.as_ref().map(|v| &v.value),
+        "min_version": t.min_version.as_ref().map_or("1.2", |v| v.value.as_str()),
+        "handshake_timeout": t.handshake_timeout(),
+    })
+}
+
 fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
     let services: Vec<Value> = services
         .iter()
@@ -148,6 +192,7 @@ fn document(services: &[Box<Service>], diagnostics: &[Diagnostic]) -> Value {
                 "bind_scope": s.bind.as_ref().and_then(|b| b.value.scope.clone()),
                 "socket_options": socket_options(&s.socket),
                 "source_prefix": s.source_prefix.as_ref().map(|p| json!({"v4": p.value.v4, "v6": p.value.v6})),
+                "tls": tls_json(&s.tls),
                 "sandbox": s.sandbox.entries().into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
             });
             if let Value::Object(m) = &mut v {

@@ -87,6 +87,7 @@ pub fn load(
             ),
         );
     }
+    out.tls_failed = cache.tls_failed;
     Ok(out)
 }
 
@@ -108,6 +109,9 @@ pub struct Loaded {
     pub tcpmux_clients: Vec<Service>,
     /// The merged `defaults` entry (for the dumps, F-850..F-852).
     pub defaults: xinetd_conf::Defaults,
+    /// Services skipped because a TLS file could not be used: a reload keeps the running
+    /// service with the certificate it has (issue 15).
+    pub tls_failed: Vec<String>,
 }
 
 /// Writes xinetd's lines for every diagnostic.

@@ -51,6 +51,7 @@ mod session;
 mod slog;
 mod sockopt;
 mod spawner;
+mod tls;
 mod unixsock;
 
 use std::process::ExitCode;

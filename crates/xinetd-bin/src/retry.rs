@@ -74,6 +74,8 @@ pub struct Retry {
     pub credentials: Option<crate::admission::credentials::Credentials>,
     /// When to try again.
     pub due: Instant,
+    /// A TLS connection's server keeps its `SSL_*` environment (issue 15).
+    pub tls: Option<Box<crate::daemon::TlsLaunch>>,
 }
 
 /// The retry table.

@@ -41,6 +41,8 @@ pub struct Runtime {
     pub log: RefCell<ServiceLog>,
     /// `proxy_protocol` (extension): the PROXY header read before the checks.
     pub proxy: Option<crate::proxied::Policy>,
+    /// TLS termination (`tls_cert`, issue 15): the configuration read at this load.
+    pub tls: Option<std::sync::Arc<crate::tls::TlsService>>,
 }
 
 /// One configured service, ready for the event loop. Cheap to clone.
@@ -101,6 +103,32 @@ impl Service {
     /// credentials, extension).
     pub fn log_start_peer(&self, served: Served, peer: xinetd_log::Peer, log: &mut ProgramLog) {
         if let Some(rep) = self.rt.log.borrow_mut().start_peer(served, peer) {
+            log.report(rep);
+        }
+    }
+
+    /// START record with the TLS summary (`log_on_success` `TLS`, issue 15).
+    pub fn log_start_tls(
+        &self,
+        served: Served,
+        peer: Option<SocketAddr>,
+        tls: &str,
+        log: &mut ProgramLog,
+    ) {
+        if let Some(rep) = self.rt.log.borrow_mut().start_tls(served, peer, tls) {
+            log.report(rep);
+        }
+    }
+
+    /// FAIL record with a detail after the reason (`FAIL: s tls alert=.. from=..`).
+    pub fn log_fail_detail(
+        &self,
+        reason: FailReason,
+        detail: &str,
+        peer: Option<SocketAddr>,
+        log: &mut ProgramLog,
+    ) {
+        if let Some(rep) = self.rt.log.borrow_mut().fail_detail(reason, detail, peer) {
             log.report(rep);
         }
     }

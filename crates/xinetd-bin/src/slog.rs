@@ -90,6 +90,28 @@ impl ServiceLog {
         self.write(r)
     }
 
+    /// START with the TLS summary (issue 15).
+    pub fn start_tls(
+        &mut self,
+        served: Served,
+        peer: Option<SocketAddr>,
+        tls: &str,
+    ) -> Option<WriteReport> {
+        let r = self.records.start_tls(server(served), peer_of(peer), tls);
+        self.write(r)
+    }
+
+    /// FAIL with a detail after the reason word.
+    pub fn fail_detail(
+        &mut self,
+        reason: FailReason,
+        detail: &str,
+        peer: Option<SocketAddr>,
+    ) -> Option<WriteReport> {
+        let r = self.records.fail_detail(reason, detail, peer_of(peer));
+        self.write(r)
+    }
+
     /// EXIT (F-723).
     pub fn exit(
         &mut self,

@@ -79,6 +79,13 @@ pub enum Attr {
     ProxyTimeout,
     RedirectProxy,
     ConnectionEnv,
+    TlsCert,
+    TlsKey,
+    TlsClientCa,
+    TlsClientAuth,
+    TlsAlpn,
+    TlsMinVersion,
+    TlsHandshakeTimeout,
 }
 
 /// How many values an attribute takes (parse.c's a_nvalues).
@@ -196,6 +203,18 @@ pub const SERVICE_ATTRS: &[(&str, Attr, Count)] = &[
     ("proxy_timeout", Attr::ProxyTimeout, Count::Exactly(1)),
     ("redirect_proxy", Attr::RedirectProxy, Count::Exactly(1)),
     ("connection_env", Attr::ConnectionEnv, Count::Cumulative),
+    // TLS termination (issue 15, load/tls.rs).
+    ("tls_cert", Attr::TlsCert, Count::Any),
+    ("tls_key", Attr::TlsKey, Count::Any),
+    ("tls_client_ca", Attr::TlsClientCa, Count::Exactly(1)),
+    ("tls_client_auth", Attr::TlsClientAuth, Count::Exactly(1)),
+    ("tls_alpn", Attr::TlsAlpn, Count::Any),
+    ("tls_min_version", Attr::TlsMinVersion, Count::Exactly(1)),
+    (
+        "tls_handshake_timeout",
+        Attr::TlsHandshakeTimeout,
+        Count::Exactly(1),
+    ),
 ];
 
 /// (name, attr, count) of attributes allowed in `defaults` (F-041).
@@ -258,6 +277,13 @@ pub fn is_extension(a: Attr) -> bool {
             | Attr::ProxyTimeout
             | Attr::RedirectProxy
             | Attr::ConnectionEnv
+            | Attr::TlsCert
+            | Attr::TlsKey
+            | Attr::TlsClientCa
+            | Attr::TlsClientAuth
+            | Attr::TlsAlpn
+            | Attr::TlsMinVersion
+            | Attr::TlsHandshakeTimeout
     )
 }
 

@@ -26,7 +26,9 @@
 //! module [`proxy`] (`proxy_protocol`, `proxy_from`, `proxy_timeout`, `redirect_proxy`,
 //! `connection_env`), and the sandbox attributes of module [`sandbox`] (`no_new_privs`,
 //! `capabilities`, `private_*`, `protect_*`, `seccomp`, `landlock_*`, `memory_max`,
-//! `pids_max`, `cpu_max`, `io_weight`, `cgroup_root`); and one extension builtin, `metrics` (with the admin builtins).
+//! `pids_max`, `cpu_max`, `io_weight`, `cgroup_root`), and the TLS
+//! attributes of [`tls`] (`tls_cert`, `tls_key`, `tls_client_ca`, `tls_client_auth`,
+//! `tls_alpn`, `tls_min_version`, `tls_handshake_timeout`); and one extension builtin, `metrics` (with the admin builtins).
 //!
 //! The grammar (`grammar.pest`) says what each physical line is in the terms xinetd's reader
 //! uses (blank/comment, lone brace, entry header, `name op values`); `syntax.rs` drives it
@@ -117,6 +119,7 @@ pub use sockopts::{Keepalive, Named, SocketOptions, SourcePrefix, UnixPath};
 pub mod proxy;
 pub mod sandbox;
 mod syntax;
+pub mod tls;
 mod values;
 
 pub use diagnostic::{Diagnostic, Severity, XinetdLevel, XinetdMessage};

@@ -232,17 +232,21 @@ pub enum SuccessFlag {
     Userid,
     /// `TRAFFIC` (redirected services only).
     Traffic,
+    /// `TLS` (extension, issue 15): protocol, cipher and client certificate subject on START
+    /// of services with `tls_cert`.
+    Tls,
 }
 
 impl SuccessFlag {
     /// All flags, in xinetd's table order.
-    pub const ALL: [SuccessFlag; 6] = [
+    pub const ALL: [SuccessFlag; 7] = [
         SuccessFlag::Host,
         SuccessFlag::Duration,
         SuccessFlag::Exit,
         SuccessFlag::Pid,
         SuccessFlag::Userid,
         SuccessFlag::Traffic,
+        SuccessFlag::Tls,
     ];
     /// The keyword as xinetd writes it.
     pub fn as_str(self) -> &'static str {
@@ -253,6 +257,7 @@ impl SuccessFlag {
             SuccessFlag::Pid => "PID",
             SuccessFlag::Userid => "USERID",
             SuccessFlag::Traffic => "TRAFFIC",
+            SuccessFlag::Tls => "TLS",
         }
     }
 }
@@ -805,6 +810,8 @@ pub struct Service {
     pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
     /// Extensions (not in xinetd): the sandbox attributes (issue 14).
     pub sandbox: crate::sandbox::Sandbox,
+    /// Extension (not in xinetd): the `tls_*` attributes (TLS termination, issue 15).
+    pub tls: crate::tls::TlsAttrs,
 }
 
 impl Service {

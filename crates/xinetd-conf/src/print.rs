@@ -356,6 +356,9 @@ pub fn print_service(s: &Service) -> String {
     for (name, value) in s.proxy.printed() {
         b.attr(name, value);
     }
+    for (name, value) in s.tls.lines() {
+        b.attr(name, value);
+    }
     format!("service {}\n{{\n{}}}\n", s.name.value, b.0)
 }
 

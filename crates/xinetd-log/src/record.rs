@@ -32,6 +32,8 @@ pub struct LogOnSuccess {
     pub duration: bool,
     /// `TRAFFIC`: `TRAFFIC:` record of redirected services.
     pub traffic: bool,
+    /// `TLS` (extension): the TLS summary on START ([`ServiceRecords::start_tls`]).
+    pub tls: bool,
 }
 
 impl LogOnSuccess {
@@ -46,6 +48,7 @@ impl LogOnSuccess {
                 "EXIT" => f.exit = true,
                 "DURATION" => f.duration = true,
                 "TRAFFIC" => f.traffic = true,
+                "TLS" => f.tls = true,
                 _ => return Err(LogError::UnknownFlag(w.to_owned())),
             }
         }
@@ -152,6 +155,9 @@ pub enum FailReason {
     Load,
     /// `connections per second` (cps).
     Cps,
+    /// `tls`: not an xinetd word (an extension, issue 15). The TLS handshake failed or timed
+    /// out; [`ServiceRecords::fail_detail`] adds what went wrong.
+    Tls,
     /// `fds`: not an xinetd word (an extension). The daemon refused a connection it would
     /// have served inside its own process because its descriptor budget is spent (xinetd
     /// holds such connections in forked children instead).
@@ -177,6 +183,7 @@ impl FailReason {
             FailReason::Cps => "connections per second",
             FailReason::Descriptors => "fds",
             FailReason::Proxy => "proxy",
+            FailReason::Tls => "tls",
         }
     }
 }
@@ -187,7 +194,7 @@ impl std::str::FromStr for FailReason {
     /// The exact words of [`FailReason::as_str`] (e.g. `per_source_limit`,
     /// `connections per second`).
     fn from_str(s: &str) -> Result<FailReason, LogError> {
-        const ALL: [FailReason; 11] = [
+        const ALL: [FailReason; 12] = [
             FailReason::Address,
             FailReason::Time,
             FailReason::Fork,
@@ -199,6 +206,7 @@ impl std::str::FromStr for FailReason {
             FailReason::Cps,
             FailReason::Descriptors,
             FailReason::Proxy,
+            FailReason::Tls,
         ];
         ALL.into_iter()
             .find(|r| r.as_str() == s)
@@ -440,6 +448,32 @@ impl ServiceRecords {
         Some(Record::new(RecordKind::Exit, s).field(|x| *x = f))
     }
 
+    /// `START: <id>[ pid=<pid>][ from=<addr>][ <tls>]`: [`ServiceRecords::start`] with the
+    /// TLS summary (e.g. `tls=TLSv1.3 cipher=... subject="CN=x"`) appended when `TLS` is in
+    /// `log_on_success` (extension).
+    pub fn start_tls(&self, server: Server, peer: Peer, tls: &str) -> Option<Record> {
+        let mut r = self.start(server, peer)?;
+        if self.on_success.tls && !tls.is_empty() {
+            let mut s = std::mem::take(&mut r.text);
+            let _ = write!(s, " {tls}");
+            r = Record::new(RecordKind::Start, s);
+        }
+        Some(r)
+    }
+
+    /// `FAIL: <id> <reason> <detail>[ from=<addr>]`: [`ServiceRecords::fail`] with what went
+    /// wrong after the reason word (extension: `FAIL: s tls alert=bad_certificate from=..`).
+    pub fn fail_detail(&self, reason: FailReason, detail: &str, peer: Peer) -> Option<Record> {
+        if self.on_failure.is_empty() {
+            return None;
+        }
+        let mut s = format!("FAIL: {} {} {detail}", self.id, reason.as_str());
+        if self.on_failure.host {
+            let _ = write!(s, " from={peer}");
+        }
+        Some(Record::new(RecordKind::Fail, s))
+    }
+
     /// `FAIL: <id> <reason>[ from=<addr>]` (F-721) — any `log_on_failure` flag enables it.
     pub fn fail(&self, reason: FailReason, peer: Peer) -> Option<Record> {
         if self.on_failure.is_empty() {
@@ -625,6 +659,43 @@ mod tests {
             exit.as_ref().map(Record::as_str),
             Some("EXIT: echo status=0 pid=0 duration=2(sec)")
         );
+    }
+
+    #[test]
+    fn tls_summary_and_fail_detail() {
+        let peer = Peer::Addr("127.0.0.1".parse().expect("addr"));
+        let with = ServiceRecords::new(
+            "s",
+            LogOnSuccess::from_words(["HOST", "TLS"]).expect("flags"),
+            LogOnFailure::from_words(["HOST"]).expect("flags"),
+        );
+        let r = with.start_tls(Server::Held, peer, "tls=TLSv1.3 cipher=X");
+        assert_eq!(
+            r.as_ref().map(Record::as_str),
+            Some("START: s from=127.0.0.1 tls=TLSv1.3 cipher=X")
+        );
+        // Without the TLS flag, START is the plain one.
+        let without = ServiceRecords::new(
+            "s",
+            LogOnSuccess::from_words(["HOST"]).expect("flags"),
+            LogOnFailure::default(),
+        );
+        assert_eq!(
+            without
+                .start_tls(Server::Held, peer, "tls=TLSv1.3")
+                .as_ref()
+                .map(Record::as_str),
+            Some("START: s from=127.0.0.1")
+        );
+        let f = with.fail_detail(FailReason::Tls, "alert=unknown_ca (sent)", peer);
+        assert_eq!(
+            f.as_ref().map(Record::as_str),
+            Some("FAIL: s tls alert=unknown_ca (sent) from=127.0.0.1")
+        );
+        assert!(without
+            .fail_detail(FailReason::Tls, "timeout", peer)
+            .is_none());
+        assert_eq!("tls".parse::<FailReason>().ok(), Some(FailReason::Tls));
     }
 
     #[test]

@@ -164,6 +164,41 @@ impl SpawnSpec {
     pub fn rlimit_files(&self) -> u64 {
         self.nofile
     }
+
+    /// A copy whose environment also has `vars` (per-connection variables such as TLS's
+    /// `SSL_*`), each replacing a variable of the same name. A name that is empty or holds
+    /// `=`, or a name or value with a NUL byte, cannot be passed and is left out.
+    ///
+    /// ```
+    /// let spec = xinetd_spawn::SpawnSpec::builder("/bin/true").build()?;
+    /// let tls = spec.with_connection_env([("SSL_PROTOCOL", "TLSv1.3")]);
+    /// assert_eq!(tls.env().last().map(|e| e.to_bytes()), Some(&b"SSL_PROTOCOL=TLSv1.3"[..]));
+    /// # Ok::<(), xinetd_spawn::SpawnError>(())
+    /// ```
+    pub fn with_connection_env<'a>(
+        &self,
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> SpawnSpec {
+        let mut out = self.clone();
+        for (name, value) in vars {
+            if name.is_empty() || name.contains('=') {
+                continue;
+            }
+            let Ok(entry) = CString::new(format!("{name}={value}")) else {
+                continue;
+            };
+            let prefix = format!("{name}=");
+            out.env
+                .retain(|e| !e.as_bytes().starts_with(prefix.as_bytes()));
+            out.env.push(entry);
+        }
+        out
+    }
+
+    /// The environment the server gets (without the per-connection `REMOTE_HOST`).
+    pub fn env(&self) -> &[CString] {
+        &self.env
+    }
 }
 
 /// Builder for [`SpawnSpec`]; every setting maps to one xinetd attribute.

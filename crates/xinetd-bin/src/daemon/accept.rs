@@ -163,8 +163,9 @@ impl Daemon {
         peer: SocketAddr,
         now: Instant,
     ) {
-        // F-126, F-230: `banner` goes to every accepted client, before any check.
-        if let Some(b) = svc.rt.conf.banner.as_ref() {
+        // F-126, F-230: `banner` goes to every accepted client, before any check (a TLS
+        // service sends it inside TLS after the handshake, daemon/tls.rs).
+        if let Some(b) = svc.rt.conf.banner.as_ref().filter(|_| svc.rt.tls.is_none()) {
             if let Ok(text) = std::fs::read(&b.value) {
                 let _ = conn.stream.write_all(&text);
             }

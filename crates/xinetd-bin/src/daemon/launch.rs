@@ -43,6 +43,16 @@ pub struct Launch {
     env: Vec<String>,
     /// Extension: a Unix-domain client's credentials (its records name them).
     credentials: Option<Credentials>,
+    /// A TLS connection's server (issue 15): its environment and START summary.
+    tls: Option<Box<TlsLaunch>>,
+}
+
+/// What a server behind TLS gets besides the plain launch (issue 15).
+pub struct TlsLaunch {
+    /// The service's spawn spec with the connection's `SSL_*` variables.
+    pub spec: std::sync::Arc<xinetd_spawn::SpawnSpec>,
+    /// The START record's TLS summary.
+    pub summary: String,
 }
 
 impl Launch {
@@ -76,12 +86,19 @@ impl Launch {
             failures: 0,
             env: Vec::new(),
             credentials: None,
+            tls: None,
         }
     }
 
     /// With per-connection variables for the server.
     pub fn with_env(mut self, env: Vec<String>) -> Launch {
         self.env = env;
+        self
+    }
+
+    /// The server of a TLS connection: `tls` replaces the spawn spec and adds to START.
+    pub fn with_tls(mut self, tls: TlsLaunch) -> Launch {
+        self.tls = Some(Box::new(tls));
         self
     }
 
@@ -99,6 +116,7 @@ impl Launch {
             failures: r.failures,
             env: r.env,
             credentials: r.credentials,
+            tls: r.tls,
         }
     }
 }
@@ -119,6 +137,20 @@ pub struct Pending {
     /// Unless `NORETRY`: a copy of the socket and the started service, to try again after a
     /// failed fork.
     retry: Option<(OwnedFd, Service)>,
+    /// A TLS connection's server (issue 15).
+    tls: Option<Box<TlsLaunch>>,
+}
+
+impl Pending {
+    /// START of the server, with the TLS summary for a TLS connection's.
+    fn log_start(&self, pid: i32, log: &mut crate::dlog::ProgramLog) {
+        match &self.tls {
+            Some(t) => self
+                .svc
+                .log_start_tls(Served::Process(pid), self.peer, &t.summary, log),
+            None => self.svc.log_start(Served::Process(pid), self.peer, log),
+        }
+    }
 }
 
 /// A running external server.
@@ -170,7 +202,11 @@ impl Daemon {
     /// Queues the start of a server (on a spawner thread, see [`crate::spawner`]); the result
     /// arrives through [`Daemon::on_spawns`].
     pub(super) fn launch(&mut self, l: Launch) {
-        let Some(spec) = l.spec_svc.rt.spawn.clone() else {
+        let spec = match &l.tls {
+            Some(t) => Some(t.spec.clone()),
+            None => l.spec_svc.rt.spawn.clone(),
+        };
+        let Some(spec) = spec else {
             self.log.msg(
                 Level::Err,
                 &format!("service {} has no server", l.spec_svc.id),
@@ -217,6 +253,7 @@ impl Daemon {
                 env: l.env.clone(),
                 credentials: l.credentials,
                 retry,
+                tls: l.tls,
             },
         );
         let job = Job {
@@ -361,6 +398,10 @@ impl Daemon {
 
     /// START of a spawned server: the client by address, or by credentials on a Unix socket.
     fn log_start_of(&mut self, p: &Pending, pid: i32) {
+        if p.tls.is_some() {
+            p.log_start(pid, &mut self.log);
+            return;
+        }
         match p.credentials {
             Some(c) => p
                 .svc
@@ -389,6 +430,7 @@ impl Daemon {
                     env: p.env,
                     credentials: p.credentials,
                     due: now + RETRY_INTERVAL,
+                    tls: p.tls,
                 });
             }
             (action, _) => {

@@ -18,6 +18,7 @@ mod routes;
 mod serve;
 mod services;
 mod stderr;
+mod tls;
 
 use std::collections::HashMap;
 use std::io;
@@ -45,6 +46,7 @@ pub use accept::Carrier;
 pub use budget::raise_nofile;
 use budget::{Budget, Throttle};
 use launch::Launcher;
+pub use launch::TlsLaunch;
 pub use notify::{without_manager_variables, Notifier};
 pub use routes::{Route, WAKER};
 use routes::{Routes, SIGNALS};

@@ -75,9 +75,30 @@ impl Daemon {
         }
         let removed: Vec<u64> = self
             .services
-            .keys()
-            .copied()
-            .filter(|k| !matched.contains(k))
+            .iter()
+            .filter(|(k, a)| {
+                if matched.contains(k) {
+                    return false;
+                }
+                // Issue 15: a service whose new TLS files cannot be used keeps running with
+                // the certificate it had (the error was logged with its location).
+                let keep = a.svc.rt.tls.is_some()
+                    && new
+                        .tls_failed
+                        .iter()
+                        .any(|id| a.svc.id.eq_ignore_ascii_case(id));
+                if keep {
+                    self.log.msg(
+                        Level::Warning,
+                        &format!(
+                            "service {}: keeping the TLS certificate loaded before",
+                            a.svc.id
+                        ),
+                    );
+                }
+                !keep
+            })
+            .map(|(k, _)| *k)
             .collect();
         let dropped = removed.len();
         for key in removed {

@@ -150,6 +150,11 @@ impl Daemon {
         hold: Option<Hold>,
         now: Instant,
     ) {
+        if let Some(tls) = svc.rt.tls.clone() {
+            // Issue 15: the handshake first; `banner_success` goes over TLS after it.
+            self.start_tls(key, svc, conn.stream, peer, hold, now, tls);
+            return;
+        }
         let mut conn = conn;
         // F-127: `banner_success` after the checks passed, before the server runs.
         if let Some(b) = svc.rt.conf.banner_success.as_ref() {
@@ -364,20 +369,20 @@ impl Daemon {
         self.after_turn(id, s, Next::Wait, now);
     }
 
-    fn next_session_id(&mut self) -> u64 {
+    pub(super) fn next_session_id(&mut self) -> u64 {
         let id = self.next_session;
         self.next_session += 1;
         id
     }
 
     /// A new session's first turn: most requests are already in the socket.
-    fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
+    pub(super) fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
         let next = self.turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
     /// One turn of a session (which is out of the table meanwhile, so it can see the rest).
-    fn turn(&self, s: &mut Session) -> Next {
+    pub(super) fn turn(&self, s: &mut Session) -> Next {
         let view = super::report::View { d: self };
         let cx = session::Cx {
             tcpmux: &self.tcpmux,
@@ -396,11 +401,7 @@ impl Daemon {
     }
 
     /// Keeps the session with the interest its state needs, or ends it.
-    fn after_turn(&mut self, id: u64, mut s: Session, next: Next, now: Instant) {
-        let (to_target, to_client) = s.take_relayed();
-        if to_target + to_client > 0 {
-            self.metrics.relayed(&s.svc.id, to_target, to_client);
-        }
+    pub(super) fn after_turn(&mut self, id: u64, mut s: Session, next: Next, now: Instant) {
         match next {
             Next::Wait | Next::Again => {
                 if let Err(e) = s.follow(self.poll.registry()) {
@@ -423,6 +424,7 @@ impl Daemon {
             }
             Next::Done => self.end_session(s, now),
             Next::Handoff(client) => self.handoff(s, client, now),
+            Next::Established => self.tls_established(id, s, now),
         }
     }
 
@@ -433,6 +435,10 @@ impl Daemon {
         }
         let (to_target, to_client) = s.take_relayed();
         self.metrics.relayed(&s.svc.id, to_target, to_client);
+        if s.tls_refused() {
+            self.metrics
+                .refused(&s.svc.id, crate::metrics::Refused::Tls);
+        }
         self.metrics
             .session_ended(&s.svc.id, now.saturating_duration_since(s.started));
         s.finish(self.poll.registry(), &mut self.log, now);

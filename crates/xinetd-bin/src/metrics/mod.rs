@@ -36,9 +36,11 @@ pub enum Refused {
     Time,
     /// A SENSOR service, or the SENSOR ban list.
     Sensor,
-    /// A PROXY protocol header that was missing or malformed (none yet: the label exists so
-    /// dashboards need not change when the PROXY support lands).
+    /// A PROXY protocol header that was missing, malformed or from a peer not in
+    /// `proxy_from` (issue 13).
     Proxy,
+    /// A TLS handshake that failed, timed out or was cut off (issue 15).
+    Tls,
     /// The server could not be forked (after the retries).
     Fork,
     /// `-limit` (the daemon-wide process limit).
@@ -53,7 +55,7 @@ pub enum Refused {
 
 impl Refused {
     /// Every reason, in label order.
-    pub const ALL: [Refused; 14] = [
+    pub const ALL: [Refused; 15] = [
         Refused::Address,
         Refused::Libwrap,
         Refused::Cps,
@@ -63,6 +65,7 @@ impl Refused {
         Refused::Time,
         Refused::Sensor,
         Refused::Proxy,
+        Refused::Tls,
         Refused::Fork,
         Refused::ProcessLimit,
         Refused::Fds,
@@ -82,6 +85,7 @@ impl Refused {
             Refused::Time => "time",
             Refused::Sensor => "sensor",
             Refused::Proxy => "proxy",
+            Refused::Tls => "tls",
             Refused::Fork => "fork",
             Refused::ProcessLimit => "process_limit",
             Refused::Fds => "fds",
@@ -119,8 +123,8 @@ impl Refused {
             FailReason::Load => Refused::Load,
             FailReason::Cps => Refused::Cps,
             FailReason::Descriptors => Refused::Fds,
-            // FailReason is non_exhaustive: the PROXY work adds its reason there.
-            other if other.as_str() == "proxy" => Refused::Proxy,
+            FailReason::Proxy => Refused::Proxy,
+            FailReason::Tls => Refused::Tls,
             _ => Refused::Other,
         }
     }

@@ -15,6 +15,7 @@ pub mod inline;
 pub mod metrics;
 pub mod relay;
 pub mod tcpmux;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -37,6 +38,8 @@ pub enum Next {
     Done,
     /// tcpmux found the client service: start its server on this connection.
     Handoff(Service),
+    /// The TLS handshake finished: the daemon starts the plaintext side (issue 15).
+    Established,
 }
 
 /// Interest as a value that can be "nothing" (mio's `Interest` cannot).
@@ -114,6 +117,8 @@ pub enum Kind {
     Relay(relay::Relay),
     /// metrics (extension).
     Metrics(metrics::Metrics),
+    /// A TLS connection (issue 15).
+    Tls(Box<tls::Tls>),
 }
 
 /// One connection served inside the daemon.
@@ -172,6 +177,7 @@ impl Session {
             Kind::Admin(s) => s.ready(&self.svc, self.started, self.client, cx.view),
             Kind::Relay(s) => s.ready(),
             Kind::Metrics(s) => s.ready(cx.view),
+            Kind::Tls(s) => s.ready(),
         }
     }
 
@@ -197,12 +203,16 @@ impl Session {
             Kind::Admin(s) => s.follow(registry),
             Kind::Relay(s) => s.follow(registry),
             Kind::Metrics(s) => s.follow(registry),
+            Kind::Tls(s) => s.follow(registry),
         }
     }
 
     /// When the session must end.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        match &self.kind {
+            Kind::Tls(t) => self.deadline.into_iter().chain(t.deadline()).min(),
+            _ => self.deadline,
+        }
     }
 
     /// The tokens of its sockets.
@@ -213,6 +223,7 @@ impl Session {
             Kind::Admin(s) => vec![s.sock.token()],
             Kind::Relay(s) => vec![s.client.token(), s.target.token()],
             Kind::Metrics(s) => vec![s.sock.token()],
+            Kind::Tls(s) => s.tokens(),
         }
     }
 
@@ -227,13 +238,14 @@ impl Session {
             Kind::Admin(s) => s.sock.stream.peer_addr().ok(),
             Kind::Relay(s) => s.client.stream.peer_addr().ok(),
             Kind::Metrics(s) => s.sock.stream.peer_addr().ok(),
+            Kind::Tls(s) => s.client.stream.peer_addr().ok(),
         }
     }
 
     /// True for the sessions the `servers` rows list (inline connections and admin
     /// sessions; xinetd forks for those, while it relays in a child it does not list).
     pub fn listed(&self) -> bool {
-        !matches!(self.kind, Kind::Relay(_))
+        !matches!(self.kind, Kind::Relay(_) | Kind::Tls(_))
     }
 
     /// The end: stops watching the sockets, logs TRAFFIC (redirect) and EXIT once, and gives
@@ -254,6 +266,11 @@ impl Session {
                         peer.map_or_else(|| "?".to_string(), |p| p.ip().to_string())
                     ),
                 );
+            }
+        }
+        if let Kind::Tls(t) = &self.kind {
+            if !tls_finish(t, &self.svc, self.peer(), log) {
+                return;
             }
         }
         if let Kind::Relay(r) = &self.kind {
@@ -280,6 +297,57 @@ impl Session {
                 s.client.forget(registry);
                 s.target.forget(registry);
             }
+            Kind::Tls(s) => s.forget(registry),
         }
+    }
+}
+
+impl Session {
+    /// A TLS session whose handshake failed (its FAIL record is `tls`): counted as a refusal
+    /// by the metrics.
+    pub fn tls_refused(&self) -> bool {
+        matches!(&self.kind, Kind::Tls(t) if matches!(
+            t.failure(),
+            Some(tls::Failure::Handshake(_) | tls::Failure::Eof | tls::Failure::Timeout)
+        ))
+    }
+}
+
+/// The records of a TLS session's end; `true` when the caller writes the EXIT of a session
+/// served inside the daemon (builtins and `redirect`, whose TRAFFIC is written here).
+fn tls_finish(
+    t: &tls::Tls,
+    svc: &crate::service::Service,
+    peer: Option<std::net::SocketAddr>,
+    log: &mut crate::dlog::ProgramLog,
+) -> bool {
+    use xinetd_log::FailReason;
+    let fail = |detail: &str, log: &mut crate::dlog::ProgramLog| {
+        svc.log_fail_detail(FailReason::Tls, detail, peer, log);
+        false
+    };
+    match t.failure() {
+        Some(tls::Failure::Handshake(d)) => fail(&d, log),
+        Some(tls::Failure::Eof) => fail("eof", log),
+        Some(tls::Failure::Timeout) => fail("timeout", log),
+        Some(tls::Failure::Connect(msg)) => {
+            log.msg(crate::dlog::Level::Err, &msg);
+            svc.log_exit(
+                crate::slog::Served::Held,
+                Some(0),
+                None,
+                std::time::Duration::ZERO,
+                log,
+            );
+            false
+        }
+        None => match &t.inner {
+            tls::Inner::Stream(p) if p.is_server() => false,
+            tls::Inner::Stream(_) => {
+                svc.log_traffic(t.bytes_in, t.bytes_out, log);
+                true
+            }
+            _ => true,
+        },
     }
 }

@@ -706,6 +706,13 @@ impl Loader<'_> {
                     }
                 })?;
             }
+            Attr::TlsCert
+            | Attr::TlsKey
+            | Attr::TlsClientCa
+            | Attr::TlsClientAuth
+            | Attr::TlsAlpn
+            | Attr::TlsMinVersion
+            | Attr::TlsHandshakeTimeout => super::tls::parse(&mut d.tls, attr, name, &vals, &span)?,
         }
         let _ = name;
         Ok(())

@@ -79,6 +79,7 @@ pub(crate) struct Draft {
     pub(crate) socket: crate::sockopts::SocketOptions,
     pub(crate) source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
     pub(crate) sandbox: crate::sandbox::Sandbox,
+    pub(crate) tls: crate::tls::TlsAttrs,
 }
 
 impl Draft {
@@ -140,6 +141,7 @@ impl Draft {
             socket: crate::sockopts::SocketOptions::default(),
             source_prefix: None,
             sandbox: crate::sandbox::Sandbox::default(),
+            tls: crate::tls::TlsAttrs::default(),
         }
     }
     pub(crate) fn id(&self) -> &str {
@@ -279,6 +281,7 @@ pub(crate) fn into_service(d: Draft) -> Service {
         socket: d.socket,
         source_prefix: d.source_prefix,
         sandbox: d.sandbox,
+        tls: d.tls,
     }
 }
 

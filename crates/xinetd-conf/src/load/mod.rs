@@ -24,6 +24,7 @@ mod fill;
 mod include;
 mod proxy;
 mod sockopts;
+mod tls;
 mod validate;
 
 use draft::into_defaults;
@@ -204,7 +205,8 @@ impl Loader<'_> {
             let mut ok = checks.service_fill(&mut d, &defaults)
                 && checks.check_entry(&mut d, accepted.iter().filter_map(|t| Claim::of_draft(t)))
                 && checks.check_socket_options(&d)
-                && checks.check_proxy(&mut d);
+                && checks.check_proxy(&mut d)
+                && checks.check_tls(&d);
             if ok {
                 if let Some(at) = &d.error {
                     // xinetd 2.3.15.3 would run this half-configured service: `disable = no`
