@@ -111,6 +111,13 @@ if [[ " $SCEN " == *" storm "* ]]; then
       log "storm $srv run $run"
       "$NB" storm "$SPID" "$EP" "$CP" "$conf" "$a" "$b" "$HUPS" "$STORM_SECS" | label "storm $srv"
       "$NB" storm "$SPID" "$EP" "$CP" "$conf" "$a" "$b" 0 3 | label "storm-quiet $srv"
+      # The same load from two processes in their own sessions (scheduler autogroups): the
+      # echo clients cannot take the CPU from the /bin/cat clients inside one process.
+      setsid -w "$NB" load "$EP" 8 "$STORM_SECS" > "$TMP/e.out" & L1=$!
+      setsid -w "$NB" load "$CP" 8 "$STORM_SECS" > "$TMP/c.out" & L2=$!
+      "$NB" hup "$SPID" "$conf" "$a" "$b" "$HUPS" "$STORM_SECS" > "$TMP/h.out"
+      wait "$L1" "$L2"
+      echo "RESULT storm-split $srv $(cat "$TMP/h.out" | cut -d' ' -f3) echo: $(cut -d' ' -f4- "$TMP/e.out") cat: $(cut -d' ' -f4- "$TMP/c.out")"
       echo "reconfigurations logged: $(grep -c 'Reconfigured\|Starting reconfiguration' "$TMP/$srv.log" || true)"
       stop "$SPID"
     done

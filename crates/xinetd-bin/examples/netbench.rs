@@ -10,6 +10,8 @@
 //! netbench cps PORT CLIENTS SECONDS             # connect, 1 byte there and back, close
 //! netbench held PORT N PID                      # N held echo connections: memory, latency
 //! netbench storm PID ECHO_PORT CAT_PORT CONF CONF_A CONF_B HUPS SECONDS
+//! netbench load PORT CLIENTS SECONDS            # closed-loop echo exchanges
+//! netbench hup PID CONF CONF_A CONF_B HUPS SECONDS  # the storm's signals alone
 //! ```
 //!
 //! Only loopback addresses are used; every loop is bounded in time and count.
@@ -17,7 +19,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +63,8 @@ fn main() {
             num(&args, 3, "pid"),
         ),
         Some("storm") => storm(&args[1..]),
+        Some("load") => load(&args[1..]),
+        Some("hup") => hups(&args[1..]),
         _ => die("usage: see the comment at the top of examples/netbench.rs"),
     }
 }
@@ -375,6 +379,63 @@ fn held(port: u16, n: usize, pid: i32) {
 
 // ---- reload storm ----
 
+/// Sends `hups` SIGHUPs to `pid` evenly over `dur`, each after putting `ca` or `cb` (in turn)
+/// in place of `conf`; returns how many were sent.
+fn hup(pid: i32, conf: &str, ca: &str, cb: &str, hups: u32, dur: Duration) -> u32 {
+    let every = dur / hups.max(1);
+    let t0 = Instant::now();
+    let mut sent = 0u32;
+    let mut attempts = 0u32;
+    while sent < hups && attempts < hups.saturating_mul(2) {
+        attempts += 1;
+        let next = t0 + every * sent;
+        if let Some(w) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(w);
+        }
+        let src = if sent % 2 == 0 { cb } else { ca };
+        let tmp = format!("{conf}.tmp");
+        if std::fs::copy(src, &tmp).is_ok() && std::fs::rename(&tmp, conf).is_ok() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGHUP,
+            );
+            sent += 1;
+        }
+    }
+    sent
+}
+
+fn report(what: &str, lat: &mut Lat, errors: u64) -> String {
+    format!(
+        "{what}_n={} {what}_p99_ms={:.2} {what}_max_ms={:.2} {what}_errors={errors}",
+        lat.0.len(),
+        lat.pct(0.99),
+        lat.max()
+    )
+}
+
+/// `load PORT CLIENTS SECONDS`: closed-loop echo exchanges (half-close, read to EOF).
+fn load(a: &[String]) {
+    let port: u16 = num(a, 0, "port");
+    let clients: usize = num::<usize>(a, 1, "count").min(1024);
+    let secs: u64 = num::<u64>(a, 2, "seconds").min(MAX_SECONDS);
+    let (mut l, e) = closed_loop(lo(port), clients, Duration::from_secs(secs), true);
+    println!("RESULT load port={port} {}", report("x", &mut l, e));
+}
+
+/// `hup PID CONF CONF_A CONF_B HUPS SECONDS`.
+fn hups(a: &[String]) {
+    if a.len() < 6 {
+        die("hup PID CONF CONF_A CONF_B HUPS SECONDS");
+    }
+    let n = num::<u32>(a, 4, "count").min(10_000);
+    let secs = num::<u64>(a, 5, "seconds").min(MAX_SECONDS);
+    let sent = hup(num(a, 0, "pid"), &a[1], &a[2], &a[3], n, Duration::from_secs(secs));
+    println!("RESULT hup sent={sent}");
+}
+
+/// The issue's method: 8 echo and 8 `/bin/cat` clients in this one process (one scheduler
+/// group) while SIGHUPs arrive.
 fn storm(a: &[String]) {
     if a.len() < 8 {
         die("storm PID ECHO_PORT CAT_PORT CONF CONF_A CONF_B HUPS SECONDS");
@@ -383,47 +444,17 @@ fn storm(a: &[String]) {
     let echo = lo(num(a, 1, "port"));
     let cat = lo(num(a, 2, "port"));
     let (conf, ca, cb) = (a[3].clone(), a[4].clone(), a[5].clone());
-    let hups: u32 = num::<u32>(a, 6, "count").min(10_000);
+    let n: u32 = num::<u32>(a, 6, "count").min(10_000);
     let secs: u64 = num::<u64>(a, 7, "seconds").min(MAX_SECONDS);
     let dur = Duration::from_secs(secs);
-    let done = Arc::new(AtomicBool::new(false));
-    let signaller = {
-        let done = Arc::clone(&done);
-        std::thread::spawn(move || {
-            let every = dur / hups.max(1);
-            let t0 = Instant::now();
-            let mut sent = 0u32;
-            while sent < hups && !done.load(Ordering::Relaxed) {
-                let next = t0 + every * sent;
-                if let Some(w) = next.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(w);
-                }
-                let src = if sent % 2 == 0 { &cb } else { &ca };
-                let tmp = format!("{conf}.tmp");
-                if std::fs::copy(src, &tmp).is_ok() && std::fs::rename(&tmp, &conf).is_ok() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGHUP,
-                    );
-                    sent += 1;
-                }
-            }
-            sent
-        })
-    };
+    let signaller = std::thread::spawn(move || hup(pid, &conf, &ca, &cb, n, dur));
     let e = std::thread::spawn(move || closed_loop(echo, 8, dur, true));
     let (mut c, cerr) = closed_loop(cat, 8, dur, true);
     let (mut e, eerr) = e.join().unwrap_or_else(|_| die("echo clients died"));
-    done.store(true, Ordering::Relaxed);
     let sent = signaller.join().unwrap_or(0);
     println!(
-        "RESULT storm hups={sent} echo_n={} echo_p99_ms={:.2} echo_max_ms={:.2} echo_errors={eerr} \
-         cat_n={} cat_p99_ms={:.2} cat_max_ms={:.2} cat_errors={cerr}",
-        e.0.len(),
-        e.pct(0.99),
-        e.max(),
-        c.0.len(),
-        c.pct(0.99),
-        c.max()
+        "RESULT storm hups={sent} {} {}",
+        report("echo", &mut e, eerr),
+        report("cat", &mut c, cerr)
     );
 }
