@@ -83,7 +83,11 @@ impl Lat {
         f64::from(self.0[i]) / 1000.0
     }
     fn max(&self) -> f64 {
-        self.0.iter().copied().max().map_or(0.0, |m| f64::from(m) / 1000.0)
+        self.0
+            .iter()
+            .copied()
+            .max()
+            .map_or(0.0, |m| f64::from(m) / 1000.0)
     }
 }
 
@@ -430,7 +434,14 @@ fn hups(a: &[String]) {
     }
     let n = num::<u32>(a, 4, "count").min(10_000);
     let secs = num::<u64>(a, 5, "seconds").min(MAX_SECONDS);
-    let sent = hup(num(a, 0, "pid"), &a[1], &a[2], &a[3], n, Duration::from_secs(secs));
+    let sent = hup(
+        num(a, 0, "pid"),
+        &a[1],
+        &a[2],
+        &a[3],
+        n,
+        Duration::from_secs(secs),
+    );
     println!("RESULT hup sent={sent}");
 }
 

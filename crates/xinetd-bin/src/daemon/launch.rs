@@ -198,7 +198,7 @@ impl Daemon {
             stderr,
         };
         let lr = &mut self.launcher;
-        if lr.spawner.is_none() && std::env::var_os("XINETD_EXPERIMENT_INLINE_SPAWN").is_none() {
+        if lr.spawner.is_none() {
             match Spawner::start(self.waker.clone()) {
                 Ok(sp) => lr.spawner = Some(sp),
                 Err(e) => self.log.msg(

@@ -100,6 +100,8 @@ pub struct Daemon {
     started_at: std::time::SystemTime,
     /// Servers' stderr pipes (`log_stderr = yes`).
     stderr: stderr::StderrPipes,
+    /// The pipes of the redirect relays (splice), which the route table does not count.
+    relay_pipe_fds: usize,
 }
 
 impl Daemon {
@@ -167,6 +169,7 @@ impl Daemon {
             metrics: crate::metrics::Metrics::default(),
             started_at: std::time::SystemTime::now(),
             stderr: stderr::StderrPipes::default(),
+            relay_pipe_fds: 0,
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -227,13 +230,14 @@ impl Daemon {
 
     /// Descriptors held by in-loop work, estimated without a system call: one per polled
     /// socket, one per connection waiting in the pipeline or for a `USERID` after a refusal,
-    /// the socket copies of fork retries, two per spawn in flight.
+    /// the socket copies of fork retries, two per spawn in flight, the relays' pipes.
     fn held_fds(&self) -> usize {
         self.routes.len()
             + self.pipeline.waiting_count()
             + self.idents.after_refusal()
             + self.launcher.retries.entries().len()
             + 2 * self.launcher.pending.len()
+            + self.relay_pipe_fds
     }
 
     /// Measures what is open besides the held descriptors (start-up, reload).

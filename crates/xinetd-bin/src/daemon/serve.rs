@@ -269,7 +269,9 @@ impl Daemon {
         let id = self.next_session_id();
         let client = Socket::new(stream, self.routes.add(Route::Session(id)));
         let to = Socket::new(out, self.routes.add(Route::Session(id)));
-        let kind = Kind::Relay(session::relay::Relay::new(client, to, target));
+        let relay = session::relay::Relay::new(client, to, target).with_pipes();
+        self.relay_pipe_fds += relay.pipe_fds();
+        let kind = Kind::Relay(relay);
         let timeout = svc.timeout;
         let s = Session::new(key, svc, hold, now, timeout, kind);
         // Nothing to do before the connection completes: wait for it.
@@ -340,6 +342,7 @@ impl Daemon {
 
     /// The end of a session: EXIT (and TRAFFIC) once, tokens freed, hold given back.
     pub(super) fn end_session(&mut self, mut s: Session, now: Instant) {
+        self.relay_pipe_fds = self.relay_pipe_fds.saturating_sub(s.pipe_fds());
         for t in s.tokens() {
             self.routes.remove(t);
         }

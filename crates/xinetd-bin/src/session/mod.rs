@@ -191,6 +191,14 @@ impl Session {
         }
     }
 
+    /// Descriptors held besides the sockets (a relay's pipes).
+    pub fn pipe_fds(&self) -> usize {
+        match &self.kind {
+            Kind::Relay(r) => r.pipe_fds(),
+            _ => 0,
+        }
+    }
+
     /// When the session must end.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
