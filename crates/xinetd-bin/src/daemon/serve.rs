@@ -269,9 +269,7 @@ impl Daemon {
         let id = self.next_session_id();
         let client = Socket::new(stream, self.routes.add(Route::Session(id)));
         let to = Socket::new(out, self.routes.add(Route::Session(id)));
-        let relay = session::relay::Relay::new(client, to, target).with_pipes();
-        self.relay_pipe_fds += relay.pipe_fds();
-        let kind = Kind::Relay(relay);
+        let kind = Kind::Relay(session::relay::Relay::new(client, to, target));
         let timeout = svc.timeout;
         let s = Session::new(key, svc, hold, now, timeout, kind);
         // Nothing to do before the connection completes: wait for it.
@@ -286,11 +284,19 @@ impl Daemon {
 
     /// A new session's first turn: most requests are already in the socket.
     fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
-        let next = self.turn(&mut s);
+        let next = self.counted_turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
     /// One turn of a session (which is out of the table meanwhile, so it can see the rest).
+    /// A turn, counting the pipes a relay takes in it (descriptor budget).
+    fn counted_turn(&mut self, s: &mut Session) -> Next {
+        let before = s.pipe_fds();
+        let next = self.turn(s);
+        self.relay_pipe_fds += s.pipe_fds().saturating_sub(before);
+        next
+    }
+
     fn turn(&self, s: &mut Session) -> Next {
         let view = super::report::View { d: self };
         let cx = session::Cx {
@@ -305,7 +311,7 @@ impl Daemon {
         let Some(mut s) = self.sessions.remove(&id) else {
             return;
         };
-        let next = self.turn(&mut s);
+        let next = self.counted_turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
