@@ -25,8 +25,6 @@ use crate::dlog::{Level, ProgramLog};
 /// Largest splice per call (a pipe holds 64 KiB), and what a direction carries before it
 /// moves to a pipe.
 const CHUNK: usize = 64 * 1024;
-/// What a pipe is asked to hold (within the default `/proc/sys/fs/pipe-max-size`, 1 MiB).
-const PIPE_SIZE: usize = 256 * 1024;
 /// Largest read per call on the copying path (xinetd reads 1500 bytes; more only saves calls).
 const COPY_CHUNK: usize = 16 * 1024;
 
@@ -260,9 +258,6 @@ impl Pending {
             return;
         }
         if let Ok((r, w)) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC) {
-            // A larger pipe moves more per system call and per wake-up (pages are only
-            // referenced while bytes wait in it); the default 64 KiB if refused.
-            let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32));
             *self = Pending::Pipe { r, w, len: 0 };
         }
     }
@@ -286,14 +281,8 @@ impl Pending {
     fn fill(&mut self, from: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
         match self {
             Pending::Pipe { w, len, .. } => loop {
-                match nix::fcntl::splice(
-                    from.as_fd(),
-                    None,
-                    w.as_fd(),
-                    None,
-                    PIPE_SIZE,
-                    splice_flags(),
-                ) {
+                match nix::fcntl::splice(from.as_fd(), None, w.as_fd(), None, CHUNK, splice_flags())
+                {
                     Ok(n) => {
                         *len += n;
                         return Ok(Some(n));
