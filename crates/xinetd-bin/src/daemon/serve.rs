@@ -339,6 +339,10 @@ impl Daemon {
                 if matches!(next, Next::Again) {
                     self.again.extend(s.tokens().first().copied());
                 }
+                if let Some(d) = s.deadline().filter(|_| !s.timer_armed) {
+                    s.timer_armed = true;
+                    self.session_timers.push(std::cmp::Reverse((d, id)));
+                }
                 self.sessions.insert(id, s);
             }
             Next::Done => self.end_session(s, now),
@@ -397,13 +401,11 @@ impl Daemon {
 
     /// Sessions whose `timeout` is reached end.
     pub(super) fn expire_sessions(&mut self, now: Instant) {
-        let late: Vec<u64> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.deadline().is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in late {
+        while let Some(std::cmp::Reverse((due, id))) = self.session_timers.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.session_timers.pop();
             if let Some(s) = self.sessions.remove(&id) {
                 self.end_session(s, now);
             }

@@ -128,6 +128,8 @@ pub struct Session {
     pub started: Instant,
     /// `timeout` (extension): the session is closed then.
     deadline: Option<Instant>,
+    /// The deadline is in the daemon's timer heap.
+    pub timer_armed: bool,
     /// The state machine.
     pub kind: Kind,
     /// Relayed bytes already counted in the metrics (to the target, to the client).
@@ -150,6 +152,7 @@ impl Session {
             hold,
             started: now,
             deadline: timeout.map(|t| now + t),
+            timer_armed: false,
             kind,
             relayed: (0, 0),
         }
