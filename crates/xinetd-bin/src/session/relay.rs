@@ -79,8 +79,8 @@ impl Relay {
     /// The same relay moving its bytes through pipes from the first byte.
     #[cfg(test)]
     fn with_pipes(mut self) -> Relay {
-        self.to_target.to_pipe();
-        self.to_client.to_pipe();
+        self.to_target.use_pipe();
+        self.to_client.use_pipe();
         self.pipe_tried = (true, true);
         self
     }
@@ -191,7 +191,7 @@ impl Relay {
             if !self.client_eof && self.to_target.is_empty() {
                 if !self.pipe_tried.0 && self.bytes_in >= CHUNK as u64 {
                     self.pipe_tried.0 = true;
-                    self.to_target.to_pipe();
+                    self.to_target.use_pipe();
                 }
                 match self.to_target.fill(&mut self.client.stream, &mut buf) {
                     Ok(Some(0)) => {
@@ -209,7 +209,7 @@ impl Relay {
             if !self.target_eof && self.to_client.is_empty() {
                 if !self.pipe_tried.1 && self.bytes_out >= CHUNK as u64 {
                     self.pipe_tried.1 = true;
-                    self.to_client.to_pipe();
+                    self.to_client.use_pipe();
                 }
                 match self.to_client.fill(&mut self.target.stream, &mut buf) {
                     Ok(Some(0)) => {
@@ -252,7 +252,7 @@ enum Pending {
 impl Pending {
     /// An empty buffer becomes a non-blocking pipe (it stays a buffer when descriptors are
     /// short).
-    fn to_pipe(&mut self) {
+    fn use_pipe(&mut self) {
         use nix::fcntl::OFlag;
         if !matches!(self, Pending::Buf(b) if b.is_empty()) {
             return;
