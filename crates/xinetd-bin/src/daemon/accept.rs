@@ -594,7 +594,8 @@ impl Daemon {
 fn descriptors_needed(svc: &Service) -> usize {
     let session = match svc.server {
         Server::Internal(b) if b.holds_connection() => 1,
-        Server::Redirect(_) => 2,
+        // Client, target, and the relay's two pipes.
+        Server::Redirect(_) => 6,
         _ => 0,
     };
     let ident = if svc.logs_remote_user() { 2 } else { 0 };

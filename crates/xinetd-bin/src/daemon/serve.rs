@@ -377,11 +377,19 @@ impl Daemon {
 
     /// A new session's first turn: most requests are already in the socket.
     pub(super) fn start_session(&mut self, id: u64, mut s: Session, now: Instant) {
-        let next = self.turn(&mut s);
+        let next = self.counted_turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
     /// One turn of a session (which is out of the table meanwhile, so it can see the rest).
+    /// A turn, counting the pipes a relay takes in it (descriptor budget).
+    fn counted_turn(&mut self, s: &mut Session) -> Next {
+        let before = s.pipe_fds();
+        let next = self.turn(s);
+        self.relay_pipe_fds += s.pipe_fds().saturating_sub(before);
+        next
+    }
+
     pub(super) fn turn(&self, s: &mut Session) -> Next {
         let view = super::report::View { d: self };
         let cx = session::Cx {
@@ -396,7 +404,7 @@ impl Daemon {
         let Some(mut s) = self.sessions.remove(&id) else {
             return;
         };
-        let next = self.turn(&mut s);
+        let next = self.counted_turn(&mut s);
         self.after_turn(id, s, next, now);
     }
 
@@ -420,6 +428,10 @@ impl Daemon {
                 if matches!(next, Next::Again) {
                     self.again.extend(s.tokens().first().copied());
                 }
+                if let Some(d) = s.deadline().filter(|_| !s.timer_armed) {
+                    s.timer_armed = true;
+                    self.session_timers.push(std::cmp::Reverse((d, id)));
+                }
                 self.sessions.insert(id, s);
             }
             Next::Done => self.end_session(s, now),
@@ -430,6 +442,7 @@ impl Daemon {
 
     /// The end of a session: EXIT (and TRAFFIC) once, tokens freed, hold given back.
     pub(super) fn end_session(&mut self, mut s: Session, now: Instant) {
+        self.relay_pipe_fds = self.relay_pipe_fds.saturating_sub(s.pipe_fds());
         for t in s.tokens() {
             self.routes.remove(t);
         }
@@ -485,13 +498,11 @@ impl Daemon {
 
     /// Sessions whose `timeout` is reached end.
     pub(super) fn expire_sessions(&mut self, now: Instant) {
-        let late: Vec<u64> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.deadline().is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in late {
+        while let Some(std::cmp::Reverse((due, id))) = self.session_timers.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.session_timers.pop();
             if let Some(s) = self.sessions.remove(&id) {
                 self.end_session(s, now);
             }

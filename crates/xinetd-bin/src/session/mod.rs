@@ -133,6 +133,8 @@ pub struct Session {
     pub started: Instant,
     /// `timeout` (extension): the session is closed then.
     deadline: Option<Instant>,
+    /// The deadline is in the daemon's timer heap.
+    pub timer_armed: bool,
     /// The state machine.
     pub kind: Kind,
     /// The client a PROXY header named (the socket's peer is the balancer then).
@@ -157,6 +159,7 @@ impl Session {
             hold,
             started: now,
             deadline: timeout.map(|t| now + t),
+            timer_armed: false,
             kind,
             client: None,
             relayed: (0, 0),
@@ -204,6 +207,14 @@ impl Session {
             Kind::Relay(s) => s.follow(registry),
             Kind::Metrics(s) => s.follow(registry),
             Kind::Tls(s) => s.follow(registry),
+        }
+    }
+
+    /// Descriptors held besides the sockets (a relay's pipes).
+    pub fn pipe_fds(&self) -> usize {
+        match &self.kind {
+            Kind::Relay(r) => r.pipe_fds(),
+            _ => 0,
         }
     }
 
