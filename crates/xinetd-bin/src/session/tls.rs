@@ -215,6 +215,11 @@ impl Tls {
         config: Arc<rustls::ServerConfig>,
         deadline: Instant,
     ) -> Result<Tls, rustls::Error> {
+        // rustls hands the socket whole records and flights; Nagle would hold the records
+        // that follow an unacknowledged one (the session tickets after the handshake, then
+        // the first answer) for the client's delayed ACK, 40 ms per connection. stunnel
+        // sets TCP_NODELAY too, and the redirect relay does (F-601).
+        let _ = client.stream.set_nodelay(true);
         Ok(Tls {
             client,
             conn: ServerConnection::new(config)?,
