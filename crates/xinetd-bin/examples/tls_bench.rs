@@ -118,7 +118,12 @@ impl ServerCertVerifier for Pinned {
 // ring, like the daemon (rustls deprecates it only for lacking post-quantum key exchange).
 #[allow(deprecated)]
 fn client_config(certs: Vec<Vec<u8>>) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The client offers an X25519 share first, as OpenSSL, browsers and Go do (rustls'
+    // ring provider would offer P-384 first).
+    use rustls::crypto::ring::kx_group;
+    let mut p = rustls::crypto::ring::default_provider();
+    p.kx_groups = vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1];
+    let provider = Arc::new(p);
     let verifier = Arc::new(Pinned {
         certs,
         provider: provider.clone(),
@@ -541,9 +546,16 @@ fn main() {
 
     // 1. Handshakes.
     for (name, port) in &hs {
-        if one_echo(&cfg, *port).map(close).is_none() {
+        let Some(s) = one_echo(&cfg, *port) else {
             die(&format!("{name}: no echo (see {})", dir.display()));
-        }
+        };
+        println!(
+            "{name:<26} {:?} {:?} {:?}",
+            s.conn.protocol_version(),
+            s.conn.negotiated_cipher_suite().map(|c| c.suite()),
+            s.conn.negotiated_key_exchange_group().map(|g| g.name())
+        );
+        close(s);
         handshake_rate(&cfg, *port, threads, 0.3);
     }
     let mut rate = vec![Vec::new(); hs.len()];
