@@ -23,7 +23,10 @@ use super::{interest, Next, Socket};
 use crate::internal::{Builtin, ChargenRing};
 use crate::tls::identity::Established;
 
-/// Largest plaintext read per call.
+/// Largest read per call from either side: four full TLS records, written out to the client
+/// with one `writev(2)`, or as many records from it.
+const READ: usize = 64 * 1024;
+/// Plaintext taken out of rustls per call (at most one record's worth is there at a time).
 const CHUNK: usize = 16 * 1024;
 /// How much plaintext chargen queues for the client before waiting for it to drain.
 const BUILTIN_BACKLOG: usize = 16 * 1024;
@@ -265,7 +268,7 @@ impl Tls {
         self.handshake_deadline = None;
         // rustls refuses writes past 64 KiB of unsent data by default, which would silently
         // cut a large banner. The relay bounds the buffer itself instead: it only adds
-        // plaintext (at most one read, 16-32 KiB) while no record waits for the client.
+        // plaintext (at most one read, 64 KiB) while no record waits for the client.
         self.conn.set_buffer_limit(None);
         if let Some(b) = banner {
             self.send(b);
@@ -392,7 +395,7 @@ impl Tls {
                 }
             }
         }
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = vec![0u8; READ];
         for _ in 0..64 {
             let mut progress = false;
             // 1. TLS records out to the client.
@@ -493,53 +496,80 @@ impl Tls {
 
     /// Reads TLS records from the client and takes the plaintext out of rustls. `Err(None)`
     /// ends the session quietly (a reset), `Err(Some(_))` with a failure.
+    ///
+    /// One `read(2)` takes up to `buf.len()` bytes of records, which are then handed to
+    /// rustls from memory: its own `read_tls` reads at most 4 KiB a call, four or five
+    /// system calls per full record.
     fn read_client(&mut self, buf: &mut [u8]) -> Result<bool, Option<Failure>> {
         let mut progress = false;
         if !self.tcp_eof && self.conn.wants_read() {
-            match self.conn.read_tls(&mut self.client.stream) {
-                Ok(0) => {
+            let got = match self.client.stream.read(buf) {
+                Ok(n) => Some(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                Err(_) => return Err(None),
+            };
+            match got {
+                Some(0) => {
                     self.tcp_eof = true;
                     progress = true;
+                    // Tells rustls the transport ended (a missing close_notify is then
+                    // visible to the reader).
+                    let _ = self.conn.read_tls(&mut io::empty());
                 }
-                Ok(_) => progress = true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(None),
-            }
-            if progress {
-                if let Err(e) = self.conn.process_new_packets() {
-                    let _ = self.conn.write_tls(&mut self.client.stream);
-                    return Err(Some(Failure::Handshake(describe(&e))));
+                Some(n) => {
+                    progress = true;
+                    let mut records = &buf[..n];
+                    while !records.is_empty() && !self.client_eof {
+                        if self.conn.read_tls(&mut records).is_err() {
+                            return Err(None);
+                        }
+                        if let Err(e) = self.conn.process_new_packets() {
+                            let _ = self.conn.write_tls(&mut self.client.stream);
+                            return Err(Some(Failure::Handshake(describe(&e))));
+                        }
+                        self.take_decrypted();
+                    }
                 }
+                None => {}
             }
         }
+        if !self.client_eof && self.take_decrypted() {
+            progress = true;
+        }
+        if !self.client_eof && self.tcp_eof {
+            // EOF without close_notify: many clients end so; take it as EOF.
+            self.client_eof = true;
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    /// Moves the plaintext rustls decrypted to `to_plain`; `true` when something moved or
+    /// the client's close_notify came (then `client_eof`).
+    fn take_decrypted(&mut self) -> bool {
+        let mut moved = false;
         loop {
-            match self.conn.reader().read(buf) {
+            let old = self.to_plain.len();
+            self.to_plain.resize(old + CHUNK, 0);
+            let r = self.conn.reader().read(&mut self.to_plain[old..]);
+            let n = *r.as_ref().unwrap_or(&0);
+            self.to_plain.truncate(old + n);
+            match r {
                 Ok(0) => {
                     // close_notify: the client's clean EOF.
                     self.client_eof = true;
-                    return Ok(true);
+                    return true;
                 }
                 Ok(n) => {
                     self.bytes_in += n as u64;
-                    self.to_plain.extend_from_slice(&buf[..n]);
-                    progress = true;
-                    if self.to_plain.len() >= CHUNK {
-                        return Ok(progress);
-                    }
+                    moved = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.tcp_eof {
-                        // EOF without close_notify: many clients end so; take it as EOF.
-                        self.client_eof = true;
-                        return Ok(true);
-                    }
-                    return Ok(progress);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return moved,
                 Err(_) => {
                     // UnexpectedEof: the TCP connection ended without close_notify.
                     self.client_eof = true;
-                    return Ok(true);
+                    return true;
                 }
             }
         }
