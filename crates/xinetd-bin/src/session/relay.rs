@@ -16,7 +16,7 @@ use super::{interest, Next, Socket};
 use crate::dlog::{Level, ProgramLog};
 
 /// Largest read per call (xinetd reads 1500 bytes; a larger buffer only saves calls).
-const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 /// One redirected connection.
 pub struct Relay {

@@ -11,7 +11,8 @@
 //! Nothing here blocks: rustls only sees bytes the socket already had, and writes go out as
 //! far as the socket takes them. Poll interest follows the state ([`Tls::follow`]).
 
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,8 +27,12 @@ use crate::tls::identity::Established;
 /// Largest read per call from either side: four full TLS records, written out to the client
 /// with one `writev(2)`, or as many records from it.
 const READ: usize = 64 * 1024;
-/// Plaintext taken out of rustls per call (at most one record's worth is there at a time).
-const CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// The read buffer every TLS session of the loop shares (a session only needs it during
+    /// its turn): not zeroed again for every turn, and no 64 KiB per open connection.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ]);
+}
 /// How much plaintext chargen queues for the client before waiting for it to drain.
 const BUILTIN_BACKLOG: usize = 16 * 1024;
 
@@ -395,7 +400,11 @@ impl Tls {
                 }
             }
         }
-        let mut buf = vec![0u8; READ];
+        SCRATCH.with_borrow_mut(|buf| self.relay_turns(buf))
+    }
+
+    /// [`Tls::relay`]'s turns, with `buf` to read into.
+    fn relay_turns(&mut self, buf: &mut [u8]) -> Result<Option<bool>, Failure> {
         for _ in 0..64 {
             let mut progress = false;
             // 1. TLS records out to the client.
@@ -444,14 +453,14 @@ impl Tls {
             }
             // 4. The client: records in, plaintext out of rustls.
             if !self.client_eof && self.to_plain.is_empty() {
-                match self.read_client(&mut buf) {
+                match self.read_client(buf) {
                     Ok(p) => progress |= p,
                     Err(f) => return f.map_or(Ok(None), Err),
                 }
             }
             // 5. The plaintext side, while the client keeps up.
             if !self.plain_eof && !self.conn.wants_write() {
-                progress |= self.produce(&mut buf)?;
+                progress |= self.produce(buf)?;
             }
             if !progress {
                 return Ok(Some(false));
@@ -545,23 +554,23 @@ impl Tls {
         Ok(progress)
     }
 
-    /// Moves the plaintext rustls decrypted to `to_plain`; `true` when something moved or
-    /// the client's close_notify came (then `client_eof`).
+    /// Moves the plaintext rustls decrypted to `to_plain` (one copy, from rustls' own
+    /// buffer); `true` when something moved or the client's close_notify came (then
+    /// `client_eof`).
     fn take_decrypted(&mut self) -> bool {
         let mut moved = false;
         loop {
-            let old = self.to_plain.len();
-            self.to_plain.resize(old + CHUNK, 0);
-            let r = self.conn.reader().read(&mut self.to_plain[old..]);
-            let n = *r.as_ref().unwrap_or(&0);
-            self.to_plain.truncate(old + n);
-            match r {
-                Ok(0) => {
+            let mut reader = self.conn.reader();
+            match reader.fill_buf() {
+                Ok([]) => {
                     // close_notify: the client's clean EOF.
                     self.client_eof = true;
                     return true;
                 }
-                Ok(n) => {
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    self.to_plain.extend_from_slice(chunk);
+                    reader.consume(n);
                     self.bytes_in += n as u64;
                     moved = true;
                 }
