@@ -389,6 +389,33 @@ fn stunnel_conf(dir: &Path, name: &str, cert: &Path, key: &Path, exec: &str, arg
     p
 }
 
+/// Starts the daemon and waits until the service on `last` listens.
+fn start(bin: &str, conf: &Path, dir: &Path, last: u16) -> std::process::Child {
+    let mut child = Command::new(bin)
+        .arg("-dontfork")
+        .arg("-f")
+        .arg(conf)
+        .arg("-filelog")
+        .arg(dir.join("prog.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| die(&format!("cannot start {bin}: {e}")));
+    let up = Instant::now();
+    while TcpStream::connect(("127.0.0.1", last)).is_err() {
+        if up.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            die(&format!(
+                "the daemon did not start; see {}",
+                dir.join("prog.log").display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bin) = args.first() else {
@@ -519,30 +546,9 @@ fn main() {
     }
     let conf_path = dir.join("xinetd.conf");
     std::fs::write(&conf_path, &conf.text).unwrap_or_else(|e| die(&format!("config: {e}")));
-    let mut child = Command::new(bin)
-        .arg("-dontfork")
-        .arg("-f")
-        .arg(&conf_path)
-        .arg("-filelog")
-        .arg(dir.join("prog.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| die(&format!("cannot start {bin}: {e}")));
-    let pid = child.id();
     let last = tp.last().map_or(0, |t| t.1);
-    let up = Instant::now();
-    while TcpStream::connect(("127.0.0.1", last)).is_err() {
-        if up.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            die(&format!(
-                "the daemon did not start; see {}",
-                dir.join("prog.log").display()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start(bin, &conf_path, &dir, last);
+    let mut pid = child.id();
 
     // 1. Handshakes.
     for (name, port) in &hs {
@@ -575,14 +581,28 @@ fn main() {
     }
     // 2. Throughput.
     let mut bps = vec![Vec::new(); tp.len()];
+    let mut tcpu = vec![Vec::new(); tp.len()];
     for r in 0..rounds {
         for (v, (name, port, with_tls)) in tp.iter().enumerate() {
+            // ONLY=NAME: one throughput variant (for a profiler).
+            if std::env::var("ONLY").is_ok_and(|o| !name.starts_with(&o)) {
+                continue;
+            }
             let c = with_tls.then_some(&cfg);
+            let before = cpu_ticks(pid);
             let Some(x) = throughput(c, *port, mib) else {
                 die(&format!("{name}: the transfer failed"));
             };
+            // Servers are reaped within moments of their EOF.
+            std::thread::sleep(Duration::from_millis(50));
+            let us = (cpu_ticks(pid) - before) as f64 * 10_000.0 / mib as f64;
             bps[v].push(x);
-            println!("round {} {name:<26} {:>7.0} MB/s", r + 1, x / 1e6);
+            tcpu[v].push(us);
+            println!(
+                "round {} {name:<26} {:>7.0} MB/s {us:>6.0} us CPU/MiB",
+                r + 1,
+                x / 1e6
+            );
         }
     }
     // 3. Memory per held connection.
@@ -590,6 +610,15 @@ fn main() {
     for (name, port) in &hs {
         if !name.starts_with("ECDSA") {
             continue;
+        }
+        // A fresh daemon for each: the heap freed by the one before would hide growth.
+        let _ = child.kill();
+        let _ = child.wait();
+        child = start(bin, &conf_path, &dir, last);
+        pid = child.id();
+        // Its first connection, so one-time allocations are not counted.
+        if let Some(s) = one_echo(&cfg, *port) {
+            close(s);
         }
         std::thread::sleep(Duration::from_millis(300));
         let (pss0, rss0, _) = memory(pid);
@@ -657,10 +686,11 @@ fn main() {
             String::new()
         };
         println!(
-            "  {name:<26} {:>7.0} MB/s (min {:.0}, max {:.0}){ratio}",
+            "  {name:<26} {:>7.0} MB/s (min {:.0}, max {:.0}){ratio}; {:.0} us CPU/MiB",
             tmed[v] / 1e6,
             bps[v].iter().copied().fold(f64::INFINITY, f64::min) / 1e6,
             bps[v].iter().copied().fold(0.0, f64::max) / 1e6,
+            median(&tcpu[v])
         );
     }
     println!("memory per open connection (ECDSA, handshake done, idle):");

@@ -554,8 +554,8 @@ impl Tls {
         Ok(progress)
     }
 
-    /// Moves the plaintext rustls decrypted to `to_plain` (one copy, from rustls' own
-    /// buffer); `true` when something moved or the client's close_notify came (then
+    /// Moves the plaintext rustls decrypted to the stream side, or to `to_plain` what it
+    /// does not take now (or for a builtin); `true` when something moved or the client's close_notify came (then
     /// `client_eof`).
     fn take_decrypted(&mut self) -> bool {
         let mut moved = false;
@@ -569,7 +569,22 @@ impl Tls {
                 }
                 Ok(chunk) => {
                     let n = chunk.len();
-                    self.to_plain.extend_from_slice(chunk);
+                    // Straight from rustls' buffer to a stream side with nothing queued
+                    // before it, as far as it takes it: one copy less per record. A failed
+                    // write leaves the rest queued for `take_plain`, which reports it.
+                    let mut direct = 0;
+                    if let (true, Inner::Stream(p)) = (self.to_plain.is_empty(), &mut self.inner)
+                    {
+                        while p.connected && direct < n {
+                            match p.stream.write(&chunk[direct..]) {
+                                Ok(0) => break,
+                                Ok(w) => direct += w,
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    self.to_plain.extend_from_slice(&chunk[direct..]);
                     reader.consume(n);
                     self.bytes_in += n as u64;
                     moved = true;
