@@ -24,11 +24,14 @@
 //! resumption; the client pins the server's certificate and checks its signature), send one
 //! byte, read it back and close, for SECONDS; the variants alternate round by round and the
 //! median is printed, with the CPU time per connection of the daemon and its children (user
-//! + system, `/proc/PID/stat` incl. reaped children: stunnel and cat), which a busy shared
-//! machine disturbs less than the rate. Throughput: one connection writes MIB MiB in 64 KiB
-//! writes, shuts down, and waits for the server's EOF. Memory: HELD established TLS
-//! connections are held open per variant and the growth of the proportional set size (PSS)
-//! of the daemon and all its descendants is divided by HELD.
+//! and system, `/proc/PID/stat` incl. reaped children: stunnel and cat), which a busy shared
+//! machine disturbs less than the rate. The client offers an X25519 key share first and
+//! AES-256-GCM first, as OpenSSL does. Throughput: one connection writes MIB MiB in 64 KiB
+//! writes, shuts down, and waits for the server's EOF; the median rate, and the CPU time of
+//! the daemon and its reaped children per MiB (`ONLY=NAME` runs only the throughput variants
+//! whose name starts with NAME, e.g. under `perf record`). Memory: a fresh daemon per
+//! variant, HELD established TLS connections held open (ECDSA), and the growth of the
+//! proportional set size (PSS) of the daemon and all its descendants divided by HELD.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -343,7 +346,15 @@ fn certificate(dir: &Path, name: &str, newkey: &[&str]) -> (PathBuf, PathBuf, Ve
         key.to_string_lossy().into_owned(),
         der.to_string_lossy().into_owned(),
     );
-    let mut args = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=localhost"];
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+    ];
     args.extend_from_slice(&["-addext", "subjectAltName=DNS:localhost"]);
     args.extend_from_slice(newkey);
     args.extend_from_slice(&["-keyout", &k, "-out", &c]);
@@ -376,7 +387,14 @@ fn tls(cert: &Path, key: &Path) -> String {
     )
 }
 
-fn stunnel_conf(dir: &Path, name: &str, cert: &Path, key: &Path, exec: &str, args: &str) -> PathBuf {
+fn stunnel_conf(
+    dir: &Path,
+    name: &str,
+    cert: &Path,
+    key: &Path,
+    exec: &str,
+    args: &str,
+) -> PathBuf {
     let p = dir.join(format!("stunnel-{name}.conf"));
     let text = format!(
         // inetd mode: no service section, no `accept`; the socket is stdin/stdout.

@@ -573,8 +573,7 @@ impl Tls {
                     // before it, as far as it takes it: one copy less per record. A failed
                     // write leaves the rest queued for `take_plain`, which reports it.
                     let mut direct = 0;
-                    if let (true, Inner::Stream(p)) = (self.to_plain.is_empty(), &mut self.inner)
-                    {
+                    if let (true, Inner::Stream(p)) = (self.to_plain.is_empty(), &mut self.inner) {
                         while p.connected && direct < n {
                             match p.stream.write(&chunk[direct..]) {
                                 Ok(0) => break,
