@@ -571,6 +571,7 @@ fn main() {
     // 1. Handshakes.
     for (name, port) in &hs {
         let Some(s) = one_echo(&cfg, *port) else {
+            let _ = child.kill();
             die(&format!("{name}: no echo (see {})", dir.display()));
         };
         println!(
@@ -609,6 +610,7 @@ fn main() {
             let c = with_tls.then_some(&cfg);
             let before = cpu_ticks(pid);
             let Some(x) = throughput(c, *port, mib) else {
+                let _ = child.kill();
                 die(&format!("{name}: the transfer failed"));
             };
             // Servers are reaped within moments of their EOF.
