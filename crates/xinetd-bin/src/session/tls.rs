@@ -11,7 +11,8 @@
 //! Nothing here blocks: rustls only sees bytes the socket already had, and writes go out as
 //! far as the socket takes them. Poll interest follows the state ([`Tls::follow`]).
 
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,8 +24,15 @@ use super::{interest, Next, Socket};
 use crate::internal::{Builtin, ChargenRing};
 use crate::tls::identity::Established;
 
-/// Largest plaintext read per call.
-const CHUNK: usize = 16 * 1024;
+/// Largest read per call from either side: four full TLS records, written out to the client
+/// with one `writev(2)`, or as many records from it.
+const READ: usize = 64 * 1024;
+
+thread_local! {
+    /// The read buffer every TLS session of the loop shares (a session only needs it during
+    /// its turn): not zeroed again for every turn, and no 64 KiB per open connection.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ]);
+}
 /// How much plaintext chargen queues for the client before waiting for it to drain.
 const BUILTIN_BACKLOG: usize = 16 * 1024;
 
@@ -215,6 +223,11 @@ impl Tls {
         config: Arc<rustls::ServerConfig>,
         deadline: Instant,
     ) -> Result<Tls, rustls::Error> {
+        // rustls hands the socket whole records and flights; Nagle would hold the records
+        // that follow an unacknowledged one (the session tickets after the handshake, then
+        // the first answer) for the client's delayed ACK, 40 ms per connection. stunnel
+        // sets TCP_NODELAY too, and the redirect relay does (F-601).
+        let _ = client.stream.set_nodelay(true);
         Ok(Tls {
             client,
             conn: ServerConnection::new(config)?,
@@ -260,7 +273,7 @@ impl Tls {
         self.handshake_deadline = None;
         // rustls refuses writes past 64 KiB of unsent data by default, which would silently
         // cut a large banner. The relay bounds the buffer itself instead: it only adds
-        // plaintext (at most one read, 16-32 KiB) while no record waits for the client.
+        // plaintext (at most one read, 64 KiB) while no record waits for the client.
         self.conn.set_buffer_limit(None);
         if let Some(b) = banner {
             self.send(b);
@@ -387,7 +400,11 @@ impl Tls {
                 }
             }
         }
-        let mut buf = vec![0u8; CHUNK];
+        SCRATCH.with_borrow_mut(|buf| self.relay_turns(buf))
+    }
+
+    /// [`Tls::relay`]'s turns, with `buf` to read into.
+    fn relay_turns(&mut self, buf: &mut [u8]) -> Result<Option<bool>, Failure> {
         for _ in 0..64 {
             let mut progress = false;
             // 1. TLS records out to the client.
@@ -436,14 +453,14 @@ impl Tls {
             }
             // 4. The client: records in, plaintext out of rustls.
             if !self.client_eof && self.to_plain.is_empty() {
-                match self.read_client(&mut buf) {
+                match self.read_client(buf) {
                     Ok(p) => progress |= p,
                     Err(f) => return f.map_or(Ok(None), Err),
                 }
             }
             // 5. The plaintext side, while the client keeps up.
             if !self.plain_eof && !self.conn.wants_write() {
-                progress |= self.produce(&mut buf)?;
+                progress |= self.produce(buf)?;
             }
             if !progress {
                 return Ok(Some(false));
@@ -488,53 +505,94 @@ impl Tls {
 
     /// Reads TLS records from the client and takes the plaintext out of rustls. `Err(None)`
     /// ends the session quietly (a reset), `Err(Some(_))` with a failure.
+    ///
+    /// One `read(2)` takes up to `buf.len()` bytes of records, which are then handed to
+    /// rustls from memory: its own `read_tls` reads at most 4 KiB a call, four or five
+    /// system calls per full record.
     fn read_client(&mut self, buf: &mut [u8]) -> Result<bool, Option<Failure>> {
         let mut progress = false;
         if !self.tcp_eof && self.conn.wants_read() {
-            match self.conn.read_tls(&mut self.client.stream) {
-                Ok(0) => {
+            let got = match self.client.stream.read(buf) {
+                Ok(n) => Some(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                Err(_) => return Err(None),
+            };
+            match got {
+                Some(0) => {
                     self.tcp_eof = true;
                     progress = true;
+                    // Tells rustls the transport ended (a missing close_notify is then
+                    // visible to the reader).
+                    let _ = self.conn.read_tls(&mut io::empty());
                 }
-                Ok(_) => progress = true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(None),
-            }
-            if progress {
-                if let Err(e) = self.conn.process_new_packets() {
-                    let _ = self.conn.write_tls(&mut self.client.stream);
-                    return Err(Some(Failure::Handshake(describe(&e))));
+                Some(n) => {
+                    progress = true;
+                    let mut records = &buf[..n];
+                    while !records.is_empty() && !self.client_eof {
+                        if self.conn.read_tls(&mut records).is_err() {
+                            return Err(None);
+                        }
+                        if let Err(e) = self.conn.process_new_packets() {
+                            let _ = self.conn.write_tls(&mut self.client.stream);
+                            return Err(Some(Failure::Handshake(describe(&e))));
+                        }
+                        self.take_decrypted();
+                    }
                 }
+                None => {}
             }
         }
+        if !self.client_eof && self.take_decrypted() {
+            progress = true;
+        }
+        if !self.client_eof && self.tcp_eof {
+            // EOF without close_notify: many clients end so; take it as EOF.
+            self.client_eof = true;
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    /// Moves the plaintext rustls decrypted to the stream side, or to `to_plain` what it
+    /// does not take now (or for a builtin); `true` when something moved or the client's close_notify came (then
+    /// `client_eof`).
+    fn take_decrypted(&mut self) -> bool {
+        let mut moved = false;
         loop {
-            match self.conn.reader().read(buf) {
-                Ok(0) => {
+            let mut reader = self.conn.reader();
+            match reader.fill_buf() {
+                Ok([]) => {
                     // close_notify: the client's clean EOF.
                     self.client_eof = true;
-                    return Ok(true);
+                    return true;
                 }
-                Ok(n) => {
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    // Straight from rustls' buffer to a stream side with nothing queued
+                    // before it, as far as it takes it: one copy less per record. A failed
+                    // write leaves the rest queued for `take_plain`, which reports it.
+                    let mut direct = 0;
+                    if let (true, Inner::Stream(p)) = (self.to_plain.is_empty(), &mut self.inner) {
+                        while p.connected && direct < n {
+                            match p.stream.write(&chunk[direct..]) {
+                                Ok(0) => break,
+                                Ok(w) => direct += w,
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    self.to_plain.extend_from_slice(&chunk[direct..]);
+                    reader.consume(n);
                     self.bytes_in += n as u64;
-                    self.to_plain.extend_from_slice(&buf[..n]);
-                    progress = true;
-                    if self.to_plain.len() >= CHUNK {
-                        return Ok(progress);
-                    }
+                    moved = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.tcp_eof {
-                        // EOF without close_notify: many clients end so; take it as EOF.
-                        self.client_eof = true;
-                        return Ok(true);
-                    }
-                    return Ok(progress);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return moved,
                 Err(_) => {
                     // UnexpectedEof: the TCP connection ended without close_notify.
                     self.client_eof = true;
-                    return Ok(true);
+                    return true;
                 }
             }
         }

@@ -65,9 +65,16 @@ fn read(attr: &str, path: &str, span: &Span) -> Result<Vec<u8>, LoadError> {
 /// it has no post-quantum key exchange (aws-lc-rs has); ring is the chosen provider all the
 /// same (a pure Rust + assembly build, no cmake/C toolchain for the static binary), and the
 /// key exchanges it offers (X25519, P-256, P-384) are what OpenSSL clients use by default.
+///
+/// rustls 0.23.48 lists ring's groups P-384 first; the server prefers X25519, then P-256
+/// (the shares OpenSSL, browsers and Go send first), and keeps P-384 for clients that only
+/// offer it: a P-384 exchange costs the loop several times an X25519 one per handshake.
 #[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::kx_group;
+    let mut p = rustls::crypto::ring::default_provider();
+    p.kx_groups = vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1];
+    Arc::new(p)
 }
 
 /// Reads every certificate in a PEM file.
