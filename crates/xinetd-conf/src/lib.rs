@@ -119,6 +119,7 @@ pub use sockopts::{Keepalive, Named, SocketOptions, SourcePrefix, UnixPath};
 pub mod proxy;
 pub mod sandbox;
 mod syntax;
+mod syslog_names;
 pub mod tls;
 mod values;
 
