@@ -167,6 +167,20 @@ impl FailureState {
         Some(resumed(log_id, lost))
     }
 
+    /// The report of one datagram sent to a socket destination (syslog, journal): written, or
+    /// dropped with the failure's first-time diagnostic, and the resumption after failures.
+    pub(crate) fn report_send(&mut self, log_id: &str, sent: io::Result<()>) -> WriteReport {
+        let mut report = WriteReport::new(Outcome::Written);
+        match sent {
+            Ok(()) => report.diagnostics.extend(self.succeeded(log_id)),
+            Err(e) => {
+                report.outcome = Outcome::DroppedError;
+                report.diagnostics.extend(self.failed(log_id, &e));
+            }
+        }
+        report
+    }
+
     /// The diagnostic [`FailureState::succeeded`] would return now (while failing).
     pub(crate) fn pending_resumption(&self, log_id: &str) -> Option<Diagnostic> {
         self.failing.then(|| resumed(log_id, self.lost))

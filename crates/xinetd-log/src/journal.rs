@@ -30,7 +30,7 @@ use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 
-use crate::diagnostic::{FailureState, Outcome, WriteReport};
+use crate::diagnostic::{FailureState, WriteReport};
 use crate::record::Record;
 use crate::structured::{encode_journal, record_fields};
 use crate::syslog::{IDENT, SEND_WAIT};
@@ -214,19 +214,8 @@ impl JournalLog {
     pub fn write(&mut self, record: &Record) -> WriteReport {
         let fields = record_fields(record, Some(self.facility), self.level, &self.ident);
         encode_journal(&fields, &mut self.buf);
-        let mut report = WriteReport::new(Outcome::Written);
-        match self.socket.send(&self.buf) {
-            Ok(()) => report
-                .diagnostics
-                .extend(self.failure.succeeded(&self.log_id)),
-            Err(e) => {
-                report.outcome = Outcome::DroppedError;
-                report
-                    .diagnostics
-                    .extend(self.failure.failed(&self.log_id, &e));
-            }
-        }
-        report
+        let sent = self.socket.send(&self.buf);
+        self.failure.report_send(&self.log_id, sent)
     }
 
     /// Lines lost to write errors.
@@ -238,6 +227,7 @@ impl JournalLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Outcome;
     use crate::{LogOnFailure, LogOnSuccess, Peer, Server, ServiceRecords};
 
     #[test]

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::clock::{LocalClock, Stamps};
-use crate::diagnostic::{FailureState, Outcome, WriteReport};
+use crate::diagnostic::{FailureState, WriteReport};
 use crate::priority::priority;
 use crate::record::Record;
 use crate::{Facility, Level, LogError};
@@ -277,19 +277,8 @@ impl SyslogLog {
             std::process::id(),
             text,
         );
-        let mut report = WriteReport::new(Outcome::Written);
-        match self.socket.send(&self.buf) {
-            Ok(()) => report
-                .diagnostics
-                .extend(self.failure.succeeded(&self.log_id)),
-            Err(e) => {
-                report.outcome = Outcome::DroppedError;
-                report
-                    .diagnostics
-                    .extend(self.failure.failed(&self.log_id, &e));
-            }
-        }
-        report
+        let sent = self.socket.send(&self.buf);
+        self.failure.report_send(&self.log_id, sent)
     }
 
     /// The facility.
