@@ -27,6 +27,8 @@ pub struct LoadCache {
     /// Ids of the services skipped because a TLS file could not be used (a reload keeps
     /// their running configuration, issue 15).
     pub tls_failed: Vec<String>,
+    /// One copy of each distinct server environment.
+    envs: xinetd_spawn::SharedEnvironments,
 }
 
 /// `user`, `group`, `groups` as written in the service.
@@ -126,9 +128,9 @@ pub fn service(
         None => Server::External,
     };
     let spawn = if server == Server::External {
-        Some(std::sync::Arc::new(
-            spawn_spec(c)?.build_with(startup_env, cache)?,
-        ))
+        let mut spec = spawn_spec(c)?.build_with(startup_env, cache)?;
+        spec.share_environment(&mut cache.envs);
+        Some(std::sync::Arc::new(spec))
     } else {
         None
     };

@@ -127,7 +127,7 @@ pub use error::{SetupStep, SetupWarning, SpawnError};
 pub use fork_exec::{spawn, Child, Connection};
 pub use rlimits::{default_nofile, Rlimit, RlimitValue};
 pub use sandbox::Sandbox;
-pub use spec::{Session, SpawnSpec, SpawnSpecBuilder};
+pub use spec::{Session, SharedEnvironments, SpawnSpec, SpawnSpecBuilder};
 
 /// Re-exported for [`Child::kill_process_group`], [`Child::pid`] and [`SpawnError::errno`].
 pub use nix::{errno::Errno, sys::signal::Signal, unistd::Pid};

@@ -4,6 +4,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::credentials::Credentials;
 use crate::environment::Environment;
@@ -21,7 +22,8 @@ pub struct SpawnSpec {
     pub(crate) program_path: PathBuf,
     pub(crate) program: CString,
     pub(crate) argv: Vec<CString>,
-    pub(crate) env: Vec<CString>,
+    /// Shared between services with the same environment ([`SharedEnvironments`]).
+    pub(crate) env: Arc<[CString]>,
     pub(crate) uid: Option<libc::uid_t>,
     pub(crate) gid: Option<libc::gid_t>,
     pub(crate) groups: Vec<libc::gid_t>,
@@ -180,6 +182,7 @@ impl SpawnSpec {
         vars: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> SpawnSpec {
         let mut out = self.clone();
+        let mut env = self.env.to_vec();
         for (name, value) in vars {
             if name.is_empty() || name.contains('=') {
                 continue;
@@ -188,16 +191,56 @@ impl SpawnSpec {
                 continue;
             };
             let prefix = format!("{name}=");
-            out.env
-                .retain(|e| !e.as_bytes().starts_with(prefix.as_bytes()));
-            out.env.push(entry);
+            env.retain(|e| !e.as_bytes().starts_with(prefix.as_bytes()));
+            env.push(entry);
         }
+        out.env = env.into();
         out
+    }
+
+    /// Makes this spec use the copy of its environment that `shared` already holds, when
+    /// another spec built the same one; otherwise `shared` keeps this one for the next.
+    /// Every service inherits the daemon's environment unless it sets `env`/`passenv`, so a
+    /// configuration of many services holds one copy instead of one per service.
+    ///
+    /// ```
+    /// use xinetd_spawn::{SharedEnvironments, SpawnSpec};
+    /// let mut shared = SharedEnvironments::default();
+    /// let mut a = SpawnSpec::builder("/bin/true").build()?;
+    /// let mut b = SpawnSpec::builder("/bin/cat").build()?;
+    /// a.share_environment(&mut shared);
+    /// b.share_environment(&mut shared);
+    /// assert_eq!(shared.len(), 1);
+    /// # Ok::<(), xinetd_spawn::SpawnError>(())
+    /// ```
+    pub fn share_environment(&mut self, shared: &mut SharedEnvironments) {
+        match shared.0.get(&*self.env) {
+            Some(same) => self.env = Arc::clone(same),
+            None => {
+                shared.0.insert(Arc::clone(&self.env));
+            }
+        }
     }
 
     /// The environment the server gets (without the per-connection `REMOTE_HOST`).
     pub fn env(&self) -> &[CString] {
         &self.env
+    }
+}
+
+/// The distinct environments of the specs built so far ([`SpawnSpec::share_environment`]).
+#[derive(Debug, Default)]
+pub struct SharedEnvironments(std::collections::HashSet<Arc<[CString]>>);
+
+impl SharedEnvironments {
+    /// How many distinct environments are held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No environment held yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -339,7 +382,7 @@ impl SpawnSpecBuilder {
                 entry.push(v);
                 c_string("environment entry", entry)
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Arc<[CString]>, _>>()?;
         let chroot = self
             .chroot
             .map(|dir| c_string("chroot directory", dir.into_os_string()))

@@ -154,9 +154,27 @@ const BUCKETS_US: [u64; 14] = [
     3_600_000_000,
 ];
 
-/// Exit statuses are 0..=255; signals 1..=64 (index 0 unused).
-const STATUSES: usize = 256;
+/// Signals are 1..=64.
 const SIGNALS: usize = 65;
+
+/// Counts by a small key (an exit status, a signal number), kept sorted by key. A service
+/// sees a handful of distinct statuses, so a sparse list costs a few bytes where a table of
+/// all 256 statuses and 64 signals cost 2.6 kB for every configured service, busy or not.
+#[derive(Debug, Clone, Default)]
+struct Tally(Vec<(u8, u64)>);
+
+impl Tally {
+    fn add(&mut self, key: u8) {
+        match self.0.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (key, 1)),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.0.iter().map(|(k, n)| (usize::from(*k), *n))
+    }
+}
 
 /// The counters of one service.
 #[derive(Debug, Clone)]
@@ -168,8 +186,8 @@ pub struct ServiceMetrics {
     /// Servers that could not be started: failed forks (each attempt) and children that
     /// failed before `exec` (credentials, chroot, a missing program, ...).
     pub spawn_failures: u64,
-    exits: [u64; STATUSES],
-    killed: [u64; SIGNALS],
+    exits: Tally,
+    killed: Tally,
     /// Per bucket (not cumulative); the last slot is `+Inf`.
     buckets: [u64; DURATION_BUCKETS.len() + 1],
     duration_count: u64,
@@ -186,8 +204,8 @@ impl Default for ServiceMetrics {
             accepted: 0,
             refused: [0; Refused::ALL.len()],
             spawn_failures: 0,
-            exits: [0; STATUSES],
-            killed: [0; SIGNALS],
+            exits: Tally::default(),
+            killed: Tally::default(),
             buckets: [0; DURATION_BUCKETS.len() + 1],
             duration_count: 0,
             duration_sum_us: 0,
@@ -205,20 +223,12 @@ impl ServiceMetrics {
 
     /// (exit status, count) of the statuses seen, in order.
     pub fn exits(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.exits
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(_, n)| *n > 0)
+        self.exits.iter()
     }
 
     /// (signal number, count) of the signals that killed servers, in order.
     pub fn killed(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.killed
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(_, n)| *n > 0)
+        self.killed.iter()
     }
 
     /// Cumulative bucket counts (as the exposition format wants them), `+Inf` last.
@@ -313,12 +323,13 @@ impl Metrics {
         d: Duration,
     ) {
         if let Some(s) = self.of(id) {
-            if let Some(slot) = status.and_then(|v| s.exits.get_mut(v as usize & 0xff)) {
-                *slot += 1;
+            if let Some(v) = status {
+                // A wait status carries 8 bits of exit status.
+                s.exits.add((v & 0xff) as u8);
             }
-            if let Some(slot) = signal.and_then(|v| usize::try_from(v).ok()) {
-                if let Some(n) = s.killed.get_mut(slot) {
-                    *n += 1;
+            if let Some(sig) = signal.and_then(|v| u8::try_from(v).ok()) {
+                if usize::from(sig) < SIGNALS {
+                    s.killed.add(sig);
                 }
             }
             s.observe(d);

@@ -327,7 +327,7 @@ fn spawn_impl(
     };
     let mut envp: Vec<*const c_char> = Vec::with_capacity(spec.env.len() + vars.len() + 5);
     let activation = spec.listen_fds.as_ref();
-    for entry in &spec.env {
+    for entry in spec.env.iter() {
         let e = entry.as_bytes();
         if remote_host.is_some() && e.starts_with(b"REMOTE_HOST=") {
             continue;
