@@ -4,7 +4,7 @@
 //! configuration; each subcommand prints one `RESULT key=value ...` line.
 //!
 //! ```text
-//! netbench sink DISCARD_PORT ECHO_PORT          # redirect targets (thread per connection)
+//! netbench sink DISCARD_PORT ECHO_PORT          # redirect targets (one epoll thread)
 //! netbench splice-relay LISTEN_PORT TARGET_PORT # the relay ceiling: splice(2) via a pipe
 //! netbench throughput PORT CONNS SECONDS        # 64 KiB writes on CONNS long connections
 //! netbench cps PORT CLIENTS SECONDS             # connect, 1 byte there and back, close
@@ -16,7 +16,8 @@
 //!
 //! Only loopback addresses are used; every loop is bounded in time and count.
 
-use std::io::{Read, Write};
+use mio::{Events, Interest, Poll, Token};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,36 +149,253 @@ fn closed_loop(addr: SocketAddr, clients: usize, dur: Duration, half_close: bool
 
 // ---- redirect targets and the splice ceiling ----
 
+const DISCARD: Token = Token(0);
+const ECHO: Token = Token(1);
+/// Connection `i` of the sink has token `FIRST_CONN + i`.
+const FIRST_CONN: usize = 2;
+/// Reads (of up to 64 KiB) per connection and wake-up before the others get their turn; a
+/// connection that used them all is driven again on the next turn without waiting for epoll.
+const READS_PER_TURN: usize = 16;
+/// Accepts per listener and wake-up, for the same reason.
+const ACCEPTS_PER_TURN: usize = 256;
+
+/// The `redirect` target: a discard port and an echo port, served by one mio (epoll) thread.
+///
+/// Event-driven so that `cps` through a relay measures the relay: the thread-per-connection
+/// sink this replaces paid a thread spawn (and its stack) per connection, which bounded the
+/// figure (docs/performance.md, "`redirect` relay"). One thread rather than one per core: the
+/// machine has 2 cores, which the clients and the relay under test need too; the sink's share
+/// of a connection (accept, one read, one write, close) is small next to theirs, so a second
+/// sink thread would mostly take CPU from what is measured, and one thread needs no split of
+/// the listeners (SO_REUSEPORT) nor any locking.
 fn sink(discard: u16, echo: u16) {
-    let d = TcpListener::bind(lo(discard)).unwrap_or_else(|e| die(&format!("bind: {e}")));
-    let e = TcpListener::bind(lo(echo)).unwrap_or_else(|e| die(&format!("bind: {e}")));
-    let t = std::thread::spawn(move || {
-        for s in e.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut s = s;
-                let _ = s.set_nodelay(true);
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
+    let bind =
+        |port| mio::net::TcpListener::bind(lo(port)).unwrap_or_else(|e| die(&format!("bind: {e}")));
+    let mut listeners = [bind(discard), bind(echo)];
+    let mut poll = Poll::new().unwrap_or_else(|e| die(&format!("epoll: {e}")));
+    for (l, t) in listeners.iter_mut().zip([DISCARD, ECHO]) {
+        if let Err(e) = poll.registry().register(l, t, Interest::READABLE) {
+            die(&format!("epoll: {e}"));
         }
-    });
-    for s in d.incoming().flatten() {
-        std::thread::spawn(move || {
-            let mut s = s;
-            let mut buf = vec![0u8; 256 * 1024];
-            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-        });
     }
-    let _ = t.join();
+    let mut events = Events::with_capacity(1024);
+    let mut conns = SinkConns::default();
+    // One read buffer for the thread: a connection keeps only the echo bytes its peer has not
+    // taken yet.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut again: Vec<Token> = Vec::new();
+    let mut turn: Vec<Token> = Vec::new();
+    loop {
+        let timeout = (!again.is_empty()).then_some(Duration::ZERO);
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            die(&format!("epoll: {e}"));
+        }
+        std::mem::swap(&mut turn, &mut again);
+        turn.extend(events.iter().map(mio::event::Event::token));
+        // A token both left over and woken is driven once (else `again` could grow each turn).
+        turn.sort_unstable();
+        turn.dedup();
+        for &token in &turn {
+            // No token here names a reused slot: a token left over is of a connection still
+            // open, and a slot freed by a drive is reused only by a later turn's accepts.
+            let more = match token {
+                DISCARD | ECHO => {
+                    let role = if token == ECHO {
+                        Role::Echo
+                    } else {
+                        Role::Discard
+                    };
+                    let l = &listeners[usize::from(token == ECHO)];
+                    conns.accept_batch(l, role, poll.registry())
+                }
+                Token(t) => conns.drive(t - FIRST_CONN, &mut buf, poll.registry()),
+            };
+            if more {
+                again.push(token);
+            }
+        }
+        turn.clear();
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Discard,
+    Echo,
+}
+
+/// What a connection needs after a turn.
+enum Step {
+    Close,
+    /// Its read budget is used and it may have more: drive it again on the next turn.
+    Again,
+    /// Wait for epoll with this interest.
+    Wait(Interest),
+}
+
+struct SinkConn {
+    stream: mio::net::TcpStream,
+    role: Role,
+    /// Echoed bytes the peer has not taken yet. Reading stops while any wait, so this never
+    /// holds more than one read's worth (64 KiB), and it is freed once written.
+    pending: Vec<u8>,
+    /// How much of `pending` is written.
+    sent: usize,
+    /// The peer sent EOF: an echo connection closes once `pending` is written.
+    eof: bool,
+    interest: Interest,
+}
+
+impl SinkConn {
+    /// Reads and echoes until the socket or the budget runs dry; `Err` closes the connection.
+    fn drive(&mut self, buf: &mut [u8]) -> std::io::Result<Step> {
+        for _ in 0..READS_PER_TURN {
+            if !self.flush()? {
+                // The peer does not read: stop reading from it too (bounded memory).
+                return Ok(Step::Wait(Interest::WRITABLE));
+            }
+            if self.eof {
+                return Ok(Step::Close);
+            }
+            match self.stream.read(buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) if self.role == Role::Echo => {
+                    let done = write_some(&mut self.stream, &buf[..n])?;
+                    self.pending.extend_from_slice(&buf[done..n]);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return Ok(Step::Wait(Interest::READABLE))
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Step::Again)
+    }
+
+    /// Writes what is pending: true once nothing is.
+    fn flush(&mut self) -> std::io::Result<bool> {
+        if self.sent < self.pending.len() {
+            self.sent += write_some(&mut self.stream, &self.pending[self.sent..])?;
+            if self.sent < self.pending.len() {
+                return Ok(false);
+            }
+            self.pending = Vec::new();
+            self.sent = 0;
+        }
+        Ok(true)
+    }
+}
+
+/// Writes until `bytes` are out or the socket is full: how many were written.
+fn write_some(s: &mut mio::net::TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match s.write(&bytes[done..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// The sink's connections by slot (token − `FIRST_CONN`), with free slots reused.
+#[derive(Default)]
+struct SinkConns {
+    slots: Vec<Option<SinkConn>>,
+    free: Vec<usize>,
+    accept_failed: bool,
+}
+
+impl SinkConns {
+    /// Accepts what is queued, up to the budget: true if the budget ran out.
+    fn accept_batch(
+        &mut self,
+        l: &mio::net::TcpListener,
+        role: Role,
+        registry: &mio::Registry,
+    ) -> bool {
+        for _ in 0..ACCEPTS_PER_TURN {
+            let mut stream = match l.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => {
+                    // Descriptors short (EMFILE): the connection stays queued, and the next
+                    // arrival wakes the listener again; retrying now would spin.
+                    if !std::mem::replace(&mut self.accept_failed, true) {
+                        eprintln!("netbench sink: accept: {e} (reported once)");
+                    }
+                    return false;
+                }
+            };
+            if role == Role::Echo {
+                let _ = stream.set_nodelay(true);
+            }
+            let slot = self.free.pop().unwrap_or(self.slots.len());
+            if registry
+                .register(&mut stream, Token(FIRST_CONN + slot), Interest::READABLE)
+                .is_err()
+            {
+                self.free.push(slot);
+                continue;
+            }
+            let conn = SinkConn {
+                stream,
+                role,
+                pending: Vec::new(),
+                sent: 0,
+                eof: false,
+                interest: Interest::READABLE,
+            };
+            if slot == self.slots.len() {
+                self.slots.push(Some(conn));
+            } else {
+                self.slots[slot] = Some(conn);
+            }
+        }
+        true
+    }
+
+    /// Drives connection `slot`: true if it should be driven again next turn.
+    fn drive(&mut self, slot: usize, buf: &mut [u8], registry: &mio::Registry) -> bool {
+        let Some(Some(c)) = self.slots.get_mut(slot) else {
+            return false;
+        };
+        match c.drive(buf) {
+            Ok(Step::Again) => return true,
+            Ok(Step::Wait(want)) if want == c.interest => return false,
+            Ok(Step::Wait(want)) => {
+                // Interest follows state: reading while no echo waits, only writing while one does.
+                if registry
+                    .reregister(&mut c.stream, Token(FIRST_CONN + slot), want)
+                    .is_ok()
+                {
+                    c.interest = want;
+                    return false;
+                }
+            }
+            Ok(Step::Close) | Err(_) => {}
+        }
+        // Closing the descriptor takes it out of the epoll set (it is never duplicated).
+        self.slots[slot] = None;
+        self.free.push(slot);
+        false
+    }
 }
 
 /// The relay ceiling: a thread per direction moving bytes with splice(2) through a pipe, so
