@@ -2,7 +2,6 @@
 //! not depend on each other; the binary composes them, see docs/ARCHITECTURE.md).
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use xinetd_conf as conf;
@@ -10,7 +9,7 @@ use xinetd_conf::{ServiceFlag, SocketType};
 
 use crate::internal::Builtin;
 use crate::listen::{Family, ListenSpec};
-use crate::service::{Runtime, Server, Service};
+use crate::service::{Built, Runtime, Server};
 use crate::slog::{CommonLogs, Destination, ServiceLog};
 
 /// What the services of one configuration load share: the "common" FILE logs (F-711) and
@@ -53,13 +52,13 @@ impl LoadCache {
 
 /// Builds the runtime service; `Err` is the message to log (the service is skipped). The
 /// model entry moves into the service (a copy per service would stay resident: idle memory,
-/// issue 7).
+/// issue 7). The result is `Send`: a reload runs this on a worker thread (issue 16).
 pub fn service(
     owned: Box<conf::Service>,
     startup_env: &xinetd_spawn::Environment,
     resolver: &dyn xinetd_acl::Resolver,
     cache: &mut LoadCache,
-) -> Result<Service, String> {
+) -> Result<Built, String> {
     let c = &owned;
     let id = c.id.value.clone();
     let name = c.name.value.clone();
@@ -145,7 +144,7 @@ pub fn service(
             return Err(format!("service {id}: {e}"));
         }
     };
-    Ok(Service {
+    Ok(Built {
         id,
         name,
         listen,
@@ -156,7 +155,7 @@ pub fn service(
             .as_ref()
             .filter(|t| t.value > 0)
             .map(|t| Duration::from_secs(t.value.into())),
-        rt: Rc::new(Runtime {
+        rt: Box::new(Runtime {
             conf: owned,
             access,
             spawn,

@@ -6,19 +6,22 @@ use std::time::Duration;
 use xinetd_conf::{Diagnostic, LoadError, XinetdLevel};
 
 use crate::cli::Options;
-use crate::dlog::{Level, ProgramLog};
-use crate::service::Service;
+use crate::dlog::{Level, Messages};
+use crate::service::{Built, Service};
 
 /// The inetd.conf read with `-inetd_compat` (F-809).
 const INETD_CONF: &str = "/etc/inetd.conf";
 
 /// Reads `opts.config` (and its includes) and builds the runtime services. `Err` when the
-/// file cannot be used at all (unreadable, fatal `defaults` error); the messages are logged.
+/// file cannot be used at all (unreadable, fatal `defaults` error); the messages are logged
+/// to `log`: the program log at start-up, a recording on a reload's worker thread (issue
+/// 16). Everything here may block (files, host names in only_from/no_access, TLS files),
+/// and nothing here touches the event loop's state, so a reload runs it off the loop.
 pub fn load(
     opts: &Options,
-    log: &mut ProgramLog,
+    log: &mut dyn Messages,
     startup_env: &xinetd_spawn::Environment,
-) -> Result<Loaded, Failure> {
+) -> Result<Loaded<Built>, Failure> {
     let env = xinetd_conf::Environment::system();
     // Issue 8: the servers/services/xadmin builtins (crate::session::admin).
     let options = xinetd_conf::LoadOptions::new()
@@ -56,7 +59,9 @@ pub fn load(
     let resolver = xinetd_acl::SystemResolver::new(Duration::from_secs(5));
     let mut out = Loaded {
         defaults: loaded.config.defaults.clone(),
-        ..Loaded::default()
+        services: Vec::new(),
+        tcpmux_clients: Vec::new(),
+        tls_failed: Vec::new(),
     };
     let mut cache = crate::adapt::LoadCache::default();
     for c in std::mem::take(&mut loaded.config.services) {
@@ -100,13 +105,13 @@ pub enum Failure {
     Unusable,
 }
 
-/// A loaded configuration, ready for the event loop.
-#[derive(Default)]
-pub struct Loaded {
+/// A loaded configuration: as the loader builds it (`Loaded<Built>`, `Send`), then ready for
+/// the event loop (`Loaded<Service>`, after [`Loaded::share`]).
+pub struct Loaded<S = Service> {
     /// Services with a socket.
-    pub services: Vec<Service>,
+    pub services: Vec<S>,
     /// TCPMUX/TCPMUXPLUS clients, reachable through the `tcpmux` builtin only (F-540).
-    pub tcpmux_clients: Vec<Service>,
+    pub tcpmux_clients: Vec<S>,
     /// The merged `defaults` entry (for the dumps, F-850..F-852).
     pub defaults: xinetd_conf::Defaults,
     /// Services skipped because a TLS file could not be used: a reload keeps the running
@@ -114,8 +119,20 @@ pub struct Loaded {
     pub tls_failed: Vec<String>,
 }
 
+impl Loaded<Built> {
+    /// The services ready for the loop (their runtimes shared).
+    pub fn share(self) -> Loaded {
+        Loaded {
+            services: self.services.into_iter().map(Built::share).collect(),
+            tcpmux_clients: self.tcpmux_clients.into_iter().map(Built::share).collect(),
+            defaults: self.defaults,
+            tls_failed: self.tls_failed,
+        }
+    }
+}
+
 /// Writes xinetd's lines for every diagnostic.
-fn log_diagnostics(log: &mut ProgramLog, diags: &[Diagnostic]) {
+fn log_diagnostics(log: &mut dyn Messages, diags: &[Diagnostic]) {
     for d in diags {
         for m in &d.xinetd {
             let text = m.render();

@@ -79,3 +79,83 @@ impl ProgramLog {
         }
     }
 }
+
+/// Where the configuration loader's messages go: the program log itself at start-up, or a
+/// [`Recording`] on a reload's worker thread (issue 16), which the loop writes afterwards.
+pub trait Messages {
+    /// One message at `level`.
+    fn msg(&mut self, level: Level, text: &str);
+    /// A CRITICAL message with xinetd's `PID {function} ` prefix (F-702).
+    fn critical(&mut self, function: &'static str, text: &str);
+}
+
+impl Messages for ProgramLog {
+    fn msg(&mut self, level: Level, text: &str) {
+        ProgramLog::msg(self, level, text);
+    }
+
+    fn critical(&mut self, function: &'static str, text: &str) {
+        ProgramLog::critical(self, function, text);
+    }
+}
+
+/// Messages kept in order, to be written later through the program log. A reload loads on
+/// a worker thread, and the program log belongs to the loop: the worker records what it
+/// would have written and the loop writes it, same levels, same text, same order.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recording {
+    lines: Vec<Recorded>,
+}
+
+/// One recorded message.
+#[derive(Debug, PartialEq, Eq)]
+enum Recorded {
+    Msg(Level, String),
+    Critical(&'static str, String),
+}
+
+impl Messages for Recording {
+    fn msg(&mut self, level: Level, text: &str) {
+        self.lines.push(Recorded::Msg(level, text.to_owned()));
+    }
+
+    fn critical(&mut self, function: &'static str, text: &str) {
+        self.lines
+            .push(Recorded::Critical(function, text.to_owned()));
+    }
+}
+
+impl Recording {
+    /// Writes the recorded messages, in the order they were recorded.
+    pub fn write_to(self, log: &mut impl Messages) {
+        for line in self.lines {
+            match line {
+                Recorded::Msg(level, text) => log.msg(level, &text),
+                Recorded::Critical(function, text) => log.critical(function, &text),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_is_written_in_order_with_its_levels() {
+        let mut r = Recording::default();
+        r.msg(Level::Notice, "one");
+        r.critical("init_services", "two");
+        r.msg(Level::Err, "three");
+        let mut again = Recording::default();
+        r.write_to(&mut again);
+        assert_eq!(
+            again.lines,
+            vec![
+                Recorded::Msg(Level::Notice, "one".into()),
+                Recorded::Critical("init_services", "two".into()),
+                Recorded::Msg(Level::Err, "three".into()),
+            ]
+        );
+    }
+}

@@ -140,7 +140,7 @@ fn run(mut opts: Options) -> u8 {
         std::env::vars_os(),
     ));
     let loaded = match config::load(&opts, &mut log, &startup_env) {
-        Ok(s) => s,
+        Ok(s) => s.share(),
         Err(failure) => {
             match failure {
                 // xinetd 2.3.15.3: ERROR `A fatal error ...` (logged with the diagnostics),

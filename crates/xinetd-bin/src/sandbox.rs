@@ -83,7 +83,7 @@ pub fn request(c: &conf::Sandbox) -> Result<Sandbox, String> {
 }
 
 /// Logs (WARNING) what the kernel could not enforce of a best-effort sandbox feature.
-pub fn log_notes(log: &mut crate::dlog::ProgramLog, s: &crate::service::Service) {
+pub fn log_notes(log: &mut dyn crate::dlog::Messages, s: &crate::service::Built) {
     if let Some(spec) = &s.rt.spawn {
         for note in spec.sandbox_notes() {
             log.msg(

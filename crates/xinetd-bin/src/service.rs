@@ -37,7 +37,9 @@ pub struct Runtime {
     pub spawn: Option<std::sync::Arc<xinetd_spawn::SpawnSpec>>,
     /// The limits of this service (given to xinetd-limits).
     pub limits: xinetd_limits::ServiceLimits,
-    /// The service log (`log_type`, `log_on_success`, `log_on_failure`).
+    /// The service log (`log_type`, `log_on_success`, `log_on_failure`). A `RefCell` keeps
+    /// the runtime `Send` (built on a reload's worker thread, issue 16); only the loop
+    /// writes through it once the service is shared.
     pub log: RefCell<ServiceLog>,
     /// `proxy_protocol` (extension): the PROXY header read before the checks.
     pub proxy: Option<crate::proxied::Policy>,
@@ -64,18 +66,98 @@ pub struct Service {
     pub rt: Rc<Runtime>,
 }
 
-impl Service {
-    /// True when the service has the same "shape" as `other` for reload matching (F-861):
-    /// same id, internal-ness, wait, protocol and port. Bind address or family changes are
-    /// handled as a restart of a kept service (F-863).
-    pub fn same_shape(&self, other: &Service) -> bool {
-        self.id.eq_ignore_ascii_case(&other.id)
-            && (self.server == Server::External) == (other.server == Server::External)
-            && matches!(self.server, Server::Redirect(_))
-                == matches!(other.server, Server::Redirect(_))
+/// A service as the loader builds it: a [`Service`] whose runtime is not shared yet. Unlike
+/// a `Service` (`Rc`) it is `Send`, so a reload builds it on a worker thread and hands it to
+/// the loop (issue 16), which makes it a `Service` with [`Built::share`].
+pub struct Built {
+    /// `id` (defaults to the name, F-100).
+    pub id: String,
+    /// Service name (selects the builtin, F-060).
+    pub name: String,
+    /// Socket to listen on.
+    pub listen: ListenSpec,
+    /// `wait = yes` (F-401).
+    pub wait: bool,
+    /// What serves requests.
+    pub server: Server,
+    /// `timeout = SECONDS` extension.
+    pub timeout: Option<Duration>,
+    /// Built per load; boxed so that a list of loaded services moves pointers.
+    pub rt: Box<Runtime>,
+}
+
+impl Built {
+    /// The loop's service: the runtime behind an `Rc` its requests share.
+    pub fn share(self) -> Service {
+        Service {
+            id: self.id,
+            name: self.name,
+            listen: self.listen,
+            wait: self.wait,
+            server: self.server,
+            timeout: self.timeout,
+            rt: Rc::from(self.rt),
+        }
+    }
+}
+
+/// What reload matching compares (F-861): id (ASCII case ignored, as xinetd's
+/// `strcasecmp`), external or not, redirect or not, wait, protocol and port. Equal shapes
+/// hash alike, so a reload finds a new service's old one in a map, not by a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    id: &'a str,
+    external: bool,
+    redirect: bool,
+    wait: bool,
+    stream: bool,
+    port: u16,
+}
+
+impl PartialEq for Shape<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id.eq_ignore_ascii_case(other.id)
+            && self.external == other.external
+            && self.redirect == other.redirect
             && self.wait == other.wait
-            && self.listen.stream == other.listen.stream
-            && self.listen.port == other.listen.port
+            && self.stream == other.stream
+            && self.port == other.port
+    }
+}
+
+impl Eq for Shape<'_> {}
+
+impl std::hash::Hash for Shape<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // The id as `eq` compares it: ASCII letters folded to lower case.
+        for b in self.id.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_usize(self.id.len());
+        (
+            self.external,
+            self.redirect,
+            self.wait,
+            self.stream,
+            self.port,
+        )
+            .hash(h);
+    }
+}
+
+impl Service {
+    /// The service's "shape" for reload matching (F-861): a new service with the shape of
+    /// an old one continues it. Bind address or family changes are handled as a restart of
+    /// a kept service (F-863).
+    pub fn shape(&self) -> Shape<'_> {
+        Shape {
+            id: &self.id,
+            external: self.server == Server::External,
+            redirect: matches!(self.server, Server::Redirect(_)),
+            wait: self.wait,
+            stream: self.listen.stream,
+            port: self.listen.port,
+        }
     }
 
     /// True when a kept service must close and re-bind its socket (F-863).

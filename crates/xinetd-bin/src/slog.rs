@@ -1,8 +1,7 @@
 //! Service log lines (START / EXIT / FAIL, F-720..F-726) through xinetd-log.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use xinetd_log::{ExitStatus, FailReason, Peer, Record, ServiceRecords, WriteReport};
@@ -25,14 +24,16 @@ pub enum Destination {
     Own(Box<xinetd_log::ServiceLog>),
     /// The "common" FILE log of `defaults`, one file (one descriptor, one size count) shared
     /// by every service that inherits it (F-711); its limits say `common` (F-712).
-    Common(Rc<RefCell<xinetd_log::ServiceLog>>),
+    /// `Arc<Mutex>` because a reload opens it on its worker thread (issue 16); afterwards only
+    /// the loop writes through it, so the lock is never contended.
+    Common(Arc<Mutex<xinetd_log::ServiceLog>>),
 }
 
 /// The shared FILE logs of one configuration load, by path: the services that inherit
 /// `log_type = FILE` from `defaults` write to the same [`Destination::Common`].
 #[derive(Default)]
 pub struct CommonLogs {
-    open: Vec<(std::path::PathBuf, Rc<RefCell<xinetd_log::ServiceLog>>)>,
+    open: Vec<(std::path::PathBuf, Arc<Mutex<xinetd_log::ServiceLog>>)>,
 }
 
 impl CommonLogs {
@@ -42,12 +43,12 @@ impl CommonLogs {
         path: &std::path::Path,
         limits: Option<xinetd_log::FileLimits>,
         format: xinetd_log::FileFormat,
-    ) -> Result<Rc<RefCell<xinetd_log::ServiceLog>>, xinetd_log::LogError> {
+    ) -> Result<Arc<Mutex<xinetd_log::ServiceLog>>, xinetd_log::LogError> {
         if let Some((_, l)) = self.open.iter().find(|(p, _)| p == path) {
             return Ok(l.clone());
         }
         let (file, _diags) = xinetd_log::FileLog::open(path, "common", limits)?;
-        let l = Rc::new(RefCell::new(xinetd_log::ServiceLog::File(
+        let l = Arc::new(Mutex::new(xinetd_log::ServiceLog::File(
             file.with_format(format),
         )));
         self.open.push((path.to_owned(), l.clone()));
@@ -71,7 +72,11 @@ impl ServiceLog {
         let r = r?;
         match self.dest.as_mut()? {
             Destination::Own(d) => Some(d.write(&r)),
-            Destination::Common(d) => Some(d.borrow_mut().write(&r)),
+            Destination::Common(d) => Some(
+                d.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .write(&r),
+            ),
         }
     }
 

@@ -26,7 +26,11 @@ fn services(text: &str) -> Vec<Service> {
         .config
         .services
         .into_iter()
-        .map(|c| crate::adapt::service(c, &startup, &resolver, &mut cache).expect("service"))
+        .map(|c| {
+            crate::adapt::service(c, &startup, &resolver, &mut cache)
+                .expect("service")
+                .share()
+        })
         .collect()
 }
 

@@ -111,6 +111,8 @@ pub struct Daemon {
     /// scanning every session twice per turn for its deadline cost the loop more than the
     /// work). Entries of sessions that ended earlier are dropped when they come due.
     session_timers: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, u64)>>,
+    /// The configuration load running on a worker thread, and whether another follows it.
+    reloads: reload::Reloads,
 }
 
 impl Daemon {
@@ -181,6 +183,7 @@ impl Daemon {
             stderr: stderr::StderrPipes::default(),
             relay_pipe_fds: 0,
             session_timers: std::collections::BinaryHeap::new(),
+            reloads: reload::Reloads::default(),
         };
         for why in std::mem::take(&mut d.inherited.rejected) {
             d.log.msg(
@@ -290,6 +293,7 @@ impl Daemon {
                     WAKER => {
                         self.on_lookups(now);
                         self.on_spawns(now);
+                        self.on_reload_done(now);
                     }
                     t => match self.routes.get(t) {
                         Some(Route::Listener(key)) => self.on_listener(key, now),

@@ -6,7 +6,7 @@ use mio::Token;
 
 /// Token of the signal pipe.
 pub const SIGNALS: Token = Token(0);
-/// Token of the waker (resolver answers, spawn results).
+/// Token of the waker (resolver answers, spawn results, a finished configuration load).
 pub const WAKER: Token = Token(1);
 /// First token handed to listeners, sessions and ident queries.
 const FIRST_TOKEN: usize = 16;

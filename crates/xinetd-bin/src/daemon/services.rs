@@ -64,7 +64,7 @@ impl Daemon {
 
     /// After a reload: only configured services keep counters.
     pub(super) fn forget_removed_counters(&mut self) {
-        let ids: Vec<&str> = self
+        let ids: std::collections::HashSet<&str> = self
             .services
             .values()
             .map(|a| a.svc.id.as_str())
