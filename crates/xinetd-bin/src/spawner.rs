@@ -52,11 +52,12 @@ impl Spawner {
         let (tx, jobs) = mpsc::channel::<Job>();
         let (done_tx, rx) = mpsc::channel();
         let jobs = Arc::new(Mutex::new(jobs));
+        let mut started = 0;
         for n in 0..THREADS {
             let jobs = Arc::clone(&jobs);
             let done_tx = done_tx.clone();
             let waker = Arc::clone(&waker);
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(format!("xinetd-spawn-{n}"))
                 .stack_size(STACK)
                 .spawn(move || loop {
@@ -76,7 +77,15 @@ impl Spawner {
                         return;
                     }
                     let _ = waker.wake();
-                })?;
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                // Short of threads (RLIMIT_NPROC, memory): the threads that did start serve
+                // alone. Dropping them would free their slots to whatever forks next, so
+                // whether a server can start would depend on how fast they exit.
+                Err(e) if started == 0 => return Err(e),
+                Err(_) => break,
+            }
         }
         Ok(Spawner { tx, rx })
     }

@@ -112,9 +112,13 @@ impl Daemon {
 
     /// Waits until the program log contains `needle`.
     pub fn wait_log(&self, secs: u64, needle: &str) {
-        wait_until(secs, &format!("'{needle}' in the program log"), || {
-            self.prog_log().contains(needle)
-        });
+        if !xinetd_test_support::wait_for(secs, || self.prog_log().contains(needle)) {
+            // The log says why, when a wait fails only now and then.
+            panic!(
+                "timed out after {secs}s waiting for '{needle}' in the program log:\n{}",
+                self.prog_log()
+            );
+        }
     }
 
     /// Waits until the program log contains `needle` `n` times.
