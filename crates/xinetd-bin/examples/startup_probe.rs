@@ -15,6 +15,11 @@
 //! Each daemon is started as `BIN -f CONFIG -dontfork -filelog /dev/null` with an empty
 //! environment except `PATH`, the daemons alternate run by run, and the median, minimum and
 //! maximum per daemon are printed.
+//!
+//! `BIN` may be `floor`: this program itself, started again to do nothing but bind and listen
+//! on the same ports with std (no configuration, no logging), then wait for SIGTERM. It is
+//! the floor any process that binds its own sockets pays here (exec, dynamic loading, the
+//! socket system calls), against which a daemon's start-up is compared.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
@@ -29,8 +34,28 @@ fn listens(port: u16) -> bool {
     .is_ok()
 }
 
+/// The `floor` process: binds 127.0.0.1:`first`.. (`count` ports), then waits to be killed.
+fn bind_only(first: u16, count: u16) -> ! {
+    let listeners: Vec<std::net::TcpListener> = (first..first.saturating_add(count))
+        .filter_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+        .collect();
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+        // Keeps the listeners open for as long as the process lives.
+        let _ = listeners.len();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, first, count] = args.as_slice() {
+        if mode == "--bind-only" {
+            match (first.parse(), count.parse()) {
+                (Ok(first), Ok(count)) => bind_only(first, count),
+                _ => std::process::exit(2),
+            }
+        }
+    }
     if args.len() < 5 {
         eprintln!("usage: startup_probe CONFIG FIRST_PORT COUNT RUNS BIN...");
         std::process::exit(2);
@@ -53,9 +78,17 @@ fn main() {
                 eprintln!("a port of the range is already listening; stop its owner first");
                 std::process::exit(1);
             }
+            let mut command = if bin == "floor" {
+                let mut c = Command::new(std::env::current_exe().unwrap_or_default());
+                c.args(["--bind-only", &args[1], &args[2]]);
+                c
+            } else {
+                let mut c = Command::new(bin);
+                c.args(["-f", config, "-dontfork", "-filelog", "/dev/null"]);
+                c
+            };
             let started = Instant::now();
-            let mut child = match Command::new(bin)
-                .args(["-f", config, "-dontfork", "-filelog", "/dev/null"])
+            let mut child = match command
                 .env_clear()
                 .env("PATH", "/usr/bin:/bin")
                 .stdin(Stdio::null())
