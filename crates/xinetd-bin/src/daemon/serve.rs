@@ -365,8 +365,10 @@ impl Daemon {
         let kind = Kind::Relay(session::relay::Relay::new(client, to, target).preamble(preamble));
         let timeout = svc.timeout;
         let s = Session::new(key, svc, hold, now, timeout, kind).with_client(peer);
-        // Nothing to do before the connection completes: wait for it.
-        self.after_turn(id, s, Next::Wait, now);
+        // A first turn now: a connection to a nearby target (loopback, the same host's
+        // services) has usually completed already, and the client's request is waiting;
+        // otherwise the turn finds it still connecting and waits for it.
+        self.start_session(id, s, now);
     }
 
     pub(super) fn next_session_id(&mut self) -> u64 {

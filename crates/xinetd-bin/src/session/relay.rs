@@ -167,6 +167,10 @@ impl Relay {
             }
         }
         let mut buf = [0u8; COPY_CHUNK];
+        // A side whose read would block in this turn is not read again in it: data that comes
+        // later makes the poll report the side again (edge-triggered). A short read is not
+        // taken as empty: an EOF queued behind the data would not be reported again.
+        let mut drained = (false, false);
         // Bounded: one busy session cannot hold the loop.
         for _ in 0..64 {
             let mut progress = false;
@@ -194,7 +198,7 @@ impl Relay {
             if self.target_shut && self.client_shut {
                 return Ok(Progress::Done);
             }
-            if !self.client_eof && self.to_target.is_empty() {
+            if !self.client_eof && self.to_target.is_empty() && !drained.0 {
                 if !self.pipe_tried.0 && self.bytes_in >= CHUNK as u64 {
                     self.pipe_tried.0 = true;
                     self.to_target.use_pipe();
@@ -208,11 +212,11 @@ impl Relay {
                         self.bytes_in += n as u64;
                         progress = true;
                     }
-                    Ok(None) => {}
+                    Ok(None) => drained.0 = true,
                     Err(_) => return Ok(self.finish()),
                 }
             }
-            if !self.target_eof && self.to_client.is_empty() {
+            if !self.target_eof && self.to_client.is_empty() && !drained.1 {
                 if !self.pipe_tried.1 && self.bytes_out >= CHUNK as u64 {
                     self.pipe_tried.1 = true;
                     self.to_client.use_pipe();
@@ -226,7 +230,7 @@ impl Relay {
                         self.bytes_out += n as u64;
                         progress = true;
                     }
-                    Ok(None) => {}
+                    Ok(None) => drained.1 = true,
                     Err(_) => return Ok(self.finish()),
                 }
             }
