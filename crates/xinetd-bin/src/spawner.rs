@@ -41,8 +41,17 @@ pub struct Spawner {
     rx: mpsc::Receiver<(u64, Outcome)>,
 }
 
-/// Spawner threads: two let one child's set-up overlap another's on a 2-core machine.
-const THREADS: usize = 2;
+/// Spawner threads: one per two CPUs (at least one, at most eight).
+///
+/// Starting servers faster than the CPUs can run them buys no throughput and costs the tail:
+/// each new server is its own session (`setsid`, F-412), hence its own scheduler group, so
+/// the scheduler shares the CPUs among all servers still loading instead of finishing the
+/// older ones first. With two threads on two CPUs, `/bin/cat` at 16 clients: the same
+/// 1,900-1,950 conn/s, but p99 30-33 ms and worst 104-111 ms, against 13.6-14.1 ms and
+/// 19-22 ms with one thread (docs/performance.md, "Performance II").
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8))
+}
 /// Spawner threads only call into xinetd-spawn (its child stack is its own allocation).
 const STACK: usize = 256 * 1024;
 
@@ -53,7 +62,7 @@ impl Spawner {
         let (done_tx, rx) = mpsc::channel();
         let jobs = Arc::new(Mutex::new(jobs));
         let mut started = 0;
-        for n in 0..THREADS {
+        for n in 0..threads() {
             let jobs = Arc::clone(&jobs);
             let done_tx = done_tx.clone();
             let waker = Arc::clone(&waker);
