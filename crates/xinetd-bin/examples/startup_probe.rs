@@ -36,13 +36,12 @@ fn listens(port: u16) -> bool {
 
 /// The `floor` process: binds 127.0.0.1:`first`.. (`count` ports), then waits to be killed.
 fn bind_only(first: u16, count: u16) -> ! {
-    let listeners: Vec<std::net::TcpListener> = (first..first.saturating_add(count))
+    // Named, so the listeners stay open for as long as the process lives.
+    let _listeners: Vec<std::net::TcpListener> = (first..first.saturating_add(count))
         .filter_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
         .collect();
     loop {
         std::thread::sleep(Duration::from_secs(3600));
-        // Keeps the listeners open for as long as the process lives.
-        let _ = listeners.len();
     }
 }
 
