@@ -94,7 +94,7 @@ pub fn service(
         keepalive: c.has_flag(ServiceFlag::KeepAlive),
         nodelay: c.has_flag(ServiceFlag::NoDelay),
         bind_device: c.bind_device.as_ref().map(|d| d.value.clone()),
-        tuning: Box::new(crate::sockopt::Tuning {
+        tuning: conf::Extension::new(crate::sockopt::Tuning {
             scope: c.bind.as_ref().and_then(|b| b.value.scope.clone()),
             ..crate::sockopt::tuning(&c.socket)
         }),
@@ -134,7 +134,7 @@ pub fn service(
         None
     };
     let access = access_policy(c, resolver)?;
-    let proxy = crate::proxied::Policy::of(c, resolver)?;
+    let proxy = crate::proxied::Policy::of(c, resolver)?.map(Box::new);
     let limits = service_limits(c, sensor);
     let log = service_log(c, cache)?;
     let tls = match crate::tls::load(&c.tls) {

@@ -38,8 +38,9 @@ pub struct ListenSpec {
     /// `bind_device = IFNAME` (extension): SO_BINDTODEVICE.
     pub bind_device: Option<String>,
     /// Extensions: `backlog`, `keepalive`, `reuseport`, ... (crate::sockopt).
-    /// Boxed: a service is copied into every request, so rare options stay out of line.
-    pub tuning: Box<crate::sockopt::Tuning>,
+    /// Out of line, and absent when nothing is set (most services): a service is copied
+    /// into every request, so rare options cost it a pointer and no allocation.
+    pub tuning: xinetd_conf::Extension<crate::sockopt::Tuning>,
 }
 
 impl ListenSpec {
@@ -225,7 +226,7 @@ mod tests {
             keepalive: true,
             nodelay: true,
             bind_device: None,
-            tuning: Box::default(),
+            tuning: Default::default(),
         }
     }
 

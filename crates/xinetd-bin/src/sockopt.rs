@@ -57,6 +57,24 @@ pub struct Tuning {
     pub unix: Option<crate::unixsock::UnixSpec>,
 }
 
+/// Most services set no option, so a [`crate::listen::ListenSpec`] keeps its tuning as an
+/// [`xinetd_conf::Extension`]: absent (one pointer, nothing to allocate when a request copies
+/// the service) unless something differs from this.
+impl xinetd_conf::AttributeGroup for Tuning {
+    const EMPTY: &'static Self = &Tuning {
+        backlog: None,
+        keepalive: None,
+        reuseport: false,
+        freebind: false,
+        defer_accept: None,
+        mark: None,
+        receive_buffer: None,
+        send_buffer: None,
+        scope: None,
+        unix: None,
+    };
+}
+
 impl Tuning {
     /// The backlog passed to listen(2).
     pub fn backlog(&self) -> i32 {
@@ -164,6 +182,12 @@ pub fn scope_id(scope: &str) -> io::Result<u32> {
 mod tests {
     use super::*;
     use socket2::{Domain, Type};
+
+    #[test]
+    fn the_empty_tuning_is_the_default() {
+        use xinetd_conf::AttributeGroup;
+        assert_eq!(*Tuning::EMPTY, Tuning::default());
+    }
 
     #[test]
     fn options_are_set_on_the_socket() {

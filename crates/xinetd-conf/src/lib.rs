@@ -106,6 +106,8 @@ pub struct ReadmeDoctests;
 mod attrs;
 mod diagnostic;
 mod env;
+mod extension;
+pub use extension::{AttributeGroup, Extension, ExtensionMut};
 pub mod inetd;
 pub use inetd::{
     convert_inetd, load_inetd_compat, merge_inetd_bytes, parse_inetd, Conversion, ConvertOptions,

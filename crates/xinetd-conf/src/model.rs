@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use crate::extension::Extension;
 pub use crate::syslog_names::{SyslogFacility, SyslogLevel};
 
 /// A position in a configuration file: file, 1-based line, 1-based byte column.
@@ -662,20 +663,22 @@ pub struct Service {
     /// Extension (not in xinetd): `bind_device = IFNAME` (SO_BINDTODEVICE).
     pub bind_device: Option<Spanned<String>>,
     /// Extensions (not in xinetd): the load-balancer attributes (`proxy_protocol`, ...).
-    pub proxy: crate::proxy::ProxyAttrs,
+    /// This and the other extension groups are [`Extension`]s: most services set none of
+    /// them, and an unset group costs a pointer instead of its full size (issue 16).
+    pub proxy: Extension<crate::proxy::ProxyAttrs>,
     /// Extension (not in xinetd): `activation = listen_fds` (`wait = yes` only).
     pub activation: Option<Spanned<Activation>>,
     /// Extension (not in xinetd): `log_stderr = yes`, the server's stderr goes to the
     /// service's log, one record per line (docs/structured-logs.md).
     pub log_stderr: Option<Spanned<bool>>,
     /// Extensions (not in xinetd): listening-socket options (`backlog`, `keepalive`, ...).
-    pub socket: crate::sockopts::SocketOptions,
+    pub socket: Extension<crate::sockopts::SocketOptions>,
     /// Extension (not in xinetd): `source_prefix = V4BITS V6BITS` (`None` = exact addresses).
     pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
     /// Extensions (not in xinetd): the sandbox attributes (issue 14).
-    pub sandbox: crate::sandbox::Sandbox,
+    pub sandbox: Extension<crate::sandbox::Sandbox>,
     /// Extension (not in xinetd): the `tls_*` attributes (TLS termination, issue 15).
-    pub tls: crate::tls::TlsAttrs,
+    pub tls: Extension<crate::tls::TlsAttrs>,
 }
 
 impl Service {
@@ -738,7 +741,7 @@ pub struct Defaults {
     /// Extension: `source_prefix`.
     pub source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
     /// The load-balancer attributes, copied into each later service (like `only_from`).
-    pub proxy: crate::proxy::ProxyAttrs,
+    pub proxy: Extension<crate::proxy::ProxyAttrs>,
 }
 
 /// A whole configuration: the merged defaults and the accepted services, in file order.

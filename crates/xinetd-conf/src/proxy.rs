@@ -130,6 +130,16 @@ pub struct ProxyAttrs {
     pub connection_env: Option<Spanned<BTreeSet<ConnectionEnv>>>,
 }
 
+impl crate::AttributeGroup for ProxyAttrs {
+    const EMPTY: &'static Self = &ProxyAttrs {
+        proxy_protocol: None,
+        proxy_from: None,
+        proxy_timeout: None,
+        redirect_proxy: None,
+        connection_env: None,
+    };
+}
+
 impl ProxyAttrs {
     /// The `proxy_timeout` in force (the default when not set).
     pub fn timeout_secs(&self) -> u32 {

@@ -202,6 +202,33 @@ pub struct Sandbox {
     pub cgroup_root: Option<Spanned<String>>,
 }
 
+impl crate::AttributeGroup for Sandbox {
+    const EMPTY: &'static Self = &Sandbox {
+        no_new_privs: None,
+        capabilities: None,
+        ambient_capabilities: None,
+        private_network: None,
+        private_tmp: None,
+        private_ipc: None,
+        private_uts: None,
+        private_pid: None,
+        protect_system: None,
+        read_write_paths: None,
+        protect_home: None,
+        seccomp: None,
+        seccomp_action: None,
+        landlock_read: None,
+        landlock_write: None,
+        memory_max: None,
+        pids_max: None,
+        cpu_max: None,
+        landlock_tcp_bind: None,
+        landlock_tcp_connect: None,
+        io_weight: None,
+        cgroup_root: None,
+    };
+}
+
 fn flag(v: &Option<Spanned<bool>>) -> bool {
     v.as_ref().is_some_and(|v| v.value)
 }

@@ -95,6 +95,25 @@ pub struct Named {
     pub id: u32,
 }
 
+impl crate::AttributeGroup for SocketOptions {
+    const EMPTY: &'static Self = &SocketOptions {
+        backlog: None,
+        keepalive: None,
+        reuseport: None,
+        freebind: None,
+        defer_accept: None,
+        mark: None,
+        receive_buffer: None,
+        send_buffer: None,
+        socket_path: None,
+        socket_mode: None,
+        socket_owner: None,
+        socket_group: None,
+        only_uid: None,
+        only_gid: None,
+    };
+}
+
 impl SocketOptions {
     /// `true` when no option is set (the service's socket is made as before).
     pub fn is_empty(&self) -> bool {

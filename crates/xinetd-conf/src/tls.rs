@@ -77,6 +77,18 @@ pub struct TlsAttrs {
     pub handshake_timeout: Option<Spanned<u32>>,
 }
 
+impl crate::AttributeGroup for TlsAttrs {
+    const EMPTY: &'static Self = &TlsAttrs {
+        cert: None,
+        key: None,
+        client_ca: None,
+        client_auth: None,
+        alpn: None,
+        min_version: None,
+        handshake_timeout: None,
+    };
+}
+
 impl TlsAttrs {
     /// `true` when the service terminates TLS (it has certificates).
     pub fn enabled(&self) -> bool {

@@ -47,7 +47,7 @@ impl Daemon {
         now: Instant,
     ) {
         let rt = svc.rt.clone();
-        let Some(policy) = rt.proxy.as_ref() else {
+        let Some(policy) = rt.proxy.as_deref() else {
             self.admit_stream(key, svc, Conn::direct(stream), peer, now);
             return;
         };

@@ -628,9 +628,9 @@ impl Loader<'_> {
                     });
                 }
                 if uid {
-                    d.socket.only_uid = Some(sp!(list));
+                    d.socket.make_mut().only_uid = Some(sp!(list));
                 } else {
-                    d.socket.only_gid = Some(sp!(list));
+                    d.socket.make_mut().only_gid = Some(sp!(list));
                 }
             }
             Attr::SocketOwner => {
@@ -644,7 +644,7 @@ impl Loader<'_> {
                     hint: None,
                     xinetd: None,
                 })?;
-                d.socket.socket_owner = Some(sp!(crate::sockopts::Named {
+                d.socket.make_mut().socket_owner = Some(sp!(crate::sockopts::Named {
                     text: first.to_string(),
                     id,
                 }));
@@ -660,7 +660,7 @@ impl Loader<'_> {
                     hint: None,
                     xinetd: None,
                 })?;
-                d.socket.socket_group = Some(sp!(crate::sockopts::Named {
+                d.socket.make_mut().socket_group = Some(sp!(crate::sockopts::Named {
                     text: first.to_string(),
                     id,
                 }));
@@ -698,13 +698,13 @@ impl Loader<'_> {
                 )?));
             }
             Attr::Sandbox(a) => {
-                crate::sandbox::parse(&mut d.sandbox, a, name, &vals, &span).map_err(|m| {
-                    Failure {
+                crate::sandbox::parse(&mut d.sandbox.make_mut(), a, name, &vals, &span).map_err(
+                    |m| Failure {
                         message: m,
                         hint: None,
                         xinetd: None,
-                    }
-                })?;
+                    },
+                )?;
             }
             Attr::TlsCert
             | Attr::TlsKey
@@ -712,7 +712,9 @@ impl Loader<'_> {
             | Attr::TlsClientAuth
             | Attr::TlsAlpn
             | Attr::TlsMinVersion
-            | Attr::TlsHandshakeTimeout => super::tls::parse(&mut d.tls, attr, name, &vals, &span)?,
+            | Attr::TlsHandshakeTimeout => {
+                super::tls::parse(&mut d.tls.make_mut(), attr, name, &vals, &span)?
+            }
         }
         let _ = name;
         Ok(())

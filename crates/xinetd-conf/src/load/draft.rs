@@ -73,13 +73,13 @@ pub(crate) struct Draft {
     pub(crate) chroot: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<u32>>,
     pub(crate) bind_device: Option<Spanned<String>>,
-    pub(crate) proxy: crate::proxy::ProxyAttrs,
+    pub(crate) proxy: Extension<crate::proxy::ProxyAttrs>,
     pub(crate) activation: Option<Spanned<Activation>>,
     pub(crate) log_stderr: Option<Spanned<bool>>,
-    pub(crate) socket: crate::sockopts::SocketOptions,
+    pub(crate) socket: Extension<crate::sockopts::SocketOptions>,
     pub(crate) source_prefix: Option<Spanned<crate::sockopts::SourcePrefix>>,
-    pub(crate) sandbox: crate::sandbox::Sandbox,
-    pub(crate) tls: crate::tls::TlsAttrs,
+    pub(crate) sandbox: Extension<crate::sandbox::Sandbox>,
+    pub(crate) tls: Extension<crate::tls::TlsAttrs>,
 }
 
 impl Draft {
@@ -138,10 +138,10 @@ impl Draft {
             proxy: Default::default(),
             activation: None,
             log_stderr: None,
-            socket: crate::sockopts::SocketOptions::default(),
+            socket: Extension::default(),
             source_prefix: None,
-            sandbox: crate::sandbox::Sandbox::default(),
-            tls: crate::tls::TlsAttrs::default(),
+            sandbox: Extension::default(),
+            tls: Extension::default(),
         }
     }
     pub(crate) fn id(&self) -> &str {

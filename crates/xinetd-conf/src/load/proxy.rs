@@ -35,7 +35,6 @@ impl Loader<'_> {
     ) -> Result<(), Failure> {
         let vals: Vec<&str> = line.values.iter().map(|v| v.0.as_str()).collect();
         let span = line.span.clone();
-        let p = &mut d.proxy;
         match attr {
             Attr::ProxyProtocol => {
                 let versions = match vals.first().map(|v| v.to_ascii_lowercase()).as_deref() {
@@ -62,15 +61,17 @@ impl Loader<'_> {
                         ))
                     }
                 };
-                p.proxy_protocol = Some(Spanned::new(ProxyProtocol { versions, direct }, span));
+                d.proxy.make_mut().proxy_protocol =
+                    Some(Spanned::new(ProxyProtocol { versions, direct }, span));
             }
             Attr::ProxyFrom => {
-                let mut list = match (op, p.proxy_from.take()) {
+                let cur = d.proxy.make_mut().proxy_from.take();
+                let mut list = match (op, cur) {
                     (Op::Set, _) | (_, None) => Vec::new(),
                     (_, Some(cur)) => cur.value,
                 };
                 let r = self.address_words(&mut list, line, op, d);
-                d.proxy.proxy_from = Some(Spanned::new(list, span));
+                d.proxy.make_mut().proxy_from = Some(Spanned::new(list, span));
                 r?;
             }
             Attr::ProxyTimeout => {
@@ -83,7 +84,7 @@ impl Loader<'_> {
                             "the time a peer has to send its whole PROXY header (default 3)",
                         )
                     })?;
-                p.proxy_timeout = Some(Spanned::new(v as u32, span));
+                d.proxy.make_mut().proxy_timeout = Some(Spanned::new(v as u32, span));
             }
             Attr::RedirectProxy => {
                 let first = vals.first().copied().unwrap_or("");
@@ -97,10 +98,11 @@ impl Loader<'_> {
                         ))
                     }
                 };
-                p.redirect_proxy = Some(Spanned::new(v, span));
+                d.proxy.make_mut().redirect_proxy = Some(Spanned::new(v, span));
             }
             Attr::ConnectionEnv => {
-                let mut set = match (op, p.connection_env.take()) {
+                let cur = d.proxy.make_mut().connection_env.take();
+                let mut set = match (op, cur) {
                     (Op::Set, _) | (_, None) => BTreeSet::new(),
                     (_, Some(cur)) => cur.value,
                 };
@@ -120,7 +122,7 @@ impl Loader<'_> {
                         set.insert(e);
                     }
                 }
-                p.connection_env = Some(Spanned::new(set, span));
+                d.proxy.make_mut().connection_env = Some(Spanned::new(set, span));
             }
             _ => {}
         }
@@ -163,9 +165,10 @@ impl Checks<'_> {
                         )
                         .service(Some(d.id())),
                     );
-                    d.proxy.proxy_protocol = None;
-                    d.proxy.proxy_from = None;
-                    d.proxy.proxy_timeout = None;
+                    let mut p = d.proxy.make_mut();
+                    p.proxy_protocol = None;
+                    p.proxy_from = None;
+                    p.proxy_timeout = None;
                 }
                 Some(why) => {
                     self.diagnostics.push(
@@ -318,6 +321,9 @@ mod tests {
         let (tcp, udp) = (&loaded.config.services[0], &loaded.config.services[1]);
         assert!(tcp.proxy.proxy_protocol.is_some());
         assert!(udp.proxy.proxy_protocol.is_none() && udp.proxy.proxy_from.is_none());
+        // The group emptied by the check holds no allocation (issue 16).
+        assert!(!udp.proxy.is_set());
+        assert!(!tcp.socket.is_set() && !tcp.sandbox.is_set() && !tcp.tls.is_set());
         assert!(loaded
             .diagnostics
             .iter()

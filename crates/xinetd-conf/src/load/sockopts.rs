@@ -107,7 +107,7 @@ macro_rules! sp {
 pub(super) fn parse(d: &mut Draft, attr: Attr, line: &AttrLine) -> Result<(), Failure> {
     let vals: Vec<&str> = line.values.iter().map(|v| v.0.as_str()).collect();
     let first = vals.first().copied().unwrap_or("");
-    let o = &mut d.socket;
+    let mut o = d.socket.make_mut();
     match attr {
         Attr::Backlog => {
             o.backlog = Some(sp!(line, number("backlog", "length", first, 1..=65535)?))
