@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn a callgrind profile of the daemon into the linker script that lays out its code.
 
-    bench/layout.py BINARY STARTUP_PROFILE... -- LATER_PROFILE... > crates/xinetd-bin/layout/hot.ld
+    bench/layout.py BINARY[,BINARY...] STARTUP_PROFILE... -- LATER_PROFILE... > hot.ld
 
 Every function the profiles saw executing, if the binary defines it, gets one input-section
 line in a `.text.xinetd_hot` output section placed before `.text`: first those start-up ran,
@@ -13,7 +13,9 @@ Symbol hashes change with the compiler and the dependency versions, so a name is
 glob with its hash wildcarded (`17h*E` in legacy names, `Cs*_` crate disambiguators in v0
 names) when that glob matches exactly one function of the profiled binary. Generic functions
 whose glob matches several instantiations keep their exact names: the glob would pull in the
-ones that never run. A stale line matches nothing and costs nothing.
+ones that never run. A stale line matches nothing and costs nothing. With several binaries
+(the default and the small-footprint build, whose inlining differs), the script serves both:
+a name counts if either defines it, and a glob must be unique in each.
 """
 import re
 import subprocess
@@ -79,7 +81,7 @@ def main():
     args = sys.argv[1:]
     if len(args) < 2 or args.count("--") > 1:
         sys.exit(__doc__)
-    binary, profiles = args[0], args[1:]
+    binaries, profiles = args[0].split(","), args[1:]
     split = profiles.index("--") if "--" in profiles else len(profiles)
     groups = [profiles[:split], profiles[split + 1 :]]
     costs, phase = defaultdict(int), {}
@@ -88,10 +90,15 @@ def main():
             for name, c in executed(profile).items():
                 costs[name] += c
                 phase.setdefault(name, number)
-    syms = text_symbols(binary)
-    matches = defaultdict(int)
-    for s in syms:
-        matches[glob_of(s)] += 1
+    syms, matches = set(), defaultdict(int)
+    for binary in binaries:
+        own = text_symbols(binary)
+        syms |= own
+        counts = defaultdict(int)
+        for s in own:
+            counts[glob_of(s)] += 1
+        for g, n in counts.items():
+            matches[g] = max(matches[g], n)
     lines, seen = [], set()
     hot = sorted((n for n in costs if n in syms), key=lambda n: (phase[n], -costs[n], n))
     for name in hot:

@@ -8,15 +8,26 @@
 #
 #   bench/layout.sh            # needs valgrind (apt-get install -y valgrind) and python3
 #
-# Knobs: PORT_BASE (33100; 40 ports above it), OUT (crates/xinetd-bin/layout/hot.ld).
+# Both the default build and the small-footprint one (README; static glibc, optimised for
+# size, so other functions are inlined) are profiled, and the script serves both.
+#
+# Knobs: PORT_BASE (33100; 40 ports above it), OUT (crates/xinetd-bin/layout/hot.ld),
+# SMALL (1; 0 profiles the default build only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PB=${PORT_BASE:-33100}
 OUT=${OUT:-$ROOT/crates/xinetd-bin/layout/hot.ld}
 command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install -y valgrind" >&2; exit 1; }
+SMALL=${SMALL:-1}
+HOST=$(rustc -vV | sed -n 's/^host: //p')
 cargo build -q --release -p xinetd-bin --bin xinetd
-BIN=$ROOT/target/release/xinetd
+BINS=("$ROOT/target/release/xinetd")
+if [ "$SMALL" = 1 ]; then
+  RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build -q --profile small -p xinetd-bin --bin xinetd --target "$HOST"
+  BINS+=("$ROOT/target/$HOST/small/xinetd")
+fi
 TMP=$(mktemp -d /tmp/layout.XXXXXX)
 VG=
 cleanup() { [ -n "$VG" ] && kill "$VG" 2>/dev/null; rm -rf "$TMP"; }
@@ -80,12 +91,12 @@ for _ in range(3):
 EOF
 }
 
-profile() { # NAME [daemon options] -> $TMP/NAME.cg.1 (start-up), $TMP/NAME.cg (the rest)
-  local name=$1 pid; shift
+profile() { # NAME BINARY [daemon options] -> $TMP/NAME.cg.1 (start-up), $TMP/NAME.cg (the rest)
+  local name=$1 bin=$2; shift 2
   config "$TMP/a.conf" 20; config "$TMP/b.conf" 10
   cp "$TMP/a.conf" "$TMP/xinetd.conf"
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin valgrind -q --tool=callgrind --demangle=no \
-    --callgrind-out-file="$TMP/$name.cg" "$BIN" -f "$TMP/xinetd.conf" -dontfork "$@" &
+    --callgrind-out-file="$TMP/$name.cg" "$bin" -f "$TMP/xinetd.conf" -dontfork "$@" &
   VG=$!
   for _ in $(seq 600); do ss -Hltn "sport = :$((PB + 29))" | grep -q LISTEN && break; sleep 0.1; done
   sleep 1; callgrind_control -d "$VG" >/dev/null # part 1: start-up and the idle loop
@@ -97,10 +108,14 @@ profile() { # NAME [daemon options] -> $TMP/NAME.cg.1 (start-up), $TMP/NAME.cg (
   kill -TERM "$VG"; wait "$VG" || true; VG=
 }
 
-profile file -filelog "$TMP/log"
-profile syslog
+STARTUP=() LATER=() i=0
+for bin in "${BINS[@]}"; do
+  profile "file$i" "$bin" -filelog "$TMP/log"
+  profile "syslog$i" "$bin"
+  STARTUP+=("$TMP/file$i.cg.1" "$TMP/syslog$i.cg.1") LATER+=("$TMP/file$i.cg" "$TMP/syslog$i.cg")
+  i=$((i + 1))
+done
 mkdir -p "$(dirname "$OUT")"
 # Start-up first: at idle only the code start-up ran is mapped, 64 kB around each fault.
-python3 "$ROOT/bench/layout.py" "$BIN" "$TMP/file.cg.1" "$TMP/syslog.cg.1" -- \
-  "$TMP/file.cg" "$TMP/syslog.cg" > "$OUT"
+python3 "$ROOT/bench/layout.py" "$(IFS=,; echo "${BINS[*]}")" "${STARTUP[@]}" -- "${LATER[@]}" > "$OUT"
 echo "wrote $OUT ($(grep -c '^    \*(' "$OUT") functions)"
