@@ -996,8 +996,8 @@ fn defaults_file_log_is_one_common_file_with_shared_limits() {
 
 /// Two network namespaces joined by two veth pairs, deleted on drop.
 struct NetnsPair {
-    srv: String,
-    cli: String,
+    srv: Netns,
+    cli: Netns,
 }
 
 impl NetnsPair {
@@ -1006,73 +1006,36 @@ impl NetnsPair {
     /// SO_BINDTODEVICE sees it (local traffic would come in on `lo`).
     fn create() -> Result<NetnsPair, String> {
         let tag = std::process::id();
-        let n = NetnsPair {
-            srv: format!("xr-test-{tag}-s"),
-            cli: format!("xr-test-{tag}-c"),
-        };
-        let (s, c) = (n.srv.as_str(), n.cli.as_str());
-        let steps: Vec<Vec<&str>> = vec![
-            vec!["netns", "add", s],
-            vec!["netns", "add", c],
-            vec![
-                "-n", s, "link", "add", "xa0", "type", "veth", "peer", "name", "xa1", "netns", c,
-            ],
-            vec![
-                "-n", s, "link", "add", "xb0", "type", "veth", "peer", "name", "xb1", "netns", c,
-            ],
-            vec!["-n", s, "addr", "add", "10.91.1.1/24", "dev", "xa0"],
-            vec!["-n", s, "addr", "add", "10.91.2.1/24", "dev", "xb0"],
-            vec!["-n", c, "addr", "add", "10.91.1.2/24", "dev", "xa1"],
-            vec!["-n", c, "addr", "add", "10.91.2.2/24", "dev", "xb1"],
-            vec!["-n", s, "link", "set", "lo", "up"],
-            vec!["-n", s, "link", "set", "xa0", "up"],
-            vec!["-n", s, "link", "set", "xb0", "up"],
-            vec!["-n", c, "link", "set", "xa1", "up"],
-            vec!["-n", c, "link", "set", "xb1", "up"],
-        ];
-        for args in steps {
-            let out = std::process::Command::new("ip")
-                .args(&args)
-                .output()
-                .map_err(|e| format!("ip: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "ip {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
+        let srv = Netns::add(format!("xr-test-{tag}-s"))?;
+        let cli = Netns::add(format!("xr-test-{tag}-c"))?;
+        let (s, c) = (&srv, cli.0.as_str());
+        s.ip(&[
+            "link", "add", "xa0", "type", "veth", "peer", "name", "xa1", "netns", c,
+        ])?;
+        s.ip(&[
+            "link", "add", "xb0", "type", "veth", "peer", "name", "xb1", "netns", c,
+        ])?;
+        s.ip(&["addr", "add", "10.91.1.1/24", "dev", "xa0"])?;
+        s.ip(&["addr", "add", "10.91.2.1/24", "dev", "xb0"])?;
+        cli.ip(&["addr", "add", "10.91.1.2/24", "dev", "xa1"])?;
+        cli.ip(&["addr", "add", "10.91.2.2/24", "dev", "xb1"])?;
+        for (ns, dev) in [
+            (s, "lo"),
+            (s, "xa0"),
+            (s, "xb0"),
+            (&cli, "xa1"),
+            (&cli, "xb1"),
+        ] {
+            ns.ip(&["link", "set", dev, "up"])?;
         }
-        Ok(n)
+        Ok(NetnsPair { srv, cli })
     }
 
-    /// Connects from the client namespace (on a thread that joins it) and returns the bytes
-    /// read until EOF, or the connect error.
+    /// Connects from the client namespace and returns the bytes read until EOF, or the
+    /// connect error.
     fn fetch(&self, addr: &str, port: u16) -> Result<Vec<u8>, String> {
-        let ns = format!("/var/run/netns/{}", self.cli);
-        let addr: std::net::SocketAddr = format!("{addr}:{port}").parse().expect("address");
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(&ns).map_err(|e| format!("{ns}: {e}"))?;
-            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| format!("setns: {e}"))?;
-            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-                .map_err(|e| e.to_string())?;
-            s.set_read_timeout(Some(Duration::from_secs(3)))
-                .map_err(|e| e.to_string())?;
-            Ok(read_all(&mut s))
-        })
-        .join()
-        .expect("client thread")
-    }
-}
-
-impl Drop for NetnsPair {
-    fn drop(&mut self) {
-        for ns in [&self.srv, &self.cli] {
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "del", ns])
-                .output();
-        }
+        self.cli
+            .fetch(format!("{addr}:{port}").parse().expect("address"))
     }
 }
 
@@ -1104,31 +1067,7 @@ fn bind_device_serves_only_through_its_interface() {
         )
     };
     let conf = daytime("day-xa0", bound, "\tbind_device = xa0\n") + &daytime("day-any", plain, "");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf_path = dir.path().join("xinetd.conf");
-    let prog_log = dir.path().join("prog.log");
-    let pidfile = dir.path().join("xinetd.pid");
-    std::fs::write(&conf_path, conf).expect("config");
-    let child = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns.srv, XINETD, "-dontfork", "-filelog"])
-        .arg(&prog_log)
-        .arg("-pidfile")
-        .arg(&pidfile)
-        .arg("-f")
-        .arg(&conf_path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ip netns exec xinetd");
-    // `ip netns exec` execs the daemon in place: same pid, killed by Daemon's drop.
-    let d = Daemon {
-        child,
-        dir,
-        conf: conf_path,
-        prog_log,
-        pidfile,
-    };
+    let d = ns.srv.start_daemon(&conf);
     d.wait_log(10, "Started working: 2 available services");
     // Through xa0: served by both services.
     let day = ns.fetch("10.91.1.1", bound).expect("bound service via xa0");

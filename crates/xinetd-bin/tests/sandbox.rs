@@ -6,8 +6,10 @@ mod util;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use util::*;
 
@@ -22,12 +24,65 @@ fn outside_tmp() -> tempfile::TempDir {
     dir
 }
 
+/// `dir/rw`, writable by the servers' user (nobody).
+fn rw_dir(dir: &Path) -> PathBuf {
+    let rw = dir.join("rw");
+    std::fs::create_dir(&rw).expect("rw dir");
+    std::fs::set_permissions(&rw, std::fs::Permissions::from_mode(0o777)).expect("chmod rw");
+    rw
+}
+
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    let mut f = std::fs::File::create(&p).expect("create script");
-    writeln!(f, "#!/bin/sh\n{body}").expect("write script");
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    p
+    write_script(dir, name, &format!("#!/bin/sh\n{body}\n"))
+}
+
+/// A probe body that leaves `/bin/sleep MARKER` running in a session of its own (out of
+/// reach of a process-group kill), says `started`, and then sleeps as the server.
+fn leaves_a_sleeper(marker: &str) -> String {
+    format!(
+        "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+    )
+}
+
+/// A connection to `port` whose reads wait up to 10 s (a sandboxed server takes a while to
+/// set up).
+fn connect_patiently(port: u16) -> TcpStream {
+    let s = connect(port);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    s
+}
+
+/// Connects to a [`leaves_a_sleeper`] probe and reads its `started`; the connection stays
+/// open while the caller holds it.
+fn connect_until_started(port: u16) -> TcpStream {
+    let mut s = connect_patiently(port);
+    let mut buf = [0u8; 8];
+    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
+    assert_eq!(&buf[..n], b"started\n");
+    s
+}
+
+/// What the server on `port` writes before it closes, when the client sends nothing.
+fn output_of(port: u16) -> String {
+    String::from_utf8_lossy(&exchange(port, b"")).into_owned()
+}
+
+/// The lines the server writes up to the first that starts with `last` (at most `max`
+/// lines, or until EOF), for servers that keep the connection open.
+fn lines_until(s: &TcpStream, last: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    for _ in 0..max {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&line);
+        if line.starts_with(last) {
+            break;
+        }
+    }
+    out
 }
 
 fn stanza(id: &str, port: u16, user: &str, server: &Path, extra: &str) -> String {
@@ -82,12 +137,7 @@ fn the_server_sees_its_sandbox() {
         return;
     }
     let dir = outside_tmp();
-    std::fs::create_dir(dir.path().join("rw")).expect("rw dir");
-    std::fs::set_permissions(
-        dir.path().join("rw"),
-        std::fs::Permissions::from_mode(0o777),
-    )
-    .expect("chmod rw");
+    let rw = rw_dir(dir.path());
     let probe = script(dir.path(), "probe.sh", PROBE);
     let port = free_port();
     let plain_port = free_port();
@@ -97,13 +147,13 @@ fn the_server_sees_its_sandbox() {
          \tprivate_tmp = yes\n\tprivate_ipc = yes\n\tprivate_uts = yes\n\tprivate_pid = yes\n\
          \tprotect_system = strict\n\tread_write_paths = {}\n\tprotect_home = yes\n\
          \tseccomp = default\n\tseccomp_action = EACCES\n",
-        dir.path().join("rw").display()
+        rw.display()
     );
     let conf = stanza("hardened", port, "nobody", &probe, &extra)
         + &stanza("plain", plain_port, "nobody", &probe, "");
     let d = Daemon::start(&conf);
 
-    let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
+    let out = output_of(port);
     let f = fields(&out);
     assert_eq!(f.get("end").map(String::as_str), None, "{out}");
     assert!(out.ends_with("end\n"), "{out}");
@@ -128,11 +178,11 @@ fn the_server_sees_its_sandbox() {
     // unshare(2) is in the default deny list; EACCES is the chosen errno (nobody's own
     // failure would be EPERM).
     assert_eq!(f["unshare"], "Permission denied", "{out}");
-    assert!(dir.path().join("rw/written").exists());
+    assert!(rw.join("written").exists());
     assert!(!Path::new("/etc/xinetd-rs-sandbox-probe").exists());
 
     // The same probe without sandbox attributes: the daemon's namespaces, no filter.
-    let out = String::from_utf8_lossy(&exchange(plain_port, b"")).into_owned();
+    let out = output_of(plain_port);
     let f = fields(&out);
     assert_eq!(f["NoNewPrivs"], "0", "{out}");
     assert_eq!(f["Seccomp"], "0", "{out}");
@@ -178,10 +228,11 @@ fn private_pid_lets_timeout_kill_escaped_grandchildren() {
     // A grandchild in a session of its own escapes the process-group kill of `timeout`;
     // as a member of the server's PID namespace it dies with the server (PID 1).
     let marker = format!("{}", 3000 + std::process::id() % 1000);
-    let body = format!(
-        "/usr/bin/setsid /bin/sleep {marker}.5 </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+    let probe = script(
+        dir.path(),
+        "fork.sh",
+        &leaves_a_sleeper(&format!("{marker}.5")),
     );
-    let probe = script(dir.path(), "fork.sh", &body);
     let port = free_port();
     let conf = stanza(
         "forker",
@@ -191,19 +242,8 @@ fn private_pid_lets_timeout_kill_escaped_grandchildren() {
         "\tprivate_pid = yes\n\ttimeout = 1\n",
     );
     let d = Daemon::start(&conf);
-    let mut s = connect(port);
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut buf = [0u8; 8];
-    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
-    assert_eq!(&buf[..n], b"started\n");
-    let sleeping = || {
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .any(|c| c == format!("/bin/sleep\0{marker}.5\0").as_bytes())
-    };
+    let _conn = connect_until_started(port);
+    let sleeping = || cmdlines().any(|c| c == format!("/bin/sleep\0{marker}.5\0").as_bytes());
     wait_until(5, "the grandchild is running", sleeping);
     d.wait_file(10, "svc.log", "EXIT: forker");
     wait_until(5, "the grandchild is gone", || !sleeping());
@@ -212,22 +252,14 @@ fn private_pid_lets_timeout_kill_escaped_grandchildren() {
 #[test]
 fn check_json_shows_the_sandbox() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("x.conf");
-    std::fs::write(
-        &conf,
-        stanza(
-            "ctf",
-            31337,
-            "root",
-            Path::new("/bin/sh"),
-            "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n\tio_weight = 50\n",
-        ),
-    )
-    .expect("write");
-    let out = std::process::Command::new(XINETD)
-        .args(["-f", &conf.to_string_lossy(), "-check", "-json"])
-        .output()
-        .expect("run");
+    let conf = stanza(
+        "ctf",
+        31337,
+        "root",
+        Path::new("/bin/sh"),
+        "\tprivate_network = yes\n\tseccomp = default\n\tcapabilities =\n\tio_weight = 50\n",
+    );
+    let (_, out) = run_check(dir.path(), "x.conf", &conf, &["-json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let sb = &v["services"][0]["sandbox"];
     assert_eq!(sb["private_network"], "yes", "{v}");
@@ -264,12 +296,7 @@ fn landlock_confines_the_server_and_logs_what_the_kernel_cannot_enforce() {
         return;
     }
     let dir = outside_tmp();
-    std::fs::create_dir(dir.path().join("rw")).expect("rw dir");
-    std::fs::set_permissions(
-        dir.path().join("rw"),
-        std::fs::Permissions::from_mode(0o777),
-    )
-    .expect("chmod rw");
+    rw_dir(dir.path());
     let probe = script(
         dir.path(),
         "probe.sh",
@@ -294,7 +321,7 @@ except OSError as e:\n    print(\"connect\", e.errno)'\n\
         dir.path().display()
     );
     let d = Daemon::start(&stanza("confined", port, "nobody", &probe, &extra));
-    let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
+    let out = output_of(port);
     let log = d.prog_log();
     let f = fields(&out);
     assert!(out.ends_with("end\n"), "{out}");
@@ -330,9 +357,15 @@ except OSError as e:\n    print(\"connect\", e.errno)'\n\
     }
 }
 
-/// The v1 controller directories of this machine, or a skip reason (the v2 layout is not
-/// exercised by these tests: the project's machines keep the controllers on v1).
-fn v1_cgroups() -> Option<()> {
+/// What the v1 cgroup tests need: root, the pids, memory and cpu controllers as v1
+/// hierarchies (the v2 layout is not exercised by these tests: the project's machines keep
+/// the controllers on v1) and python3; `None`, with the skip printed, when one is missing.
+/// Then the test waits for its turn (see [`CGROUP_TESTS`]) and gets a directory for its
+/// server.
+fn cgroup_v1_test() -> Option<(std::sync::MutexGuard<'static, ()>, tempfile::TempDir)> {
+    if !require_root("cgroup end-to-end test") {
+        return None;
+    }
     let v1 = ["pids", "memory", "cpu"]
         .iter()
         .all(|c| Path::new(&format!("/sys/fs/cgroup/{c}/cgroup.procs")).exists());
@@ -344,7 +377,7 @@ fn v1_cgroups() -> Option<()> {
         skip("python3 is missing");
         return None;
     }
-    Some(())
+    Some((serial(), outside_tmp()))
 }
 
 /// The cgroup tests run one at a time: every daemon that loads a service with cgroup limits
@@ -361,6 +394,14 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// every server's cgroup and removes it (a SIGKILLed daemon would leave them behind).
 struct Terminate(Daemon);
 
+impl std::ops::Deref for Terminate {
+    type Target = Daemon;
+
+    fn deref(&self) -> &Daemon {
+        &self.0
+    }
+}
+
 impl Drop for Terminate {
     fn drop(&mut self) {
         self.0.signal(nix::sys::signal::Signal::SIGTERM);
@@ -368,14 +409,41 @@ impl Drop for Terminate {
     }
 }
 
-fn running(marker: &str) -> usize {
+/// The command lines (NUL-separated arguments) of every process.
+fn cmdlines() -> impl Iterator<Item = Vec<u8>> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+}
+
+/// How many processes have `marker` in their command line.
+fn running(marker: &str) -> usize {
+    cmdlines()
         .filter(|c| String::from_utf8_lossy(c).contains(marker))
         .count()
+}
+
+/// The cgroup of `controller`'s hierarchy in `out`, the server's /proc/self/cgroup
+/// (`ID:CONTROLLERS:PATH` lines), checked to be one the daemon made for `server`.
+fn server_cgroup<'a>(out: &'a str, controller: &str, server: &str) -> &'a str {
+    let line = out
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == controller))
+        })
+        .unwrap_or_else(|| panic!("{controller} in {out}"));
+    let rel = line.splitn(3, ':').nth(2).expect("path");
+    assert!(rel.contains(&format!("/xinetd-rs/{server}-")), "{line}");
+    rel
+}
+
+/// The v1 pids cgroup of the daemon's first server `server`.
+fn first_pids_cgroup(d: &Daemon, server: &str) -> PathBuf {
+    PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs").join(format!("{server}-{}-0", d.pid()))
 }
 
 const FORK_BOMB: &str = r#"#!/usr/bin/python3
@@ -399,14 +467,10 @@ sys.stdin.read(1)
 
 #[test]
 fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
-    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+    let Some((_serial, dir)) = cgroup_v1_test() else {
         return;
-    }
-    let _serial = serial();
-    let dir = outside_tmp();
-    let bomb = dir.path().join("bomb.py");
-    std::fs::write(&bomb, FORK_BOMB).expect("write");
-    std::fs::set_permissions(&bomb, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    let bomb = write_script(dir.path(), "bomb.py", FORK_BOMB);
     let marker = format!("{}.25", 4000 + std::process::id() % 1000);
     let port = free_port();
     let conf = stanza(
@@ -419,34 +483,12 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
         ),
     );
     let d = Terminate(Daemon::start(&conf));
-    let d = &d.0;
-    let mut s = connect(port);
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut out = String::new();
-    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
-    for _ in 0..50 {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        out.push_str(&line);
-        if line.starts_with("forked") {
-            break;
-        }
-    }
+    let mut s = connect_patiently(port);
+    let out = lines_until(&s, "forked", 50);
     assert!(out.contains("fork_failed 11\n"), "{out}");
     assert!(out.contains("forked 9\n"), "{out}");
     let path = |ctrl: &str| -> PathBuf {
-        let line = out
-            .lines()
-            .find(|l| {
-                l.split(':')
-                    .nth(1)
-                    .is_some_and(|c| c.split(',').any(|x| x == ctrl))
-            })
-            .unwrap_or_else(|| panic!("{ctrl} in {out}"));
-        let rel = line.splitn(3, ':').nth(2).expect("path");
-        assert!(rel.contains("/xinetd-rs/bomb.py-"), "{line}");
+        let rel = server_cgroup(&out, ctrl, "bomb.py");
         PathBuf::from(format!("/sys/fs/cgroup/{ctrl}{rel}"))
     };
     let (pids, memory, cpu) = (path("pids"), path("memory"), path("cpu"));
@@ -472,11 +514,9 @@ fn pids_max_bounds_a_fork_bomb_and_the_cgroup_goes_with_the_server() {
 
 #[test]
 fn memory_max_kills_a_memory_hog_and_says_so() {
-    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+    let Some((_serial, dir)) = cgroup_v1_test() else {
         return;
-    }
-    let _serial = serial();
-    let dir = outside_tmp();
+    };
     let hog = script(
         dir.path(),
         "hog.sh",
@@ -490,8 +530,7 @@ fn memory_max_kills_a_memory_hog_and_says_so() {
         &hog,
         "\tmemory_max = 32M\n",
     )));
-    let d = &d.0;
-    let out = String::from_utf8_lossy(&exchange(port, b"")).into_owned();
+    let out = output_of(port);
     assert_eq!(out, "start\n");
     d.wait_file(10, "svc.log", "EXIT: hog signal=9");
     d.wait_log(5, "service hog: server ");
@@ -500,19 +539,11 @@ fn memory_max_kills_a_memory_hog_and_says_so() {
 
 #[test]
 fn timeout_kills_the_whole_cgroup() {
-    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+    let Some((_serial, dir)) = cgroup_v1_test() else {
         return;
-    }
-    let _serial = serial();
-    let dir = outside_tmp();
+    };
     let marker = format!("{}.75", 5000 + std::process::id() % 1000);
-    let probe = script(
-        dir.path(),
-        "escape.sh",
-        &format!(
-            "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
-        ),
-    );
+    let probe = script(dir.path(), "escape.sh", &leaves_a_sleeper(&marker));
     let port = free_port();
     let d = Terminate(Daemon::start(&stanza(
         "escape",
@@ -521,12 +552,7 @@ fn timeout_kills_the_whole_cgroup() {
         &probe,
         "\tpids_max = 20\n\ttimeout = 1\n",
     )));
-    let d = &d.0;
-    let mut s = connect(port);
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut buf = [0u8; 8];
-    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
-    assert_eq!(&buf[..n], b"started\n");
+    let _conn = connect_until_started(port);
     wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
     d.wait_file(10, "svc.log", "EXIT: escape signal=9");
     wait_until(5, "the escaped grandchild is killed", || {
@@ -536,29 +562,16 @@ fn timeout_kills_the_whole_cgroup() {
 
 #[test]
 fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
-    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+    let Some((_serial, dir)) = cgroup_v1_test() else {
         return;
-    }
-    let _serial = serial();
-    let dir = outside_tmp();
+    };
     let marker = format!("{}.5", 6000 + std::process::id() % 1000);
-    let probe = script(
-        dir.path(),
-        "stay.sh",
-        &format!(
-            "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
-        ),
-    );
+    let probe = script(dir.path(), "stay.sh", &leaves_a_sleeper(&marker));
     let port = free_port();
     let mut d = Daemon::start(&stanza("stay", port, "nobody", &probe, "\tpids_max = 20\n"));
-    let mut s = connect(port);
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut buf = [0u8; 8];
-    let n = std::io::Read::read(&mut s, &mut buf).expect("read");
-    assert_eq!(&buf[..n], b"started\n");
+    let _conn = connect_until_started(port);
     wait_until(5, "the escaped grandchild runs", || running(&marker) == 1);
-    let leaf =
-        PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs").join(format!("stay.sh-{}-0", d.pid()));
+    let leaf = first_pids_cgroup(&d, "stay.sh");
     assert!(leaf.exists(), "{}", leaf.display());
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(d.wait_exit(10).is_some(), "the daemon exits");
@@ -579,31 +592,18 @@ fn sigterm_of_the_daemon_kills_the_whole_cgroup() {
 
 #[test]
 fn cgroups_left_by_a_killed_daemon_are_swept_at_the_next_start() {
-    if !require_root("cgroup end-to-end test") || v1_cgroups().is_none() {
+    let Some((_serial, dir)) = cgroup_v1_test() else {
         return;
-    }
-    let _serial = serial();
-    let dir = outside_tmp();
+    };
     let marker = format!("{}.125", 7000 + std::process::id() % 1000);
-    let probe = script(
-        dir.path(),
-        "leave.sh",
-        &format!(
-            "/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
-        ),
-    );
+    let probe = script(dir.path(), "leave.sh", &leaves_a_sleeper(&marker));
     let port = free_port();
     let conf = stanza("leave", port, "nobody", &probe, "\tpids_max = 20\n");
     let leaf = {
         let d = Daemon::start(&conf);
-        let mut s = connect(port);
-        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-        let mut buf = [0u8; 8];
-        let n = std::io::Read::read(&mut s, &mut buf).expect("read");
-        assert_eq!(&buf[..n], b"started\n");
+        let _conn = connect_until_started(port);
         wait_until(5, "the grandchild runs", || running(&marker) == 1);
-        let leaf =
-            PathBuf::from("/sys/fs/cgroup/pids/xinetd-rs").join(format!("leave.sh-{}-0", d.pid()));
+        let leaf = first_pids_cgroup(&d, "leave.sh");
         assert!(leaf.exists(), "{}", leaf.display());
         leaf
         // The daemon is SIGKILLed here (Daemon's drop): nothing cleans up.
@@ -639,7 +639,6 @@ fn io_weight_is_enforced_or_refused_at_load() {
     let conf = stanza("weighted", weighted, "nobody", &probe, "\tio_weight = 50\n")
         + &stanza("plain", plain, "nobody", &probe, "");
     let d = Terminate(Daemon::start(&conf));
-    let d = &d.0;
     let weights = ["blkio.weight", "blkio.bfq.weight"];
     if !weights.iter().any(|f| blkio.join(f).exists()) {
         skip("io_weight enforcement: /sys/fs/cgroup/blkio has no blkio.weight nor blkio.bfq.weight (no BFQ/CFQ scheduler); checking the refusal instead");
@@ -649,20 +648,11 @@ fn io_weight_is_enforced_or_refused_at_load() {
         );
         assert!(d.prog_log().contains("- DISABLING"), "{}", d.prog_log());
         assert!(std::net::TcpStream::connect(("127.0.0.1", weighted)).is_err());
-        assert!(String::from_utf8_lossy(&exchange(plain, b"")).contains("0::/"));
+        assert!(output_of(plain).contains("0::/"));
         return;
     }
-    let out = String::from_utf8_lossy(&exchange(weighted, b"")).into_owned();
-    let line = out
-        .lines()
-        .find(|l| {
-            l.split(':')
-                .nth(1)
-                .is_some_and(|c| c.split(',').any(|x| x == "blkio"))
-        })
-        .unwrap_or_else(|| panic!("blkio in {out}"));
-    let rel = line.splitn(3, ':').nth(2).expect("path");
-    assert!(rel.contains("/xinetd-rs/io.sh-"), "{line}");
+    let out = output_of(weighted);
+    let rel = server_cgroup(&out, "blkio", "io.sh");
     let cg = blkio.join(rel.trim_start_matches('/'));
     let weight = weights
         .iter()
@@ -719,7 +709,8 @@ fn cgroup_root_on_v2_places_the_server_and_timeout_kills_its_tree() {
         dir.path(),
         "v2.sh",
         &format!(
-            "grep '^0::' /proc/self/cgroup\n/usr/bin/setsid /bin/sleep {marker} </dev/null >/dev/null 2>&1 &\necho started\nexec /bin/sleep 300"
+            "grep '^0::' /proc/self/cgroup\n{}",
+            leaves_a_sleeper(&marker)
         ),
     );
     let port = free_port();
@@ -731,21 +722,8 @@ fn cgroup_root_on_v2_places_the_server_and_timeout_kills_its_tree() {
         &format!("\tcgroup_root = {}\n\ttimeout = 1\n", root.0.display()),
     );
     let d = Terminate(Daemon::start(&conf));
-    let d = &d.0;
-    let s = connect(port);
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut out = String::new();
-    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
-    for _ in 0..5 {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        out.push_str(&line);
-        if line.starts_with("started") {
-            break;
-        }
-    }
+    let s = connect_patiently(port);
+    let out = lines_until(&s, "started", 5);
     let leaf = root
         .0
         .join("xinetd-rs")

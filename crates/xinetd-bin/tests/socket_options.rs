@@ -40,23 +40,6 @@ else:
     s.sendall(line)
 "#;
 
-fn report_script(d: &tempfile::TempDir) -> String {
-    let path = d.path().join("report.py");
-    std::fs::write(&path, REPORT).expect("script");
-    let mut perm = std::fs::metadata(&path).expect("meta").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(&path, perm).expect("chmod");
-    path.display().to_string()
-}
-
-fn python() -> bool {
-    if std::path::Path::new("/usr/bin/python3").exists() {
-        return true;
-    }
-    eprintln!("skipped: needs /usr/bin/python3 for the getsockopt server");
-    false
-}
-
 fn ask(port: u16) -> String {
     let mut s = connect(port);
     s.write_all(b"x\n").expect("write");
@@ -72,12 +55,11 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
 #[test]
 fn options_reach_the_listening_and_the_accepted_socket() {
     if !require_root("socket options (SO_MARK needs CAP_NET_ADMIN, servers run as root)")
-        || !python()
+        || !has_python3("the getsockopt server")
     {
         return;
     }
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let script = report_script(&scripts);
+    let (_scripts, script) = script_dir("report.py", REPORT);
     let (conn, listen) = (free_port(), free_port());
     let conf = external(
         "conn",
@@ -238,58 +220,13 @@ fn a_link_local_bind_uses_its_scope() {
         skip("link-local bind test needs iproute2's `ip`");
         return;
     }
-    let tag = std::process::id();
-    let (srv, cli) = (format!("xr-ll-{tag}-s"), format!("xr-ll-{tag}-c"));
-    struct Netns(Vec<String>);
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            for ns in &self.0 {
-                let _ = Command::new("ip").args(["netns", "del", ns]).output();
-            }
-        }
-    }
-    let _guard = Netns(vec![srv.clone(), cli.clone()]);
-    let steps: Vec<Vec<&str>> = vec![
-        vec!["netns", "add", &srv],
-        vec!["netns", "add", &cli],
-        vec![
-            "-n", &srv, "link", "add", "ll0", "type", "veth", "peer", "name", "ll1", "netns", &cli,
-        ],
-        vec![
-            "-n",
-            &srv,
-            "addr",
-            "add",
-            "fe80::1/64",
-            "dev",
-            "ll0",
-            "nodad",
-        ],
-        vec![
-            "-n",
-            &cli,
-            "addr",
-            "add",
-            "fe80::2/64",
-            "dev",
-            "ll1",
-            "nodad",
-        ],
-        vec!["-n", &srv, "link", "set", "lo", "up"],
-        vec!["-n", &srv, "link", "set", "ll0", "up"],
-        vec!["-n", &cli, "link", "set", "ll1", "up"],
-    ];
-    for args in steps {
-        let out = Command::new("ip").args(&args).output().expect("ip");
-        if !out.status.success() {
-            skip(format!(
-                "cannot set up namespaces (ip {}): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+    let (srv, cli) = match link_local_pair() {
+        Ok(pair) => pair,
+        Err(e) => {
+            skip(format!("cannot set up namespaces ({e})"));
             return;
         }
-    }
+    };
     let (scoped, missing) = (free_port(), free_port());
     let stanza = |id: &str, port: u16, bind: &str| {
         format!(
@@ -299,32 +236,7 @@ fn a_link_local_bind_uses_its_scope() {
     };
     let conf =
         stanza("day-ll", scoped, "fe80::1%ll0") + &stanza("day-gone", missing, "fe80::1%nosuch9");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf_path = dir.path().join("xinetd.conf");
-    let prog_log = dir.path().join("prog.log");
-    let pidfile = dir.path().join("xinetd.pid");
-    std::fs::write(&conf_path, conf).expect("config");
-    let child = Command::new("ip")
-        .args(["netns", "exec", &srv, XINETD, "-dontfork", "-filelog"])
-        .arg(&prog_log)
-        .arg("-pidfile")
-        .arg(&pidfile)
-        .arg("-f")
-        .arg(&conf_path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ip netns exec xinetd");
-    // `ip netns exec` execs the daemon in place: same pid, killed by Daemon's drop.
-    let d = Daemon {
-        child,
-        dir,
-        conf: conf_path,
-        prog_log,
-        pidfile,
-    };
-    d.wait_log(10, "Started working");
+    let d = srv.start_daemon(&conf);
     d.wait_log(5, "scope 'nosuch9' is not an interface here");
     assert!(
         d.prog_log().contains("service = day-gone"),
@@ -332,24 +244,31 @@ fn a_link_local_bind_uses_its_scope() {
         d.prog_log()
     );
     // From the other end of the link: fe80::1 through the client's ll1.
-    let ns = format!("/var/run/netns/{cli}");
-    let got = std::thread::spawn(move || -> Result<Vec<u8>, String> {
-        let f = std::fs::File::open(&ns).map_err(|e| format!("{ns}: {e}"))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| format!("setns: {e}"))?;
-        let index = nix::net::if_::if_nametoindex("ll1").map_err(|e| e.to_string())?;
-        let addr = std::net::SocketAddrV6::new("fe80::1".parse().expect("ip"), scoped, 0, index);
-        let mut s =
-            std::net::TcpStream::connect_timeout(&addr.into(), std::time::Duration::from_secs(3))
-                .map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
-            .map_err(|e| e.to_string())?;
-        Ok(read_all(&mut s))
-    })
-    .join()
-    .expect("client thread")
-    .expect("daytime over the link-local address");
+    let index = cli
+        .run(|| nix::net::if_::if_nametoindex("ll1").map_err(|e| e.to_string()))
+        .expect("ll1's index");
+    let addr = std::net::SocketAddrV6::new("fe80::1".parse().expect("ip"), scoped, 0, index);
+    let got = cli
+        .fetch(addr.into())
+        .expect("daytime over the link-local address");
     assert!(got.ends_with(b"\r\n"), "{got:?}");
+}
+
+/// Two namespaces joined by the veth pair `ll0` (fe80::1, in the server's) and `ll1`
+/// (fe80::2, in the client's).
+fn link_local_pair() -> Result<(Netns, Netns), String> {
+    let tag = std::process::id();
+    let srv = Netns::add(format!("xr-ll-{tag}-s"))?;
+    let cli = Netns::add(format!("xr-ll-{tag}-c"))?;
+    srv.ip(&[
+        "link", "add", "ll0", "type", "veth", "peer", "name", "ll1", "netns", &cli.0,
+    ])?;
+    srv.ip(&["addr", "add", "fe80::1/64", "dev", "ll0", "nodad"])?;
+    cli.ip(&["addr", "add", "fe80::2/64", "dev", "ll1", "nodad"])?;
+    srv.ip(&["link", "set", "lo", "up"])?;
+    srv.ip(&["link", "set", "ll0", "up"])?;
+    cli.ip(&["link", "set", "ll1", "up"])?;
+    Ok((srv, cli))
 }
 
 /// Every bad value: one located error each, the service dropped, `-check` exit status 1.
@@ -492,20 +411,9 @@ fn bad_values_are_located_errors() {
              \twait = {}\n\t{line}\n}}\n",
             if *sock == "dgram" { "yes" } else { "no" }
         );
-        let path = dir.path().join("bad.conf");
-        std::fs::write(&path, &conf).expect("config");
-        let out = Command::new(XINETD)
-            .args(["-f", path.to_str().expect("utf-8"), "-check"])
-            .output()
-            .expect("run -check");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{line}: {text}");
         // Line 7 column 2 is the attribute; the stream-only rule points at the same line.
-        let located = format!("{}:7:2: error: {want}", path.display());
-        assert!(
-            text.contains(&located),
-            "{line}: want {located:?} in\n{text}"
-        );
+        let (status, text) = check_diagnostic(dir.path(), &conf, 7, want);
+        assert_eq!(status, Some(1), "{line}: {text}");
         assert!(text.contains("service 'echo' is dropped"), "{line}: {text}");
     }
 }
@@ -518,19 +426,7 @@ fn check_json_shows_the_options_and_the_printer_round_trips_them() {
         \twait = no\n\tbacklog = 128\n\tkeepalive = 60 10\n\treuseport = yes\n\tfreebind = no\n\
         \tdefer_accept = 5\n\tmark = 42\n\treceive_buffer = 1M\n\tsend_buffer = 256K\n\
         \tbind = fe80::1%eth0\n}\n";
-    let path = dir.path().join("x.conf");
-    std::fs::write(&path, conf).expect("config");
-    let out = Command::new(XINETD)
-        .args(["-f", path.to_str().expect("utf-8"), "-check", "-json"])
-        .output()
-        .expect("run -check -json");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (path, doc) = check_json(dir.path(), "x.conf", conf);
     let s = &doc["services"][0];
     let o = &s["socket_options"];
     assert_eq!(o["backlog"], 128);
@@ -549,133 +445,52 @@ fn check_json_shows_the_options_and_the_printer_round_trips_them() {
     assert_eq!(s["source_prefix"]["v6"], 56);
 
     // The printer writes them back; reading the print gives the same print.
-    let env = xinetd_conf::Environment::isolated();
-    let options = xinetd_conf::LoadOptions::new();
-    let loaded = xinetd_conf::load(&path, &env, &options).expect("loads");
-    let printed = xinetd_conf::print(&loaded.config);
-    for want in [
-        "backlog = 128",
-        "keepalive = 60 10",
-        "reuseport = yes",
-        "freebind = no",
-        "defer_accept = 5",
-        "mark = 0x2a",
-        "receive_buffer = 1048576",
-        "send_buffer = 262144",
-        "bind = fe80::1%eth0",
-        "source_prefix = 24 56",
-    ] {
-        assert!(printed.contains(want), "{want} in\n{printed}");
-    }
-    let again = xinetd_conf::load_bytes(printed.as_bytes(), "printed.conf", &env, &options)
-        .expect("printed configuration loads");
-    assert_eq!(again.config, loaded.config);
+    let (printed, again) = print_round_trip(
+        &path,
+        &xinetd_conf::Environment::isolated(),
+        &[
+            "backlog = 128",
+            "keepalive = 60 10",
+            "reuseport = yes",
+            "freebind = no",
+            "defer_accept = 5",
+            "mark = 0x2a",
+            "receive_buffer = 1048576",
+            "send_buffer = 262144",
+            "bind = fe80::1%eth0",
+            "source_prefix = 24 56",
+        ],
+    );
     assert_eq!(xinetd_conf::print(&again.config), printed);
 }
 
-/// A network namespace with its loopback up, removed when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn create(tag: &str, addrs: &[&str]) -> Result<Netns, String> {
-        let name = format!("xr-{tag}-{}", std::process::id());
-        let ns = Netns(name.clone());
-        let mut steps: Vec<Vec<String>> = vec![
-            vec!["netns".into(), "add".into(), name.clone()],
-            vec![
-                "-n".into(),
-                name.clone(),
-                "link".into(),
-                "set".into(),
-                "lo".into(),
-                "up".into(),
-            ],
-        ];
-        for a in addrs {
-            steps.push(
-                ["-n", &name, "addr", "add", a, "dev", "lo", "nodad"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            );
-        }
-        for args in steps {
-            let out = Command::new("ip")
-                .args(&args)
-                .output()
-                .map_err(|e| format!("ip: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "ip {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
-        }
-        Ok(ns)
+/// A network namespace with its loopback up and `addrs` on it.
+fn loopback_netns(tag: &str, addrs: &[&str]) -> Result<Netns, String> {
+    let ns = Netns::add(format!("xr-{tag}-{}", std::process::id()))?;
+    ns.ip(&["link", "set", "lo", "up"])?;
+    for a in addrs {
+        ns.ip(&["addr", "add", a, "dev", "lo", "nodad"])?;
     }
-
-    /// Starts the daemon inside the namespace (`ip netns exec` execs it in place: same pid,
-    /// killed by Daemon's drop).
-    fn daemon(&self, conf: &str) -> Daemon {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let conf_path = dir.path().join("xinetd.conf");
-        let prog_log = dir.path().join("prog.log");
-        let pidfile = dir.path().join("xinetd.pid");
-        let text = conf.replace("@DIR@", &dir.path().display().to_string());
-        std::fs::write(&conf_path, text).expect("config");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.0, XINETD, "-dontfork", "-filelog"])
-            .arg(&prog_log)
-            .arg("-pidfile")
-            .arg(&pidfile)
-            .arg("-f")
-            .arg(&conf_path)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("ip netns exec xinetd");
-        let d = Daemon {
-            child,
-            dir,
-            conf: conf_path,
-            prog_log,
-            pidfile,
-        };
-        d.wait_log(10, "Started working");
-        d
-    }
-
-    /// Connects from `src` to `[dst]:port` inside the namespace; the connection is kept
-    /// open by the returned thread handle's result.
-    fn connect(&self, src: &str, dst: &str, port: u16) -> std::net::TcpStream {
-        let ns = format!("/var/run/netns/{}", self.0);
-        let (src, dst) = (src.to_string(), dst.to_string());
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(&ns).expect("netns file");
-            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-            let s = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None)
-                .expect("socket");
-            let from: std::net::SocketAddr = format!("[{src}]:0").parse().expect("src");
-            s.bind(&from.into()).expect("bind source");
-            let to: std::net::SocketAddr = format!("[{dst}]:{port}").parse().expect("dst");
-            s.connect_timeout(&to.into(), std::time::Duration::from_secs(3))
-                .expect("connect");
-            let s: std::net::TcpStream = s.into();
-            s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
-                .expect("timeout");
-            s
-        })
-        .join()
-        .expect("client thread")
-    }
+    Ok(ns)
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
+/// Connects from `src` to `[dst]:port` inside the namespace (3 s connect and read timeouts).
+fn connect_in(ns: &Netns, src: &str, dst: &str, port: u16) -> std::net::TcpStream {
+    let (src, dst) = (src.to_string(), dst.to_string());
+    ns.run(move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None)
+            .expect("socket");
+        let from: std::net::SocketAddr = format!("[{src}]:0").parse().expect("src");
+        s.bind(&from.into()).expect("bind source");
+        let to: std::net::SocketAddr = format!("[{dst}]:{port}").parse().expect("dst");
+        s.connect_timeout(&to.into(), std::time::Duration::from_secs(3))
+            .expect("connect");
+        let s: std::net::TcpStream = s.into();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .expect("timeout");
+        Ok(s)
+    })
+    .expect("join the namespace")
 }
 
 #[test]
@@ -689,7 +504,7 @@ fn source_prefix_64_counts_and_bans_ipv6_networks() {
     }
     // Two addresses of one /64 and one of another, all on the namespace's loopback.
     let (a1, a2, b) = ("2001:db8:1:2::10", "2001:db8:1:2::11", "2001:db8:1:3::10");
-    let ns = match Netns::create(
+    let ns = match loopback_netns(
         "p64",
         &[
             &format!("{a1}/128"),
@@ -715,29 +530,29 @@ fn source_prefix_64_counts_and_bans_ipv6_networks() {
          service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\tport = {day}\n\
          \twait = no\n\tflags = IPv6\n\tlog_type = FILE @DIR@/svc.log\n\tlog_on_failure = HOST\n}}\n"
     );
-    let d = ns.daemon(&conf);
+    let d = ns.start_daemon(&conf);
     // per_source = 1 per /64 (source_prefix from defaults).
-    let _first = ns.connect(a1, a1, held);
+    let _first = connect_in(&ns, a1, a1, held);
     d.wait_file(5, "svc.log", "START: held pid=");
-    let mut second = ns.connect(a2, a1, held);
+    let mut second = connect_in(&ns, a2, a1, held);
     assert_eq!(read_all(&mut second), b"");
     d.wait_file(
         5,
         "svc.log",
         &format!("FAIL: held per_source_limit from={a2}"),
     );
-    let _other = ns.connect(b, a1, held);
+    let _other = connect_in(&ns, b, a1, held);
     wait_until(5, "a START for the other /64", || {
         d.read("svc.log").matches("START: held").count() == 2
     });
     // A SENSOR hit bans the whole /64 from every service; the other /64 is still served.
-    let _ = read_all(&mut ns.connect(a1, a1, trap));
+    let _ = read_all(&mut connect_in(&ns, a1, a1, trap));
     d.wait_log(
         5,
         "Adding 2001:db8:1:2::/64 to the global_no_access list for 10 minutes",
     );
-    assert_eq!(read_all(&mut ns.connect(a2, a1, day)), b"");
+    assert_eq!(read_all(&mut connect_in(&ns, a2, a1, day)), b"");
     d.wait_file(5, "svc.log", &format!("FAIL: daytime address from={a2}"));
-    let served = read_all(&mut ns.connect(b, a1, day));
+    let served = read_all(&mut connect_in(&ns, b, a1, day));
     assert!(served.ends_with(b"\r\n"), "{served:?}");
 }

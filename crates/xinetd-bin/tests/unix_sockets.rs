@@ -10,13 +10,6 @@ use std::process::Command;
 
 use util::*;
 
-fn python() -> bool {
-    if std::path::Path::new("/usr/bin/python3").exists() {
-        return true;
-    }
-    eprintln!("skipped: needs /usr/bin/python3 for the test servers and clients");
-    false
-}
 /// A `wait = yes` service on a Unix socket file: the server gets the listening socket.
 fn unix_service(id: &str, sock: &str, path: &str, server: &str, args: &str, extra: &str) -> String {
     format!(
@@ -41,15 +34,6 @@ else:
     s.sendto(b"hello " + data, peer)
 "#;
 
-fn unix_server(d: &tempfile::TempDir) -> String {
-    let path = d.path().join("unix.py");
-    std::fs::write(&path, UNIX_SERVER).expect("script");
-    let mut perm = std::fs::metadata(&path).expect("meta").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(&path, perm).expect("chmod");
-    path.display().to_string()
-}
-
 fn unix_ask(addr: &std::os::unix::net::SocketAddr) -> String {
     let mut s = std::os::unix::net::UnixStream::connect_addr(addr).expect("connect");
     s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
@@ -65,11 +49,12 @@ fn unix_stream_dgram_and_abstract_listeners_serve_and_clean_up() {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
     use std::os::unix::net::SocketAddr as UnixAddr;
-    if !require_root("Unix listeners (servers run as root, socket_owner)") || !python() {
+    if !require_root("Unix listeners (servers run as root, socket_owner)")
+        || !has_python3("the test servers and clients")
+    {
         return;
     }
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let server = unix_server(&scripts);
+    let (_scripts, server) = script_dir("unix.py", UNIX_SERVER);
     let dir = tempfile::tempdir().expect("sockets dir");
     let stream_path = dir.path().join("stream.sock");
     let dgram_path = dir.path().join("dgram.sock");
@@ -218,28 +203,13 @@ fn bad_unix_values_are_located_errors() {
         ),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = |conf: &str| {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(&path, conf).expect("config");
-        let out = Command::new(XINETD)
-            .args(["-f", path.to_str().expect("utf-8"), "-check"])
-            .output()
-            .expect("run -check");
-        (path, out)
-    };
     for (line, sock, wait, want) in &cases {
         let conf = format!(
             "service u\n{{\n\ttype = UNLISTED\n\tsocket_type = {sock}\n\twait = {wait}\n\
              \tuser = root\n\t{line}\n\tserver = /bin/cat\n\tsocket_path = /run/u.sock\n}}\n"
         );
-        let (path, out) = run(&conf);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{line}: {text}");
-        let located = format!("{}:7:2: error: {want}", path.display());
-        assert!(
-            text.contains(&located),
-            "{line}: want {located:?} in\n{text}"
-        );
+        let (status, text) = check_diagnostic(dir.path(), &conf, 7, want);
+        assert_eq!(status, Some(1), "{line}: {text}");
     }
     // Rules between attributes: reported at the attribute that breaks them.
     let rules: &[(&str, &str, usize, &str)] = &[
@@ -279,59 +249,41 @@ fn bad_unix_values_are_located_errors() {
             "service u\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
              \tuser = root\n{first}{second}\tserver = /bin/cat\n}}\n"
         );
-        let (path, out) = run(&conf);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{want}: {text}");
-        let located = format!("{}:{at}:2: error: {want}", path.display());
-        assert!(text.contains(&located), "want {located:?} in\n{text}");
+        let (status, text) = check_diagnostic(dir.path(), &conf, *at, want);
+        assert_eq!(status, Some(1), "{want}: {text}");
     }
     let dgram_wait_no = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = dgram\n\twait = no\n\
         \tuser = root\n\tsocket_path = /run/u.sock\n\tserver = /bin/cat\n}\n";
-    let (path, out) = run(dgram_wait_no);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let located = format!(
-        "{}:7:2: error: a dgram socket_path service needs wait = yes: the server reads the Unix socket itself",
-        path.display()
+    check_diagnostic(
+        dir.path(),
+        dgram_wait_no,
+        7,
+        "a dgram socket_path service needs wait = yes: the server reads the Unix socket itself",
     );
-    assert!(text.contains(&located), "want {located:?} in\n{text}");
     let creds_wait_yes = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
         \tuser = root\n\tsocket_path = /run/u.sock\n\tonly_uid = 0\n\tserver = /bin/cat\n}\n";
-    let (path, out) = run(creds_wait_yes);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let located = format!(
-        "{}:8:2: error: 'only_uid' needs wait = no: with wait = yes the server accepts the clients, the daemon never sees them",
-        path.display()
+    check_diagnostic(
+        dir.path(),
+        creds_wait_yes,
+        8,
+        "'only_uid' needs wait = no: with wait = yes the server accepts the clients, the daemon never sees them",
     );
-    assert!(text.contains(&located), "want {located:?} in\n{text}");
     let internal =
         "service echo\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
         \tsocket_path = /run/u.sock\n}\n";
-    let (path, out) = run(internal);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let located = format!(
-        "{}:6:2: error: socket_path: internal services are not served over Unix sockets",
-        path.display()
+    check_diagnostic(
+        dir.path(),
+        internal,
+        6,
+        "socket_path: internal services are not served over Unix sockets",
     );
-    assert!(text.contains(&located), "want {located:?} in\n{text}");
     // And a good one is accepted, shown by -check -json, and printed back.
     let good = "service u\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = yes\n\
         \tuser = root\n\tsocket_path = /run/u.sock\n\tsocket_mode = 660\n\tsocket_owner = 0\n\
         \tsocket_group = root\n\tserver = /bin/cat\n}\n\
         service v\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\
         \tuser = root\n\tsocket_path = @v\n\tonly_uid = 0 7\n\tonly_gid = root\n\tserver = /bin/cat\n}\n";
-    let path = dir.path().join("good.conf");
-    std::fs::write(&path, good).expect("config");
-    let out = Command::new(XINETD)
-        .args(["-f", path.to_str().expect("utf-8"), "-check", "-json"])
-        .output()
-        .expect("run -check -json");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (path, doc) = check_json(dir.path(), "good.conf", good);
     let o = &doc["services"][0]["socket_options"];
     assert_eq!(o["socket_path"], "/run/u.sock");
     assert_eq!(o["socket_mode"], "0660");
@@ -341,24 +293,19 @@ fn bad_unix_values_are_located_errors() {
     assert_eq!(v["socket_path"], "@v");
     assert_eq!(v["only_uid"], serde_json::json!([0, 7]));
     assert_eq!(v["only_gid"], serde_json::json!([0]));
-    let env = xinetd_conf::Environment::system();
-    let options = xinetd_conf::LoadOptions::new();
-    let loaded = xinetd_conf::load(&path, &env, &options).expect("loads");
-    let printed = xinetd_conf::print(&loaded.config);
-    for want in [
-        "socket_path = /run/u.sock",
-        "socket_mode = 0660",
-        "socket_owner = 0",
-        "socket_group = root",
-        "socket_path = @v",
-        "only_uid = 0 7",
-        "only_gid = root",
-    ] {
-        assert!(printed.contains(want), "{want} in\n{printed}");
-    }
-    let again = xinetd_conf::load_bytes(printed.as_bytes(), "printed.conf", &env, &options)
-        .expect("printed configuration loads");
-    assert_eq!(again.config, loaded.config);
+    print_round_trip(
+        &path,
+        &xinetd_conf::Environment::system(),
+        &[
+            "socket_path = /run/u.sock",
+            "socket_mode = 0660",
+            "socket_owner = 0",
+            "socket_group = root",
+            "socket_path = @v",
+            "only_uid = 0 7",
+            "only_gid = root",
+        ],
+    );
 }
 
 /// A client process with other credentials: connects to `path`, sends a line and prints
@@ -383,7 +330,8 @@ fn unix_client(path: &std::path::Path, uid: u32, gid: u32) -> String {
 #[test]
 fn unix_wait_no_checks_credentials_and_counts_per_uid() {
     use std::os::unix::net::UnixStream;
-    if !require_root("Unix clients with other uids") || !python() {
+    if !require_root("Unix clients with other uids") || !has_python3("the test servers and clients")
+    {
         return;
     }
     let dir = tempfile::tempdir().expect("sockets dir");

@@ -7,9 +7,9 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use xinetd_spawn::sandbox::{
-    Capability, ProtectHome, ProtectSystem, SeccompAction, SeccompGroup, SeccompPolicy,
+    Capability, Cgroup, ProtectHome, ProtectSystem, SeccompAction, SeccompGroup, SeccompPolicy,
 };
-use xinetd_spawn::{spawn, Connection, Credentials, Sandbox, SpawnError, SpawnSpec};
+use xinetd_spawn::{spawn, Child, Connection, Credentials, Sandbox, SpawnError, SpawnSpec};
 
 fn root() -> bool {
     if nix::unistd::geteuid().is_root() {
@@ -20,23 +20,53 @@ fn root() -> bool {
     }
 }
 
+fn python3() -> bool {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        return true;
+    }
+    eprintln!("skipped: python3 is missing");
+    false
+}
+
+/// The scripts' `PATH` (a spec's environment is otherwise empty).
+fn search_path() -> xinetd_spawn::Environment {
+    xinetd_spawn::Environment::from_vars([("PATH", "/usr/bin:/bin")])
+}
+
+/// Spawns `spec` with one end of a socket pair as its connection: the child and the other
+/// end, where the server's output arrives.
+fn start(spec: &SpawnSpec) -> Result<(Child, UnixStream), SpawnError> {
+    let (server, client) = UnixStream::pair().expect("socketpair");
+    let child = spawn(spec, Connection::new(server.as_fd()))?;
+    Ok((child, client))
+}
+
+/// Everything the server writes until every holder of its end has closed it.
+fn read_to_end(mut client: UnixStream) -> String {
+    let mut out = String::new();
+    client.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// Runs a server that has a cgroup to its end: the cgroup (still there) and its output.
+fn run_in_cgroup(spec: &SpawnSpec) -> (Cgroup, String) {
+    let (mut child, client) = start(spec).expect("spawn");
+    let cg = child.take_cgroup().expect("a cgroup");
+    let out = read_to_end(client);
+    child.wait().expect("wait");
+    (cg, out)
+}
+
 fn run(sandbox: Sandbox, user: Option<&str>, script: &str) -> Result<String, SpawnError> {
     let mut b = SpawnSpec::builder("/bin/sh")
         .argv(["sh", "-c", script])
-        .environment(xinetd_spawn::Environment::from_vars([(
-            "PATH",
-            "/usr/bin:/bin",
-        )]))
+        .environment(search_path())
         .sandbox(sandbox);
     if let Some(u) = user {
         b = b.credentials(Credentials::resolve(Some(u), None, false)?);
     }
-    let spec = b.build()?;
-    let (server, mut client) = UnixStream::pair().expect("socketpair");
-    let child = spawn(&spec, Connection::new(server.as_fd()))?;
-    drop(server);
-    let mut out = String::new();
-    client.read_to_string(&mut out).expect("read");
+    let (child, client) = start(&b.build()?)?;
+    let out = read_to_end(client);
     child.wait().expect("wait");
     Ok(out)
 }
@@ -272,8 +302,7 @@ fn pids_max_stops_a_fork_bomb_and_the_cgroup_is_killed_and_removed() {
     if !root() {
         return;
     }
-    if !std::path::Path::new("/usr/bin/python3").exists() {
-        eprintln!("skipped: python3 is missing");
+    if !python3() {
         return;
     }
     let mut s = Sandbox::default();
@@ -301,9 +330,7 @@ fn pids_max_stops_a_fork_bomb_and_the_cgroup_is_killed_and_removed() {
         .sandbox(s)
         .build()
         .expect("spec");
-    let (server, mut client) = UnixStream::pair().expect("socketpair");
-    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
-    drop(server);
+    let (mut child, mut client) = start(&spec).expect("spawn");
     let cg = child.take_cgroup().expect("a cgroup");
     // The children keep the socket open: read up to the `forked` line, not to EOF.
     let mut out = String::new();
@@ -353,8 +380,7 @@ fn landlock_tcp_rules_limit_bind_and_connect() {
     if !root() {
         return;
     }
-    if !std::path::Path::new("/usr/bin/python3").exists() {
-        eprintln!("skipped: python3 is missing");
+    if !python3() {
         return;
     }
     let allowed = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
@@ -394,11 +420,8 @@ fn landlock_tcp_rules_limit_bind_and_connect() {
         eprintln!("skipped: this kernel's Landlock has no TCP rules (ABI < 4)");
         return;
     }
-    let (server, mut client) = UnixStream::pair().expect("socketpair");
-    let child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
-    drop(server);
-    let mut out = String::new();
-    client.read_to_string(&mut out).expect("read");
+    let (child, client) = start(&spec).expect("spawn");
+    let out = read_to_end(client);
     child.wait().expect("wait");
     drop(other);
     assert!(out.contains("bind_allowed ok"), "{out}");
@@ -477,13 +500,7 @@ fn clone3_starts_the_server_inside_its_v2_cgroup() {
         .sandbox(s)
         .build()
         .expect("spec");
-    let (server, mut client) = UnixStream::pair().expect("socketpair");
-    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
-    drop(server);
-    let cg = child.take_cgroup().expect("a cgroup");
-    let mut out = String::new();
-    client.read_to_string(&mut out).expect("read");
-    child.wait().expect("wait");
+    let (cg, out) = run_in_cgroup(&spec);
     let dir = cg.paths()[0].clone();
     assert_eq!(dir.parent(), Some(root_dir.0.join("xinetd-rs").as_path()));
     assert!(out.contains("pid=1\n"), "{out}");
@@ -524,21 +541,12 @@ fn v2_cgroup_kill_reaches_the_servers_grandchildren() {
             "-c",
             "setsid sleep 100 </dev/null >/dev/null 2>&1 & setsid sleep 100 </dev/null >/dev/null 2>&1 & echo ready",
         ])
-        .environment(xinetd_spawn::Environment::from_vars([(
-            "PATH",
-            "/usr/bin:/bin",
-        )]))
+        .environment(search_path())
         .sandbox(s)
         .build()
         .expect("spec");
-    let (server, mut client) = UnixStream::pair().expect("socketpair");
-    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
-    drop(server);
-    let cg = child.take_cgroup().expect("a cgroup");
-    let mut out = String::new();
-    client.read_to_string(&mut out).expect("read");
+    let (cg, out) = run_in_cgroup(&spec);
     assert_eq!(out, "ready\n");
-    child.wait().expect("wait");
     let dir = cg.paths()[0].clone();
     let members = || -> Vec<i32> {
         std::fs::read_to_string(dir.join("cgroup.procs"))
@@ -614,13 +622,7 @@ fn io_weight_is_written_or_refused() {
             return;
         }
     };
-    let (server, mut client) = UnixStream::pair().expect("socketpair");
-    let mut child = spawn(&spec, Connection::new(server.as_fd())).expect("spawn");
-    drop(server);
-    let cg = child.take_cgroup().expect("a cgroup");
-    let mut out = String::new();
-    client.read_to_string(&mut out).expect("read");
-    child.wait().expect("wait");
+    let (cg, _) = run_in_cgroup(&spec);
     let weights = [
         "io.weight",
         "io.bfq.weight",

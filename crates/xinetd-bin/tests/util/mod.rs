@@ -4,9 +4,10 @@
 #![allow(dead_code, unused_imports)]
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 // The helpers every test crate of the workspace shares; re-exported so the tests here keep
 // reaching everything through `util::*`.
@@ -251,5 +252,175 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Writes `text` to `dir/name` as an executable (mode 0755) script for a service's `server`.
+pub fn write_script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write script");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod script");
+    path
+}
+
+/// A temporary directory holding just the script `name` ([`write_script`]), and the script's
+/// path as text, for a service's `server =`; the script lives as long as the directory.
+pub fn script_dir(name: &str, text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_script(dir.path(), name, text).display().to_string();
+    (dir, path)
+}
+
+/// True when /usr/bin/python3 exists; otherwise prints `skipped: needs /usr/bin/python3 for
+/// PURPOSE` and returns false, for `if !has_python3("...") { return; }`.
+pub fn has_python3(purpose: &str) -> bool {
+    if Path::new("/usr/bin/python3").exists() {
+        return true;
+    }
+    skip(format_args!("needs /usr/bin/python3 for {purpose}"));
+    false
+}
+
+/// Writes `conf_text` to `dir/name` and runs `xinetd -f FILE -check` followed by `extra`
+/// (`-json`): the file's path (diagnostics start with it) and what the run gave.
+pub fn run_check(dir: &Path, name: &str, conf_text: &str, extra: &[&str]) -> (PathBuf, Output) {
+    let path = dir.join(name);
+    std::fs::write(&path, conf_text).expect("write config");
+    let out = Command::new(XINETD)
+        .args(["-f", path.to_str().expect("utf-8"), "-check"])
+        .args(extra)
+        .output()
+        .expect("run xinetd -check");
+    (path, out)
+}
+
+/// `xinetd -check` of `conf_text` (written to `dir/bad.conf`), whose output must have the
+/// located diagnostic `FILE:LINE:2: error: WANT` (column 2: the attribute after its tab):
+/// the exit status and the output, for the caller's further checks.
+pub fn check_diagnostic(
+    dir: &Path,
+    conf_text: &str,
+    line: usize,
+    want: &str,
+) -> (Option<i32>, String) {
+    let (path, out) = run_check(dir, "bad.conf", conf_text, &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let located = format!("{}:{line}:2: error: {want}", path.display());
+    assert!(text.contains(&located), "want {located:?} in\n{text}");
+    (out.status.code(), text)
+}
+
+/// `xinetd -check -json` of a configuration that must load (exit status 0): the file's path
+/// and the JSON document.
+pub fn check_json(dir: &Path, name: &str, conf_text: &str) -> (PathBuf, serde_json::Value) {
+    let (path, out) = run_check(dir, name, conf_text, &["-json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc = serde_json::from_slice(&out.stdout).expect("json");
+    (path, doc)
+}
+
+/// `xinetd_conf::print` of the configuration in `path` (loaded in `env`), checked to contain
+/// each of `wants` and to load back to the same configuration: the print and what loading it
+/// gave.
+pub fn print_round_trip(
+    path: &Path,
+    env: &xinetd_conf::Environment,
+    wants: &[&str],
+) -> (String, xinetd_conf::Loaded) {
+    let options = xinetd_conf::LoadOptions::new();
+    let loaded = xinetd_conf::load(path, env, &options).expect("loads");
+    let printed = xinetd_conf::print(&loaded.config);
+    for want in wants {
+        assert!(printed.contains(want), "{want} in\n{printed}");
+    }
+    let again = xinetd_conf::load_bytes(printed.as_bytes(), "printed.conf", env, &options)
+        .expect("printed configuration loads");
+    assert_eq!(again.config, loaded.config);
+    (printed, again)
+}
+
+/// A network namespace made with `ip netns add`, deleted when dropped, for tests that need
+/// interfaces of their own (veth pairs, link-local and IPv6 addresses) without touching the
+/// machine's.
+pub struct Netns(pub String);
+
+impl Netns {
+    /// `ip netns add NAME`; the error is `ip`'s own message.
+    pub fn add(name: String) -> Result<Netns, String> {
+        run_ip(&["netns", "add", &name])?;
+        Ok(Netns(name))
+    }
+
+    /// `ip -n NAME ARGS...`.
+    pub fn ip(&self, args: &[&str]) -> Result<(), String> {
+        let mut all = vec!["-n", self.0.as_str()];
+        all.extend_from_slice(args);
+        run_ip(&all)
+    }
+
+    /// Starts the daemon inside the namespace and waits for `Started working`. `ip netns exec`
+    /// execs the daemon in place: same pid, so Daemon's drop kills the daemon itself.
+    pub fn start_daemon(&self, conf_text: &str) -> Daemon {
+        let d = Daemon::spawn_with(conf_text, &["ip", "netns", "exec", &self.0], &[], &[]);
+        d.wait_log(10, "Started working");
+        d
+    }
+
+    /// Runs `f` on a thread that has joined the namespace (a thread's namespace is its own:
+    /// the test's other threads stay where they are) and returns what it returns.
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let path = format!("/var/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("setns: {e}"))?;
+            f()
+        })
+        .join()
+        .expect("thread in the namespace")
+    }
+
+    /// Connects to `addr` from inside the namespace and returns what is read until EOF, or
+    /// the connect error (3 s connect and read timeouts).
+    pub fn fetch(&self, addr: SocketAddr) -> Result<Vec<u8>, String> {
+        self.run(move || {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))
+                .map_err(|e| e.to_string())?;
+            Ok(read_all(&mut s))
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Runs `ip ARGS...`; a failure is `ip ARGS: what ip said`.
+pub fn run_ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }

@@ -47,25 +47,7 @@ pub enum SeccompGroup {
 }
 
 impl SeccompGroup {
-    /// Every group, deny-list groups first.
-    pub const ALL: [SeccompGroup; 14] = [
-        SeccompGroup::Module,
-        SeccompGroup::Reboot,
-        SeccompGroup::Mount,
-        SeccompGroup::Swap,
-        SeccompGroup::Debug,
-        SeccompGroup::Bpf,
-        SeccompGroup::RawIo,
-        SeccompGroup::Clock,
-        SeccompGroup::Keyring,
-        SeccompGroup::Namespaces,
-        SeccompGroup::Basic,
-        SeccompGroup::Files,
-        SeccompGroup::Network,
-        SeccompGroup::Process,
-    ];
-
-    /// The groups of `seccomp = default`.
+    /// The groups of `seccomp = default`: every deny-list group.
     pub const DEFAULT_DENY: [SeccompGroup; 10] = [
         SeccompGroup::Module,
         SeccompGroup::Reboot,
@@ -78,6 +60,31 @@ impl SeccompGroup {
         SeccompGroup::Keyring,
         SeccompGroup::Namespaces,
     ];
+
+    /// The allow-list groups.
+    const ALLOW_LIST: [SeccompGroup; 4] = [
+        SeccompGroup::Basic,
+        SeccompGroup::Files,
+        SeccompGroup::Network,
+        SeccompGroup::Process,
+    ];
+
+    /// Every group, deny-list groups first: built from the two lists, so that `default` and
+    /// the groups [`SeccompGroup::parse`] knows cannot drift apart.
+    pub const ALL: [SeccompGroup; 14] = {
+        let (deny, allow) = (Self::DEFAULT_DENY, Self::ALLOW_LIST);
+        let mut all = [SeccompGroup::Module; 14];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = if i < deny.len() {
+                deny[i]
+            } else {
+                allow[i - deny.len()]
+            };
+            i += 1;
+        }
+        all
+    };
 
     /// The name as written in xinetd.conf, with its `@`.
     pub fn as_str(self) -> &'static str {
@@ -439,4 +446,20 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<Bpf, SpawnError> {
             k: i.k,
         })
         .collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_is_listed_once_and_parses_back_from_its_name() {
+        for (i, g) in SeccompGroup::ALL.iter().enumerate() {
+            assert_eq!(SeccompGroup::parse(g.as_str()), Some(*g));
+            assert!(!SeccompGroup::ALL[..i].contains(g), "{g} listed twice");
+        }
+        assert_eq!(SeccompGroup::ALL[..10], SeccompGroup::DEFAULT_DENY);
+        assert_eq!(SeccompGroup::parse("@RAW-IO"), Some(SeccompGroup::RawIo));
+        assert_eq!(SeccompGroup::parse("@nosuch"), None);
+    }
 }
