@@ -48,9 +48,10 @@ pub struct Runtime {
     pub tls: Option<std::sync::Arc<crate::tls::TlsService>>,
 }
 
-/// One configured service, ready for the event loop. Cheap to clone.
+/// One configured service: the loop's [`Service`] (runtime behind an `Rc`) or, as the
+/// loader builds it, a [`Built`] (runtime in a `Box`).
 #[derive(Clone)]
-pub struct Service {
+pub struct Configured<R> {
     /// `id` (defaults to the name, F-100).
     pub id: String,
     /// Service name (selects the builtin, F-060).
@@ -64,33 +65,22 @@ pub struct Service {
     /// `timeout = SECONDS` extension: the server's process group is killed after this long.
     pub timeout: Option<Duration>,
     /// Built per load.
-    pub rt: Rc<Runtime>,
+    pub rt: R,
 }
 
-/// A service as the loader builds it: a [`Service`] whose runtime is not shared yet. Unlike
-/// a `Service` (`Rc`) it is `Send`, so a reload builds it on a worker thread and hands it to
-/// the loop (issue 16), which makes it a `Service` with [`Built::share`].
-pub struct Built {
-    /// `id` (defaults to the name, F-100).
-    pub id: String,
-    /// Service name (selects the builtin, F-060).
-    pub name: String,
-    /// Socket to listen on.
-    pub listen: ListenSpec,
-    /// `wait = yes` (F-401).
-    pub wait: bool,
-    /// What serves requests.
-    pub server: Server,
-    /// `timeout = SECONDS` extension.
-    pub timeout: Option<Duration>,
-    /// Built per load; boxed so that a list of loaded services moves pointers.
-    pub rt: Box<Runtime>,
-}
+/// One configured service, ready for the event loop. Cheap to clone.
+pub type Service = Configured<Rc<Runtime>>;
+
+/// A service as the loader builds it: its runtime is not shared yet. Unlike a [`Service`]
+/// (`Rc`) it is `Send`, so a reload builds it on a worker thread and hands it to the loop
+/// (issue 16), which makes it a `Service` with [`Built::share`]. The runtime is boxed so
+/// that a list of loaded services moves pointers.
+pub type Built = Configured<Box<Runtime>>;
 
 impl Built {
     /// The loop's service: the runtime behind an `Rc` its requests share.
     pub fn share(self) -> Service {
-        Service {
+        Configured {
             id: self.id,
             name: self.name,
             listen: self.listen,
