@@ -69,23 +69,26 @@ impl Spawner {
             let spawned = std::thread::Builder::new()
                 .name(format!("xinetd-spawn-{n}"))
                 .stack_size(STACK)
-                .spawn(move || loop {
-                    let job = {
-                        let Ok(rx) = jobs.lock() else {
-                            return;
+                .spawn(move || {
+                    block_signals();
+                    loop {
+                        let job = {
+                            let Ok(rx) = jobs.lock() else {
+                                return;
+                            };
+                            match rx.recv() {
+                                Ok(job) => job,
+                                Err(_) => return,
+                            }
                         };
-                        match rx.recv() {
-                            Ok(job) => job,
-                            Err(_) => return,
+                        let outcome = run(&job);
+                        drop(job.fd);
+                        drop(job.stderr);
+                        if done_tx.send((job.id, outcome)).is_err() {
+                            return;
                         }
-                    };
-                    let outcome = run(&job);
-                    drop(job.fd);
-                    drop(job.stderr);
-                    if done_tx.send((job.id, outcome)).is_err() {
-                        return;
+                        let _ = waker.wake();
                     }
-                    let _ = waker.wake();
                 });
             match spawned {
                 Ok(_) => started += 1,
@@ -114,6 +117,19 @@ impl Spawner {
     pub fn next_result(&self, timeout: std::time::Duration) -> Option<(u64, Outcome)> {
         self.rx.recv_timeout(timeout).ok()
     }
+}
+
+/// Keeps the daemon's signals off this thread: the kernel then delivers them to the loop's
+/// thread, which waits in `epoll_wait` for exactly that. Otherwise a SIGCHLD (a server that
+/// just exited) often lands here as the thread wakes for the next spawn, and its handler runs
+/// first, on the way to the next server's `clone` (issue 16, `/bin/cat` with 1 client).
+/// xinetd-spawn gives each child an empty mask (F-411).
+fn block_signals() {
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::all()),
+        None,
+    );
 }
 
 /// Runs one spawn (also used inline when the threads cannot be started).
