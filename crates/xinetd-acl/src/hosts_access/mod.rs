@@ -77,6 +77,8 @@ mod table;
 pub use client_name::{ClientName, NameLookup};
 pub use daemon_name::{daemon_name, ServerKind};
 pub use decide::{HostsAccess, RuleLocation, Table, WrapAllowed, WrapDecision, WrapDenial};
+// For the system resolver's messages (feature `system-resolver`).
+#[cfg(feature = "system-resolver")]
 pub(crate) use diagnostic::errno_text;
 pub use diagnostic::{Diagnostic, DiagnosticKind, HostsAccessError, Severity};
 
