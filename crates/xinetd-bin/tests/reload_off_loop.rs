@@ -36,6 +36,18 @@ fn writer_once_read(path: &Path) -> File {
     file.expect("opened")
 }
 
+/// A daemon serving echo on `echo` whose SIGHUP load is held inside an `include` of a named
+/// pipe, and the pipe's writing end (writing it lets the load go on).
+fn stuck_reload(echo: u16) -> (Daemon, File) {
+    let echo_svc = internal("echo", "echo", "stream", echo, "");
+    let d = Daemon::start(&echo_svc);
+    let pipe = fifo(&d);
+    d.rewrite(&format!("{echo_svc}include {}\n", pipe.display()));
+    d.signal(Signal::SIGHUP);
+    let w = writer_once_read(&pipe);
+    (d, w)
+}
+
 /// Writes the included text (with `@DIR@` expanded) and closes the pipe: the load goes on.
 fn release(d: &Daemon, mut w: File, text: &str) {
     let text = text.replace("@DIR@", &d.dir.path().display().to_string());
@@ -54,15 +66,7 @@ fn reconfigured(d: &Daemon) -> Vec<String> {
 #[test]
 fn the_loop_serves_while_a_reload_is_stuck_and_the_reload_then_applies() {
     let (echo, daytime) = (free_port(), free_port());
-    let d = Daemon::start(&internal("echo", "echo", "stream", echo, ""));
-    let pipe = fifo(&d);
-    d.rewrite(&format!(
-        "{}include {}\n",
-        internal("echo", "echo", "stream", echo, ""),
-        pipe.display()
-    ));
-    d.signal(Signal::SIGHUP);
-    let w = writer_once_read(&pipe);
+    let (d, w) = stuck_reload(echo);
     // The load waits for the pipe's text; the loop answers meanwhile.
     assert_eq!(exchange(echo, b"during the reload"), b"during the reload");
     assert!(!d.prog_log().contains("Swapping defaults"));
@@ -101,12 +105,8 @@ fn sighups_during_a_load_give_one_more_load_of_the_last_configuration() {
     );
     let svc = |id: &str, port: u16| internal("daytime", id, "stream", port, "");
     let echo_svc = internal("echo", "echo", "stream", echo, "");
-    let d = Daemon::start(&echo_svc);
-    let pipe = fifo(&d);
-    // Load 1 reads this file, then waits in the include.
-    d.rewrite(&format!("{echo_svc}include {}\n", pipe.display()));
-    d.signal(Signal::SIGHUP);
-    let w = writer_once_read(&pipe);
+    // Load 1 reads the configuration, then waits in the include.
+    let (d, w) = stuck_reload(echo);
     // Two SIGHUPs while it waits, each after a rewrite; the loop says it will load again.
     d.rewrite(&[echo_svc.as_str(), &svc("c", c)].concat());
     d.signal(Signal::SIGHUP);
@@ -145,17 +145,8 @@ fn sighups_during_a_load_give_one_more_load_of_the_last_configuration() {
 
 #[test]
 fn sigterm_during_a_stuck_load_stops_the_daemon() {
-    let echo = free_port();
-    let mut d = Daemon::start(&internal("echo", "echo", "stream", echo, ""));
-    let pipe = fifo(&d);
-    d.rewrite(&format!(
-        "{}include {}\n",
-        internal("echo", "echo", "stream", echo, ""),
-        pipe.display()
-    ));
-    d.signal(Signal::SIGHUP);
-    // Held open (never written) until the daemon is gone: the load stays stuck.
-    let w = writer_once_read(&pipe);
+    // The pipe is held open (never written) until the daemon is gone: the load stays stuck.
+    let (mut d, w) = stuck_reload(free_port());
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(10), Some(0));
     assert!(d.prog_log().contains("Exiting..."));
